@@ -1,0 +1,1 @@
+"""prefect-ibmq: quantum jobs as first-class Prefect work."""

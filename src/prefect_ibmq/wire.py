@@ -1,0 +1,248 @@
+"""The wire format of the job service: the only module the client and the server share.
+
+Every request and response body of the REST API under ``/v1`` is one of these
+pydantic models. Circuits travel as base64 QPY; a result is the dict that
+``qiskit.result.Result.from_dict`` reads; times are ISO 8601 strings in UTC.
+
+Errors are answered as :class:`ErrorBody` with a stable ``code`` (see
+:class:`ErrorCode`) so the client maps them to typed exceptions without
+parsing messages.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+API_PREFIX = "/v1"
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+#: Tags with this prefix mark a job set (a sweep); users cannot add or remove them.
+JOBSET_TAG_PREFIX = "ibmq_jobset"
+#: Longest long-poll a status request may ask for, in seconds.
+MAX_STATUS_WAIT = 60.0
+SHARE_LEVELS = ("global", "hub", "group", "project", "none")
+ShareLevel = Literal["global", "hub", "group", "project", "none"]
+
+
+class ApiJobStatus(str, Enum):
+    """A job's status as the job service reports it, in lifecycle order."""
+
+    CREATING = "CREATING"
+    CREATED = "CREATED"
+    VALIDATING = "VALIDATING"
+    VALIDATED = "VALIDATED"
+    QUEUED = "QUEUED"
+    RUNNING = "RUNNING"
+    COMPLETED = "COMPLETED"
+    CANCELLED = "CANCELLED"
+    ERROR_CREATING_JOB = "ERROR_CREATING_JOB"
+    ERROR_VALIDATING_JOB = "ERROR_VALIDATING_JOB"
+    ERROR_RUNNING_JOB = "ERROR_RUNNING_JOB"
+
+    @property
+    def is_final(self) -> bool:
+        return self in FINAL_STATUSES
+
+
+FINAL_STATUSES = frozenset(
+    {
+        ApiJobStatus.COMPLETED,
+        ApiJobStatus.CANCELLED,
+        ApiJobStatus.ERROR_CREATING_JOB,
+        ApiJobStatus.ERROR_VALIDATING_JOB,
+        ApiJobStatus.ERROR_RUNNING_JOB,
+    }
+)
+
+
+class ErrorCode(str, Enum):
+    """Why a request failed; the client maps each to an exception type."""
+
+    UNAUTHORIZED = "UNAUTHORIZED"  # 401: no or unknown token
+    FORBIDDEN = "FORBIDDEN"  # 403: visible job, but only its owner may change it
+    NOT_FOUND = "NOT_FOUND"  # 404: unknown job or backend (or not shared with you)
+    INVALID_REQUEST = "INVALID_REQUEST"  # 400/422: a bad value in the request
+    INVALID_TAGS = "INVALID_TAGS"  # 400: tags not a list of str, or a reserved prefix
+    INVALID_STATE = "INVALID_STATE"  # 409: e.g. cancel a finished job, result of a cancelled one
+    JOB_NOT_FINISHED = "JOB_NOT_FINISHED"  # 409: result asked for before a final state
+    JOB_FAILED = "JOB_FAILED"  # 409: result of a failed job without partial=true
+    RESULT_CONSUMED = "RESULT_CONSUMED"  # 410: a private job's result was already read
+    PAYLOAD_TOO_LARGE = "PAYLOAD_TOO_LARGE"  # 413
+    SERVICE_UNAVAILABLE = "SERVICE_UNAVAILABLE"  # 503: store busy, locked or full; retry
+    INTERNAL = "INTERNAL"  # 500
+
+
+class ErrorBody(BaseModel):
+    """The JSON body of every 4xx/5xx answer."""
+
+    code: ErrorCode
+    message: str
+    detail: Any = None
+
+
+class Identity(BaseModel):
+    """Who a token belongs to; share levels compare these fields."""
+
+    user: str
+    hub: str
+    group: str
+    project: str
+
+
+# --- backends -----------------------------------------------------------------
+
+
+class BackendConfiguration(BaseModel):
+    """What a client needs to build a qiskit ``Target`` and validate input."""
+
+    backend_name: str
+    backend_version: str = "1.0.0"
+    description: str = ""
+    simulator: bool = True
+    n_qubits: int
+    basis_gates: list[str]
+    coupling_map: list[list[int]] | None = None  # None: all-to-all
+    max_experiments: int
+    max_shots: int
+    #: Per-qubit/per-gate noise for noisy backends: {"qubits": [...], "gates": [...]}; None when ideal.
+    properties: dict[str, Any] | None = None
+
+
+class BackendStatus(BaseModel):
+    backend_name: str
+    backend_version: str = "1.0.0"
+    operational: bool = True
+    pending_jobs: int
+    status_msg: str = "active"
+
+
+# --- jobs ---------------------------------------------------------------------
+
+
+class RunOptions(BaseModel):
+    """Options for running the experiments of a job."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    shots: int = Field(1024, ge=1)
+    memory: bool = False
+    seed_simulator: int | None = None
+
+
+class JobSubmission(BaseModel):
+    """Body of ``POST /v1/jobs`` (send an ``Idempotency-Key`` header to make it retry-safe)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    backend: str
+    qpy: str = Field(description="base64 of a QPY file holding the job's circuits")
+    options: RunOptions = Field(default_factory=RunOptions)
+    header: dict[str, Any] = Field(default_factory=dict)
+    name: str | None = None
+    tags: list[str] = Field(default_factory=list)
+    share_level: ShareLevel = "none"
+    experiment_id: str | None = None
+    client_info: dict[str, str] = Field(default_factory=dict)
+    #: A private job hands out its result once.
+    private: bool = False
+
+
+class QueueInfoModel(BaseModel):
+    """Where a queued job stands; None fields are unknown."""
+
+    position: int | None = None
+    status: str | None = None
+    estimated_start_time: str | None = None
+    estimated_complete_time: str | None = None
+    hub_priority: float | None = None
+    group_priority: float | None = None
+    project_priority: float | None = None
+
+
+class JobError(BaseModel):
+    code: int
+    message: str
+
+
+class JobRecord(BaseModel):
+    """A job as the service knows it (``GET /v1/jobs/{id}``)."""
+
+    job_id: str
+    backend: str
+    status: ApiJobStatus
+    creation_date: str
+    kind: str = "qpy-circuits"
+    name: str | None = None
+    tags: list[str] = Field(default_factory=list)
+    share_level: ShareLevel = "none"
+    experiment_id: str | None = None
+    client_info: dict[str, str] = Field(default_factory=dict)
+    options: RunOptions = Field(default_factory=RunOptions)
+    header: dict[str, Any] = Field(default_factory=dict)
+    private: bool = False
+    owner: Identity
+    num_experiments: int
+    #: Step name (an ApiJobStatus value) -> ISO time it was entered, in lifecycle order.
+    time_per_step: dict[str, str] = Field(default_factory=dict)
+    run_mode: str | None = None  # "fairshare" once the job is scheduled
+    queue_info: QueueInfoModel | None = None
+    error: JobError | None = None
+    result_consumed: bool = False
+
+
+class JobStatusResponse(BaseModel):
+    """Body of ``GET /v1/jobs/{id}/status?wait=S[&known=STATUS][&known_position=N]``.
+
+    With ``wait`` the server answers as soon as the status differs from ``known``
+    (or the queue position from ``known_position``, when given), else after S seconds.
+    """
+
+    job_id: str
+    status: ApiJobStatus
+    queue_info: QueueInfoModel | None = None
+    error: JobError | None = None
+    #: True when the long-poll ended because nothing changed within ``wait``.
+    timed_out: bool = False
+
+
+class JobList(BaseModel):
+    """Body of ``GET /v1/jobs``: newest first."""
+
+    jobs: list[JobRecord]
+    total: int
+
+
+class TagsUpdate(BaseModel):
+    """Body of ``PATCH /v1/jobs/{id}/tags``; applied in this order: replace, add, remove."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    replacement_tags: list[str] | None = None
+    additional_tags: list[str] | None = None
+    removal_tags: list[str] | None = None
+
+
+class TagsResponse(BaseModel):
+    tags: list[str]
+
+
+class NameUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+
+
+class NameResponse(BaseModel):
+    name: str
+
+
+class CircuitsResponse(BaseModel):
+    qpy: str
+
+
+class CancelResponse(BaseModel):
+    job_id: str
+    cancelled: bool
+    status: ApiJobStatus

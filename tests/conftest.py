@@ -1,0 +1,53 @@
+"""Fixtures shared by the whole suite: one real job server on 127.0.0.1 for the session.
+
+Tests talk HTTP to it exactly as users do; nothing of ours is mocked.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+
+from prefect_ibmq.server import BackendSpec, JobServer, ServerConfig  # noqa: E402
+from prefect_ibmq.wire import Identity  # noqa: E402
+
+# Four identities: alice and bob share hub h1 and group g1 (different projects),
+# carol is in hub h1 but group g2, dave is in another hub.
+TOKENS = {
+    "alice": ("tok-alice-0123456789", Identity(user="alice", hub="h1", group="g1", project="p1")),
+    "bob": ("tok-bob-0123456789", Identity(user="bob", hub="h1", group="g1", project="p2")),
+    "carol": ("tok-carol-0123456789", Identity(user="carol", hub="h1", group="g2", project="p3")),
+    "dave": ("tok-dave-0123456789", Identity(user="dave", hub="h2", group="g9", project="p9")),
+}
+
+
+def server_config(data_dir, **overrides) -> ServerConfig:
+    """The suite's server: the default backends plus a slow one for cancel/queue tests."""
+    backends = list(BackendSpec.defaults()) + [
+        BackendSpec(name="slow_simulator", kind="ideal", n_qubits=5, experiment_delay_s=0.5),
+    ]
+    settings = dict(
+        data_dir=data_dir,
+        tokens={token: identity for token, identity in TOKENS.values()},
+        backends=backends,
+        workers=2,
+    )
+    settings.update(overrides)
+    return ServerConfig(**settings)
+
+
+@pytest.fixture(scope="session")
+def job_server(tmp_path_factory):
+    """A running job server shared by the session (stopped at the end)."""
+    server = JobServer(server_config(tmp_path_factory.mktemp("job-server")))
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def alice_token():
+    return TOKENS["alice"][0]
