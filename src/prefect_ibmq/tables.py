@@ -65,6 +65,16 @@ COUNTS_COLUMNS: dict[str, Any] = {
 }
 
 _CODE = {step: code for code, step in enumerate(STEPS)}
+
+
+class _Codes(dict):
+    """Step name -> code; -1 for a name that is no ApiJobStatus value."""
+
+    def __missing__(self, key: Any) -> int:
+        return -1
+
+
+_STEP_CODES = _Codes(_CODE)
 _FINAL_CODES = sorted(_CODE[status.value] for status in FINAL_STATUSES)
 _SPACE, _ZERO = ord(" "), ord("0")
 
@@ -77,7 +87,8 @@ def time_per_step_frame(jobs: Iterable[Any]) -> pd.DataFrame:
 
     Columns: ``job_id, backend, name, tags, step, entered_at, duration_s``; a job's
     last step has ``duration_s`` NaN. Rows keep the input's job order, and each
-    job's steps are in time order (lifecycle order on ties).
+    job's steps are in time order (lifecycle order on ties). ``tags`` holds each
+    job's own tags list (shared by its rows, not copied).
     """
     cols = _gather_jobs(jobs)
     if not cols["job_id"]:
@@ -91,9 +102,9 @@ def time_per_step_frame(jobs: Iterable[Any]) -> pd.DataFrame:
         duration[:-1][nat[1:]] = np.nan
     return pd.DataFrame(
         {
-            "job_id": _str_array(cols["job_id"]).take(job_idx),
-            "backend": _str_array(cols["backend"]).take(job_idx),
-            "name": _str_array(cols["name"]).take(job_idx),
+            "job_id": _str_column(cols["job_id"], job_idx),
+            "backend": _str_column(cols["backend"], job_idx),
+            "name": _str_column(cols["name"], job_idx),
             "tags": np.fromiter(cols["tags"], dtype=object, count=len(cols["tags"]))[job_idx],
             "step": pd.Categorical.from_codes(codes, dtype=STEP_DTYPE),
             "entered_at": _micros_to_times(micros, nat),
@@ -133,9 +144,9 @@ def job_summary_frame(jobs: Iterable[Any], results: Any = None) -> pd.DataFrame:
     created = pd.to_datetime(cols["created"], format="ISO8601", utc=True).as_unit("us")
     return pd.DataFrame(
         {
-            "job_id": _str_array(cols["job_id"]),
-            "backend": _str_array(cols["backend"]),
-            "name": _str_array(cols["name"]),
+            "job_id": _str_column(cols["job_id"]),
+            "backend": _str_column(cols["backend"]),
+            "name": _str_column(cols["name"]),
             "status": pd.Categorical(cols["status"], dtype=STEP_DTYPE),
             "num_experiments": np.asarray(cols["num_experiments"], dtype=np.int64),
             "created": created,
@@ -144,7 +155,7 @@ def job_summary_frame(jobs: Iterable[Any], results: Any = None) -> pd.DataFrame:
             "run_s": final - at["RUNNING"],
             "total_s": final - first,
             "success_count": pd.arrays.IntegerArray(counts, mask),
-            "error_message": _str_array(cols["error"]),
+            "error_message": _str_column(cols["error"]),
         }
     )
 
@@ -213,9 +224,9 @@ def counts_frame(results: Any) -> pd.DataFrame:
     exp_job_arr = np.asarray(exp_job, dtype=np.intp)
     return pd.DataFrame(
         {
-            "job_id": _str_array(job_ids).take(exp_job_arr[row_exp]),
+            "job_id": _str_column(job_ids, exp_job_arr[row_exp]),
             "experiment": np.asarray(exp_index, dtype=np.int64)[row_exp],
-            "circuit": _str_array(names).take(row_exp),
+            "circuit": _str_column(names, row_exp),
             "bitstring": _bitstrings(
                 np.asarray(exp_layout, dtype=np.int64)[row_exp], key_codes, unique_keys, layouts
             ),
@@ -256,7 +267,7 @@ def _gather_jobs(jobs: Iterable[Any], summary: bool = False) -> dict[str, list[A
                 error = rec.get("error")
                 errors.append(error and _get(error, "message"))
             else:
-                tags.append(list(rec.get("tags") or ()))
+                tags.append(rec.get("tags") or [])
         elif isinstance(rec, JobRecord):
             ids.append(rec.job_id)
             backends.append(rec.backend)
@@ -268,7 +279,7 @@ def _gather_jobs(jobs: Iterable[Any], summary: bool = False) -> dict[str, list[A
                 created.append(rec.creation_date)
                 errors.append(rec.error and rec.error.message)
             else:
-                tags.append(list(rec.tags))
+                tags.append(rec.tags)
         else:
             raise TypeError(
                 f"job {item!r} ({type(item).__name__}) is not job-like; expected a JobRecord, "
@@ -299,7 +310,8 @@ def _steps(cols: dict[str, list[Any]]) -> tuple[np.ndarray, np.ndarray, np.ndarr
     sends steps in lifecycle order, so the sort is skipped unless needed.
     """
     job_idx = np.repeat(np.arange(len(cols["n_steps"])), cols["n_steps"])
-    codes = pd.Categorical(cols["step_names"], dtype=STEP_DTYPE).codes.astype(np.int64)
+    names = cols["step_names"]
+    codes = np.fromiter(map(_STEP_CODES.__getitem__, names), dtype=np.int64, count=len(names))
     times = pd.to_datetime(cols["step_times"], format="ISO8601", utc=True).as_unit("us")
     nat = np.asarray(times.isna())
     micros = times.asi8.copy()
@@ -374,7 +386,7 @@ def _bitstrings(
     str_codes, strings = pd.factorize(text)
     row_codes = np.full(len(key_codes), -1, dtype=np.intp)
     row_codes[has] = str_codes[pair_codes]
-    return _str_array(list(strings)).take(row_codes, allow_fill=True)
+    return _take_str(list(strings), row_codes)
 
 
 def _format_bits(values: np.ndarray, width: int | None, sizes: tuple[int, ...]) -> np.ndarray:
@@ -414,6 +426,21 @@ def _key_int(key: str) -> int:
 
 def _str_array(values: list[Any]) -> pd.api.extensions.ExtensionArray:
     return pd.array(values, dtype="str")
+
+
+def _str_column(values: list[Any], take: np.ndarray | None = None) -> pd.api.extensions.ExtensionArray:
+    """A str column of ``values[take]``: only the distinct values are converted (None -> NA)."""
+    codes, uniques = pd.factorize(np.asarray(values, dtype=object))
+    return _take_str(list(uniques), codes if take is None else codes[take])
+
+
+def _take_str(uniques: list[Any], codes: np.ndarray) -> pd.api.extensions.ExtensionArray:
+    """``uniques[codes]`` as a str array, -1 -> NA (a plain take: take with fill is ~10x slower)."""
+    missing = codes < 0
+    if missing.any():
+        codes = np.where(missing, len(uniques), codes)
+        uniques = [*uniques, None]
+    return _str_array(uniques).take(codes)
 
 
 def _micros_to_times(micros: np.ndarray, nat: np.ndarray) -> pd.DatetimeIndex:
