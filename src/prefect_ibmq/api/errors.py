@@ -1,0 +1,92 @@
+"""Turn an error answer of the job service into one of our exceptions.
+
+The mapping goes by the stable ``ErrorBody.code``, never by parsing messages.
+Each message keeps the server's words (which name the bad value) and adds what
+to do next.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import requests
+from pydantic import ValidationError
+
+from prefect_ibmq.exceptions import (
+    IBMQBackendValueError,
+    IBMQError,
+    IBMQJobAccessError,
+    IBMQJobApiError,
+    IBMQJobError,
+    IBMQJobFailureError,
+    IBMQJobInvalidStateError,
+    IBMQJobNotFoundError,
+    IBMQJobResultConsumedError,
+)
+from prefect_ibmq.wire import ErrorBody, ErrorCode
+
+#: code -> (exception type, what to do next)
+_BY_CODE: dict[ErrorCode, tuple[type[IBMQError], str]] = {
+    ErrorCode.UNAUTHORIZED: (IBMQJobAccessError, "Check the token given to IBMQService."),
+    ErrorCode.FORBIDDEN: (IBMQJobAccessError, "Only the job's owner may change it; ask the owner."),
+    ErrorCode.NOT_FOUND: (
+        IBMQJobNotFoundError,
+        "Check the id or name, and that the job is shared with your identity.",
+    ),
+    ErrorCode.INVALID_REQUEST: (IBMQJobInvalidStateError, "Fix the value named above and try again."),
+    ErrorCode.INVALID_TAGS: (IBMQJobInvalidStateError, "Tags are a list of str without the reserved prefix."),
+    ErrorCode.INVALID_STATE: (IBMQJobInvalidStateError, "Check job.status() first."),
+    ErrorCode.JOB_NOT_FINISHED: (
+        IBMQJobInvalidStateError,
+        "Wait for the job with job.wait_for_final_state() first.",
+    ),
+    ErrorCode.JOB_FAILED: (
+        IBMQJobFailureError,
+        "Use job.error_message() for details, or job.result(partial=True) for the experiments that ran.",
+    ),
+    ErrorCode.RESULT_CONSUMED: (
+        IBMQJobResultConsumedError,
+        "A private job's result can be read once; the IBMQJob instance that read it keeps a copy.",
+    ),
+    ErrorCode.PAYLOAD_TOO_LARGE: (IBMQBackendValueError, "Split the circuits into smaller jobs."),
+    ErrorCode.SERVICE_UNAVAILABLE: (IBMQJobApiError, "The service is busy; retrying later is likely to succeed."),
+    ErrorCode.INTERNAL: (IBMQJobApiError, "Retrying may succeed; if not, check the server's log."),
+}
+
+
+def error_from_response(
+    response: requests.Response,
+    what: str,
+    secret: str,
+    overrides: Mapping[ErrorCode, type[IBMQError]] | None = None,
+) -> IBMQError:
+    """The exception for an error ``response`` to a request about ``what``.
+
+    ``overrides`` picks another type for some codes where the context says more
+    (a bad value in a submission is a backend value error). ``secret`` is
+    masked should it ever appear in the server's words.
+    """
+    try:
+        body = ErrorBody.model_validate(response.json())
+    except (ValueError, ValidationError):
+        return _error_without_body(response, what)
+    error_type, next_step = _BY_CODE[body.code]
+    if overrides and body.code in overrides:
+        error_type = overrides[body.code]
+    message = f"{what} failed with {body.code.value} (HTTP {response.status_code}): {body.message} {next_step}"
+    return error_type(message.replace(secret, "***") if secret else message)
+
+
+def _error_without_body(response: requests.Response, what: str) -> IBMQError:
+    """An answer that is not an ErrorBody: a proxy in between, or not our server at all."""
+    status = response.status_code
+    if status >= 500 or status == 429:
+        return IBMQJobApiError(
+            f"{what} failed with HTTP {status}; retrying later is likely to succeed."
+        )
+    if status == 401:
+        return IBMQJobAccessError(f"{what} failed with HTTP 401. Check the token given to IBMQService.")
+    return IBMQJobError(
+        f"{what} failed with HTTP {status} and an answer that is not the job service's. "
+        "Check the service URL."
+    )
