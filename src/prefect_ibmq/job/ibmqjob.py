@@ -1,0 +1,508 @@
+"""``IBMQJob``: a job of circuits on the job service, method for method the legacy provider's."""
+
+from __future__ import annotations
+
+import base64
+import io
+import logging
+import time
+from collections.abc import Callable
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from qiskit import QuantumCircuit, qpy
+from qiskit.providers import JobStatus, JobV1
+from qiskit.qpy.exceptions import QpyError
+from qiskit.result import Result
+
+from prefect_ibmq.api import AccountClient
+from prefect_ibmq.exceptions import (
+    IBMQJobFailureError,
+    IBMQJobInvalidStateError,
+    IBMQJobTimeoutError,
+)
+from prefect_ibmq.job.queueinfo import QueueInfo
+from prefect_ibmq.job.status import api_status_to_job_status
+from prefect_ibmq.job.times import utc_iso_to_local
+from prefect_ibmq.wire import (
+    JOBSET_TAG_PREFIX,
+    MAX_STATUS_WAIT,
+    ApiJobStatus,
+    JobRecord,
+    JobStatusResponse,
+    TagsUpdate,
+)
+
+if TYPE_CHECKING:
+    from prefect_ibmq.backend import BackendProperties, IBMQBackend
+
+logger = logging.getLogger(__name__)
+
+#: Shortest long-poll: a wait of 0 would turn waiting into a busy loop.
+_MIN_POLL_SECONDS = 0.1
+
+#: Lifecycle order of the steps, for sorting ``time_per_step``.
+_STEP_ORDER = {status.value: index for index, status in enumerate(ApiJobStatus)}
+
+JobCallback = Callable[..., None]
+
+
+class IBMQJob(JobV1):
+    """A job that runs circuits on a backend of the job service.
+
+    Made by :meth:`IBMQBackend.run` or fetched by :meth:`IBMQService.job` /
+    :meth:`IBMQService.jobs`. Methods that need the server raise
+    :class:`IBMQJobApiError` when it cannot be reached (retrying is likely to
+    succeed). Waiting (:meth:`wait_for_final_state`, :meth:`result`) uses the
+    service's long-poll: a request answers as soon as the status changes, so
+    waiting costs a few requests and no sleeping.
+
+    Args:
+        backend: The backend the job runs on.
+        api_client: The client connected to the service.
+        job_id: Job id.
+        creation_date: Creation date, ISO 8601 (UTC).
+        status: The service status (an ``ApiJobStatus`` value).
+        kind: Job type (``"qpy-circuits"``).
+        name: Job name.
+        time_per_step: Step name -> ISO time the step was entered.
+        result: A result dict, cached as this job's result.
+        qobj: Accepted for compatibility and ignored: jobs carry QPY circuits, not Qobj.
+        error: The job's error ``{"code", "message"}``, if it failed.
+        tags: Job tags.
+        run_mode: Scheduling mode the job runs in.
+        share_level: Level the job is shared at (global, hub, group, project, none).
+        client_info: Versions of the client that submitted the job.
+        experiment_id: Id of the experiment the job is part of.
+        kwargs: Further fields of :class:`~prefect_ibmq.wire.JobRecord`
+            (``owner`` and ``num_experiments`` are required; the service always
+            sends them). Unknown fields are ignored.
+
+    Raises:
+        pydantic.ValidationError: If the fields do not make a valid job record.
+    """
+
+    def __init__(
+        self,
+        backend: "IBMQBackend",
+        api_client: AccountClient,
+        job_id: str,
+        creation_date: str,
+        status: str,
+        kind: str | None = None,
+        name: str | None = None,
+        time_per_step: dict | None = None,
+        result: dict | None = None,
+        qobj: Any = None,
+        error: dict | None = None,
+        tags: list[str] | None = None,
+        run_mode: str | None = None,
+        share_level: str | None = None,
+        client_info: dict[str, str] | None = None,
+        experiment_id: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(backend, job_id)
+        self._api = api_client
+        given = dict(
+            kind=kind,
+            name=name,
+            time_per_step=time_per_step,
+            error=error,
+            tags=tags,
+            run_mode=run_mode,
+            share_level=share_level,
+            client_info=client_info,
+            experiment_id=experiment_id,
+        )
+        fields = {**kwargs, **{key: value for key, value in given.items() if value is not None}}
+        fields.update(job_id=job_id, backend=backend.name, creation_date=creation_date, status=status)
+        self._record = JobRecord.model_validate(fields)
+        self._result: Result | None = Result.from_dict(result) if result else None
+        self._circuits: list[QuantumCircuit] | None = None
+
+    @classmethod
+    def from_record(cls, backend: "IBMQBackend", api_client: AccountClient, record: JobRecord) -> "IBMQJob":
+        """A job instance for a record the service sent."""
+        return cls(backend, api_client, **record.model_dump(exclude={"backend"}))
+
+    def __repr__(self) -> str:
+        return f"<IBMQJob('{self.job_id()}') on {self._record.backend}: {self._record.status.value}>"
+
+    # --- what the instance knows, without a request --------------------------
+
+    @property
+    def record(self) -> JobRecord:
+        """The latest job record this instance has seen (no request; read-only)."""
+        return self._record
+
+    @property
+    def client_version(self) -> dict[str, str]:
+        """Versions of the client that submitted this job, name -> version."""
+        return dict(self._record.client_info)
+
+    @property
+    def experiment_id(self) -> str | None:
+        """Id of the experiment this job is part of (None when it is part of none)."""
+        return self._record.experiment_id
+
+    def backend_options(self) -> dict[str, Any]:
+        """The run options used for this job (shots, memory, seed_simulator when set)."""
+        return self._record.options.model_dump(exclude_none=True)
+
+    def creation_date(self) -> datetime:
+        """The job's creation date as a tz-aware datetime in local time."""
+        return utc_iso_to_local(self._record.creation_date)
+
+    def header(self) -> dict[str, Any]:
+        """The user header given at submission (empty when none was)."""
+        return dict(self._record.header)
+
+    def name(self) -> str | None:
+        """The job's name, or None if it has none."""
+        return self._record.name
+
+    def tags(self) -> list[str]:
+        """The job's tags."""
+        return list(self._record.tags)
+
+    def share_level(self) -> str:
+        """The level the job is shared at: global, hub, group, project or none."""
+        return self._record.share_level
+
+    def qobj(self) -> None:
+        """Always None: jobs carry QPY circuits (see :meth:`circuits`), and qiskit 2 has no Qobj."""
+        return None
+
+    def submit(self) -> None:
+        """Unsupported: submit with :meth:`IBMQBackend.run`.
+
+        Raises:
+            NotImplementedError: Always.
+        """
+        raise NotImplementedError("IBMQJob.submit() is not supported; use IBMQBackend.run() to submit a job.")
+
+    # --- status --------------------------------------------------------------
+
+    def status(self) -> JobStatus:
+        """The job's status; once final it is cached and no request is made.
+
+        For waiting use :meth:`wait_for_final_state`, which long-polls instead of
+        asking again and again.
+
+        Raises:
+            IBMQJobApiError: If the service could not be reached.
+        """
+        if not self._record.status.is_final:
+            self._apply_status(self._api.job_status(self.job_id()))
+        return self._job_status()
+
+    def done(self) -> bool:
+        """Whether the job has run successfully."""
+        return self.status() is JobStatus.DONE
+
+    def running(self) -> bool:
+        """Whether the job is running."""
+        return self.status() is JobStatus.RUNNING
+
+    def cancelled(self) -> bool:
+        """Whether the job was cancelled."""
+        return self.status() is JobStatus.CANCELLED
+
+    def in_final_state(self) -> bool:
+        """Whether the job is done, cancelled or failed."""
+        return self.status() in (JobStatus.DONE, JobStatus.CANCELLED, JobStatus.ERROR)
+
+    def error_message(self) -> str | None:
+        """Why the job failed, or None if it has not failed.
+
+        Unlike the legacy provider this does not wait for a running job to finish:
+        a job that has not failed (yet) answers None.
+        """
+        if self.status() is not JobStatus.ERROR:
+            return None
+        error = self._record.error
+        if error is None:
+            return f"The job ended in {self._record.status.value}; the service gave no details."
+        return f"{error.message}. Error code: {error.code}."
+
+    def queue_info(self) -> QueueInfo | None:
+        """Queue information, or None when the job is not queued or nothing is known yet.
+
+        Asks the service for the latest status first.
+        """
+        self.status()
+        return self._queue_info()
+
+    def queue_position(self, refresh: bool = False) -> int | None:
+        """The job's position in its backend's queue, or None when unknown or not queued.
+
+        Args:
+            refresh: If True, ask the service; otherwise answer from the last status seen.
+        """
+        if refresh:
+            self.status()
+        info = self._queue_info()
+        return info.position if info else None
+
+    def scheduling_mode(self) -> str | None:
+        """How the job is scheduled (``"fairshare"``), or None before it is."""
+        if self._record.run_mode is None and not self._record.status.is_final:
+            self.refresh()
+        return self._record.run_mode
+
+    def time_per_step(self) -> dict[str, datetime] | None:
+        """Step name -> tz-aware local time it was entered, in lifecycle order; None if nothing is known."""
+        if not self._record.time_per_step or not self._record.status.is_final:
+            self.refresh()
+        steps = self._record.time_per_step
+        if not steps:
+            return None
+        names = sorted(steps, key=lambda step: _STEP_ORDER.get(step, len(_STEP_ORDER)))
+        return {step: utc_iso_to_local(steps[step]) for step in names}
+
+    def refresh(self) -> None:
+        """Get the latest job information from the service.
+
+        Raises:
+            IBMQJobApiError: If the service could not be reached.
+        """
+        self._record = self._api.job_get(self.job_id())
+
+    # --- waiting and results -------------------------------------------------
+
+    def wait_for_final_state(
+        self,
+        timeout: float | None = None,
+        wait: float | None = None,
+        callback: JobCallback | None = None,
+    ) -> None:
+        """Wait until the job is done, cancelled or failed.
+
+        Args:
+            timeout: Seconds to wait; None waits as long as it takes.
+            wait: Seconds between calls of ``callback`` (each call follows one
+                long-poll of that length, which also ends early at a status
+                change). If None, ``callback`` is called only when the status or
+                the queue position changed.
+            callback: Called after each query of a job not yet final as
+                ``callback(job_id, job_status, job, queue_info=queue_info)``, with
+                the qiskit ``JobStatus`` and a :class:`QueueInfo` or None.
+
+        Raises:
+            IBMQJobTimeoutError: If the job is not final within ``timeout``.
+            IBMQJobApiError: If the service could not be reached.
+        """
+        watch_queue = callback is not None and wait is None
+        poll = MAX_STATUS_WAIT if wait is None else _poll_seconds(wait)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while not self._record.status.is_final:
+            seconds = poll
+            if deadline is not None:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise IBMQJobTimeoutError(
+                        f"Job {self.job_id()} is still {self._record.status.value} after {timeout} s. "
+                        "Wait again, or cancel it with job.cancel()."
+                    )
+                seconds = min(poll, remaining)
+            known_position = self.queue_position() if watch_queue else None
+            answer = self._api.job_status(
+                self.job_id(), wait=seconds, known=self._record.status, known_position=known_position
+            )
+            self._apply_status(answer)
+            changed = not answer.timed_out
+            if callback is not None and not self._record.status.is_final and (wait is not None or changed):
+                callback(self.job_id(), self._job_status(), self, queue_info=self._queue_info())
+
+    def result(
+        self,
+        timeout: float | None = None,
+        wait: float = 5,
+        partial: bool = False,
+        refresh: bool = False,
+    ) -> Result:
+        """The job's result, after waiting for the job to finish.
+
+        The first call reads the result from the service and caches it in this
+        instance; later calls answer from the cache. A private job's result can
+        be read from the service only once: other instances then get
+        :class:`IBMQJobResultConsumedError`.
+
+        With ``partial=True`` a failed job answers the experiments that ran;
+        ``result.success`` is then False and ``get_counts`` of a failed
+        experiment raises ``QiskitError``.
+
+        Args:
+            timeout: Seconds to wait for the job; None waits as long as it takes.
+            wait: Longest seconds between status queries (each is a long-poll).
+            partial: Return the partial result of a failed job.
+            refresh: Read the result from the service again instead of the cache.
+
+        Raises:
+            IBMQJobInvalidStateError: If the job was cancelled.
+            IBMQJobFailureError: If the job failed (and ``partial`` is False, or
+                it failed before running any experiment).
+            IBMQJobResultConsumedError: If this private job's result was already read.
+            IBMQJobTimeoutError: If the job is not final within ``timeout``.
+            IBMQJobApiError: If the service could not be reached.
+        """
+        self.wait_for_final_state(timeout=timeout, wait=_poll_seconds(wait))
+        status = self._record.status
+        if status is ApiJobStatus.CANCELLED:
+            raise IBMQJobInvalidStateError(f"Job {self.job_id()} was cancelled, so it has no result.")
+        if api_status_to_job_status(status) is JobStatus.ERROR and not partial:
+            raise IBMQJobFailureError(
+                f"Job {self.job_id()} failed ({status.value}). Use job.error_message() for details, "
+                "or job.result(partial=True) for the experiments that ran."
+            )
+        if self._result is None or refresh:
+            self._result = Result.from_dict(self._read_result(partial))
+        return self._result
+
+    def _read_result(self, partial: bool) -> dict[str, Any]:
+        try:
+            return self._api.job_result(self.job_id(), partial=partial)
+        except IBMQJobInvalidStateError as exc:
+            if api_status_to_job_status(self._record.status) is not JobStatus.ERROR:
+                raise
+            # A job that failed before running has not even a partial result.
+            raise IBMQJobFailureError(
+                f"Job {self.job_id()} failed before running any experiment ({self._record.status.value}), "
+                "so it has no result. Use job.error_message() for details."
+            ) from exc
+
+    # --- changes -------------------------------------------------------------
+
+    def cancel(self) -> bool:
+        """Ask the service to cancel the job.
+
+        Returns:
+            True if the job is cancelled, False if it could not be (it was already final).
+
+        Raises:
+            IBMQJobApiError: If the service could not be reached.
+        """
+        if self._record.status.is_final:
+            return False
+        try:
+            answer = self._api.job_cancel(self.job_id())
+        except IBMQJobInvalidStateError:
+            # It reached a final state before the request arrived.
+            self.refresh()
+            return False
+        self._record = self._record.model_copy(update={"status": answer.status})
+        if answer.status.is_final:
+            self.refresh()
+        return answer.cancelled
+
+    def update_name(self, name: str) -> str:
+        """Rename the job and return its new name.
+
+        Raises:
+            IBMQJobInvalidStateError: If ``name`` is not a str (nothing is sent).
+            IBMQJobApiError: If the service could not be reached.
+        """
+        if not isinstance(name, str):
+            raise IBMQJobInvalidStateError(
+                f"{name!r} of type {type(name).__name__} is not a valid job name; a job name is a str."
+            )
+        new_name = self._api.job_update_name(self.job_id(), name)
+        self._record = self._record.model_copy(update={"name": new_name})
+        return new_name
+
+    def update_tags(
+        self,
+        replacement_tags: list[str] | None = None,
+        additional_tags: list[str] | None = None,
+        removal_tags: list[str] | None = None,
+    ) -> list[str]:
+        """Update the job's tags and return the new ones.
+
+        Applied in this order: ``replacement_tags`` replace the tags, then
+        ``additional_tags`` are added, then ``removal_tags`` are removed (a tag
+        both added and removed is a no-op; removing a tag the job lacks is
+        ignored). Tags starting with ``ibmq_jobset`` mark a job set: a
+        replacement keeps them and no list may name them.
+
+        Raises:
+            IBMQJobInvalidStateError: If no list is given, a list is not a list of
+                str, or a list names a job-set tag (nothing is sent then).
+            IBMQJobApiError: If the service could not be reached.
+        """
+        if replacement_tags is None and additional_tags is None and removal_tags is None:
+            raise IBMQJobInvalidStateError(
+                "The tags cannot be updated: give replacement_tags, additional_tags or removal_tags."
+            )
+        update = TagsUpdate(
+            replacement_tags=_checked_tags("replacement_tags", replacement_tags),
+            additional_tags=_checked_tags("additional_tags", additional_tags),
+            removal_tags=_checked_tags("removal_tags", removal_tags),
+        )
+        new_tags = self._api.job_update_tags(self.job_id(), update)
+        self._record = self._record.model_copy(update={"tags": new_tags})
+        return list(new_tags)
+
+    # --- the job's data on the service ---------------------------------------
+
+    def circuits(self) -> list[QuantumCircuit]:
+        """The job's circuits (read once from the service, then cached).
+
+        Returns an empty list when the stored circuits cannot be read by this
+        qiskit (a QPY version it does not know).
+        """
+        if self._circuits is None:
+            data = base64.b64decode(self._api.job_circuits(self.job_id()))
+            try:
+                self._circuits = list(qpy.load(io.BytesIO(data)))
+            except QpyError as exc:
+                logger.warning("The circuits of job %s cannot be read: %s", self.job_id(), exc)
+                return []
+        return list(self._circuits)
+
+    def properties(self) -> "BackendProperties | None":
+        """The noise properties of the job's backend, or None for an ideal backend.
+
+        Raises:
+            IBMQJobApiError: If the service could not be reached.
+        """
+        return self.backend().properties()
+
+    # --- internals -----------------------------------------------------------
+
+    def _job_status(self) -> JobStatus:
+        return api_status_to_job_status(self._record.status)
+
+    def _queue_info(self) -> QueueInfo | None:
+        model = self._record.queue_info
+        if self._record.status is not ApiJobStatus.QUEUED or model is None:
+            return None
+        info = QueueInfo.from_model(model, job_id=self.job_id())
+        return info if info.has_information() else None
+
+    def _apply_status(self, answer: JobStatusResponse) -> None:
+        """Take in a status answer; on reaching a final state, read the full record once."""
+        self._record = self._record.model_copy(
+            update={"status": answer.status, "queue_info": answer.queue_info, "error": answer.error}
+        )
+        if answer.status.is_final:
+            self.refresh()
+
+
+def _poll_seconds(wait: float) -> float:
+    return min(max(float(wait), _MIN_POLL_SECONDS), MAX_STATUS_WAIT)
+
+
+def _checked_tags(argument: str, tags: Any) -> list[str] | None:
+    """``tags`` if it is None or a valid list of tags, else IBMQJobInvalidStateError."""
+    if tags is None:
+        return None
+    if not isinstance(tags, list) or not all(isinstance(tag, str) for tag in tags):
+        raise IBMQJobInvalidStateError(f"{argument} must be a list of str, not {tags!r}.")
+    reserved = [tag for tag in tags if tag.startswith(JOBSET_TAG_PREFIX)]
+    if reserved:
+        raise IBMQJobInvalidStateError(
+            f"{argument} names {reserved}: tags starting with {JOBSET_TAG_PREFIX!r} mark a job set "
+            "and cannot be changed."
+        )
+    return tags
