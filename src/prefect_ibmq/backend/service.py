@@ -1,0 +1,203 @@
+"""``IBMQService``: the entry point — backends and jobs of one job service, as one identity."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from os import PathLike
+from typing import Any
+
+from qiskit.providers import JobStatus
+
+from prefect_ibmq.api import AccountClient, RetryPolicy
+from prefect_ibmq.backend.ibmqbackend import IBMQBackend
+from prefect_ibmq.exceptions import IBMQBackendNotFoundError, IBMQBackendValueError
+from prefect_ibmq.job import IBMQJob
+from prefect_ibmq.job.status import job_status_to_api_statuses
+from prefect_ibmq.job.times import to_utc_iso
+from prefect_ibmq.wire import ApiJobStatus, JobRecord
+
+StatusFilter = str | JobStatus | ApiJobStatus
+_MAX_LIST_LIMIT = 1000
+
+
+class IBMQService:
+    """Backends and jobs of the job service at ``url``, seen as the token's identity.
+
+    Use it as a context manager, or call :meth:`close`, to release its connections.
+
+    Args:
+        url: The service's base URL, e.g. ``http://127.0.0.1:8765``.
+        token: The bearer token of your identity; never shown in a repr, log or error.
+        connect_timeout: Seconds to wait for a connection.
+        read_timeout: Seconds to wait for an answer (long-polls add their wait).
+        retry: Backoff and number of repeats of transient failures.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        token: str,
+        *,
+        connect_timeout: float = 5.0,
+        read_timeout: float = 30.0,
+        retry: RetryPolicy | None = None,
+    ) -> None:
+        self._api = AccountClient(url, token, connect_timeout=connect_timeout, read_timeout=read_timeout, retry=retry)
+        self._backends: dict[str, IBMQBackend] = {}
+        self._on_close: Callable[[], None] | None = None
+
+    @classmethod
+    def local(cls, data_dir: str | PathLike[str] | None = None) -> "IBMQService":
+        """The embedded default: the job service of ``data_dir``, started in this process if none runs.
+
+        ``data_dir`` defaults to ``$PREFECT_IBMQ_DATA_DIR``, else ``~/.prefect-ibmq``.
+        If ``data_dir/server.json`` names a server that answers, this connects to
+        it; otherwise it starts one in a background thread of this process, which
+        later ``local()`` calls for the same directory reuse. That server stops when
+        the last service using it is closed, or at interpreter exit.
+        """
+        from prefect_ibmq.backend.local import acquire_local_server
+
+        lease = acquire_local_server(data_dir)
+        service = cls(lease.url, lease.token)
+        service._on_close = lease.release
+        return service
+
+    @property
+    def url(self) -> str:
+        """The service's base URL."""
+        return self._api.url
+
+    def __repr__(self) -> str:
+        return f"IBMQService(url={self.url!r}, token='***')"
+
+    def __enter__(self) -> "IBMQService":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the connections (and release the embedded server, for :meth:`local` services)."""
+        self._api.close()
+        on_close, self._on_close = self._on_close, None
+        if on_close is not None:
+            on_close()
+
+    # --- backends -------------------------------------------------------------
+
+    def backends(self, name: str | None = None) -> list[IBMQBackend]:
+        """The service's backends (only the one called ``name``, when given)."""
+        for configuration in self._api.backends():
+            if configuration.backend_name not in self._backends:
+                self._backends[configuration.backend_name] = IBMQBackend(configuration, self, self._api)
+        return [backend for key, backend in self._backends.items() if name is None or key == name]
+
+    def backend(self, name: str) -> IBMQBackend:
+        """The backend called ``name``.
+
+        Raises:
+            IBMQBackendNotFoundError: If the service has no such backend (the message lists those it has).
+        """
+        if name not in self._backends:
+            try:
+                configuration = self._api.backend_configuration(name)
+            except IBMQBackendNotFoundError:
+                names = sorted(backend.name for backend in self.backends())
+                raise IBMQBackendNotFoundError(
+                    f"The service has no backend named {name!r}; it has {names}."
+                ) from None
+            self._backends[name] = IBMQBackend(configuration, self, self._api)
+        return self._backends[name]
+
+    # --- jobs -----------------------------------------------------------------
+
+    def job(self, job_id: str) -> IBMQJob:
+        """The job ``job_id`` (yours, or shared with you).
+
+        Raises:
+            IBMQJobNotFoundError: If there is no such job, or it is not shared with you.
+        """
+        return self._job_for(self._api.job_get(job_id))
+
+    def jobs(
+        self,
+        limit: int = 50,
+        skip: int = 0,
+        backend_name: str | None = None,
+        status: StatusFilter | list[StatusFilter] | None = None,
+        job_name: str | None = None,
+        start_datetime: datetime | None = None,
+        end_datetime: datetime | None = None,
+        job_tags: list[str] | None = None,
+        job_tags_operator: str = "OR",
+        experiment_id: str | None = None,
+    ) -> list[IBMQJob]:
+        """Jobs you may see, newest first, filtered like the legacy provider's ``jobs()``.
+
+        Args:
+            limit: Most jobs to return, 1..1000.
+            skip: Jobs to skip first (for paging).
+            backend_name: Only jobs on this backend.
+            status: Only jobs in this status or these: qiskit ``JobStatus`` members,
+                ``ApiJobStatus`` members, or their names (``"DONE"``, ``"ERROR_RUNNING_JOB"``).
+            job_name: Only jobs whose name matches this regular expression.
+            start_datetime: Only jobs created at or after this time (naive means local time).
+            end_datetime: Only jobs created at or before this time (naive means local time).
+            job_tags: Only jobs with these tags (see ``job_tags_operator``).
+            job_tags_operator: ``"OR"``: any of the tags; ``"AND"``: all of them.
+            experiment_id: Only jobs of this experiment.
+
+        Raises:
+            IBMQBackendValueError: If a filter is invalid (nothing is sent).
+        """
+        params = _list_params(limit, skip, status, job_tags, job_tags_operator)
+        optional: dict[str, Any] = {
+            "backend": backend_name,
+            "name": job_name,
+            "experiment_id": experiment_id,
+            "created_after": to_utc_iso(start_datetime) if start_datetime else None,
+            "created_before": to_utc_iso(end_datetime) if end_datetime else None,
+        }
+        params.update({key: value for key, value in optional.items() if value is not None})
+        return [self._job_for(record) for record in self._api.job_list(params).jobs]
+
+    def _job_for(self, record: JobRecord) -> IBMQJob:
+        return IBMQJob.from_record(self.backend(record.backend), self._api, record)
+
+
+def _list_params(
+    limit: Any, skip: Any, status: Any, job_tags: Any, job_tags_operator: Any
+) -> dict[str, Any]:
+    """Checked query parameters of a job listing."""
+    if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= _MAX_LIST_LIMIT:
+        raise IBMQBackendValueError(f"limit={limit!r} is not accepted; give an int from 1 to {_MAX_LIST_LIMIT}.")
+    if not isinstance(skip, int) or isinstance(skip, bool) or skip < 0:
+        raise IBMQBackendValueError(f"skip={skip!r} is not accepted; give an int >= 0.")
+    if job_tags_operator not in ("OR", "AND"):
+        raise IBMQBackendValueError(f"job_tags_operator={job_tags_operator!r} is not accepted; give 'OR' or 'AND'.")
+    if job_tags is not None and (not isinstance(job_tags, list) or not all(isinstance(t, str) for t in job_tags)):
+        raise IBMQBackendValueError(f"job_tags={job_tags!r} is not accepted; give a list of str or None.")
+    params: dict[str, Any] = {"limit": limit, "offset": skip, "tags_operator": job_tags_operator}
+    if job_tags:
+        params["tags"] = job_tags
+    if status is not None:
+        wanted = status if isinstance(status, list) else [status]
+        params["status"] = sorted({api.value for item in wanted for api in _api_statuses(item)})
+    return params
+
+
+def _api_statuses(item: Any) -> list[ApiJobStatus]:
+    """The service statuses a status filter stands for."""
+    if isinstance(item, ApiJobStatus):
+        return [item]
+    if isinstance(item, JobStatus):
+        return job_status_to_api_statuses(item)
+    if isinstance(item, str):
+        if item in ApiJobStatus.__members__:
+            return [ApiJobStatus[item]]
+        if item in JobStatus.__members__:
+            return job_status_to_api_statuses(JobStatus[item])
+    accepted = sorted(set(JobStatus.__members__) | set(ApiJobStatus.__members__))
+    raise IBMQBackendValueError(f"status={item!r} is not accepted; give one of {accepted} (or a list of them).")

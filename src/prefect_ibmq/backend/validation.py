@@ -1,0 +1,106 @@
+"""Checks of ``IBMQBackend.run`` input, made before anything is sent.
+
+Each failure raises ``IBMQBackendValueError`` whose message names the bad value
+and what is accepted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from qiskit import QuantumCircuit
+from qiskit.circuit import ControlFlowOp
+
+from prefect_ibmq.exceptions import IBMQBackendValueError
+from prefect_ibmq.wire import SHARE_LEVELS, BackendConfiguration
+
+
+def check_circuits(circuits: QuantumCircuit | Sequence[QuantumCircuit], configuration: BackendConfiguration) -> list[QuantumCircuit]:
+    """The circuits as a list, if each fits the backend and measures something."""
+    name = configuration.backend_name
+    batch = [circuits] if isinstance(circuits, QuantumCircuit) else circuits
+    if not isinstance(batch, Sequence) or isinstance(batch, (str, bytes)):
+        raise IBMQBackendValueError(
+            f"circuits must be a QuantumCircuit or a list of them, not {type(circuits).__name__}."
+        )
+    batch = list(batch)
+    if not batch:
+        raise IBMQBackendValueError("circuits is empty; give at least one QuantumCircuit.")
+    if len(batch) > configuration.max_experiments:
+        raise IBMQBackendValueError(
+            f"{len(batch)} circuits exceed max_experiments={configuration.max_experiments} of {name}; "
+            "split them into several jobs."
+        )
+    for index, circuit in enumerate(batch):
+        if not isinstance(circuit, QuantumCircuit):
+            raise IBMQBackendValueError(
+                f"circuits[{index}] is a {type(circuit).__name__}; only QuantumCircuit is accepted."
+            )
+        if circuit.num_qubits > configuration.n_qubits:
+            raise IBMQBackendValueError(
+                f"circuits[{index}] ({circuit.name!r}) has {circuit.num_qubits} qubits; "
+                f"{name} has n_qubits={configuration.n_qubits}."
+            )
+        if not _measures(circuit):
+            raise IBMQBackendValueError(
+                f"circuits[{index}] ({circuit.name!r}) has no measurement, so it would have no counts; "
+                "add measure() or measure_all()."
+            )
+    return batch
+
+
+def check_run_options(shots: Any, memory: Any, seed_simulator: Any, configuration: BackendConfiguration) -> None:
+    """Shots in 1..max_shots, memory a bool, seed_simulator an int or None."""
+    if not _is_int(shots) or not 1 <= shots <= configuration.max_shots:
+        raise IBMQBackendValueError(
+            f"shots={shots!r} is not accepted by {configuration.backend_name}; "
+            f"give an int from 1 to max_shots={configuration.max_shots}."
+        )
+    if not isinstance(memory, bool):
+        raise IBMQBackendValueError(f"memory={memory!r} is not accepted; give True or False.")
+    if seed_simulator is not None and not _is_int(seed_simulator):
+        raise IBMQBackendValueError(f"seed_simulator={seed_simulator!r} is not accepted; give an int or None.")
+
+
+def check_job_fields(
+    job_name: Any,
+    job_tags: Any,
+    share_level: Any,
+    experiment_id: Any,
+    header: Any,
+    idempotency_key: Any,
+    private: Any,
+) -> None:
+    """The descriptive fields of a job have the accepted types and values."""
+    for argument, value in (("job_name", job_name), ("experiment_id", experiment_id), ("idempotency_key", idempotency_key)):
+        if value is not None and not isinstance(value, str):
+            raise IBMQBackendValueError(f"{argument}={value!r} is not accepted; give a str or None.")
+    if job_tags is not None and (
+        not isinstance(job_tags, list) or not all(isinstance(tag, str) for tag in job_tags)
+    ):
+        raise IBMQBackendValueError(f"job_tags={job_tags!r} is not accepted; give a list of str or None.")
+    if share_level is not None and share_level not in SHARE_LEVELS:
+        raise IBMQBackendValueError(
+            f"share_level={share_level!r} is not accepted; give one of {list(SHARE_LEVELS)} or None."
+        )
+    if header is not None and not isinstance(header, dict):
+        raise IBMQBackendValueError(f"header={header!r} is not accepted; give a dict or None.")
+    if not isinstance(private, bool):
+        raise IBMQBackendValueError(f"private={private!r} is not accepted; give True or False.")
+
+
+def _is_int(value: Any) -> bool:
+    # bool is an int subclass, but True shots is a mistake, not a request for one shot.
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _measures(circuit: QuantumCircuit) -> bool:
+    """Whether the circuit measures anywhere, including inside control-flow blocks."""
+    for instruction in circuit.data:
+        operation = instruction.operation
+        if operation.name == "measure":
+            return True
+        if isinstance(operation, ControlFlowOp) and any(_measures(block) for block in operation.blocks):
+            return True
+    return False
