@@ -190,6 +190,8 @@ class JobRecord(BaseModel):
     queue_info: QueueInfoModel | None = None
     error: JobError | None = None
     result_consumed: bool = False
+    #: How often a restarted server put this job back in the queue after it had started running.
+    requeued: int = 0
 
 
 class JobStatusResponse(BaseModel):

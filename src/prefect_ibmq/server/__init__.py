@@ -1,0 +1,12 @@
+"""The job service: REST app, SQLite store, fairshare queue and simulator executor.
+
+Start one in a background thread with :class:`JobServer`, or as a process with
+``prefect-ibmq server``. It imports nothing of the client; the two share only
+:mod:`prefect_ibmq.wire`.
+"""
+
+from .app import create_app
+from .config import BackendSpec, ServerConfig
+from .embedded import JobServer, ServerAlreadyRunning
+
+__all__ = ["BackendSpec", "JobServer", "ServerAlreadyRunning", "ServerConfig", "create_app"]

@@ -1,0 +1,56 @@
+"""``create_app``: the FastAPI application of the job service."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, FastAPI
+from starlette.concurrency import run_in_threadpool
+
+from prefect_ibmq.wire import API_PREFIX
+
+from .auth import TokenTable
+from .config import ServerConfig
+from .errors import install_error_handlers
+from .limits import BodySizeLimit
+from .routers import backends, jobs
+from .service import JobService
+
+
+def create_app(config: ServerConfig, service: JobService | None = None) -> FastAPI:
+    """The app; its lifespan starts the service (executor, resumed jobs) and stops it."""
+    service = service or JobService(config)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        service.notifier.bind(asyncio.get_running_loop())
+        await run_in_threadpool(service.start)
+        try:
+            yield
+        finally:
+            service.notifier.close()
+            await run_in_threadpool(service.stop)
+
+    app = FastAPI(
+        title="prefect-ibmq job service",
+        version="1",
+        description="Quantum jobs on Qiskit simulators, with the lifecycle of the IBM Quantum job service.",
+        lifespan=lifespan,
+    )
+    app.state.service = service
+    app.state.tokens = TokenTable(config.tokens)
+    install_error_handlers(app)
+    app.add_middleware(BodySizeLimit, max_body_bytes=config.max_body_bytes)
+
+    v1 = APIRouter(prefix=API_PREFIX)
+
+    @v1.get("/health", tags=["health"])
+    def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    v1.include_router(backends.router)
+    v1.include_router(jobs.router)
+    app.include_router(v1)
+    return app

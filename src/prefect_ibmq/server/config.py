@@ -1,0 +1,133 @@
+"""Server configuration: identities (tokens), backends, workers, limits.
+
+Read from Python (tests), from a TOML/JSON file (``prefect-ibmq server --config``),
+or made by :meth:`ServerConfig.default`, whose single local token is generated
+once and kept in the data directory so it survives restarts.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from prefect_ibmq.wire import Identity
+
+BackendKind = Literal["ideal", "noisy", "flaky"]
+TOKEN_FILE = "local-token"
+LOCAL_IDENTITY = Identity(user="local", hub="local", group="local", project="local")
+
+
+class BackendSpec(BaseModel):
+    """One simulated backend the server offers."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(min_length=1)
+    kind: BackendKind = "ideal"
+    n_qubits: int | None = Field(None, ge=1, description="ideal: 24, noisy: 5 when unset")
+    max_experiments: int = Field(300, ge=1)
+    max_shots: int = Field(100_000, ge=1)
+    failure_probability: float | None = Field(None, ge=0.0, le=1.0, description="flaky: 0.2 when unset")
+    #: Test knob: every experiment takes at least this long (a cancel interrupts the wait).
+    experiment_delay_s: float = Field(0.0, ge=0.0)
+    seed: int | None = None
+
+    @model_validator(mode="after")
+    def _fill_kind_defaults(self) -> "BackendSpec":
+        # Defaults depend on kind, so they are filled after validation (frozen: via __dict__).
+        if self.n_qubits is None:
+            self.__dict__["n_qubits"] = 5 if self.kind == "noisy" else 24
+        if self.failure_probability is None:
+            self.__dict__["failure_probability"] = 0.2 if self.kind == "flaky" else 0.0
+        return self
+
+    @classmethod
+    def defaults(cls) -> list["BackendSpec"]:
+        """The three backends a server offers when its config names none."""
+        return [
+            cls(name="aer_simulator", kind="ideal"),
+            cls(name="noisy_simulator", kind="noisy"),
+            cls(name="flaky_simulator", kind="flaky"),
+        ]
+
+
+class ServerConfig(BaseModel):
+    """Everything a :class:`~prefect_ibmq.server.JobServer` needs."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    data_dir: Path
+    #: token -> identity; tokens never appear in logs or answers.
+    tokens: dict[str, Identity] = Field(default_factory=dict)
+    backends: list[BackendSpec] = Field(default_factory=BackendSpec.defaults)
+    workers: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1)
+    host: str = "127.0.0.1"
+    port: int = Field(0, ge=0, le=65535)
+    max_body_bytes: int = Field(64 * 1024 * 1024, ge=1024)
+
+    @model_validator(mode="after")
+    def _unique_backend_names(self) -> "ServerConfig":
+        names = [spec.name for spec in self.backends]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"backend names must be unique; repeated: {duplicates}")
+        if not self.backends:
+            raise ValueError("at least one backend is required")
+        return self
+
+    @classmethod
+    def default(cls, data_dir: Path | str, **overrides: Any) -> "ServerConfig":
+        """One local identity whose token is made once and kept in ``data_dir`` (mode 0600)."""
+        data_dir = Path(data_dir)
+        token = load_or_create_token(data_dir)
+        return cls(data_dir=data_dir, tokens={token: LOCAL_IDENTITY}, **overrides)
+
+    @classmethod
+    def from_file(cls, path: Path | str, **overrides: Any) -> "ServerConfig":
+        """Read a TOML or JSON file: ``data_dir``, ``tokens``, ``backends``, ``workers``, ...
+
+        ``tokens`` maps each token to ``{user, hub, group, project}``; ``backends`` is a
+        list of :class:`BackendSpec` fields. ``overrides`` (e.g. from the command line) win.
+        """
+        path = Path(path)
+        text = path.read_text(encoding="utf-8")
+        if path.suffix.lower() == ".toml":
+            raw = tomllib.loads(text)
+        elif path.suffix.lower() == ".json":
+            raw = json.loads(text)
+        else:
+            raise ValueError(f"config file must end in .toml or .json, not {path.name!r}")
+        raw.update({k: v for k, v in overrides.items() if v is not None})
+        if "data_dir" in raw:
+            # A relative data_dir is relative to the config file, not to the working directory.
+            raw["data_dir"] = (path.parent / Path(raw["data_dir"]).expanduser()).resolve()
+        return cls.model_validate(raw)
+
+    def identity_for(self, token: str) -> Identity | None:
+        """Convenience lookup (not constant time; the auth dependency has its own)."""
+        return self.tokens.get(token)
+
+
+def load_or_create_token(data_dir: Path) -> str:
+    """The local token stored in ``data_dir``, made (0600) on first use."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    path = data_dir / TOKEN_FILE
+    try:
+        return path.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        pass
+    token = secrets.token_urlsafe(32)
+    # O_EXCL: if two processes race, one wins and the other reads the winner's token.
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text(encoding="utf-8").strip()
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(token + "\n")
+    return token

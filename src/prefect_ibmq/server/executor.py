@@ -1,0 +1,269 @@
+"""Background work: validating submitted jobs and running queued ones.
+
+Validation runs on its own small pool so a slow transpile never delays a run;
+runs happen on ``workers`` threads that take jobs from the fairshare queue.
+Every status change goes through :meth:`Executor.move`, a conditional update
+in the store followed by a wake-up of long-polling requests. A cancel or a
+shutdown sets the job's stop event, checked between experiments.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+from qiskit import QuantumCircuit, qpy
+
+from prefect_ibmq.wire import ApiJobStatus as S
+from prefect_ibmq.wire import JobError
+
+from .errors import StoreUnavailable
+from .notify import StatusNotifier
+from .queue import FairshareQueue, QueuedJob
+from .simulators import InvalidJob, Simulator
+from .store import Store
+
+logger = logging.getLogger("prefect_ibmq.server.executor")
+
+#: JobError codes (in the style of the legacy service's numeric codes).
+VALIDATION_ERROR_CODE = 1400
+RUN_ERROR_CODE = 1500
+#: Before validation the job may be in any of these (several after a restart).
+BEFORE_VALIDATION = (S.CREATING, S.CREATED, S.VALIDATING, S.VALIDATED)
+T = TypeVar("T")
+
+
+def load_circuits(data: bytes) -> list[QuantumCircuit]:
+    return list(qpy.load(io.BytesIO(data)))
+
+
+def dump_circuits(circuits: list[QuantumCircuit]) -> bytes:
+    buffer = io.BytesIO()
+    qpy.dump(circuits, buffer)
+    return buffer.getvalue()
+
+
+def encode_result(result: dict[str, Any]) -> str:
+    return json.dumps(result, default=_jsonable, separators=(",", ":"))
+
+
+def _jsonable(value: Any) -> Any:
+    """numpy scalars/arrays, complex numbers and qiskit objects in aer's output."""
+    if isinstance(value, complex):
+        return [value.real, value.imag]
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    if hasattr(value, "data") and hasattr(value.data, "tolist"):  # e.g. Statevector
+        return value.data.tolist()
+    if hasattr(value, "to_dict"):
+        return value.to_dict()
+    return str(value)
+
+
+class Executor:
+    def __init__(
+        self,
+        store: Store,
+        queue: FairshareQueue,
+        notifier: StatusNotifier,
+        simulators: dict[str, Simulator],
+        workers: int,
+    ) -> None:
+        self._store = store
+        self._queue = queue
+        self._notifier = notifier
+        self._simulators = simulators
+        self._n_workers = workers
+        self._validation: ThreadPoolExecutor | None = None
+        self._threads: list[threading.Thread] = []
+        self._stops: dict[str, threading.Event] = {}
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+
+    # --- status changes --------------------------------------------------------------
+
+    def move(self, job_id: str, to: S, allowed_from: Iterable[S], **changes: Any) -> bool:
+        """Conditionally change a job's status and wake its waiters; False if not allowed."""
+        moved = self._store.transition(job_id, to, allowed_from, **changes)
+        if moved:
+            logger.info("job %s -> %s", job_id, to.value)
+            self._notifier.notify(job_id)
+        return moved
+
+    # --- lifecycle -------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._validation = ThreadPoolExecutor(
+            max_workers=min(2, self._n_workers), thread_name_prefix="prefect-ibmq-validate"
+        )
+        for index in range(self._n_workers):
+            thread = threading.Thread(target=self._work, name=f"prefect-ibmq-worker-{index}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def stop(self) -> None:
+        """Stop taking work, interrupt running jobs (left RUNNING: a restart requeues them), join."""
+        self._stopping.set()
+        self._queue.close()
+        with self._lock:
+            for event in self._stops.values():
+                event.set()
+        if self._validation is not None:
+            self._validation.shutdown(wait=True, cancel_futures=True)
+        for thread in self._threads:
+            thread.join()
+        self._threads.clear()
+
+    def validate_later(self, job_id: str, circuits: list[QuantumCircuit] | None = None) -> None:
+        """Queue a job for validation (``circuits``: already decoded, saves a second decode)."""
+        assert self._validation is not None, "executor not started"
+        self._validation.submit(self._guard, f"validating {job_id}", self._validate, job_id, circuits)
+
+    def interrupt(self, job_id: str) -> None:
+        """Stop a running job between experiments (after a cancel or delete)."""
+        with self._lock:
+            event = self._stops.get(job_id)
+        if event is not None:
+            event.set()
+
+    # --- validation ------------------------------------------------------------------
+
+    def _validate(self, job_id: str, circuits: list[QuantumCircuit] | None) -> None:
+        # Steps after VALIDATING are dropped so a re-validation (restart) keeps lifecycle order.
+        if not self._retry(
+            lambda: self.move(job_id, S.VALIDATING, BEFORE_VALIDATION, drop_steps=(S.VALIDATED, S.QUEUED))
+        ):
+            return  # cancelled or deleted meanwhile
+        record = self._retry(lambda: self._store.get_job(job_id))
+        if record is None:
+            return
+        simulator = self._simulators.get(record.backend)
+        try:
+            if simulator is None:
+                raise InvalidJob(f"backend {record.backend!r} is no longer configured")
+            if circuits is None:
+                data = self._retry(lambda: self._store.circuits(job_id))
+                if data is None:
+                    return
+                circuits = load_circuits(data)
+            runnable, transpiled = simulator.prepare(circuits, record.options)
+        except Exception as exc:  # InvalidJob, or QPY that no longer loads
+            message = str(exc) if isinstance(exc, InvalidJob) else f"cannot load the job's circuits: {exc}"
+            logger.info("job %s failed validation: %s", job_id, message)
+            self._retry(
+                lambda: self.move(
+                    job_id, S.ERROR_VALIDATING_JOB, (S.VALIDATING,),
+                    error=JobError(code=VALIDATION_ERROR_CODE, message=message),
+                )
+            )
+            return
+        runnable_qpy = dump_circuits(runnable) if transpiled else None
+        if not self._retry(lambda: self.move(job_id, S.VALIDATED, (S.VALIDATING,), runnable_qpy=runnable_qpy)):
+            return
+        self.enqueue(job_id, record.backend, record.owner, record.num_experiments, from_status=S.VALIDATED)
+
+    def enqueue(self, job_id: str, backend: str, owner: Any, num_experiments: int, from_status: S) -> bool:
+        """Move to QUEUED (unless already there) and put the job in the fairshare queue."""
+        if from_status is not S.QUEUED and not self._retry(
+            lambda: self.move(job_id, S.QUEUED, (from_status,), run_mode="fairshare")
+        ):
+            return False
+        self._queue.put(
+            QueuedJob(job_id, backend, (owner.hub, owner.group, owner.project), num_experiments)
+        )
+        return True
+
+    # --- running ---------------------------------------------------------------------
+
+    def _work(self) -> None:
+        aers: dict[str, Any] = {}  # AerSimulator per backend, private to this thread
+        while not self._stopping.is_set():
+            item = self._queue.take()
+            if item is None:
+                return
+            completed = False
+            try:
+                completed = self._run(item, aers)
+            except Exception:
+                logger.exception("worker failed on job %s", item.job_id)
+            finally:
+                self._queue.done(item.job_id, completed)
+                with self._lock:
+                    self._stops.pop(item.job_id, None)
+
+    def _run(self, item: QueuedJob, aers: dict[str, Any]) -> bool:
+        job_id = item.job_id
+        stop = threading.Event()
+        with self._lock:
+            self._stops[job_id] = stop
+        if self._stopping.is_set() or not self._retry(lambda: self.move(job_id, S.RUNNING, (S.QUEUED,))):
+            return False
+        record = self._retry(lambda: self._store.get_job(job_id))
+        data = self._retry(lambda: self._store.circuits(job_id, runnable=True)) or self._retry(
+            lambda: self._store.circuits(job_id)
+        )
+        if record is None or data is None:
+            return False  # deleted meanwhile
+        simulator = self._simulators[record.backend]
+        if record.backend not in aers:
+            aers[record.backend] = simulator.new_aer()
+        try:
+            circuits = load_circuits(data)
+            outcome = simulator.run(aers[record.backend], circuits, record.options, job_id, record.header, stop)
+        except Exception as exc:
+            logger.exception("job %s could not run", job_id)
+            error = JobError(code=RUN_ERROR_CODE, message=f"the job could not run: {type(exc).__name__}: {exc}")
+            result = {"backend_name": record.backend, "backend_version": "1.0.0", "qobj_id": job_id,
+                      "job_id": job_id, "success": False, "status": error.message, "results": []}
+            self._finish(job_id, S.ERROR_RUNNING_JOB, result, error)
+            return False
+        if outcome is None:
+            # Cancelled (the cancel already stored CANCELLED) or shutting down (stays RUNNING).
+            logger.info("job %s interrupted%s", job_id, " by shutdown" if self._stopping.is_set() else "")
+            return False
+        error = None
+        status = S.COMPLETED
+        if outcome.failed:
+            status = S.ERROR_RUNNING_JOB
+            first = next(e for e in outcome.result["results"] if not e["success"])
+            error = JobError(
+                code=RUN_ERROR_CODE,
+                message=f"{outcome.failed} of {outcome.total} experiments failed; first: {first.get('status')}",
+            )
+        return self._finish(job_id, status, outcome.result, error) and status is S.COMPLETED
+
+    def _finish(self, job_id: str, status: S, result: dict[str, Any], error: JobError | None) -> bool:
+        text = encode_result(result)
+        stored = self._retry(lambda: self._store.finish_run(job_id, status, text, error))
+        if stored:
+            logger.info("job %s -> %s", job_id, status.value)
+            self._notifier.notify(job_id)
+        return bool(stored)
+
+    # --- resilience ------------------------------------------------------------------
+
+    def _retry(self, action: Callable[[], T], attempts: int = 8) -> T:
+        """Background work waits out a busy store instead of failing the job."""
+        delay = 0.05
+        for attempt in range(attempts):
+            try:
+                return action()
+            except StoreUnavailable:
+                if attempt == attempts - 1 or self._stopping.is_set():
+                    raise
+                time.sleep(delay)  # backoff before retrying a locked/failing store
+                delay = min(delay * 2, 2.0)
+        raise AssertionError("unreachable")
+
+    @staticmethod
+    def _guard(what: str, fn: Callable[..., None], *args: Any) -> None:
+        try:
+            fn(*args)
+        except Exception:
+            logger.exception("failed %s", what)

@@ -1,0 +1,28 @@
+"""``/v1/backends``: what the server can run jobs on."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends
+
+from prefect_ibmq.wire import BackendConfiguration, BackendStatus
+
+from ..auth import current_identity
+from ..service import JobService
+from .deps import get_service
+
+router = APIRouter(prefix="/backends", tags=["backends"], dependencies=[Depends(current_identity)])
+
+
+@router.get("", response_model=list[BackendConfiguration])
+def list_backends(service: JobService = Depends(get_service)) -> list[BackendConfiguration]:
+    return service.backends()
+
+
+@router.get("/{name}", response_model=BackendConfiguration)
+def get_backend(name: str, service: JobService = Depends(get_service)) -> BackendConfiguration:
+    return service.backend(name)
+
+
+@router.get("/{name}/status", response_model=BackendStatus)
+def backend_status(name: str, service: JobService = Depends(get_service)) -> BackendStatus:
+    return service.backend_status(name)

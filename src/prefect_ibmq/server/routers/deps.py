@@ -1,0 +1,11 @@
+"""Dependencies shared by the routers."""
+
+from __future__ import annotations
+
+from fastapi import Request
+
+from ..service import JobService
+
+
+def get_service(request: Request) -> JobService:
+    return request.app.state.service

@@ -1,0 +1,203 @@
+"""``/v1/jobs``: submit, read, wait on, cancel, retag, rename and delete jobs."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+from typing import Any, Literal
+
+from fastapi import APIRouter, Body, Depends, Header, Query, Response
+from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
+
+from prefect_ibmq.wire import (
+    IDEMPOTENCY_HEADER,
+    MAX_STATUS_WAIT,
+    ApiJobStatus,
+    CancelResponse,
+    CircuitsResponse,
+    ErrorBody,
+    ErrorCode,
+    Identity,
+    JobList,
+    JobRecord,
+    JobStatusResponse,
+    JobSubmission,
+    NameResponse,
+    NameUpdate,
+    TagsResponse,
+    TagsUpdate,
+)
+
+from ..auth import current_identity
+from ..errors import ApiError, describe_validation_errors, not_found
+from ..service import JobService, parse_filters
+from ..store import to_iso
+from .deps import get_service
+
+_errors: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorBody} for code in (400, 401, 403, 404, 409, 410, 413, 422, 503)
+}
+router = APIRouter(prefix="/jobs", tags=["jobs"], responses=_errors)
+
+
+@router.post("", response_model=JobRecord, status_code=201)
+def submit_job(
+    body: JobSubmission,
+    response: Response,
+    idempotency_key: str | None = Header(None, alias=IDEMPOTENCY_HEADER, min_length=1, max_length=255),
+    who: Identity = Depends(current_identity),
+    service: JobService = Depends(get_service),
+) -> JobRecord:
+    record, created = service.submit(who, body, idempotency_key)
+    if not created:
+        response.status_code = 200  # a replay: the job the key made first
+    return record
+
+
+@router.get("", response_model=JobList)
+def list_jobs(
+    backend: str | None = None,
+    status: list[ApiJobStatus] | None = Query(None),
+    tags: list[str] | None = Query(None),
+    tags_operator: Literal["OR", "AND"] = "OR",
+    name: str | None = Query(None, description="a regular expression searched in the job name"),
+    created_after: datetime | None = None,
+    created_before: datetime | None = None,
+    experiment_id: str | None = None,
+    limit: int = Query(50, ge=1, le=1000),
+    offset: int = Query(0, ge=0),
+    who: Identity = Depends(current_identity),
+    service: JobService = Depends(get_service),
+) -> JobList:
+    filters = parse_filters(
+        backend, status, tags, tags_operator, name,
+        to_iso(created_after) if created_after else None,
+        to_iso(created_before) if created_before else None,
+        experiment_id,
+    )
+    return service.list(who, filters, limit, offset)
+
+
+@router.get("/{job_id}", response_model=JobRecord)
+def get_job(
+    job_id: str, who: Identity = Depends(current_identity), service: JobService = Depends(get_service)
+) -> JobRecord:
+    return service.get(who, job_id)
+
+
+@router.get("/{job_id}/status", response_model=JobStatusResponse)
+async def job_status(
+    job_id: str,
+    wait: float = Query(0.0, ge=0.0, le=MAX_STATUS_WAIT),
+    known: ApiJobStatus | None = None,
+    known_position: int | None = Query(None, ge=0),
+    who: Identity = Depends(current_identity),
+    service: JobService = Depends(get_service),
+) -> JobStatusResponse:
+    """Answer at once, or (``wait`` > 0) as soon as the job changes, else after ``wait`` s."""
+    await run_in_threadpool(service.get, who, job_id)  # 404 unless visible
+    notifier = service.notifier
+    # Subscribe before reading, so a change between the read and the wait is not missed.
+    event = notifier.subscribe(job_id)
+    try:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + wait
+        baseline = known
+        while True:
+            event.clear()
+            snapshot = await run_in_threadpool(service.status, job_id)
+            if snapshot is None:
+                raise not_found(f"job {job_id!r}")
+            if wait <= 0:
+                return snapshot
+            if baseline is None:
+                baseline = snapshot.status
+            position = snapshot.queue_info.position if snapshot.queue_info else None
+            if snapshot.status != baseline or (known_position is not None and position != known_position):
+                return snapshot
+            if snapshot.status.is_final:
+                return snapshot  # it can never change again: waiting would only cost time
+            remaining = deadline - loop.time()
+            if remaining <= 0 or notifier.closed:
+                snapshot.timed_out = True
+                return snapshot
+            try:
+                await asyncio.wait_for(event.wait(), remaining)
+            except TimeoutError:
+                pass
+    finally:
+        notifier.unsubscribe(job_id, event)
+
+
+@router.get(
+    "/{job_id}/result",
+    response_class=Response,
+    responses={200: {"content": {"application/json": {}}, "description": "the dict Result.from_dict reads"}},
+)
+def job_result(
+    job_id: str,
+    partial: bool = False,
+    who: Identity = Depends(current_identity),
+    service: JobService = Depends(get_service),
+) -> Response:
+    # The stored JSON goes out as it is: no decode and re-encode of a large result.
+    return Response(content=service.result(who, job_id, partial), media_type="application/json")
+
+
+@router.get("/{job_id}/circuits", response_model=CircuitsResponse)
+def job_circuits(
+    job_id: str, who: Identity = Depends(current_identity), service: JobService = Depends(get_service)
+) -> CircuitsResponse:
+    return CircuitsResponse(qpy=service.circuits(who, job_id))
+
+
+@router.post("/{job_id}/cancel", response_model=CancelResponse)
+def cancel_job(
+    job_id: str, who: Identity = Depends(current_identity), service: JobService = Depends(get_service)
+) -> CancelResponse:
+    record = service.cancel(who, job_id)
+    return CancelResponse(job_id=job_id, cancelled=True, status=record.status)
+
+
+@router.patch(
+    "/{job_id}/tags",
+    response_model=TagsResponse,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": TagsUpdate.model_json_schema()}},
+        }
+    },
+)
+def update_tags(
+    job_id: str,
+    body: Any = Body(...),
+    who: Identity = Depends(current_identity),
+    service: JobService = Depends(get_service),
+) -> TagsResponse:
+    # Validated here rather than by FastAPI: a bad tag list is INVALID_TAGS (400), per the contract.
+    try:
+        update = TagsUpdate.model_validate(body)
+    except ValidationError as exc:
+        message = describe_validation_errors(list(exc.errors()))
+        raise ApiError(400, ErrorCode.INVALID_TAGS, f"invalid tags update: {message}") from exc
+    return TagsResponse(tags=service.update_tags(who, job_id, update))
+
+
+@router.put("/{job_id}/name", response_model=NameResponse)
+def rename_job(
+    job_id: str,
+    body: NameUpdate,
+    who: Identity = Depends(current_identity),
+    service: JobService = Depends(get_service),
+) -> NameResponse:
+    return NameResponse(name=service.rename(who, job_id, body.name))
+
+
+@router.delete("/{job_id}", status_code=204, response_class=Response)
+def delete_job(
+    job_id: str, who: Identity = Depends(current_identity), service: JobService = Depends(get_service)
+) -> Response:
+    service.delete(who, job_id)
+    return Response(status_code=204)

@@ -1,0 +1,310 @@
+"""The job service: what each endpoint does, independent of HTTP.
+
+Routers translate requests into these calls; errors are raised as
+:class:`~prefect_ibmq.server.errors.ApiError`. The service owns the store, the
+queue, the notifier and the executor, and resumes unfinished work at start.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import io
+import logging
+import re
+import secrets
+from collections.abc import Sequence
+
+from qiskit import QuantumCircuit, qpy
+
+from prefect_ibmq.wire import (
+    FINAL_STATUSES,
+    JOBSET_TAG_PREFIX,
+    ApiJobStatus,
+    BackendConfiguration,
+    BackendStatus,
+    ErrorCode,
+    Identity,
+    JobList,
+    JobRecord,
+    JobStatusResponse,
+    JobSubmission,
+    TagsUpdate,
+)
+
+from .auth import can_see, is_owner
+from .config import ServerConfig
+from .errors import ApiError, not_found
+from .executor import BEFORE_VALIDATION, Executor
+from .notify import StatusNotifier
+from .queue import FairshareQueue
+from .simulators import build_simulators
+from .store import JobFilter, NewJob, Store
+
+logger = logging.getLogger("prefect_ibmq.server.service")
+S = ApiJobStatus
+NOT_FINAL = tuple(s for s in S if s not in FINAL_STATUSES)
+
+
+def _bad(message: str, code: ErrorCode = ErrorCode.INVALID_REQUEST) -> ApiError:
+    return ApiError(400, code, message)
+
+
+def decode_circuits(text: str) -> tuple[bytes, list[QuantumCircuit]]:
+    """base64 QPY -> (bytes, circuits); 400 INVALID_REQUEST naming what is wrong."""
+    try:
+        data = base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise _bad(f"qpy is not valid base64: {exc}") from exc
+    try:
+        loaded = qpy.load(io.BytesIO(data))
+    except Exception as exc:  # QPY raises several types for a malformed file
+        raise _bad(f"qpy is not a QPY file of circuits: {type(exc).__name__}: {exc}") from exc
+    circuits = list(loaded)
+    if not circuits:
+        raise _bad("qpy holds no circuits; a job needs at least one")
+    for index, item in enumerate(circuits):
+        if not isinstance(item, QuantumCircuit):
+            raise _bad(f"qpy item {index} is a {type(item).__name__}, not a QuantumCircuit")
+    return data, circuits
+
+
+class JobService:
+    def __init__(self, config: ServerConfig) -> None:
+        self.config = config
+        self.notifier = StatusNotifier()
+        self.simulators = build_simulators(config.backends)
+        self.queue = FairshareQueue(
+            {name: sim.first_guess_seconds_per_experiment() for name, sim in self.simulators.items()},
+            workers=config.workers,
+            on_change=self.notifier.notify,
+        )
+        self.store = Store(config.data_dir)
+        self.executor = Executor(self.store, self.queue, self.notifier, self.simulators, config.workers)
+
+    # --- lifecycle -------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start the executor and resume what a previous run left unfinished."""
+        self.executor.start()
+        for job in self.store.jobs_in((S.QUEUED, S.RUNNING)):
+            if job.backend not in self.simulators:
+                logger.warning("job %s is for unconfigured backend %s; left queued", job.job_id, job.backend)
+                continue
+            if job.status is S.RUNNING:
+                # It was interrupted: queue it again (its RUNNING step is dropped, QUEUED re-entered).
+                if not self.executor.move(job.job_id, S.QUEUED, (S.RUNNING,), drop_steps=(S.RUNNING,), requeue=True):
+                    continue
+                logger.info("job %s was running when the server stopped; queued again", job.job_id)
+            self.executor.enqueue(job.job_id, job.backend, job.owner, job.num_experiments, from_status=S.QUEUED)
+        for job in self.store.jobs_in(BEFORE_VALIDATION):
+            self.executor.validate_later(job.job_id)
+
+    def stop(self) -> None:
+        self.executor.stop()
+        self.store.close()
+
+    # --- backends --------------------------------------------------------------------
+
+    def backends(self) -> list[BackendConfiguration]:
+        return [sim.configuration for sim in self.simulators.values()]
+
+    def backend(self, name: str) -> BackendConfiguration:
+        simulator = self.simulators.get(name)
+        if simulator is None:
+            raise ApiError(
+                404, ErrorCode.NOT_FOUND,
+                f"backend {name!r} not found; available: {sorted(self.simulators)}",
+            )
+        return simulator.configuration
+
+    def backend_status(self, name: str) -> BackendStatus:
+        self.backend(name)
+        return BackendStatus(backend_name=name, pending_jobs=self.store.pending_counts().get(name, 0))
+
+    # --- jobs ------------------------------------------------------------------------
+
+    def submit(self, who: Identity, body: JobSubmission, idempotency_key: str | None) -> tuple[JobRecord, bool]:
+        """Store a job (CREATING -> CREATED) and validate it in the background.
+
+        Returns the record and whether it was created (False: an idempotent replay).
+        """
+        self.backend(body.backend)
+        data, circuits = decode_circuits(body.qpy)
+        if any(not isinstance(tag, str) for tag in body.tags):
+            raise _bad("tags must be strings", ErrorCode.INVALID_TAGS)
+        job = NewJob(
+            job_id=secrets.token_hex(12),
+            backend=body.backend,
+            owner=who,
+            qpy=data,
+            num_experiments=len(circuits),
+            options=body.options,
+            name=body.name,
+            tags=list(dict.fromkeys(body.tags)),
+            share_level=body.share_level,
+            experiment_id=body.experiment_id,
+            client_info=body.client_info,
+            header=body.header,
+            private=body.private,
+            idempotency_key=idempotency_key,
+        )
+        job_id, created = self.store.create_job(job)
+        # Read before validation starts, so a new job answers as stored: CREATED.
+        record = self.store.get_job(job_id)
+        if created:
+            logger.info("job %s created on %s with %d circuits", job_id, body.backend, len(circuits))
+            self.notifier.notify(job_id)
+            self.executor.validate_later(job_id, circuits)
+        if record is None:  # a replay whose job was deleted meanwhile
+            raise not_found(f"job {job_id!r}")
+        return self._with_queue_info(record), created
+
+    def get(self, who: Identity, job_id: str) -> JobRecord:
+        record = self.store.get_job(job_id)
+        if record is None or not can_see(record, who):
+            # Not shared with the caller looks the same as unknown: no existence leak.
+            raise not_found(f"job {job_id!r}")
+        return self._with_queue_info(record)
+
+    def _owned(self, who: Identity, job_id: str) -> JobRecord:
+        record = self.get(who, job_id)
+        if not is_owner(record, who):
+            raise ApiError(403, ErrorCode.FORBIDDEN, f"only the owner of job {job_id!r} may change it")
+        return record
+
+    def _with_queue_info(self, record: JobRecord) -> JobRecord:
+        if record.status is S.QUEUED:
+            record.queue_info = self.queue.info(record.job_id)
+        return record
+
+    def status(self, job_id: str) -> JobStatusResponse | None:
+        """The job's status now (no visibility check: the caller did it); None if gone."""
+        record = self.store.get_job(job_id)
+        if record is None:
+            return None
+        info = self.queue.info(job_id) if record.status is S.QUEUED else None
+        return JobStatusResponse(job_id=job_id, status=record.status, queue_info=info, error=record.error)
+
+    def list(self, who: Identity, filters: JobFilter, limit: int, offset: int) -> JobList:
+        if filters.name_regex is not None:
+            try:
+                re.compile(filters.name_regex)
+            except re.error as exc:
+                raise _bad(f"name={filters.name_regex!r} is not a valid regular expression: {exc}") from exc
+        jobs, total = self.store.list_jobs(who, filters, limit, offset)
+        return JobList(jobs=[self._with_queue_info(job) for job in jobs], total=total)
+
+    def result(self, who: Identity, job_id: str, partial: bool) -> str:
+        """The result JSON text (a private job's only once)."""
+        record = self.get(who, job_id)
+        status = record.status
+        if status not in FINAL_STATUSES:
+            raise ApiError(
+                409, ErrorCode.JOB_NOT_FINISHED, f"job {job_id!r} is {status.value}; its result is not ready"
+            )
+        if status in (S.CANCELLED, S.ERROR_CREATING_JOB, S.ERROR_VALIDATING_JOB):
+            why = f": {record.error.message}" if record.error else ""
+            raise ApiError(409, ErrorCode.INVALID_STATE, f"job {job_id!r} is {status.value} and has no result{why}")
+        if status is S.ERROR_RUNNING_JOB and not partial:
+            message = record.error.message if record.error else "experiments failed"
+            raise ApiError(
+                409, ErrorCode.JOB_FAILED,
+                f"job {job_id!r} failed ({message}); ask with partial=true for the experiments that succeeded",
+            )
+        text = self.store.read_result(job_id, consume=record.private)
+        if text is None:
+            if record.private:
+                raise ApiError(
+                    410, ErrorCode.RESULT_CONSUMED,
+                    f"job {job_id!r} is private and its result was already read once; it is no longer stored",
+                )
+            raise ApiError(500, ErrorCode.INTERNAL, f"job {job_id!r} is {status.value} but has no stored result")
+        return text
+
+    def circuits(self, who: Identity, job_id: str) -> str:
+        self.get(who, job_id)
+        data = self.store.circuits(job_id)
+        if data is None:
+            raise not_found(f"circuits of job {job_id!r}")
+        return base64.b64encode(data).decode("ascii")
+
+    def cancel(self, who: Identity, job_id: str) -> JobRecord:
+        record = self._owned(who, job_id)
+        if record.status in FINAL_STATUSES or not self.executor.move(job_id, S.CANCELLED, NOT_FINAL):
+            current = self.store.get_status(job_id)
+            shown = current.value if current else "deleted"
+            raise ApiError(409, ErrorCode.INVALID_STATE, f"job {job_id!r} is already final ({shown}); cannot cancel")
+        # Whichever place the job is in, it leaves it: the queue, or the worker running it.
+        self.queue.remove(job_id)
+        self.executor.interrupt(job_id)
+        return self.get(who, job_id)
+
+    def delete(self, who: Identity, job_id: str) -> None:
+        record = self._owned(who, job_id)
+        if record.status not in FINAL_STATUSES and self.executor.move(job_id, S.CANCELLED, NOT_FINAL):
+            self.queue.remove(job_id)
+            self.executor.interrupt(job_id)
+        self.store.delete_job(job_id)
+        self.notifier.notify(job_id)
+
+    def rename(self, who: Identity, job_id: str, name: str) -> str:
+        self._owned(who, job_id)
+        if not self.store.rename(job_id, name):
+            raise not_found(f"job {job_id!r}")
+        return name
+
+    def update_tags(self, who: Identity, job_id: str, update: TagsUpdate) -> list[str]:
+        """Apply replace, then add, then remove; jobset tags are kept and cannot be named."""
+        lists = (update.replacement_tags, update.additional_tags, update.removal_tags)
+        if all(tags is None for tags in lists):
+            raise _bad(
+                "give at least one of replacement_tags, additional_tags, removal_tags", ErrorCode.INVALID_TAGS
+            )
+        reserved = sorted({t for tags in lists if tags for t in tags if t.startswith(JOBSET_TAG_PREFIX)})
+        if reserved:
+            raise _bad(
+                f"tags starting with {JOBSET_TAG_PREFIX!r} are reserved for job sets and cannot be "
+                f"added or removed: {reserved}",
+                ErrorCode.INVALID_TAGS,
+            )
+        self._owned(who, job_id)
+
+        def change(current: list[str]) -> list[str]:
+            tags = list(current)
+            if update.replacement_tags is not None:
+                kept = [t for t in tags if t.startswith(JOBSET_TAG_PREFIX)]
+                tags = kept + list(update.replacement_tags)
+            if update.additional_tags:
+                tags += update.additional_tags
+            if update.removal_tags:
+                removed = set(update.removal_tags)
+                tags = [t for t in tags if t not in removed]
+            return list(dict.fromkeys(tags))  # drop duplicates, keep first order
+
+        tags = self.store.update_tags(job_id, change)
+        if tags is None:
+            raise not_found(f"job {job_id!r}")
+        return tags
+
+
+def parse_filters(
+    backend: str | None,
+    statuses: Sequence[ApiJobStatus] | None,
+    tags: Sequence[str] | None,
+    tags_operator: str,
+    name: str | None,
+    created_after: str | None,
+    created_before: str | None,
+    experiment_id: str | None,
+) -> JobFilter:
+    return JobFilter(
+        backend=backend,
+        statuses=[s.value for s in statuses] if statuses else None,
+        tags=list(tags) if tags else None,
+        tags_and=tags_operator == "AND",
+        name_regex=name,
+        created_after=created_after,
+        created_before=created_before,
+        experiment_id=experiment_id,
+    )
