@@ -1,0 +1,97 @@
+"""The ``prefect-ibmq`` console script.
+
+``prefect-ibmq server`` runs the job service as a process: the same
+:class:`~prefect_ibmq.server.JobServer` the embedded default uses, on a fixed
+port, until SIGINT or SIGTERM.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+DEFAULT_PORT = 8765
+DEFAULT_DATA_DIR = Path.home() / ".prefect-ibmq" / "server"
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="prefect-ibmq", description="Quantum jobs as first-class Prefect work.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    server = commands.add_parser("server", help="run the job service (REST API under /v1)")
+    server.add_argument("--host", default=None, help="address to bind (default 127.0.0.1)")
+    server.add_argument("--port", type=int, default=None, help=f"port to listen on (default {DEFAULT_PORT})")
+    server.add_argument("--data-dir", type=Path, default=None, help=f"where the SQLite store lives (default {DEFAULT_DATA_DIR})")
+    server.add_argument("--config", type=Path, default=None, help="a .toml or .json ServerConfig file")
+    server.add_argument(
+        "--token", default=None,
+        help="a token for the identity local/local/local/local (default: one generated and kept in the data dir)",
+    )
+    server.add_argument("--workers", type=int, default=None, help="threads running jobs (default: CPU count)")
+    server.add_argument("--log-level", default="INFO", help="logging level of prefect_ibmq.server")
+    return parser
+
+
+def _config(args: argparse.Namespace) -> Any:
+    # Imported here so `prefect-ibmq --help` stays fast (qiskit is slow to import).
+    from prefect_ibmq.server import ServerConfig
+    from prefect_ibmq.server.config import LOCAL_IDENTITY
+
+    overrides: dict[str, Any] = {
+        "host": args.host,
+        "port": args.port,
+        "workers": args.workers,
+        "data_dir": args.data_dir,
+    }
+    if args.config is not None:
+        config = ServerConfig.from_file(args.config, **{k: v for k, v in overrides.items() if v is not None})
+        if args.token:
+            config.tokens[args.token] = LOCAL_IDENTITY
+        return config
+    settings = {k: v for k, v in overrides.items() if v is not None}
+    settings.setdefault("host", "127.0.0.1")
+    settings.setdefault("port", DEFAULT_PORT)
+    data_dir = settings.pop("data_dir", DEFAULT_DATA_DIR)
+    if args.token:
+        return ServerConfig(data_dir=data_dir, tokens={args.token: LOCAL_IDENTITY}, **settings)
+    return ServerConfig.default(data_dir, **settings)
+
+
+def serve(args: argparse.Namespace) -> int:
+    from prefect_ibmq.server import JobServer, ServerAlreadyRunning
+    from prefect_ibmq.server.config import TOKEN_FILE
+
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("prefect_ibmq.server").setLevel(args.log_level.upper())
+    config = _config(args)
+    server = JobServer(config)
+    try:
+        server.start()
+    except ServerAlreadyRunning as exc:
+        print(f"prefect-ibmq: {exc}", file=sys.stderr)
+        return 1
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    where = f" (token in {config.data_dir / TOKEN_FILE})" if not args.token and args.config is None else ""
+    print(f"prefect-ibmq job service on {server.url}{where}", flush=True)
+    try:
+        stop.wait()
+    finally:
+        server.stop()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "server":
+        return serve(args)
+    raise AssertionError(f"unhandled command {args.command!r}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
