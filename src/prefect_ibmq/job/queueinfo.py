@@ -6,9 +6,14 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
+from qiskit.providers import JobStatus
+
 from prefect_ibmq.job.status import api_status_to_job_status
 from prefect_ibmq.job.times import humanize, utc_iso_to_local
 from prefect_ibmq.wire import QueueInfoModel
+
+#: The queue's own word for a waiting job (the legacy service's), shown as QUEUED.
+_PENDING_IN_QUEUE = "PENDING_IN_QUEUE"
 
 
 @dataclass
@@ -17,7 +22,7 @@ class QueueInfo:
 
     Attributes:
         position: Position in the queue of its backend (1 is next).
-        status: The job's service status (an ``ApiJobStatus`` value), e.g. ``"QUEUED"``.
+        status: The job's status in the queue as the service words it, e.g. ``"PENDING_IN_QUEUE"``.
         estimated_start_time: When the job should start, tz-aware local time.
         estimated_complete_time: When the job should finish, tz-aware local time.
         hub_priority: Dynamic priority of the job's hub.
@@ -86,10 +91,14 @@ class QueueInfo:
 
     def _job_status_name(self) -> str:
         # Shown as qiskit's status, like the rest of IBMQJob; an unknown value is shown as given.
+        if self.status is None:
+            return "unknown"
+        if self.status == _PENDING_IN_QUEUE:
+            return JobStatus.QUEUED.name
         try:
-            return api_status_to_job_status(self.status).name if self.status else "unknown"
+            return api_status_to_job_status(self.status).name
         except ValueError:
-            return str(self.status)
+            return self.status
 
 
 def _local_or_none(value: str | None) -> datetime | None:

@@ -1,0 +1,61 @@
+"""Fixtures of the client tests: services of the suite's identities on the session's job server."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from qiskit import QuantumCircuit
+from qiskit.providers import JobStatus
+
+from prefect_ibmq import IBMQJob, IBMQService
+from tests.conftest import TOKENS
+
+
+def token_of(user: str) -> str:
+    return TOKENS[user][0]
+
+
+@pytest.fixture(scope="module")
+def service(job_server):
+    """Alice's service (hub h1, group g1, project p1)."""
+    with IBMQService(url=job_server.url, token=token_of("alice")) as alice:
+        yield alice
+
+
+@pytest.fixture(scope="module")
+def bob(job_server):
+    """Bob's service: same hub and group as alice, another project."""
+    with IBMQService(url=job_server.url, token=token_of("bob")) as bob_service:
+        yield bob_service
+
+
+@pytest.fixture(scope="module")
+def aer(service):
+    return service.backend("aer_simulator")
+
+
+@pytest.fixture(scope="module")
+def slow(service):
+    """Each experiment takes 0.5 s: jobs stay queued or running long enough to look at."""
+    return service.backend("slow_simulator")
+
+
+def bell(name: str = "bell") -> QuantumCircuit:
+    circuit = QuantumCircuit(2, name=name)
+    circuit.h(0)
+    circuit.cx(0, 1)
+    circuit.measure_all()
+    return circuit
+
+
+def wait_for_status(job: IBMQJob, wanted: set[JobStatus], timeout: float = 30.0) -> JobStatus:
+    """Ask until the job shows one of ``wanted`` (for states a test must catch on the way, like QUEUED)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        status = job.status()
+        if status in wanted:
+            return status
+        if time.monotonic() > deadline or status in (JobStatus.DONE, JobStatus.ERROR, JobStatus.CANCELLED):
+            raise AssertionError(f"job {job.job_id()} is {status.name}, never reached {wanted}")
+        time.sleep(0.05)

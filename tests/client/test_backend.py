@@ -1,0 +1,109 @@
+"""IBMQBackend: a qiskit BackendV2 built from the server's configuration; run() checks input first."""
+
+from __future__ import annotations
+
+import pytest
+from qiskit import QuantumCircuit, transpile
+from qiskit.providers import BackendV2
+
+from prefect_ibmq import IBMQJob
+from prefect_ibmq.backend import BackendProperties, IBMQBackendValueError
+from prefect_ibmq.wire import BackendConfiguration, BackendStatus
+
+from .conftest import bell
+
+
+def test_backend_is_a_backend_v2_with_target_and_limits(aer):
+    config = aer.configuration()
+    assert isinstance(aer, BackendV2) and isinstance(config, BackendConfiguration)
+    assert aer.name == "aer_simulator"
+    assert aer.num_qubits == config.n_qubits
+    assert aer.max_circuits == config.max_experiments
+    assert "measure" in aer.target.operation_names and "cx" in aer.target.operation_names
+    assert aer.options.shots == 1024
+
+
+def test_transpile_for_the_noisy_backend_and_run(service):
+    noisy = service.backend("noisy_simulator")
+    circuit = QuantumCircuit(3)
+    circuit.h(0)
+    circuit.ccx(0, 1, 2)  # not a basis gate of the noisy backend
+    circuit.measure_all()
+    compiled = transpile(circuit, noisy, seed_transpiler=1)
+    allowed = set(noisy.configuration().basis_gates) | {"barrier"}
+    assert set(compiled.count_ops()) <= allowed
+    coupled = {tuple(edge) for edge in noisy.configuration().coupling_map}
+    for instruction in compiled.data:
+        if len(instruction.qubits) == 2:
+            pair = tuple(compiled.find_bit(q).index for q in instruction.qubits)
+            assert pair in coupled
+    result = noisy.run(compiled, shots=64).result(timeout=60)
+    assert sum(result.get_counts().values()) == 64
+
+
+def test_noisy_backend_publishes_properties(service):
+    noisy = service.backend("noisy_simulator")
+    properties = noisy.properties()
+    assert isinstance(properties, BackendProperties)
+    assert len(properties.qubits) == noisy.num_qubits
+    assert 0 < properties.t1(0) and 0 <= properties.readout_error(0) < 1
+    first_gate = properties.gates[0]
+    assert properties.gate_error(first_gate.gate, first_gate.qubits) == first_gate.error
+    job = noisy.run(bell(), shots=8)
+    assert job.properties() == properties
+
+
+def test_ideal_backend_has_no_properties(aer):
+    assert aer.properties() is None
+
+
+def test_backend_status(slow):
+    status = slow.status()
+    assert isinstance(status, BackendStatus)
+    assert status.backend_name == "slow_simulator" and status.operational
+    assert status.pending_jobs >= 0
+
+
+def test_run_returns_an_ibmq_job(aer):
+    job = aer.run(bell(), shots=8)
+    assert isinstance(job, IBMQJob) and job.backend() is aer
+    assert job.backend_options()["shots"] == 8
+
+
+def wide_circuit(n: int) -> QuantumCircuit:
+    circuit = QuantumCircuit(n)
+    circuit.measure_all()
+    return circuit
+
+
+BAD_RUNS = [
+    ({"circuits": "not a circuit"}, "circuits must be a QuantumCircuit"),
+    ({"circuits": []}, "circuits is empty"),
+    ({"circuits": [bell(), "x"]}, r"circuits\[1\] is a str"),
+    ({"circuits": QuantumCircuit(2)}, r"circuits\[0\].*no measurement"),
+    ({"circuits": wide_circuit(6)}, r"has 6 qubits; slow_simulator has n_qubits=5"),
+    ({"shots": 0}, r"shots=0 .* from 1 to max_shots="),
+    ({"shots": 10**9}, r"shots=1000000000"),
+    ({"shots": True}, r"shots=True"),
+    ({"memory": "yes"}, r"memory='yes'"),
+    ({"job_name": 5}, r"job_name=5 .* str or None"),
+    ({"job_tags": "a"}, r"job_tags='a' .* list of str"),
+    ({"job_tags": ["a", 1]}, r"job_tags=\['a', 1\]"),
+    ({"share_level": "world"}, r"share_level='world' .*'global', 'hub', 'group', 'project', 'none'"),
+    ({"header": ["h"]}, r"header=\['h'\]"),
+    ({"private": "no"}, r"private='no'"),
+]
+
+
+@pytest.mark.parametrize("arguments, message", BAD_RUNS)
+def test_bad_input_to_run_raises_and_submits_nothing(service, slow, arguments, message):
+    before = len(service.jobs(backend_name="slow_simulator", limit=1000))
+    with pytest.raises(IBMQBackendValueError, match=message):
+        slow.run(**{"circuits": bell(), **arguments})
+    assert len(service.jobs(backend_name="slow_simulator", limit=1000)) == before
+
+
+def test_too_many_circuits_names_max_experiments(slow):
+    too_many = slow.max_circuits + 1
+    with pytest.raises(IBMQBackendValueError, match=f"{too_many} circuits exceed max_experiments={slow.max_circuits}"):
+        slow.run([bell()] * too_many, shots=1)

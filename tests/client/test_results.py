@@ -1,0 +1,69 @@
+"""Results: partial results of failed jobs, private results read once, idempotent submission."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from qiskit.exceptions import QiskitError
+from qiskit.providers import JobStatus
+
+from prefect_ibmq import IBMQJobFailureError
+from prefect_ibmq.exceptions import IBMQJobResultConsumedError
+
+from .conftest import bell
+
+
+@pytest.fixture(scope="module")
+def failed_job(service):
+    """A flaky job with 40 experiments: with p=0.2 per experiment, some fail and some succeed
+    (all succeeding has probability 0.8**40 < 0.0002)."""
+    job = service.backend("flaky_simulator").run([bell(f"e{i}") for i in range(40)], shots=8)
+    job.wait_for_final_state(timeout=60)
+    return job
+
+
+def test_failed_job_status_and_error_message(failed_job):
+    assert failed_job.status() is JobStatus.ERROR
+    assert failed_job.done() is False
+    message = failed_job.error_message()
+    assert isinstance(message, str) and "Error code:" in message
+
+
+def test_result_of_failed_job_raises_unless_partial(failed_job):
+    with pytest.raises(IBMQJobFailureError, match="error_message"):
+        failed_job.result()
+
+
+def test_partial_result_only_failed_experiments_raise(failed_job):
+    result = failed_job.result(partial=True)
+    assert result.success is False
+    outcomes = {experiment.header["name"]: experiment.success for experiment in result.results}
+    assert len(outcomes) == 40
+    failed = [name for name, ok in outcomes.items() if not ok]
+    succeeded = [name for name, ok in outcomes.items() if ok]
+    assert failed and succeeded
+    assert sum(result.get_counts(succeeded[0]).values()) == 8
+    with pytest.raises(QiskitError):
+        result.get_counts(failed[0])
+
+
+def test_private_result_is_read_once(service, aer):
+    job = aer.run(bell(), shots=16, private=True)
+    first = job.result(timeout=60)
+    assert sum(first.get_counts().values()) == 16
+    other_instance = service.job(job.job_id())
+    assert other_instance.record.result_consumed
+    with pytest.raises(IBMQJobResultConsumedError, match="read once"):
+        other_instance.result()
+    # The instance that read it keeps its copy.
+    assert job.result() is first
+
+
+def test_same_idempotency_key_gives_the_same_job(service, aer):
+    key = f"key-{uuid.uuid4().hex}"
+    tag = f"idem-{uuid.uuid4().hex[:8]}"
+    first = aer.run(bell(), shots=8, job_tags=[tag], idempotency_key=key)
+    second = aer.run(bell(), shots=8, job_tags=[tag], idempotency_key=key)
+    assert first.job_id() == second.job_id()
+    assert [job.job_id() for job in service.jobs(job_tags=[tag])] == [first.job_id()]
