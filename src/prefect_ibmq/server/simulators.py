@@ -153,11 +153,10 @@ class Simulator:
 
     def _transpile(self, circuit: QuantumCircuit, label: str, unsupported: list[str]) -> QuantumCircuit:
         try:
-            if self._generic is not None:
-                out = transpile(circuit, target=self.target, optimization_level=1, seed_transpiler=0)
-            else:
-                # No coupling map on the ideal simulator: only unroll, never widen to its qubits.
-                out = transpile(circuit, basis_gates=list(self.target.operation_names), optimization_level=0)
+            # The ideal target has no coupling map, so this only unrolls (no widening);
+            # the noisy one also lays the circuit out on its coupling map.
+            level = 1 if self._generic is not None else 0
+            out = transpile(circuit, target=self.target, optimization_level=level, seed_transpiler=0)
         except Exception as exc:
             raise InvalidJob(
                 f"{label}: instruction(s) {unsupported} cannot run on {self.spec.name} "

@@ -1,0 +1,93 @@
+"""A job's life: statuses in order, time_per_step, the long-poll, the result."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from qiskit.result import Result
+
+from server_helpers import LIFECYCLE, bell
+
+
+def test_health_needs_no_token(anonymous):
+    response = anonymous.get("/health")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+def test_job_goes_through_the_lifecycle_in_order(alice):
+    job = alice.submit([bell("a"), bell("b")], shots=32, name="lifecycle")
+    assert job["status"] == "CREATED"
+    assert list(job["time_per_step"]) == ["CREATING", "CREATED"]
+    assert job["num_experiments"] == 2
+    assert job["owner"]["user"] == "alice"
+
+    final = alice.wait_final(job["job_id"])
+    assert final["status"] == "COMPLETED"
+
+    record = alice.get(f"/jobs/{job['job_id']}").json()
+    steps = record["time_per_step"]
+    assert list(steps) == LIFECYCLE
+    times = [datetime.fromisoformat(steps[s]) for s in LIFECYCLE]
+    assert all(t.utcoffset().total_seconds() == 0 for t in times)
+    assert all("." in steps[s] and len(steps[s].split(".")[1].split("+")[0]) == 6 for s in LIFECYCLE)
+    assert times == sorted(times)
+    assert record["run_mode"] == "fairshare"
+    assert record["error"] is None
+
+
+def test_result_reads_with_result_from_dict(alice):
+    job = alice.submit([bell("first"), bell("second")], shots=40, header={"purpose": "test"})
+    alice.wait_final(job["job_id"])
+    response = alice.get(f"/jobs/{job['job_id']}/result")
+    assert response.status_code == 200
+    data = response.json()
+    assert data["job_id"] == job["job_id"]
+    assert data["backend_name"] == "aer_simulator"
+    result = Result.from_dict(data)
+    assert result.success
+    counts = result.get_counts("second")
+    assert sum(counts.values()) == 40
+    assert set(counts) <= {"00", "11"}
+    # Not private: a second read still works.
+    assert alice.get(f"/jobs/{job['job_id']}/result").status_code == 200
+
+
+def test_long_poll_answers_when_the_status_changes(alice):
+    job = alice.submit([bell()] * 2, backend="slow_simulator")
+    answer = alice.status(job["job_id"], wait=30, known="CREATED")
+    assert answer["timed_out"] is False
+    assert answer["status"] != "CREATED"
+    seen = [answer["status"]]
+    while seen[-1] != "COMPLETED":
+        answer = alice.status(job["job_id"], wait=30, known=seen[-1])
+        assert answer["timed_out"] is False
+        assert answer["status"] != seen[-1]
+        seen.append(answer["status"])
+    order = [s for s in LIFECYCLE if s in seen]
+    assert seen == order, "statuses arrive in lifecycle order"
+
+
+def test_long_poll_times_out_when_nothing_changes(alice):
+    # Twenty slow experiments keep the job RUNNING far longer than the short wait below.
+    job = alice.submit([bell()] * 20, backend="slow_simulator")
+    running = alice.wait_for(job["job_id"], {"RUNNING"})
+    assert running["status"] == "RUNNING"
+    answer = alice.status(job["job_id"], wait=0.3, known="RUNNING")
+    assert answer["timed_out"] is True, answer
+    assert answer["status"] == "RUNNING"
+    # Without wait the answer is immediate and never "timed out".
+    assert alice.status(job["job_id"])["timed_out"] is False
+
+
+def test_circuits_come_back_as_submitted(alice):
+    import base64
+    import io
+
+    from qiskit import qpy
+
+    job = alice.submit([bell("kept-name")])
+    response = alice.get(f"/jobs/{job['job_id']}/circuits")
+    assert response.status_code == 200
+    circuits = qpy.load(io.BytesIO(base64.b64decode(response.json()["qpy"])))
+    assert [c.name for c in circuits] == ["kept-name"]
