@@ -17,9 +17,21 @@ from .conftest import bell, token_of
 FAST_RETRY = RetryPolicy(max_retries=3, backoff_base=0.01, backoff_max=0.05)
 
 
+class RecordingProxy(FaultProxy):
+    """The fault proxy, also keeping the method and path (with query) of every request."""
+
+    def __init__(self, upstream: str) -> None:
+        super().__init__(upstream)
+        self.requests: list[tuple[str, str]] = []
+
+    def choose_fault(self, method: str, path: str) -> str | None:
+        self.requests.append((method, path))
+        return super().choose_fault(method, path)
+
+
 @pytest.fixture()
 def proxy(job_server):
-    with FaultProxy(job_server.url) as fault_proxy:
+    with RecordingProxy(job_server.url) as fault_proxy:
         yield fault_proxy
 
 
@@ -88,3 +100,16 @@ def test_token_never_shows_in_repr_errors_or_logs(job_server, proxy, caplog):
     assert secret not in str(raised.value) and secret not in repr(raised.value)
     assert proxy.injected["503"] == 1  # the retry was logged
     assert caplog.records and all(secret not in record.getMessage() for record in caplog.records)
+
+
+def test_waiting_long_polls_and_a_final_status_is_not_asked_again(proxy, proxied):
+    job = proxied.backend("slow_simulator").run([bell()] * 4, shots=8)
+    proxy.requests.clear()
+    job.wait_for_final_state(timeout=60)
+    status_requests = [path for method, path in proxy.requests if "/status" in path]
+    assert status_requests and all("wait=" in path and "known=" in path for path in status_requests)
+    # One long-poll per status change at most (the lifecycle has fewer than 8 steps), not a polling loop.
+    assert len(status_requests) <= 8
+    proxy.requests.clear()
+    assert job.status().name == "DONE" and job.done() and job.in_final_state()
+    assert proxy.requests == []

@@ -105,5 +105,6 @@ def test_bad_input_to_run_raises_and_submits_nothing(service, slow, arguments, m
 
 def test_too_many_circuits_names_max_experiments(slow):
     too_many = slow.max_circuits + 1
-    with pytest.raises(IBMQBackendValueError, match=f"{too_many} circuits exceed max_experiments={slow.max_circuits}"):
+    expected = f"{too_many} circuits exceed max_experiments={slow.max_circuits}"
+    with pytest.raises(IBMQBackendValueError, match=expected):
         slow.run([bell()] * too_many, shots=1)

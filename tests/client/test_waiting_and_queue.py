@@ -37,7 +37,9 @@ def test_wait_for_final_state_calls_back_on_changes(slow):
 def test_wait_with_interval_calls_back_every_interval(slow):
     job = slow_job(slow, 3, "interval")
     statuses = []
-    job.wait_for_final_state(timeout=60, wait=0.2, callback=lambda _id, status, _job, queue_info: statuses.append(status))
+    job.wait_for_final_state(
+        timeout=60, wait=0.2, callback=lambda _id, status, _job, queue_info: statuses.append(status)
+    )
     assert job.done()
     # 1.5 s of running with a 0.2 s interval: RUNNING is reported repeatedly.
     assert statuses.count(JobStatus.RUNNING) >= 2

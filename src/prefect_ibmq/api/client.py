@@ -66,7 +66,9 @@ class AccountClient:
         long_poll_margin: float = 10.0,
     ) -> None:
         if not isinstance(token, str) or not token:
-            raise IBMQBackendValueError("The token must be a non-empty str.")
+            raise IBMQBackendValueError(
+                "The token must be a non-empty str: give the token of your identity on the job service."
+            )
         self._url = url.rstrip("/")
         self._token = token
         self._connect_timeout = connect_timeout
@@ -174,25 +176,29 @@ class AccountClient:
             params["known"] = ApiJobStatus(known).value
         if known_position is not None:
             params["known_position"] = known_position
-        answer = self._request("GET", f"/jobs/{job_id}/status", params=params, read_timeout=read_timeout, what=what)
+        answer = self._request(
+            "GET", f"/jobs/{job_id}/status", params=params, read_timeout=read_timeout, what=what
+        )
         return self._parse(JobStatusResponse, answer.json(), what)
 
     def job_result(self, job_id: str, partial: bool = False) -> dict[str, Any]:
         """The result dict that ``qiskit.result.Result.from_dict`` reads."""
-        answer = self._request(
-            "GET", f"/jobs/{job_id}/result", params={"partial": str(partial).lower()}, what=f"Reading the result of job {job_id}"
-        )
+        what = f"Reading the result of job {job_id}"
+        params = {"partial": str(partial).lower()}
+        answer = self._request("GET", f"/jobs/{job_id}/result", params=params, what=what)
         return answer.json()
 
     def job_circuits(self, job_id: str) -> str:
         """The job's circuits as base64 QPY."""
         what = f"Reading the circuits of job {job_id}"
-        return self._parse(CircuitsResponse, self._request("GET", f"/jobs/{job_id}/circuits", what=what).json(), what).qpy
+        answer = self._request("GET", f"/jobs/{job_id}/circuits", what=what)
+        return self._parse(CircuitsResponse, answer.json(), what).qpy
 
     def job_cancel(self, job_id: str) -> CancelResponse:
         """Ask the service to cancel a job (not repeated on failure: a POST without a key)."""
         what = f"Cancelling job {job_id}"
-        return self._parse(CancelResponse, self._request("POST", f"/jobs/{job_id}/cancel", what=what).json(), what)
+        answer = self._request("POST", f"/jobs/{job_id}/cancel", what=what)
+        return self._parse(CancelResponse, answer.json(), what)
 
     def job_update_tags(self, job_id: str, update: TagsUpdate) -> list[str]:
         """Apply a tags update (replace, then add, then remove) and return the new tags."""
@@ -227,7 +233,9 @@ class AccountClient:
         attempt = 0
         while True:
             try:
-                response = self._session.request(method, url, params=params, json=json, headers=headers, timeout=timeout)
+                response = self._session.request(
+                    method, url, params=params, json=json, headers=headers, timeout=timeout
+                )
             except (requests.ConnectionError, requests.Timeout) as exc:
                 if repeatable and attempt < self._retry.max_retries:
                     self._back_off(method, path, attempt, type(exc).__name__, None)

@@ -31,7 +31,9 @@ class IBMQBackend(BackendV2):
     Made by :meth:`IBMQService.backend` / :meth:`IBMQService.backends`.
     """
 
-    def __init__(self, configuration: BackendConfiguration, service: "IBMQService", api_client: AccountClient) -> None:
+    def __init__(
+        self, configuration: BackendConfiguration, service: "IBMQService", api_client: AccountClient
+    ) -> None:
         super().__init__(
             provider=service,
             name=configuration.backend_name,

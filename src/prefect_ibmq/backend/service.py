@@ -43,7 +43,9 @@ class IBMQService:
         read_timeout: float = 30.0,
         retry: RetryPolicy | None = None,
     ) -> None:
-        self._api = AccountClient(url, token, connect_timeout=connect_timeout, read_timeout=read_timeout, retry=retry)
+        self._api = AccountClient(
+            url, token, connect_timeout=connect_timeout, read_timeout=read_timeout, retry=retry
+        )
         self._backends: dict[str, IBMQBackend] = {}
         self._on_close: Callable[[], None] | None = None
 
@@ -176,7 +178,9 @@ def _list_params(
     if not isinstance(skip, int) or isinstance(skip, bool) or skip < 0:
         raise IBMQBackendValueError(f"skip={skip!r} is not accepted; give an int >= 0.")
     if job_tags_operator not in ("OR", "AND"):
-        raise IBMQBackendValueError(f"job_tags_operator={job_tags_operator!r} is not accepted; give 'OR' or 'AND'.")
+        raise IBMQBackendValueError(
+            f"job_tags_operator={job_tags_operator!r} is not accepted; give 'OR' or 'AND'."
+        )
     if job_tags is not None and (not isinstance(job_tags, list) or not all(isinstance(t, str) for t in job_tags)):
         raise IBMQBackendValueError(f"job_tags={job_tags!r} is not accepted; give a list of str or None.")
     params: dict[str, Any] = {"limit": limit, "offset": skip, "tags_operator": job_tags_operator}

@@ -16,7 +16,9 @@ from prefect_ibmq.exceptions import IBMQBackendValueError
 from prefect_ibmq.wire import SHARE_LEVELS, BackendConfiguration
 
 
-def check_circuits(circuits: QuantumCircuit | Sequence[QuantumCircuit], configuration: BackendConfiguration) -> list[QuantumCircuit]:
+def check_circuits(
+    circuits: QuantumCircuit | Sequence[QuantumCircuit], configuration: BackendConfiguration
+) -> list[QuantumCircuit]:
     """The circuits as a list, if each fits the backend and measures something."""
     name = configuration.backend_name
     batch = [circuits] if isinstance(circuits, QuantumCircuit) else circuits
@@ -73,7 +75,8 @@ def check_job_fields(
     private: Any,
 ) -> None:
     """The descriptive fields of a job have the accepted types and values."""
-    for argument, value in (("job_name", job_name), ("experiment_id", experiment_id), ("idempotency_key", idempotency_key)):
+    text_fields = (("job_name", job_name), ("experiment_id", experiment_id), ("idempotency_key", idempotency_key))
+    for argument, value in text_fields:
         if value is not None and not isinstance(value, str):
             raise IBMQBackendValueError(f"{argument}={value!r} is not accepted; give a str or None.")
     if job_tags is not None and (

@@ -14,7 +14,7 @@ def utc_iso_to_local(value: str) -> datetime:
 
 
 def to_utc_iso(moment: datetime) -> str:
-    """An ISO 8601 UTC string for the wire (a naive datetime is taken as local time, as the legacy provider did)."""
+    """An ISO 8601 UTC string for the wire (naive means local time, as in the legacy provider)."""
     return moment.astimezone(timezone.utc).isoformat()
 
 
