@@ -1,0 +1,70 @@
+"""Partial results of failed jobs, and private jobs whose result is read once."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from qiskit.exceptions import QiskitError
+from qiskit.result import Result
+
+from server_helpers import bell
+
+
+def test_flaky_job_fails_with_readable_partial_results(alice):
+    # 60 experiments at p=0.2: some fail and some succeed, except with negligible probability.
+    circuits = [bell(f"c{i}") for i in range(60)]
+    job = alice.submit(circuits, backend="flaky_simulator", shots=8)
+    final = alice.wait_final(job["job_id"])
+    assert final["status"] == "ERROR_RUNNING_JOB"
+    assert "experiments failed" in final["error"]["message"]
+
+    refused = alice.get(f"/jobs/{job['job_id']}/result")
+    assert refused.status_code == 409
+    assert refused.json()["code"] == "JOB_FAILED"
+    assert "partial=true" in refused.json()["message"]
+
+    response = alice.get(f"/jobs/{job['job_id']}/result", params={"partial": "true"})
+    assert response.status_code == 200
+    result = Result.from_dict(response.json())
+    assert result.success is False
+    failed = [i for i, e in enumerate(result.results) if not e.success]
+    good = [i for i, e in enumerate(result.results) if e.success]
+    assert failed and good
+    assert str(len(failed)) in final["error"]["message"]
+    assert sum(result.get_counts(good[0]).values()) == 8
+    assert result.results[failed[0]].header["name"] == f"c{failed[0]}"
+    with pytest.raises(QiskitError):
+        result.get_counts(failed[0])
+
+
+def test_flaky_failures_differ_between_jobs(alice):
+    circuits = [bell(f"c{i}") for i in range(40)]
+    patterns = []
+    for _ in range(2):
+        job = alice.submit(circuits, backend="flaky_simulator", shots=4)
+        alice.wait_final(job["job_id"])
+        data = alice.get(f"/jobs/{job['job_id']}/result", params={"partial": "true"}).json()
+        patterns.append([e["success"] for e in data["results"]])
+    assert patterns[0] != patterns[1]
+
+
+def test_private_result_is_handed_out_once(alice):
+    job = alice.submit(private=True)
+    assert alice.wait_final(job["job_id"])["status"] == "COMPLETED"
+    first = alice.get(f"/jobs/{job['job_id']}/result")
+    assert first.status_code == 200
+    assert Result.from_dict(first.json()).get_counts()
+    second = alice.get(f"/jobs/{job['job_id']}/result")
+    assert second.status_code == 410
+    assert second.json()["code"] == "RESULT_CONSUMED"
+    assert "already read" in second.json()["message"]
+    assert alice.get(f"/jobs/{job['job_id']}").json()["result_consumed"] is True
+
+
+def test_private_result_concurrent_readers_get_it_once(alice):
+    job = alice.submit(private=True)
+    alice.wait_final(job["job_id"])
+    with ThreadPoolExecutor(6) as pool:
+        codes = list(pool.map(lambda _: alice.get(f"/jobs/{job['job_id']}/result").status_code, range(6)))
+    assert sorted(codes) == [200] + [410] * 5
