@@ -146,9 +146,11 @@ def test_update_name(done_job):
 
 
 def test_update_name_rejects_a_non_str_without_sending(done_job):
+    before = done_job.name()
     with pytest.raises(IBMQJobInvalidStateError, match="not a valid job name"):
         done_job.update_name(42)
-    assert done_job.name() == "renamed"
+    done_job.refresh()
+    assert done_job.name() == before
 
 
 def test_update_tags_applies_replace_then_add_then_remove(done_job):

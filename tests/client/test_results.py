@@ -67,3 +67,18 @@ def test_same_idempotency_key_gives_the_same_job(service, aer):
     second = aer.run(bell(), shots=8, job_tags=[tag], idempotency_key=key)
     assert first.job_id() == second.job_id()
     assert [job.job_id() for job in service.jobs(job_tags=[tag])] == [first.job_id()]
+
+
+def test_job_failing_validation_has_no_result_even_partial(aer):
+    from qiskit import QuantumCircuit
+    from qiskit.circuit import Gate
+
+    circuit = QuantumCircuit(1)
+    circuit.append(Gate("mystery", 1, []), [0])  # no definition: no simulator can run it
+    circuit.measure_all()
+    job = aer.run(circuit, shots=8)
+    job.wait_for_final_state(timeout=60)
+    assert job.record.status.value == "ERROR_VALIDATING_JOB"
+    assert "circuit 0" in job.error_message()
+    with pytest.raises(IBMQJobFailureError, match="failed before running any experiment"):
+        job.result(partial=True)
