@@ -96,13 +96,11 @@ class ServerConfig(BaseModel):
         list of :class:`BackendSpec` fields. ``overrides`` (e.g. from the command line) win.
         """
         path = Path(path)
-        text = path.read_text(encoding="utf-8")
-        if path.suffix.lower() == ".toml":
-            raw = tomllib.loads(text)
-        elif path.suffix.lower() == ".json":
-            raw = json.loads(text)
-        else:
+        suffix = path.suffix.lower()
+        if suffix not in (".toml", ".json"):
             raise ValueError(f"config file must end in .toml or .json, not {path.name!r}")
+        text = path.read_text(encoding="utf-8")
+        raw = tomllib.loads(text) if suffix == ".toml" else json.loads(text)
         raw.update({k: v for k, v in overrides.items() if v is not None})
         if "data_dir" in raw:
             # A relative data_dir is relative to the config file, not to the working directory.
