@@ -108,3 +108,13 @@ def test_too_many_circuits_names_max_experiments(slow):
     expected = f"{too_many} circuits exceed max_experiments={slow.max_circuits}"
     with pytest.raises(IBMQBackendValueError, match=expected):
         slow.run([bell()] * too_many, shots=1)
+
+
+def test_validate_circuits_checks_each_circuit_but_not_the_job_size(slow):
+    many = [bell(f"c{i}") for i in range(slow.max_circuits + 1)]
+    assert slow.validate_circuits(many, shots=8) == many
+    assert slow.validate_circuits(bell()) != []
+    with pytest.raises(IBMQBackendValueError, match=r"circuits\[1\] \('empty'\) has no measurement"):
+        slow.validate_circuits([bell(), QuantumCircuit(1, name="empty")])
+    with pytest.raises(IBMQBackendValueError, match="shots=0"):
+        slow.validate_circuits(bell(), shots=0)

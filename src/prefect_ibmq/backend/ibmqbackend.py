@@ -17,7 +17,14 @@ from qiskit.transpiler import Target
 from prefect_ibmq.api import AccountClient
 from prefect_ibmq.backend.properties import BackendProperties
 from prefect_ibmq.backend.target import build_target
-from prefect_ibmq.backend.validation import check_circuits, check_job_fields, check_run_options
+from prefect_ibmq.backend.validation import (
+    check_each_circuit,
+    check_experiment_count,
+    check_job_fields,
+    check_run_options,
+    check_shots,
+    circuit_list,
+)
 from prefect_ibmq.job import IBMQJob
 from prefect_ibmq.wire import BackendConfiguration, BackendStatus, JobSubmission, RunOptions
 
@@ -79,6 +86,25 @@ class IBMQBackend(BackendV2):
         """
         return self._api.backend_status(self.name)
 
+    def validate_circuits(
+        self, circuits: QuantumCircuit | Sequence[QuantumCircuit], shots: int | None = None
+    ) -> list[QuantumCircuit]:
+        """Check circuits (and shots, when given) as :meth:`run` would, without the
+        ``max_experiments`` limit, so a batch that will be split into jobs can be
+        checked whole before any job is submitted.
+
+        Returns:
+            The circuits as a list.
+
+        Raises:
+            IBMQBackendValueError: Naming the first bad circuit or value.
+        """
+        batch = circuit_list(circuits)
+        check_each_circuit(batch, self._configuration)
+        if shots is not None:
+            check_shots(shots, self._configuration)
+        return batch
+
     def run(
         self,
         circuits: QuantumCircuit | Sequence[QuantumCircuit],
@@ -119,7 +145,9 @@ class IBMQBackend(BackendV2):
         shots = self.options.shots if shots is None else shots
         memory = self.options.memory if memory is None else memory
         seed_simulator = self.options.seed_simulator if seed_simulator is None else seed_simulator
-        batch = check_circuits(circuits, self._configuration)
+        batch = circuit_list(circuits)
+        check_experiment_count(batch, self._configuration)
+        check_each_circuit(batch, self._configuration)
         check_run_options(shots, memory, seed_simulator, self._configuration)
         check_job_fields(job_name, job_tags, share_level, experiment_id, header, idempotency_key, private)
         submission = JobSubmission(

@@ -16,11 +16,8 @@ from prefect_ibmq.exceptions import IBMQBackendValueError
 from prefect_ibmq.wire import SHARE_LEVELS, BackendConfiguration
 
 
-def check_circuits(
-    circuits: QuantumCircuit | Sequence[QuantumCircuit], configuration: BackendConfiguration
-) -> list[QuantumCircuit]:
-    """The circuits as a list, if each fits the backend and measures something."""
-    name = configuration.backend_name
+def circuit_list(circuits: QuantumCircuit | Sequence[QuantumCircuit]) -> list[QuantumCircuit]:
+    """One circuit or a sequence of them as a non-empty list of QuantumCircuit."""
     batch = [circuits] if isinstance(circuits, QuantumCircuit) else circuits
     if not isinstance(batch, Sequence) or isinstance(batch, (str, bytes)):
         raise IBMQBackendValueError(
@@ -29,36 +26,50 @@ def check_circuits(
     batch = list(batch)
     if not batch:
         raise IBMQBackendValueError("circuits is empty; give at least one QuantumCircuit.")
-    if len(batch) > configuration.max_experiments:
-        raise IBMQBackendValueError(
-            f"{len(batch)} circuits exceed max_experiments={configuration.max_experiments} of {name}; "
-            "split them into several jobs."
-        )
     for index, circuit in enumerate(batch):
         if not isinstance(circuit, QuantumCircuit):
             raise IBMQBackendValueError(
                 f"circuits[{index}] is a {type(circuit).__name__}; only QuantumCircuit is accepted."
             )
+    return batch
+
+
+def check_experiment_count(circuits: list[QuantumCircuit], configuration: BackendConfiguration) -> None:
+    """At most ``max_experiments`` circuits in one job."""
+    if len(circuits) > configuration.max_experiments:
+        raise IBMQBackendValueError(
+            f"{len(circuits)} circuits exceed max_experiments={configuration.max_experiments} of "
+            f"{configuration.backend_name}; split them into several jobs."
+        )
+
+
+def check_each_circuit(circuits: list[QuantumCircuit], configuration: BackendConfiguration) -> None:
+    """Each circuit fits the backend's qubits and measures something."""
+    for index, circuit in enumerate(circuits):
         if circuit.num_qubits > configuration.n_qubits:
             raise IBMQBackendValueError(
                 f"circuits[{index}] ({circuit.name!r}) has {circuit.num_qubits} qubits; "
-                f"{name} has n_qubits={configuration.n_qubits}."
+                f"{configuration.backend_name} has n_qubits={configuration.n_qubits}."
             )
         if not _measures(circuit):
             raise IBMQBackendValueError(
                 f"circuits[{index}] ({circuit.name!r}) has no measurement, so it would have no counts; "
                 "add measure() or measure_all()."
             )
-    return batch
 
 
-def check_run_options(shots: Any, memory: Any, seed_simulator: Any, configuration: BackendConfiguration) -> None:
-    """Shots in 1..max_shots, memory a bool, seed_simulator an int or None."""
+def check_shots(shots: Any, configuration: BackendConfiguration) -> None:
+    """Shots is an int in 1..max_shots."""
     if not _is_int(shots) or not 1 <= shots <= configuration.max_shots:
         raise IBMQBackendValueError(
             f"shots={shots!r} is not accepted by {configuration.backend_name}; "
             f"give an int from 1 to max_shots={configuration.max_shots}."
         )
+
+
+def check_run_options(shots: Any, memory: Any, seed_simulator: Any, configuration: BackendConfiguration) -> None:
+    """Shots in 1..max_shots, memory a bool, seed_simulator an int or None."""
+    check_shots(shots, configuration)
     if not isinstance(memory, bool):
         raise IBMQBackendValueError(f"memory={memory!r} is not accepted; give True or False.")
     if seed_simulator is not None and not _is_int(seed_simulator):
