@@ -1,8 +1,8 @@
 """Refuse request bodies over ``max_body_bytes`` with 413 PAYLOAD_TOO_LARGE.
 
 A pure ASGI middleware: it answers before reading when Content-Length is too
-big, and counts the streamed bytes otherwise (chunked uploads lie about nothing
-because they declare nothing).
+big, and counts the bytes as they stream in otherwise (a chunked upload
+declares no length), stopping at the limit.
 """
 
 from __future__ import annotations
@@ -12,10 +12,6 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from prefect_ibmq.wire import ErrorCode
 
 from .errors import error_response
-
-
-class _TooLarge(Exception):
-    pass
 
 
 class BodySizeLimit:
@@ -37,30 +33,25 @@ class BodySizeLimit:
             if too_big:
                 await self._refuse(scope, receive, send, int(declared))
                 return
+        # Read the body first (FastAPI would buffer it anyway): an error raised while the
+        # app reads it would be turned into FastAPI's own 400, so the count happens here.
+        chunks: list[bytes] = []
         received = 0
-        response_started = False
-
-        async def counting_receive() -> Message:
-            nonlocal received
+        more = True
+        while more:
             message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > limit:
-                    raise _TooLarge()
-            return message
-
-        async def tracking_send(message: Message) -> None:
-            nonlocal response_started
-            if message["type"] == "http.response.start":
-                response_started = True
-            await send(message)
-
-        try:
-            await self.app(scope, counting_receive, tracking_send)
-        except _TooLarge:
-            if response_started:
-                raise
-            await self._refuse(scope, receive, send, received)
+            if message["type"] != "http.request":  # the client went away
+                await self.app(scope, _replay([message]), send)
+                return
+            body = message.get("body", b"")
+            received += len(body)
+            if received > limit:
+                await self._refuse(scope, receive, send, received)
+                return
+            chunks.append(body)
+            more = message.get("more_body", False)
+        buffered: list[Message] = [{"type": "http.request", "body": b"".join(chunks), "more_body": False}]
+        await self.app(scope, _replay(buffered, receive), send)
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send, size: int) -> None:
         response = error_response(
@@ -69,3 +60,17 @@ class BodySizeLimit:
             headers={"Connection": "close"},
         )
         await response(scope, receive, send)
+
+
+def _replay(messages: list[Message], then: Receive | None = None) -> Receive:
+    """A receive() that returns ``messages`` first, then defers to ``then`` (disconnects)."""
+    pending = list(messages)
+
+    async def receive() -> Message:
+        if pending:
+            return pending.pop(0)
+        if then is not None:
+            return await then()
+        return {"type": "http.disconnect"}
+
+    return receive

@@ -1,0 +1,55 @@
+"""Oversized bodies (streamed) and a locked store answer error bodies, never hang."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+
+from prefect_ibmq.server import BackendSpec, JobServer, ServerConfig
+from server_helpers import Api, bell, qpy_b64
+
+
+@pytest.fixture
+def small_server(job_server, tmp_path):
+    config = ServerConfig(
+        data_dir=tmp_path,
+        tokens=job_server.config.tokens,
+        backends=[BackendSpec(name="aer_simulator")],
+        workers=1,
+        max_body_bytes=4096,
+    )
+    with JobServer(config) as server:
+        yield server
+
+
+def test_streamed_body_over_the_limit_is_413(small_server, tokens):
+    api = Api(small_server.url, tokens["alice"])
+
+    def chunks():  # no Content-Length: the server must count what arrives
+        for _ in range(10):
+            yield b"x" * 1024
+
+    response = api.request("POST", "/jobs", data=chunks(), headers={"Content-Type": "application/json"})
+    assert response.status_code == 413
+    assert response.json()["code"] == "PAYLOAD_TOO_LARGE"
+    assert "4096" in response.json()["message"]
+    assert api.get("/jobs").json()["total"] == 0
+    # A body within the limit still works.
+    assert api.submit([bell()])["status"] == "CREATED"
+
+
+def test_locked_store_answers_503_with_retry_after(small_server, tokens):
+    api = Api(small_server.url, tokens["alice"])
+    blocker = sqlite3.connect(small_server.config.data_dir / "jobs.sqlite3", timeout=0)
+    try:
+        blocker.execute("BEGIN EXCLUSIVE")  # another writer holds the database
+        response = api.request("POST", "/jobs", json={"backend": "aer_simulator", "qpy": qpy_b64([bell()])})
+        assert response.status_code == 503
+        assert response.json()["code"] == "SERVICE_UNAVAILABLE"
+        assert response.headers["Retry-After"].isdigit()
+    finally:
+        blocker.rollback()
+        blocker.close()
+    # Once the lock is gone the same request succeeds.
+    assert api.submit([bell()])["status"] == "CREATED"
