@@ -5,6 +5,8 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export PREFECT_HOME ?= $(CURDIR)/.prefect-home
+# The embedded job service keeps its jobs here, so a rerun of a sweep finds them.
+export PREFECT_IBMQ_DATA_DIR ?= $(CURDIR)/.prefect-ibmq
 export PYTHONUNBUFFERED := 1
 
 .PHONY: run test bench clean
@@ -16,7 +18,7 @@ $(STAMP): pyproject.toml requirements.lock
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(PY) -m prefect_ibmq.demo
+	$(PY) flows/ghz_bell_sweep.py
 
 test: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)
@@ -25,4 +27,4 @@ bench: $(STAMP)
 	$(PY) -m benchmarks
 
 clean:
-	rm -rf $(VENV) .prefect-home out
+	rm -rf $(VENV) .prefect-home .prefect-ibmq out

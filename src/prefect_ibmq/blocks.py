@@ -1,0 +1,122 @@
+"""Prefect blocks: credentials for a job service, and a job you can trigger from a block.
+
+``IBMQServiceCredentials`` names a service (URL + ``SecretStr`` token) or, left
+empty, the one from ``PREFECT_IBMQ_*`` settings, else the embedded default.
+``IBMQJobBlock.trigger()`` submits a job and returns an ``IBMQJobRun`` with
+``wait_for_completion()`` and ``fetch_result()``, as prefect-dbt's dbt Cloud job does.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import anyio
+from prefect.blocks.abstract import CredentialsBlock, JobBlock, JobRun
+from pydantic import Field, SecretStr
+from qiskit.result import Result
+
+from prefect_ibmq.backend import IBMQService
+from prefect_ibmq.circuits import load_circuits
+from prefect_ibmq.job import IBMQJob
+from prefect_ibmq.settings import IBMQSettings
+
+_services: dict[tuple[str | None, str | None, str | None], IBMQService] = {}
+_services_lock = threading.Lock()
+
+
+class IBMQServiceCredentials(CredentialsBlock):
+    """Where a job service runs and the token to use there.
+
+    With no ``url`` it means the embedded default (the job service started in
+    this process on 127.0.0.1, its database under ``data_dir``).
+    """
+
+    _block_type_name = "IBMQ Service Credentials"
+    _block_type_slug = "ibmq-service-credentials"
+    _description = "URL and token of a prefect-ibmq job service."
+
+    url: str | None = Field(default=None, description="Job service URL; empty for the embedded default.")
+    token: SecretStr | None = Field(default=None, description="Bearer token of your identity on that service.")
+    data_dir: str | None = Field(default=None, description="Data folder of the embedded default.")
+
+    def get_service(self) -> IBMQService:
+        """The service these credentials name (one instance per process)."""
+        token = self.token.get_secret_value() if self.token else None
+        return _cached_service(self.url, token, self.data_dir)
+
+    def get_client(self) -> IBMQService:
+        return self.get_service()
+
+
+def get_service(service: IBMQServiceCredentials | IBMQService | None = None) -> IBMQService:
+    """Resolve a task's ``service`` argument: a block, a service, or None for the settings/default."""
+    if isinstance(service, IBMQService):
+        return service
+    if isinstance(service, IBMQServiceCredentials):
+        return service.get_service()
+    settings = IBMQSettings()
+    token = settings.token.get_secret_value() if settings.token else None
+    return _cached_service(settings.url, token, None if settings.url else str(settings.data_dir))
+
+
+def _cached_service(url: str | None, token: str | None, data_dir: str | None) -> IBMQService:
+    key = (url, token, data_dir)
+    with _services_lock:
+        if key not in _services:
+            if url:
+                _services[key] = IBMQService(url=url, token=token or "")
+            else:
+                _services[key] = IBMQService.local(data_dir=data_dir)
+        return _services[key]
+
+
+class IBMQJobRun(JobRun[Result]):
+    """A submitted job: wait for it, then fetch its result."""
+
+    def __init__(self, job: IBMQJob, timeout: float | None = None, partial: bool = True) -> None:
+        self.job = job
+        self.timeout = timeout
+        self.partial = partial
+
+    async def wait_for_completion(self) -> None:
+        """Wait for a final state, logging each change; raises IBMQJobTimeoutError on timeout."""
+
+        def log_change(job_id: str, status: Any, job: IBMQJob, queue_info: Any = None) -> None:
+            where = f" (queue position {queue_info.position})" if queue_info and queue_info.position else ""
+            self.logger.info("Job %s is %s%s", job_id, status.name, where)
+
+        await anyio.to_thread.run_sync(lambda: self.job.wait_for_final_state(self.timeout, None, log_change))
+
+    async def fetch_result(self) -> Result:
+        """The job's result (partial results of failed experiments included unless ``partial=False``)."""
+        return await anyio.to_thread.run_sync(lambda: self.job.result(partial=self.partial))
+
+
+class IBMQJobBlock(JobBlock[Result]):
+    """A job of OpenQASM circuits on a backend, ready to be triggered."""
+
+    _block_type_name = "IBMQ Job"
+    _block_type_slug = "ibmq-job"
+    _description = "A job of circuits for a prefect-ibmq job service."
+
+    credentials: IBMQServiceCredentials = Field(default_factory=IBMQServiceCredentials)
+    backend_name: str = "aer_simulator"
+    circuits: list[str] = Field(description="OpenQASM 2/3 texts or paths/globs of .qasm files.")
+    shots: int = Field(default=1024, ge=1)
+    job_name: str | None = None
+    job_tags: list[str] = Field(default_factory=list)
+    timeout: float | None = Field(default=None, ge=0, description="Seconds to wait for a final state.")
+
+    async def trigger(self) -> IBMQJobRun:
+        """Submit the job and return its run."""
+
+        def submit() -> IBMQJob:
+            backend = self.credentials.get_service().backend(self.backend_name)
+            return backend.run(
+                load_circuits(self.circuits), shots=self.shots, job_name=self.job_name, job_tags=self.job_tags
+            )
+
+        job = await anyio.to_thread.run_sync(submit)
+        self.logger.info("Submitted job %s to %s", job.job_id(), self.backend_name)
+        return IBMQJobRun(job, timeout=self.timeout)

@@ -1,0 +1,77 @@
+"""What flows publish in the Prefect UI: a per-job timing table, a markdown summary, progress.
+
+Artifact keys may hold only lowercase letters, digits and dashes; ``artifact_key``
+makes one from a sweep id or job name.
+"""
+
+from __future__ import annotations
+
+import re
+from uuid import UUID
+
+import pandas as pd
+from prefect.artifacts import create_markdown_artifact, create_progress_artifact, create_table_artifact
+from prefect.artifacts import update_progress_artifact
+
+_TABLE_COLUMNS = ["job_id", "name", "backend", "status", "num_experiments", "success_count", "created",
+                  "validation_s", "queue_s", "run_s", "total_s", "error_message"]
+
+
+def artifact_key(*parts: str) -> str:
+    """A valid artifact key (lowercase letters, digits, dashes) from free text."""
+    key = re.sub(r"[^a-z0-9-]+", "-", "-".join(parts).lower()).strip("-")
+    return re.sub(r"-{2,}", "-", key) or "prefect-ibmq"
+
+
+def publish_job_table(key: str, summary: pd.DataFrame) -> UUID:
+    """The per-job timing table (one row per job) as a table artifact."""
+    table = summary.reindex(columns=[c for c in _TABLE_COLUMNS if c in summary.columns]).copy()
+    if "created" in table:
+        table["created"] = table["created"].dt.strftime("%Y-%m-%d %H:%M:%S.%f UTC")
+    for column in ("validation_s", "queue_s", "run_s", "total_s"):
+        if column in table:
+            table[column] = table[column].round(3)
+    records = table.astype(object).where(table.notna(), None).to_dict("records")
+    return create_table_artifact(records, key=key, description="Per-job timings (seconds) and outcome")
+
+
+def summary_markdown(title: str, summary: pd.DataFrame, counts: pd.DataFrame | None = None) -> str:
+    """Jobs by status, failed experiments, and queue/run time median and p95, as markdown."""
+    lines = [f"# {title}", "", f"**{len(summary)} jobs**, {int(summary['num_experiments'].sum())} experiments", ""]
+    lines += ["| status | jobs |", "| --- | ---: |"]
+    lines += [f"| {status} | {n} |" for status, n in summary["status"].astype(str).value_counts().items()]
+    lines += ["", "| step | median (s) | p95 (s) | max (s) |", "| --- | ---: | ---: | ---: |"]
+    for column, label in (("validation_s", "validation"), ("queue_s", "queue"), ("run_s", "run"), ("total_s", "total")):
+        values = summary[column].dropna()
+        if len(values):
+            lines.append(f"| {label} | {values.median():.3f} | {values.quantile(0.95):.3f} | {values.max():.3f} |")
+    if counts is not None and len(counts):
+        failed = counts.loc[~counts["success"].astype(bool), ["job_id", "experiment", "circuit"]].drop_duplicates()
+        lines += ["", f"**Failed experiments: {len(failed)}**"]
+        if len(failed):
+            lines += ["", "| job | experiment | circuit |", "| --- | ---: | --- |"]
+            lines += [f"| {r.job_id} | {r.experiment} | {r.circuit} |" for r in failed.head(50).itertuples()]
+            if len(failed) > 50:
+                lines.append(f"| ... | {len(failed) - 50} more | |")
+    return "\n".join(lines)
+
+
+def publish_summary(key: str, title: str, summary: pd.DataFrame, counts: pd.DataFrame | None = None) -> UUID:
+    """The markdown summary as an artifact."""
+    return create_markdown_artifact(summary_markdown(title, summary, counts), key=key, description=title)
+
+
+class Progress:
+    """A progress artifact that follows finished work."""
+
+    def __init__(self, key: str, total: int, what: str) -> None:
+        self.total = max(total, 1)
+        self.what = what
+        self.artifact_id = create_progress_artifact(0.0, key=key, description=f"0 of {total} {what} done")
+
+    def update(self, done: int, total: int | None = None) -> float:
+        """Record ``done`` of ``total`` (the total may grow, e.g. with resubmissions)."""
+        self.total = max(total or self.total, 1)
+        percent = 100.0 * min(done, self.total) / self.total
+        update_progress_artifact(self.artifact_id, percent, description=f"{done} of {self.total} {self.what} done")
+        return percent

@@ -1,0 +1,277 @@
+"""``circuit_sweep``: many circuits as a job set, pipelined, resumable, with partial-result resubmission.
+
+The circuits are split into jobs of at most the backend's ``max_experiments``.
+Each job is tagged ``ibmq_jobset_<sweep_id>`` and named ``<sweep_id>_<index>_``
+(resubmissions of its failed experiments ``<sweep_id>_<index>_r<round>``), so a
+rerun with the same sweep id finds the jobs that exist and submits only the rest.
+At most ``max_jobs_in_flight`` jobs are between submission and fetched result;
+the loop below reacts to task completions (no polling), one task run per remote
+operation: submit, wait, fetch.
+"""
+
+from __future__ import annotations
+
+import queue
+import re
+import uuid
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from collections.abc import Iterator
+from typing import Any
+
+import pandas as pd
+from prefect import flow, get_run_logger
+from prefect.futures import PrefectFuture
+from qiskit import QuantumCircuit
+from qiskit.result import Result
+
+from prefect_ibmq.backend import IBMQService
+from prefect_ibmq.blocks import IBMQServiceCredentials, get_service
+from prefect_ibmq.circuits import load_circuits
+from prefect_ibmq.flows.artifacts import Progress, artifact_key, publish_job_table, publish_summary
+from prefect_ibmq.flows.outputs import write_frames
+from prefect_ibmq.flows.run import RAN_STATUSES
+from prefect_ibmq.tables import counts_frame, job_summary_frame, time_per_step_frame
+from prefect_ibmq.tasks import fetch_result, submit_job, wait_for_final_state
+from prefect_ibmq.wire import JOBSET_TAG_PREFIX, JobRecord
+
+_SWEEP_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,63}$")
+
+
+class SweepError(RuntimeError):
+    """Some jobs of a sweep could not be submitted, waited on or read; rerun with the same sweep id."""
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """The circuits of one job of the sweep: first submission (round 0) or a resubmission."""
+
+    index: int
+    round: int
+    circuit_indices: tuple[int, ...]
+
+    def job_name(self, sweep_id: str) -> str:
+        return f"{sweep_id}_{self.index}_" + (f"r{self.round}" if self.round else "")
+
+
+@dataclass
+class SweepReport:
+    """What ``circuit_sweep`` returns: its jobs, what this run submitted, and the tables."""
+
+    sweep_id: str
+    job_ids: list[str]
+    submitted: int
+    reused: int
+    timings: pd.DataFrame
+    summary: pd.DataFrame
+    counts: pd.DataFrame
+    failed_circuits: list[int]
+    outputs: dict[str, Path] = field(default_factory=dict)
+
+
+@flow(name="circuit-sweep")
+def circuit_sweep(
+    circuits: list[Any] | str,
+    backend_name: str = "aer_simulator",
+    shots: int = 1024,
+    max_experiments_per_job: int | None = None,
+    max_jobs_in_flight: int = 4,
+    sweep_id: str | None = None,
+    resubmit_failed: int = 1,
+    timeout: float | None = None,
+    output_dir: str | None = None,
+    job_tags: list[str] | None = None,
+    share_level: str | None = None,
+    service: IBMQServiceCredentials | None = None,
+) -> SweepReport:
+    """Run circuits as a job set and tabulate them; a rerun with the same ``sweep_id`` resumes.
+
+    Args:
+        circuits: QuantumCircuits, OpenQASM 2/3 texts, or paths/globs of .qasm files.
+        max_experiments_per_job: circuits per job (default and ceiling: the backend's max_experiments).
+        max_jobs_in_flight: jobs between submission and fetched result at once.
+        sweep_id: names the job set; reuse it to pick up the jobs of an earlier run.
+        resubmit_failed: rounds of resubmitting the experiments that failed.
+        timeout: seconds each job may take to reach a final state (then it is cancelled).
+        output_dir: where the counts, timings and summary tables are written.
+    """
+    logger = get_run_logger()
+    sweep_id = _checked_sweep_id(sweep_id)
+    _check_at_least(1, max_jobs_in_flight=max_jobs_in_flight)
+    _check_at_least(0, resubmit_failed=resubmit_failed)
+    qcs = load_circuits(circuits)
+    svc = get_service(service)
+    backend = svc.backend(backend_name)
+    backend.validate_circuits(qcs, shots=shots)  # every circuit checked before any job is submitted
+    size = min(max_experiments_per_job or backend.max_circuits, backend.max_circuits)
+    _check_at_least(1, max_experiments_per_job=size)
+    tag = f"{JOBSET_TAG_PREFIX}_{sweep_id}"
+    existing = _existing_jobs(svc, tag)
+    chunks = [Chunk(i, 0, tuple(range(start, min(start + size, len(qcs))))) for i, start in
+              enumerate(range(0, len(qcs), size))]
+    logger.info(
+        "Sweep %s: %d circuits in %d jobs of up to %d on %s (%d jobs already exist)",
+        sweep_id, len(qcs), len(chunks), size, backend_name, len(existing),
+    )
+    common = dict(shots=shots, tags=[tag, *(job_tags or [])], share_level=share_level, timeout=timeout)
+    pipeline = _Pipeline(sweep_id, backend_name, qcs, existing, max_jobs_in_flight, common, service)
+    progress = Progress(artifact_key(sweep_id, "progress"), len(chunks), "jobs")
+    for finished, planned in pipeline.run(chunks, resubmit_failed):
+        percent = progress.update(finished, planned)
+        logger.info("Sweep %s: %s %d/%d jobs done", sweep_id, _bar(percent), finished, planned)
+
+    summary = job_summary_frame(pipeline.records, pipeline.results)
+    timings = time_per_step_frame(pipeline.records)
+    counts = _final_counts(pipeline)
+    failed = sorted(pipeline.failed_circuits)
+    outputs = write_frames(Path(output_dir), counts=counts, timings=timings, summary=summary) if output_dir else {}
+    publish_job_table(artifact_key(sweep_id, "timings"), summary)
+    publish_summary(artifact_key(sweep_id, "summary"), f"Sweep {sweep_id} on {backend_name}", summary, counts)
+    logger.info(
+        "Sweep %s done: %d jobs (%d submitted now, %d reused), %d circuits without a successful result",
+        sweep_id, len(pipeline.records), pipeline.submitted, pipeline.reused, len(failed),
+    )
+    if pipeline.errors:
+        raise SweepError(
+            f"sweep {sweep_id}: {len(pipeline.errors)} jobs did not finish ({'; '.join(pipeline.errors[:5])}); "
+            f"rerun with sweep_id={sweep_id!r} to pick up where this run stopped"
+        )
+    return SweepReport(
+        sweep_id, [r.job_id for r in pipeline.records], pipeline.submitted, pipeline.reused,
+        timings, summary, counts, failed, outputs,
+    )
+
+
+class _Pipeline:
+    """Moves each chunk through submit -> wait -> fetch, at most ``limit`` chunks at a time."""
+
+    def __init__(self, sweep_id: str, backend_name: str, circuits: list[QuantumCircuit],
+                 existing: dict[str, JobRecord], limit: int, common: dict[str, Any],
+                 service: IBMQServiceCredentials | None) -> None:
+        self.sweep_id, self.backend_name, self.circuits = sweep_id, backend_name, circuits
+        self.existing, self.limit, self.common, self.service = existing, limit, common, service
+        self.records: list[JobRecord] = []
+        self.results: list[Result] = []
+        self.attempts: list[tuple[Chunk, Result]] = []
+        self.errors: list[str] = []
+        self.failed_circuits: set[int] = set()
+        self.submitted = self.reused = 0
+        # Task futures report here when done; the loop blocks on this queue, it never polls.
+        self._events: queue.SimpleQueue[tuple[PrefectFuture, Chunk, str, JobRecord | None]] = queue.SimpleQueue()
+
+    def run(self, chunks: list[Chunk], rounds: int) -> Iterator[tuple[int, int]]:
+        """Yield (jobs finished, jobs planned) each time a job is finished."""
+        pending, in_flight, finished, planned = deque(chunks), 0, 0, len(chunks)
+        while pending or in_flight:
+            while pending and in_flight < self.limit:
+                self._start(pending.popleft())
+                in_flight += 1
+            future, chunk, stage, record = self._events.get()
+            retry = self._advance(future, chunk, stage, record)
+            if retry is None:
+                continue  # the chunk moved on to its next stage
+            in_flight -= 1
+            finished += 1
+            self.failed_circuits.difference_update(chunk.circuit_indices)
+            self.failed_circuits.update(retry)
+            if retry and chunk.round < rounds:
+                pending.append(Chunk(chunk.index, chunk.round + 1, retry))
+                planned += 1
+            yield finished, planned
+
+    def _start(self, chunk: Chunk) -> None:
+        name = chunk.job_name(self.sweep_id)
+        record = self.existing.get(name)
+        if record is not None:
+            self.reused += 1
+            self._wait(chunk, record.job_id)
+            return
+        future = submit_job.submit(
+            [self.circuits[i] for i in chunk.circuit_indices], self.backend_name, self.common["shots"],
+            job_name=name, job_tags=self.common["tags"], share_level=self.common["share_level"],
+            header={"sweep_id": self.sweep_id, "circuit_indices": list(chunk.circuit_indices)},
+            # The same key on a rerun too: a submit that reached the service before a crash is not repeated.
+            idempotency_key=f"sweep-{self.sweep_id}-{name}", service=self.service,
+        )
+        self._watch(future, chunk, "submit")
+
+    def _wait(self, chunk: Chunk, job_id: str) -> None:
+        future = wait_for_final_state.submit(job_id, timeout=self.common["timeout"], service=self.service)
+        self._watch(future, chunk, "wait")
+
+    def _watch(self, future: PrefectFuture, chunk: Chunk, stage: str, record: JobRecord | None = None) -> None:
+        future.add_done_callback(lambda f: self._events.put((f, chunk, stage, record)))
+
+    def _advance(self, future: PrefectFuture, chunk: Chunk, stage: str,
+                 record: JobRecord | None) -> tuple[int, ...] | None:
+        """Start the chunk's next stage, or finish it: then return its circuits without a result."""
+        name = chunk.job_name(self.sweep_id)
+        future.wait()  # done already; this makes the future hold its final state, without asking the API
+        state = future.state
+        if not state.is_completed():
+            self.errors.append(f"{name}: {stage} failed: {state.message}")
+            get_run_logger().error("Job %s: %s failed: %s", name, stage, state.message)
+            return chunk.circuit_indices
+        value = future.result()
+        if stage == "submit":
+            self.submitted += 1
+            self._wait(chunk, value)
+            return None
+        if stage == "wait" and value.status in RAN_STATUSES:
+            self._watch(fetch_result.submit(value.job_id, partial=True, service=self.service), chunk, "fetch", value)
+            return None
+        record, result = (value, None) if stage == "wait" else (record, value)
+        self.records.append(record)
+        if result is None:
+            return chunk.circuit_indices
+        self.results.append(result)
+        self.attempts.append((chunk, result))
+        return tuple(i for i, experiment in zip(chunk.circuit_indices, result.results) if not experiment.success)
+
+
+def _final_counts(pipeline: _Pipeline) -> pd.DataFrame:
+    """Counts with each circuit's latest attempt only, keyed by the circuit's index in the sweep."""
+    ran = pipeline.attempts
+    counts = counts_frame([result for _, result in ran])
+    index_of = {(result.job_id, e): i for chunk, result in ran for e, i in enumerate(chunk.circuit_indices)}
+    round_of = {result.job_id: chunk.round for chunk, result in ran}
+    keys = list(zip(counts["job_id"], counts["experiment"]))
+    counts.insert(0, "circuit_index", pd.array([index_of[k] for k in keys], dtype="Int64"))
+    counts.insert(1, "round", pd.array([round_of[j] for j in counts["job_id"]], dtype="Int64"))
+    latest = counts.groupby("circuit_index")["round"].transform("max")
+    return counts[counts["round"] == latest].sort_values(["circuit_index", "bitstring"]).reset_index(drop=True)
+
+
+def _existing_jobs(service: IBMQService, tag: str) -> dict[str, JobRecord]:
+    """The sweep's jobs already on the service, by name (the newest when a name repeats)."""
+    found: dict[str, JobRecord] = {}
+    skip, page = 0, 500
+    while True:
+        jobs = service.jobs(limit=page, skip=skip, job_tags=[tag])
+        for job in jobs:  # newest first: keep the first seen of each name
+            found.setdefault(job.record.name or job.job_id(), job.record)
+        if len(jobs) < page:
+            return found
+        skip += page
+
+
+def _checked_sweep_id(sweep_id: str | None) -> str:
+    if sweep_id is None:
+        return uuid.uuid4().hex[:12]
+    if not isinstance(sweep_id, str) or not _SWEEP_ID.match(sweep_id):
+        raise ValueError(
+            f"sweep_id {sweep_id!r} is not valid: use 1-64 letters, digits and dashes, starting with a letter or digit"
+        )
+    return sweep_id
+
+
+def _check_at_least(minimum: int, **values: int) -> None:
+    for name, value in values.items():
+        if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+            raise ValueError(f"{name} must be an integer >= {minimum}, not {value!r}")
+
+
+def _bar(percent: float, width: int = 24) -> str:
+    filled = round(width * percent / 100)
+    return "[" + "#" * filled + "-" * (width - filled) + f"] {percent:5.1f}%"

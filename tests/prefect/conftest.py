@@ -1,0 +1,20 @@
+"""One Prefect test server for the whole session: starting one costs ~10 s."""
+
+from __future__ import annotations
+
+import pytest
+from prefect.testing.utilities import prefect_test_harness
+
+from prefect_ibmq.blocks import IBMQServiceCredentials
+
+
+@pytest.fixture(scope="session", autouse=True)
+def prefect_harness():
+    with prefect_test_harness(server_startup_timeout=120):
+        yield
+
+
+@pytest.fixture(scope="session")
+def credentials(job_server, alice_token) -> IBMQServiceCredentials:
+    """Credentials block for alice on the session's job server."""
+    return IBMQServiceCredentials(url=job_server.url, token=alice_token)

@@ -1,0 +1,58 @@
+"""Blocks save and load with the token masked; every deployment entrypoint loads and validates."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import yaml
+from prefect.flows import load_flow_from_entrypoint
+
+from prefect_ibmq.blocks import IBMQJobBlock, IBMQServiceCredentials
+from prefect_ibmq.circuits import bell
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_credentials_block_saves_and_loads_with_the_token_masked(job_server, alice_token):
+    IBMQServiceCredentials(url=job_server.url, token=alice_token).save("test-creds", overwrite=True)
+    loaded = IBMQServiceCredentials.load("test-creds")
+    assert loaded.token.get_secret_value() == alice_token
+    for shown in (repr(loaded), str(loaded), str(loaded.model_dump())):
+        assert alice_token not in shown
+    assert loaded.get_service().backend("aer_simulator").num_qubits > 2
+
+
+def test_job_block_triggers_waits_and_fetches(job_server, alice_token):
+    from qiskit import qasm2
+
+    block = IBMQJobBlock(
+        credentials=IBMQServiceCredentials(url=job_server.url, token=alice_token),
+        circuits=[qasm2.dumps(bell())],
+        shots=64,
+        job_name="block-job",
+    )
+    block.save("bell-job", overwrite=True)
+    loaded = IBMQJobBlock.load("bell-job")
+
+    async def trigger_and_fetch():
+        run = await loaded.trigger()
+        await run.wait_for_completion()
+        return run, await run.fetch_result()
+
+    run, result = asyncio.run(trigger_and_fetch())
+    assert run.job.name() == "block-job"
+    assert sum(result.get_counts().values()) == 64
+
+
+def test_every_deployment_entrypoint_loads_and_its_parameters_validate(monkeypatch):
+    monkeypatch.chdir(ROOT)
+    spec = yaml.safe_load((ROOT / "deployments" / "prefect.yaml").read_text())
+    assert {d["name"] for d in spec["deployments"]} >= {"ghz-bell-sweep", "nightly-backend-check"}
+    for deployment in spec["deployments"]:
+        flow = load_flow_from_entrypoint(deployment["entrypoint"])
+        given = deployment.get("parameters", {})
+        validated = flow.validate_parameters(given)
+        assert {name: validated[name] for name in given} == given
+    schedules = [s for d in spec["deployments"] for s in d.get("schedules", [])]
+    assert any("cron" in s for s in schedules)

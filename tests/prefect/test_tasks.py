@@ -1,0 +1,98 @@
+"""Each task against the real job server; faults come from a real proxy in between."""
+
+from __future__ import annotations
+
+import pytest
+from prefect import flow
+from qiskit.providers import JobStatus
+
+from prefect_ibmq import IBMQJobTimeoutError
+from prefect_ibmq.blocks import IBMQServiceCredentials
+from prefect_ibmq.circuits import bell, ghz
+from prefect_ibmq.tasks import (
+    cancel_job,
+    fetch_result,
+    job_status,
+    submit_job,
+    update_job_name,
+    update_job_tags,
+    wait_for_final_state,
+)
+from prefect_ibmq.wire import ApiJobStatus
+
+from tests.faultproxy import FaultProxy, Rule
+
+
+def test_submit_retried_after_a_lost_response_leaves_one_job(job_server, alice_token, credentials):
+    with FaultProxy(job_server.url) as proxy:
+        # The service makes the job, but the client never hears of it: twice.
+        proxy.add_rule(Rule("drop_response", method="POST", path="/v1/jobs$", times=2))
+        via_proxy = IBMQServiceCredentials(url=proxy.url, token=alice_token)
+
+        @flow
+        def submit_through_faults() -> str:
+            return submit_job([bell()], shots=32, job_name="lost-response", service=via_proxy)
+
+        job_id = submit_through_faults()
+        assert proxy.injected["drop_response"] == 2
+    jobs = credentials.get_service().jobs(job_name="^lost-response$", limit=100)
+    assert [job.job_id() for job in jobs] == [job_id]
+
+
+def test_wait_timeout_cancels_the_job_unless_told_not_to(credentials):
+    service = credentials.get_service()
+
+    @flow
+    def wait_briefly(cancel_on_timeout: bool) -> str:
+        job_id = submit_job([ghz(3)] * 8, backend_name="slow_simulator", shots=16, service=credentials)
+        state = wait_for_final_state(job_id, timeout=0.5, cancel_on_timeout=cancel_on_timeout,
+                                     service=credentials, return_state=True)
+        assert state.is_failed()
+        with pytest.raises(IBMQJobTimeoutError):
+            state.result()
+        return job_id
+
+    cancelled = wait_briefly(True)
+    assert service.job(cancelled).status() is JobStatus.CANCELLED
+    left_running = wait_briefly(False)
+    job = service.job(left_running)
+    assert job.status() in (JobStatus.QUEUED, JobStatus.RUNNING, JobStatus.VALIDATING)
+    assert job.cancel()
+
+
+def test_status_tags_name_cancel_and_fetch_tasks(credentials):
+    @flow
+    def manage() -> dict:
+        job_id = submit_job([bell()], backend_name="slow_simulator", shots=16, job_tags=["a", "b"],
+                            service=credentials)
+        out = {
+            "status": job_status(job_id, service=credentials),
+            "tags": update_job_tags(job_id, replacement_tags=["x"], additional_tags=["y", "z"],
+                                    removal_tags=["z"], service=credentials),
+            "name": update_job_name(job_id, "renamed", service=credentials),
+        }
+        record = wait_for_final_state(job_id, service=credentials)
+        out["final"] = record.status
+        out["result"] = fetch_result(job_id, service=credentials)
+        out["cancel_finished"] = cancel_job(job_id, service=credentials)
+        return out
+
+    out = manage()
+    assert out["status"] in (JobStatus.INITIALIZING, JobStatus.VALIDATING, JobStatus.QUEUED, JobStatus.RUNNING)
+    assert sorted(out["tags"]) == ["x", "y"]
+    assert out["name"] == "renamed"
+    assert out["final"] is ApiJobStatus.COMPLETED
+    assert set(out["result"].get_counts()) <= {"00", "11"}
+    assert out["cancel_finished"] is False
+
+
+def test_tasks_use_the_service_from_the_environment(job_server, alice_token, monkeypatch):
+    monkeypatch.setenv("PREFECT_IBMQ_URL", job_server.url)
+    monkeypatch.setenv("PREFECT_IBMQ_TOKEN", alice_token)
+
+    @flow
+    def from_env() -> str:
+        return submit_job([bell()], shots=8, job_name="from-env")
+
+    job_id = from_env()
+    assert len(job_id) > 8
