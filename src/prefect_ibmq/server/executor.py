@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 from qiskit import QuantumCircuit, qpy
 
 from prefect_ibmq.wire import ApiJobStatus as S
-from prefect_ibmq.wire import JobError
+from prefect_ibmq.wire import JobError, JobRecord
 
 from .errors import StoreUnavailable
 from .notify import StatusNotifier
@@ -166,16 +166,21 @@ class Executor:
         runnable_qpy = dump_circuits(runnable) if transpiled else None
         if not self._retry(lambda: self.move(job_id, S.VALIDATED, (S.VALIDATING,), runnable_qpy=runnable_qpy)):
             return
-        self.enqueue(job_id, record.backend, record.owner, record.num_experiments, from_status=S.VALIDATED)
+        self.enqueue(record, from_status=S.VALIDATED)
 
-    def enqueue(self, job_id: str, backend: str, owner: Any, num_experiments: int, from_status: S) -> bool:
+    def enqueue(self, record: JobRecord, from_status: S) -> bool:
         """Move to QUEUED (unless already there) and put the job in the fairshare queue."""
+        job_id = record.job_id
         if from_status is not S.QUEUED and not self._retry(
             lambda: self.move(job_id, S.QUEUED, (from_status,), run_mode="fairshare")
         ):
             return False
+        owner = record.owner
         self._queue.put(
-            QueuedJob(job_id, backend, (owner.hub, owner.group, owner.project), num_experiments)
+            QueuedJob(
+                job_id, record.backend, (owner.hub, owner.group, owner.project),
+                record.num_experiments, created=record.creation_date,
+            )
         )
         return True
 

@@ -3,7 +3,7 @@
 Each backend keeps one FIFO per (hub, group, project) and a rotation of those
 projects; the next job is the head of the first project in the rotation, and a
 project that just had a job dispatched goes to the back. Workers are shared by
-all backends and take the backend whose next job has waited longest.
+all backends and take the backend whose next job is oldest.
 
 Positions are 1-based per backend. Estimates come from the recent run time per
 experiment on each backend; priorities are fairshare floats in [0, 1]: one
@@ -30,7 +30,9 @@ class QueuedJob:
     backend: str
     project: Project
     num_experiments: int
-    seq: int = 0  # arrival order, set by the queue
+    #: Creation time (ISO): FIFO order within a project follows submission, not the
+    #: order in which concurrent validations happened to finish.
+    created: str = ""
 
 
 @dataclass
@@ -98,7 +100,6 @@ class FairshareQueue:
         self._on_change = on_change
         self._running: dict[str, _Running] = {}
         self._usage: deque[tuple[Project, float]] = deque(maxlen=200)
-        self._seq = 0
         self._closed = False
 
     # --- producers and consumers -----------------------------------------------------
@@ -107,13 +108,15 @@ class FairshareQueue:
         with self._cond:
             if any(j.job_id == job.job_id for j in self._queues[job.backend].order()):
                 return
-            self._seq += 1
-            job.seq = self._seq
             queue = self._queues[job.backend]
             if job.project not in queue.per_project:
                 queue.per_project[job.project] = deque()
                 queue.rotation.append(job.project)
-            queue.per_project[job.project].append(job)
+            jobs = queue.per_project[job.project]
+            index = len(jobs)
+            while index > 0 and jobs[index - 1].created > job.created:
+                index -= 1
+            jobs.insert(index, job)
             self._cond.notify()
             changed = [j.job_id for j in queue.order()]
         self._on_change(changed)
@@ -127,7 +130,7 @@ class FairshareQueue:
                 heads = [q.head() for q in self._queues.values()]
                 waiting = [h for h in heads if h is not None]
                 if waiting:
-                    first = min(waiting, key=lambda j: j.seq)
+                    first = min(waiting, key=lambda j: j.created)
                     queue = self._queues[first.backend]
                     job = queue.pop_head()
                     self._running[job.job_id] = _Running(job, time.monotonic())

@@ -96,7 +96,7 @@ class JobService:
                 if not self.executor.move(job.job_id, S.QUEUED, (S.RUNNING,), drop_steps=(S.RUNNING,), requeue=True):
                     continue
                 logger.info("job %s was running when the server stopped; queued again", job.job_id)
-            self.executor.enqueue(job.job_id, job.backend, job.owner, job.num_experiments, from_status=S.QUEUED)
+            self.executor.enqueue(job, from_status=S.QUEUED)
         for job in self.store.jobs_in(BEFORE_VALIDATION):
             self.executor.validate_later(job.job_id)
 
