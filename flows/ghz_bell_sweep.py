@@ -56,10 +56,11 @@ def main() -> int:
     report = ghz_bell_sweep()
     with pd.option_context("display.width", 160, "display.max_columns", 20, "display.max_rows", 60):
         print("\nJobs (seconds per step):")
-        print(report.summary[["job_id", "name", "status", "num_experiments", "validation_s", "queue_s",
-                              "run_s", "total_s"]].to_string(index=False))
-        print("\nTime per step (seconds, median over jobs):")
-        print(report.timings.groupby("step", observed=True)["duration_s"].describe()[["count", "50%", "max"]])
+        columns = ["job_id", "name", "status", "num_experiments", "validation_s", "queue_s", "run_s", "total_s"]
+        print(report.summary[columns].round(3).to_string(index=False))
+        print("\nTime per step (seconds over jobs):")
+        durations = report.timings.dropna(subset=["duration_s"]).groupby("step", observed=True)["duration_s"]
+        print(durations.describe()[["count", "50%", "max"]].round(4).rename(columns={"50%": "median"}))
         print("\nFidelity by circuit family:")
         print(fidelity_table(report.counts))
     print(f"\nSweep {report.sweep_id}: {len(report.job_ids)} jobs, outputs:")

@@ -4,6 +4,10 @@ Only ``IBMQJobApiError`` (a transient service or network fault) is retried, with
 exponential backoff and jitter. Retrying is safe: a retried submit sends the
 same idempotency key, so the service gives back the job it already made; a
 retried wait or fetch reads the same job again and never submits.
+
+Timeouts are the client's, not Prefect's ``timeout_seconds`` (which cannot
+interrupt a blocking call in a worker thread): every HTTP request has connect and
+read timeouts, and ``wait_for_final_state`` takes its own ``timeout``.
 """
 
 from __future__ import annotations
@@ -41,7 +45,6 @@ _RETRYING: dict[str, Any] = dict(
     retry_jitter_factor=0.5,
     retry_condition_fn=retry_on_api_error,
 )
-_DAY = 24 * 3600
 
 
 def _job_run_name(action: str):
@@ -67,7 +70,7 @@ def derive_idempotency_key(circuits: Sequence[QuantumCircuit], *parts: object) -
     return digest.hexdigest()[:32]
 
 
-@task(task_run_name=_submit_run_name, cache_policy=NO_CACHE, timeout_seconds=600, **_RETRYING)
+@task(task_run_name=_submit_run_name, cache_policy=NO_CACHE, **_RETRYING)
 def submit_job(
     circuits: Sequence[QuantumCircuit],
     backend_name: str = "aer_simulator",
@@ -97,7 +100,7 @@ def submit_job(
     return job.job_id()
 
 
-@task(task_run_name=_job_run_name("wait"), cache_policy=NO_CACHE, timeout_seconds=7 * _DAY, **_RETRYING)
+@task(task_run_name=_job_run_name("wait"), cache_policy=NO_CACHE, **_RETRYING)
 def wait_for_final_state(
     job_id: str,
     timeout: float | None = None,
@@ -153,7 +156,6 @@ def _result_cache_key(context: Any, parameters: dict[str, Any]) -> str:
     task_run_name=_job_run_name("fetch"),
     cache_key_fn=_result_cache_key,
     persist_result=True,
-    timeout_seconds=3600,
     **_RETRYING,
 )
 def fetch_result(job_id: str, partial: bool = True, service: ServiceArg = None) -> Result:
@@ -164,13 +166,13 @@ def fetch_result(job_id: str, partial: bool = True, service: ServiceArg = None) 
     return result
 
 
-@task(task_run_name=_job_run_name("status"), cache_policy=NO_CACHE, timeout_seconds=120, **_RETRYING)
+@task(task_run_name=_job_run_name("status"), cache_policy=NO_CACHE, **_RETRYING)
 def job_status(job_id: str, service: ServiceArg = None) -> JobStatus:
     """The job's current status."""
     return get_service(service).job(job_id).status()
 
 
-@task(task_run_name=_job_run_name("cancel"), cache_policy=NO_CACHE, timeout_seconds=120, **_RETRYING)
+@task(task_run_name=_job_run_name("cancel"), cache_policy=NO_CACHE, **_RETRYING)
 def cancel_job(job_id: str, service: ServiceArg = None) -> bool:
     """Cancel the job; False when it was already final."""
     cancelled = get_service(service).job(job_id).cancel()
@@ -178,7 +180,7 @@ def cancel_job(job_id: str, service: ServiceArg = None) -> bool:
     return cancelled
 
 
-@task(task_run_name=_job_run_name("tags"), cache_policy=NO_CACHE, timeout_seconds=120, **_RETRYING)
+@task(task_run_name=_job_run_name("tags"), cache_policy=NO_CACHE, **_RETRYING)
 def update_job_tags(
     job_id: str,
     replacement_tags: list[str] | None = None,
@@ -190,7 +192,7 @@ def update_job_tags(
     return get_service(service).job(job_id).update_tags(replacement_tags, additional_tags, removal_tags)
 
 
-@task(task_run_name=_job_run_name("rename"), cache_policy=NO_CACHE, timeout_seconds=120, **_RETRYING)
+@task(task_run_name=_job_run_name("rename"), cache_policy=NO_CACHE, **_RETRYING)
 def update_job_name(job_id: str, name: str, service: ServiceArg = None) -> str:
     """Rename the job; returns the new name."""
     return get_service(service).job(job_id).update_name(name)
