@@ -98,7 +98,11 @@ class JobServer:
 
     def _start_locked(self, data_dir: Path) -> None:
         # Bind here, not in uvicorn, so a busy port fails start() instead of a thread.
-        sock = socket.socket(socket.AF_INET6 if ":" in self.config.host else socket.AF_INET)
+        family = socket.AF_INET6 if ":" in self.config.host else socket.AF_INET
+        # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY only on sockets whose proto says TCP,
+        # and without it every response on a kept-alive connection waits ~40 ms (Nagle vs.
+        # delayed ACK), which would dominate a long-poll's wake-up.
+        sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((self.config.host, self.config.port))
