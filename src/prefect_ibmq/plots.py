@@ -1,0 +1,236 @@
+"""Pictures of a sweep's timings: a Gantt chart of jobs and the spread of queue and run times.
+
+Pure matplotlib (no Prefect, no pyplot): every function builds a
+:class:`matplotlib.figure.Figure` directly, so nothing global changes (no backend
+switch, no figure registry); ``Figure.savefig`` renders PNG with Agg.
+
+- :func:`timeline` takes :func:`prefect_ibmq.tables.time_per_step_frame` output.
+- :func:`step_durations` takes :func:`prefect_ibmq.tables.job_summary_frame` output.
+- :func:`save_pictures` writes both as PNG into a folder.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import matplotlib.dates as mdates
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
+
+#: Lifecycle phases drawn by :func:`timeline`, in order, with the steps they cover and their colour.
+PHASES: dict[str, tuple[str, ...]] = {
+    "created": ("CREATING", "CREATED"),
+    "validating": ("VALIDATING", "VALIDATED"),
+    "queued": ("QUEUED",),
+    "running": ("RUNNING",),
+}
+PHASE_COLORS: dict[str, str] = {
+    "created": "#a0cbe8",
+    "validating": "#f28e2b",
+    "queued": "#4e79a7",
+    "running": "#59a14f",
+}
+#: How a job's end is marked: final steps -> (legend label, colour, marker). COMPLETED is not marked.
+END_MARKERS: dict[str, tuple[str, str, str]] = {
+    "ERROR_CREATING_JOB": ("failed", "#d62728", "X"),
+    "ERROR_VALIDATING_JOB": ("failed", "#d62728", "X"),
+    "ERROR_RUNNING_JOB": ("failed", "#d62728", "X"),
+    "CANCELLED": ("cancelled", "#4d4d4d", "s"),
+}
+#: At most this many rows in :func:`timeline` by default; more jobs are binned.
+MAX_ROWS = 200
+#: Rows labelled by job name up to this many rows; beyond it by position.
+_NAMED_ROWS = 40
+_STEP_PHASE = {step: phase for phase, steps in PHASES.items() for step in steps}
+_FINAL_STEPS = set(END_MARKERS) | {"COMPLETED"}
+
+
+def timeline(frame: pd.DataFrame, max_rows: int = MAX_ROWS) -> Figure:
+    """A Gantt chart of jobs: one row per job (sorted by creation) against wall-clock time (UTC).
+
+    ``frame`` is :func:`~prefect_ibmq.tables.time_per_step_frame` output. Each lifecycle
+    phase (created, validating, queued, running) is one colour: one ``barh`` call per
+    phase, so ``ax.containers`` holds one BarContainer per phase, labelled by the phase.
+    Jobs that ended failed (``ERROR_*``) get a red X at their end, cancelled ones a grey
+    square. A job's last step without a known end (an unfinished job) is not drawn.
+
+    With more than ``max_rows`` jobs, consecutive jobs (in creation order) are binned,
+    ``k`` per row, so the rows stay at most ``max_rows``: a row then shows its jobs'
+    median phase start and end, and is marked failed/cancelled when any of its jobs is.
+    """
+    if max_rows < 1:
+        raise ValueError(f"max_rows must be >= 1, not {max_rows!r}")
+    fig = Figure(layout="constrained")
+    spans = _phase_spans(frame)
+    if spans.empty:
+        fig.set_size_inches(8, 2.5)
+        ax = fig.add_subplot()
+        ax.set_axis_off()
+        ax.text(0.5, 0.5, "no job steps to draw", ha="center", va="center", transform=ax.transAxes)
+        fig.suptitle("Job timeline")
+        return fig
+
+    jobs = spans.groupby("job_id", sort=False).agg(created=("start", "min"), end=("end", "max"),
+                                                    name=("name", "first"), outcome=("outcome", "first"))
+    jobs = jobs.sort_values("created", kind="stable")
+    n_jobs = len(jobs)
+    per_row = max(1, math.ceil(n_jobs / max_rows))
+    jobs["row"] = np.arange(n_jobs) // per_row
+    n_rows = int(jobs["row"].iloc[-1]) + 1
+    spans = spans.join(jobs["row"], on="job_id")
+
+    if per_row == 1:
+        bars = spans
+        ends = jobs[["row", "end", "outcome"]]
+    else:  # median start/end of each phase over the jobs of a row; a row's outcome marks any of its jobs
+        bars = spans.groupby(["row", "phase"], observed=True).agg(start=("start", "median"), end=("end", "median"))
+        bars = bars.reset_index()
+        ends = (jobs[jobs["outcome"] != ""].groupby(["row", "outcome"]).agg(end=("end", "median")).reset_index())
+
+    fig.set_size_inches(11, min(2.2 + 0.28 * n_rows, 12.0))
+    ax = fig.add_subplot()
+    height = 0.8 if n_rows <= 400 else 1.0
+    handles = []
+    for phase, color in PHASE_COLORS.items():
+        part = bars[bars["phase"] == phase]
+        left = mdates.date2num(part["start"].dt.tz_convert(None).to_numpy())
+        right = mdates.date2num(part["end"].dt.tz_convert(None).to_numpy())
+        ax.barh(part["row"].to_numpy(), right - left, left=left, height=height, color=color,
+                linewidth=0, label=phase)
+        handles.append(Patch(facecolor=color, label=phase))
+    for label in ("failed", "cancelled"):
+        color, marker = next((c, m) for lab, c, m in END_MARKERS.values() if lab == label)
+        part = ends[ends["outcome"] == label]
+        if len(part):
+            x = mdates.date2num(part["end"].dt.tz_convert(None).to_numpy())
+            ax.scatter(x, part["row"].to_numpy(), marker=marker, s=36 if n_rows <= 60 else 14, color=color,
+                       zorder=3, label=label, linewidths=0)
+            handles.append(Line2D([], [], linestyle="", marker=marker, color=color, label=label))
+
+    ax.set_ylim(n_rows - 0.5, -0.5)  # first created on top
+    _row_ticks(ax, jobs, n_rows, per_row)
+    ax.xaxis_date()
+    locator = mdates.AutoDateLocator()
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+    ax.set_xlabel("wall-clock time (UTC)")
+    ax.set_ylabel("job, by creation" if per_row == 1 else f"jobs by creation, {per_row} per row")
+    ax.grid(axis="x", alpha=0.3)
+    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, title="phase")
+    backends = ", ".join(sorted(spans["backend"].dropna().astype(str).unique()))
+    binned = "" if per_row == 1 else f" ({per_row} jobs per row, median times)"
+    ax.set_title(f"Job timeline: {n_jobs} jobs on {backends}{binned}")
+    return fig
+
+
+def step_durations(frame: pd.DataFrame) -> Figure:
+    """Queue time and run time per backend as box plots, each median written beside its box.
+
+    ``frame`` is :func:`~prefect_ibmq.tables.job_summary_frame` output (``backend``,
+    ``queue_s``, ``run_s``). Two axes, "queue time" and "run time", each with its own
+    seconds scale and one box per backend that has such times (tick label
+    ``<backend>\\n(n=<jobs>)``); the median text is ``"median <value> s"``.
+    """
+    fig = Figure(layout="constrained")
+    backends = sorted(frame["backend"].dropna().astype(str).unique()) if len(frame) else []
+    fig.set_size_inches(max(7.0, 2.0 + 2.2 * len(backends)), 4.5)
+    axes = fig.subplots(1, 2, squeeze=True)
+    for ax, (column, title, color) in zip(axes, (("queue_s", "queue time", PHASE_COLORS["queued"]),
+                                                 ("run_s", "run time", PHASE_COLORS["running"]))):
+        data, labels = [], []
+        for backend in backends:
+            values = frame.loc[frame["backend"].astype(str) == backend, column].dropna().to_numpy(float)
+            if len(values):
+                data.append(values)
+                labels.append(f"{backend}\n(n={len(values)})")
+        ax.set_title(title)
+        ax.set_ylabel("seconds")
+        if not data:
+            ax.text(0.5, 0.5, "no jobs with this step", ha="center", va="center", transform=ax.transAxes)
+            ax.set_xticks([])
+            continue
+        box = ax.boxplot(data, tick_labels=labels, patch_artist=True, widths=0.5,
+                         medianprops={"color": "black", "linewidth": 1.5},
+                         flierprops={"marker": ".", "markersize": 3, "alpha": 0.5})
+        for patch in box["boxes"]:
+            patch.set_facecolor(color)
+            patch.set_alpha(0.75)
+        for i, values in enumerate(data, start=1):
+            median = float(np.median(values))
+            ax.annotate(f"median {_seconds(median)} s", (i, median), xytext=(0, 3), textcoords="offset points",
+                        va="bottom", ha="center", fontsize=8,
+                        bbox={"boxstyle": "round,pad=0.1", "facecolor": "white", "alpha": 0.8, "linewidth": 0})
+        ax.grid(axis="y", alpha=0.3)
+    fig.suptitle(f"Queue and run time per backend ({len(frame)} jobs)")
+    return fig
+
+
+def save_pictures(output_dir: str | Path, timings: pd.DataFrame, summary: pd.DataFrame,
+                  dpi: int = 100) -> dict[str, Path]:
+    """Write ``timeline.png`` (from ``timings``) and ``step_durations.png`` (from ``summary``).
+
+    Returns ``{"timeline": path, "step_durations": path}``.
+    """
+    folder = Path(output_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = {}
+    for name, fig in (("timeline", timeline(timings)), ("step_durations", step_durations(summary))):
+        path = folder / f"{name}.png"
+        fig.savefig(path, format="png", dpi=dpi)
+        paths[name] = path
+    return paths
+
+
+# --- helpers ------------------------------------------------------------------
+
+
+def _phase_spans(frame: pd.DataFrame) -> pd.DataFrame:
+    """One row per job and phase: start, end (UTC), plus the job's name, backend and outcome."""
+    columns = ["job_id", "name", "backend", "phase", "start", "end", "outcome"]
+    if frame is None or not len(frame):
+        return pd.DataFrame(columns=columns)
+    steps = frame["step"].astype(str)
+    outcome = pd.Series("", index=frame.index, dtype=object)
+    for step, (label, _, _) in END_MARKERS.items():
+        outcome[steps == step] = label
+    job_outcome = outcome.groupby(frame["job_id"], sort=False).agg(lambda s: next((v for v in s if v), ""))
+    rows = pd.DataFrame({
+        "job_id": frame["job_id"],
+        "name": frame["name"],
+        "backend": frame["backend"],
+        "phase": steps.map(_STEP_PHASE),
+        "start": frame["entered_at"],
+        "end": frame["entered_at"] + pd.to_timedelta(frame["duration_s"], unit="s"),
+    })
+    rows = rows.dropna(subset=["phase", "start", "end"])
+    if rows.empty:
+        return pd.DataFrame(columns=columns)
+    spans = rows.groupby(["job_id", "phase"], sort=False).agg(
+        name=("name", "first"), backend=("backend", "first"), start=("start", "min"), end=("end", "max"))
+    spans = spans.reset_index()
+    spans["outcome"] = spans["job_id"].map(job_outcome).fillna("")
+    return spans[columns]
+
+
+def _row_ticks(ax, jobs: pd.DataFrame, n_rows: int, per_row: int) -> None:
+    """Rows named by job (few rows) or numbered by job position (many rows or bins)."""
+    if per_row == 1 and n_rows <= _NAMED_ROWS:
+        names = jobs["name"].astype(object).where(jobs["name"].notna(), None)
+        labels = [f"{n or j}" if len(f"{n or j}") <= 28 else f"{n or j}"[:27] + "…"
+                  for n, j in zip(names, jobs.index)]
+        ax.set_yticks(np.arange(n_rows), labels, fontsize=8 if n_rows > 15 else 9)
+        return
+    step = max(1, math.ceil(n_rows / 20))
+    rows = np.arange(0, n_rows, step)
+    n_jobs = len(jobs)
+    labels = [f"{r * per_row + 1}" if per_row == 1 else f"{r * per_row + 1}-{min((r + 1) * per_row, n_jobs)}"
+              for r in rows]
+    ax.set_yticks(rows, labels, fontsize=8)
+
+
+def _seconds(value: float) -> str:
+    return f"{value:.3g}" if abs(value) < 1000 else f"{value:,.0f}"
