@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import yaml
 from prefect.flows import load_flow_from_entrypoint
+from prefect.settings import PREFECT_API_URL
+from qiskit import qasm2
 
 from prefect_ibmq.blocks import IBMQJobBlock, IBMQServiceCredentials
 from prefect_ibmq.circuits import bell
@@ -24,8 +29,6 @@ def test_credentials_block_saves_and_loads_with_the_token_masked(job_server, ali
 
 
 def test_job_block_triggers_waits_and_fetches(job_server, alice_token):
-    from qiskit import qasm2
-
     block = IBMQJobBlock(
         credentials=IBMQServiceCredentials(url=job_server.url, token=alice_token),
         circuits=[qasm2.dumps(bell())],
@@ -56,3 +59,12 @@ def test_every_deployment_entrypoint_loads_and_its_parameters_validate(monkeypat
         assert {name: validated[name] for name in given} == given
     schedules = [s for d in spec["deployments"] for s in d.get("schedules", [])]
     assert any("cron" in s for s in schedules)
+
+
+def test_prefect_block_register_finds_our_blocks_offline():
+    env = {**os.environ, "PREFECT_API_URL": PREFECT_API_URL.value(), "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
+    prefect = Path(sys.executable).with_name("prefect")
+    done = subprocess.run([str(prefect), "block", "register", "-m", "prefect_ibmq"],
+                          env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr + done.stdout
+    assert "IBMQ Service Credentials" in done.stdout and "IBMQ Job" in done.stdout
