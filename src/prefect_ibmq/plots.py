@@ -6,11 +6,13 @@ switch, no figure registry); ``Figure.savefig`` renders PNG with Agg.
 
 - :func:`timeline` takes :func:`prefect_ibmq.tables.time_per_step_frame` output.
 - :func:`step_durations` takes :func:`prefect_ibmq.tables.job_summary_frame` output.
-- :func:`save_pictures` writes both as PNG into a folder.
+- :func:`render_pictures` renders both as PNG bytes, :func:`write_pictures` writes those
+  into a folder, :func:`save_pictures` does both.
 """
 
 from __future__ import annotations
 
+import io
 import math
 from pathlib import Path
 
@@ -169,20 +171,34 @@ def step_durations(frame: pd.DataFrame) -> Figure:
     return fig
 
 
+def render_pictures(timings: pd.DataFrame, summary: pd.DataFrame, dpi: int = 100) -> dict[str, bytes]:
+    """Both pictures as PNG bytes: ``{"timeline": ..., "step_durations": ...}``."""
+    pictures = {}
+    for name, fig in (("timeline", timeline(timings)), ("step_durations", step_durations(summary))):
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png", dpi=dpi)
+        pictures[name] = buffer.getvalue()
+    return pictures
+
+
+def write_pictures(output_dir: str | Path, pictures: dict[str, bytes]) -> dict[str, Path]:
+    """Write each PNG of :func:`render_pictures` as ``<name>.png`` in ``output_dir``; returns the paths."""
+    folder = Path(output_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = {}
+    for name, png in pictures.items():
+        paths[name] = folder / f"{name}.png"
+        paths[name].write_bytes(png)
+    return paths
+
+
 def save_pictures(output_dir: str | Path, timings: pd.DataFrame, summary: pd.DataFrame,
                   dpi: int = 100) -> dict[str, Path]:
     """Write ``timeline.png`` (from ``timings``) and ``step_durations.png`` (from ``summary``).
 
     Returns ``{"timeline": path, "step_durations": path}``.
     """
-    folder = Path(output_dir)
-    folder.mkdir(parents=True, exist_ok=True)
-    paths = {}
-    for name, fig in (("timeline", timeline(timings)), ("step_durations", step_durations(summary))):
-        path = folder / f"{name}.png"
-        fig.savefig(path, format="png", dpi=dpi)
-        paths[name] = path
-    return paths
+    return write_pictures(output_dir, render_pictures(timings, summary, dpi=dpi))
 
 
 # --- helpers ------------------------------------------------------------------
