@@ -1,4 +1,8 @@
-"""What flows publish in the Prefect UI: a per-job timing table, a markdown summary, progress.
+"""What flows publish in the Prefect UI: a per-job timing table, a markdown summary, progress, pictures.
+
+Pictures go into a markdown artifact as ``data:image/png;base64,...`` images: the
+Prefect UI (3.9, checked in headless Chromium by ``make e2e``) renders those inline,
+and they need no URL the browser must reach.
 
 Artifact keys may hold only lowercase letters, digits and dashes; ``artifact_key``
 makes one from a sweep id or job name.
@@ -6,7 +10,9 @@ makes one from a sweep id or job name.
 
 from __future__ import annotations
 
+import base64
 import re
+from pathlib import Path
 from uuid import UUID
 
 import pandas as pd
@@ -75,3 +81,19 @@ class Progress:
         percent = 100.0 * min(done, self.total) / self.total
         update_progress_artifact(self.artifact_id, percent, description=f"{done} of {self.total} {self.what} done")
         return percent
+
+
+def pictures_markdown(title: str, pictures: dict[str, bytes], paths: dict[str, Path] | None = None) -> str:
+    """Markdown with each PNG inline as a data URI, under a heading per picture (and its file, if written)."""
+    lines = [f"# {title}", ""]
+    for name, png in pictures.items():
+        lines += [f"## {name.replace('_', ' ')}", ""]
+        if paths and name in paths:
+            lines += [f"`{paths[name]}`", ""]
+        lines += [f"![{name}](data:image/png;base64,{base64.b64encode(png).decode('ascii')})", ""]
+    return "\n".join(lines)
+
+
+def publish_pictures(key: str, title: str, pictures: dict[str, bytes], paths: dict[str, Path] | None = None) -> UUID:
+    """The PNG pictures (name -> bytes) as one markdown artifact that shows them inline."""
+    return create_markdown_artifact(pictures_markdown(title, pictures, paths), key=key, description=title)

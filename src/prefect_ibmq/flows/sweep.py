@@ -29,9 +29,10 @@ from qiskit.result import Result
 from prefect_ibmq.backend import IBMQService
 from prefect_ibmq.blocks import IBMQServiceCredentials, get_service
 from prefect_ibmq.circuits import load_circuits
-from prefect_ibmq.flows.artifacts import Progress, artifact_key, publish_job_table, publish_summary
+from prefect_ibmq.flows.artifacts import Progress, artifact_key, publish_job_table, publish_pictures, publish_summary
 from prefect_ibmq.flows.outputs import write_frames
 from prefect_ibmq.flows.run import RAN_STATUSES
+from prefect_ibmq.plots import render_pictures, write_pictures
 from prefect_ibmq.tables import counts_frame, job_summary_frame, time_per_step_frame
 from prefect_ibmq.tasks import fetch_result, submit_job, wait_for_final_state
 from prefect_ibmq.wire import JOBSET_TAG_PREFIX, JobRecord
@@ -94,7 +95,8 @@ def circuit_sweep(
         sweep_id: names the job set; reuse it to pick up the jobs of an earlier run.
         resubmit_failed: rounds of resubmitting the experiments that failed.
         timeout: seconds each job may take to reach a final state (then it is cancelled).
-        output_dir: where the counts, timings and summary tables are written.
+        output_dir: where the counts, timings and summary tables and the timeline.png and
+            step_durations.png pictures are written (the pictures are published in the UI either way).
     """
     logger = get_run_logger()
     sweep_id = _checked_sweep_id(sweep_id)
@@ -128,6 +130,14 @@ def circuit_sweep(
     outputs = write_frames(Path(output_dir), counts=counts, timings=timings, summary=summary) if output_dir else {}
     publish_job_table(artifact_key(sweep_id, "timings"), summary)
     publish_summary(artifact_key(sweep_id, "summary"), f"Sweep {sweep_id} on {backend_name}", summary, counts)
+    try:  # pictures are a view of the tables above: a plotting error must not lose the sweep
+        pictures = render_pictures(timings, summary)
+        paths = write_pictures(Path(output_dir), pictures) if output_dir else {}
+        outputs.update(paths)
+        publish_pictures(artifact_key(sweep_id, "pictures"), f"Sweep {sweep_id}: job timeline and step durations",
+                         pictures, paths)
+    except Exception:
+        logger.warning("Sweep %s: could not draw or publish the pictures", sweep_id, exc_info=True)
     logger.info(
         "Sweep %s done: %d jobs (%d submitted now, %d reused), %d circuits without a successful result",
         sweep_id, len(pipeline.records), pipeline.submitted, pipeline.reused, len(failed),
