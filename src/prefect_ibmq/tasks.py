@@ -114,10 +114,14 @@ def wait_for_final_state(
     """
     logger = get_run_logger()
     job = get_service(service).job(job_id)
+    reported: list[tuple[str, int | None]] = []
 
     def on_change(job_id: str, status: JobStatus, job: IBMQJob, queue_info: QueueInfo | None = None) -> None:
         record = job.record
         position = queue_info.position if queue_info else None
+        if reported and reported[-1] == (record.status.value, position):
+            return
+        reported.append((record.status.value, position))
         logger.info(
             "Job %s is %s%s", job_id, record.status.value, f" (queue position {position})" if position else ""
         )
@@ -129,7 +133,10 @@ def wait_for_final_state(
     except IBMQJobTimeoutError:
         if cancel_on_timeout and job.cancel():
             logger.warning("Job %s did not finish within %s s and was cancelled", job_id, timeout)
+            on_change(job_id, job.status(), job, None)
         raise
+    # The job's own callback stops before the final state; report that one too.
+    on_change(job_id, job.status(), job, None)
     return job.record
 
 

@@ -39,7 +39,7 @@ def test_submit_retried_after_a_lost_response_leaves_one_job(job_server, alice_t
     assert [job.job_id() for job in jobs] == [job_id]
 
 
-def test_wait_timeout_cancels_the_job_unless_told_not_to(credentials):
+def test_wait_timeout_cancels_the_job_unless_told_not_to(credentials, recorded_events):
     service = credentials.get_service()
 
     @flow
@@ -54,13 +54,14 @@ def test_wait_timeout_cancels_the_job_unless_told_not_to(credentials):
 
     cancelled = wait_briefly(True)
     assert service.job(cancelled).status() is JobStatus.CANCELLED
+    assert recorded_events("prefect-ibmq.job.cancelled")[-1].resource.id == f"prefect-ibmq.job.{cancelled}"
     left_running = wait_briefly(False)
     job = service.job(left_running)
     assert job.status() in (JobStatus.QUEUED, JobStatus.RUNNING, JobStatus.VALIDATING)
     assert job.cancel()
 
 
-def test_status_tags_name_cancel_and_fetch_tasks(credentials):
+def test_status_tags_name_cancel_and_fetch_tasks(credentials, recorded_events):
     @flow
     def manage() -> dict:
         job_id = submit_job([bell()], backend_name="slow_simulator", shots=16, job_tags=["a", "b"],
@@ -84,6 +85,14 @@ def test_status_tags_name_cancel_and_fetch_tasks(credentials):
     assert out["final"] is ApiJobStatus.COMPLETED
     assert set(out["result"].get_counts()) <= {"00", "11"}
     assert out["cancel_finished"] is False
+    # One event per status change the wait saw, about the job as a resource.
+    events = recorded_events("prefect-ibmq.job.")
+    job_id = out["result"].job_id
+    assert {e.resource.id for e in events} == {f"prefect-ibmq.job.{job_id}"}
+    names = [e.event for e in events]
+    assert names[-1] == "prefect-ibmq.job.completed"
+    assert "prefect-ibmq.job.running" in names
+    assert names == [n for i, n in enumerate(names) if i == 0 or names[i - 1] != n]  # no repeats
 
 
 def test_tasks_use_the_service_from_the_environment(job_server, alice_token, monkeypatch):
