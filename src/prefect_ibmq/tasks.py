@@ -80,10 +80,14 @@ def submit_job(
     share_level: str | None = None,
     experiment_id: str | None = None,
     header: dict[str, Any] | None = None,
+    private: bool = False,
     idempotency_key: str | None = None,
     service: ServiceArg = None,
 ) -> str:
-    """Submit circuits as one job and return its id; a retry never makes a second job."""
+    """Submit circuits as one job and return its id; a retry never makes a second job.
+
+    A ``private`` job hands out its result once; ``fetch_result`` keeps that copy.
+    """
     key = idempotency_key or derive_idempotency_key(circuits, backend_name, shots, job_name)
     backend = get_service(service).backend(backend_name)
     job = backend.run(
@@ -94,6 +98,7 @@ def submit_job(
         share_level=share_level,
         experiment_id=experiment_id,
         header=header,
+        private=private,
         idempotency_key=key,
     )
     get_run_logger().info("Submitted job %s (%d circuits) to %s", job.job_id(), len(circuits), backend_name)

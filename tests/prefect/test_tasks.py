@@ -7,6 +7,7 @@ from prefect import flow
 from qiskit.providers import JobStatus
 
 from prefect_ibmq import IBMQJobTimeoutError
+from prefect_ibmq.exceptions import IBMQJobResultConsumedError
 from prefect_ibmq.blocks import IBMQServiceCredentials
 from prefect_ibmq.circuits import bell, ghz
 from prefect_ibmq.tasks import (
@@ -105,3 +106,25 @@ def test_tasks_use_the_service_from_the_environment(job_server, alice_token, mon
 
     job_id = from_env()
     assert len(job_id) > 8
+
+
+def test_a_read_once_result_survives_a_retry_of_a_later_step(credentials):
+    attempts = []
+
+    @flow(retries=1, retry_delay_seconds=0)
+    def private_then_flaky_step() -> dict:
+        job_id = submit_job([bell()], shots=64, private=True, job_name="read-once",
+                            idempotency_key="read-once-flow", service=credentials)
+        wait_for_final_state(job_id, service=credentials)
+        counts = fetch_result(job_id, service=credentials).get_counts()
+        attempts.append(job_id)
+        if len(attempts) == 1:
+            raise RuntimeError("a later step fails once")
+        return counts
+
+    counts = private_then_flaky_step()
+    assert len(attempts) == 2 and attempts[0] == attempts[1]
+    assert sum(counts.values()) == 64
+    # The service gave the result out once; the retried flow read Prefect's persisted copy.
+    with pytest.raises(IBMQJobResultConsumedError):
+        credentials.get_service().job(attempts[0]).result()
