@@ -29,7 +29,8 @@ from qiskit.result import Result
 
 from prefect_ibmq.blocks import IBMQServiceCredentials, get_service
 from prefect_ibmq.job import IBMQJob, IBMQJobApiError, IBMQJobTimeoutError, QueueInfo
-from prefect_ibmq.wire import JobRecord
+from prefect_ibmq.backend import IBMQService
+from prefect_ibmq.wire import API_PREFIX, JobRecord
 
 ServiceArg = IBMQServiceCredentials | None
 
@@ -89,7 +90,8 @@ def submit_job(
     A ``private`` job hands out its result once; ``fetch_result`` keeps that copy.
     """
     key = idempotency_key or derive_idempotency_key(circuits, backend_name, shots, job_name)
-    backend = get_service(service).backend(backend_name)
+    resolved = get_service(service)
+    backend = resolved.backend(backend_name)
     job = backend.run(
         list(circuits),
         shots=shots,
@@ -101,7 +103,9 @@ def submit_job(
         private=private,
         idempotency_key=key,
     )
-    get_run_logger().info("Submitted job %s (%d circuits) to %s", job.job_id(), len(circuits), backend_name)
+    get_run_logger().info(
+        "Submitted job %s (%d circuits) to %s: %s", job.job_id(), len(circuits), backend_name, job_link(resolved, job)
+    )
     return job.job_id()
 
 
@@ -143,6 +147,11 @@ def wait_for_final_state(
     # The job's own callback stops before the final state; report that one too.
     on_change(job_id, job.status(), job, None)
     return job.record
+
+
+def job_link(service: IBMQService, job: IBMQJob) -> str:
+    """Where the job's record can be read (with the token) on its service."""
+    return f"{service.url}{API_PREFIX}/jobs/{job.job_id()}"
 
 
 def emit_job_event(record: JobRecord, queue_position: int | None = None) -> None:
