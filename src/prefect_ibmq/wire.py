@@ -153,6 +153,7 @@ class QueueInfoModel(BaseModel):
     """Where a queued job stands; None fields are unknown."""
 
     position: int | None = None
+    #: "PENDING_IN_QUEUE" while the job waits for a worker, as the legacy service said.
     status: str | None = None
     estimated_start_time: str | None = None
     estimated_complete_time: str | None = None
