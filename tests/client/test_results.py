@@ -73,8 +73,13 @@ def test_job_failing_validation_has_no_result_even_partial(aer):
     from qiskit import QuantumCircuit
     from qiskit.circuit import Gate
 
+    # A definition that cannot be transpiled: it passes the submit checks and fails validation.
+    inner = QuantumCircuit(1)
+    inner.append(Gate("mystery", 1, []), [0])
+    wrapper = inner.to_instruction()
+    wrapper.name = "wrapper"
     circuit = QuantumCircuit(1)
-    circuit.append(Gate("mystery", 1, []), [0])  # no definition: no simulator can run it
+    circuit.append(wrapper, [0])
     circuit.measure_all()
     job = aer.run(circuit, shots=8)
     job.wait_for_final_state(timeout=60)

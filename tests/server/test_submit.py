@@ -158,6 +158,18 @@ def _mystery():
     return qc
 
 
+def _nested_mystery():
+    """A gate with a definition (so it passes the submit checks) that no transpile can run."""
+    inner = QuantumCircuit(1, name="inner")
+    inner.append(Instruction("mystery", 1, 0, []), [0])
+    outer = inner.to_instruction()
+    outer.name = "wrapper"
+    qc = QuantumCircuit(1, 1, name="nested")
+    qc.append(outer, [0])
+    qc.measure(0, 0)
+    return qc
+
+
 @pytest.mark.parametrize(
     ("backend", "circuits", "shots", "expected"),
     [
@@ -168,12 +180,25 @@ def _mystery():
         ("aer_simulator", [bell()] * 301, 16, ["301 circuits", "max_experiments=300"]),
     ],
 )
-def test_validation_failures_name_the_circuit(alice, backend, circuits, shots, expected):
-    job = alice.submit(circuits, backend=backend, shots=shots)
+def test_what_can_never_run_is_refused_at_submit(alice, backend, circuits, shots, expected):
+    tag = f"never-{uuid.uuid4()}"
+    body = {"backend": backend, "qpy": qpy_b64(circuits), "options": {"shots": shots}, "tags": [tag]}
+    response = alice.request("POST", "/jobs", json=body)
+    assert response.status_code == 422, response.text
+    error = response.json()
+    assert error["code"] == "INVALID_REQUEST"
+    for text in expected:
+        assert text in error["message"]
+    assert _jobs_with_tag(alice, tag) == ([], 0)  # nothing stored
+
+
+def test_validation_failures_name_the_circuit(alice):
+    # What only the transpiler can find out fails in the background, as ERROR_VALIDATING_JOB.
+    job = alice.submit([bell(), _nested_mystery()], backend="aer_simulator", shots=16)
     assert job["status"] == "CREATED"  # validation happens after the answer
     final = alice.wait_final(job["job_id"])
     assert final["status"] == "ERROR_VALIDATING_JOB"
-    for text in expected:
+    for text in ("circuit 1", "nested", "mystery"):
         assert text in final["error"]["message"]
     record = alice.get(f"/jobs/{job['job_id']}").json()
     assert list(record["time_per_step"]) == ["CREATING", "CREATED", "VALIDATING", "ERROR_VALIDATING_JOB"]

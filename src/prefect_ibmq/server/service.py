@@ -33,6 +33,7 @@ from prefect_ibmq.wire import (
 )
 
 from .auth import can_see, is_owner
+from .checks import check_submission
 from .config import ServerConfig
 from .errors import ApiError, not_found
 from .executor import BEFORE_VALIDATION, Executor
@@ -133,6 +134,8 @@ class JobService:
         data, circuits = decode_circuits(body.qpy)
         if any(not isinstance(tag, str) for tag in body.tags):
             raise _bad("tags must be strings", ErrorCode.INVALID_TAGS)
+        # What can never run is refused now (422, nothing stored); transpiling waits for validation.
+        check_submission(self.simulators[body.backend], circuits, body.options)
         job = NewJob(
             job_id=secrets.token_hex(12),
             backend=body.backend,
