@@ -186,10 +186,14 @@ class Store:
             self._conn.execute("BEGIN IMMEDIATE")
             try:
                 out = fn(self._conn)
+                self._conn.execute("COMMIT")
             except BaseException:
-                self._conn.execute("ROLLBACK")
+                # SQLite may already have rolled back (a full disk, an I/O error): a second
+                # ROLLBACK would raise and hide the real error; none at all would leave the
+                # transaction open, and every later BEGIN would fail.
+                if self._conn.in_transaction:
+                    self._conn.execute("ROLLBACK")
                 raise
-            self._conn.execute("COMMIT")
             return out
 
     def _read(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
