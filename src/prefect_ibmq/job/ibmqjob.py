@@ -17,6 +17,7 @@ from qiskit.result import Result
 
 from prefect_ibmq.api import AccountClient
 from prefect_ibmq.exceptions import (
+    IBMQJobApiError,
     IBMQJobFailureError,
     IBMQJobInvalidStateError,
     IBMQJobTimeoutError,
@@ -40,6 +41,9 @@ logger = logging.getLogger(__name__)
 
 #: Shortest long-poll: a wait of 0 would turn waiting into a busy loop.
 _MIN_POLL_SECONDS = 0.1
+#: How long a wait rides out a service it cannot reach (a restart, say) before it gives up.
+#: Each failed status query has already been repeated by the client with backoff.
+WAIT_OUTAGE_TOLERANCE_S = 30.0
 
 #: Lifecycle order of the steps, for sorting ``time_per_step``.
 _STEP_ORDER = {status.value: index for index, status in enumerate(ApiJobStatus)}
@@ -291,11 +295,16 @@ class IBMQJob(JobV1):
 
         Raises:
             IBMQJobTimeoutError: If the job is not final within ``timeout``.
-            IBMQJobApiError: If the service could not be reached.
+            IBMQJobInvalidStateError: If ``timeout`` or ``wait`` is negative or not a number.
+            IBMQJobApiError: If the service could not be reached for
+                ``WAIT_OUTAGE_TOLERANCE_S`` seconds (shorter outages are waited out).
         """
+        _check_seconds("timeout", timeout)
+        _check_seconds("wait", wait)
         watch_queue = callback is not None and wait is None
         poll = MAX_STATUS_WAIT if wait is None else _poll_seconds(wait)
         deadline = None if timeout is None else time.monotonic() + timeout
+        outage_since: float | None = None
         while not self._record.status.is_final:
             seconds = poll
             if deadline is not None:
@@ -307,9 +316,23 @@ class IBMQJob(JobV1):
                     )
                 seconds = min(poll, remaining)
             known_position = self.queue_position() if watch_queue else None
-            answer = self._api.job_status(
-                self.job_id(), wait=seconds, known=self._record.status, known_position=known_position
-            )
+            try:
+                answer = self._api.job_status(
+                    self.job_id(), wait=seconds, known=self._record.status, known_position=known_position
+                )
+            except IBMQJobApiError:
+                # Waiting only reads, so asking again is safe: ride out a restart of the service.
+                now = time.monotonic()
+                outage_since = now if outage_since is None else outage_since
+                if now - outage_since >= WAIT_OUTAGE_TOLERANCE_S:
+                    raise
+                logger.warning(
+                    "Job %s: the job service is unreachable (for %.1f s); still waiting", self.job_id(),
+                    now - outage_since,
+                )
+                time.sleep(1.0)  # the client already backed off; this paces the outer loop
+                continue
+            outage_since = None
             self._apply_status(answer)
             changed = not answer.timed_out
             if callback is not None and not self._record.status.is_final and (wait is not None or changed):
@@ -347,6 +370,7 @@ class IBMQJob(JobV1):
             IBMQJobTimeoutError: If the job is not final within ``timeout``.
             IBMQJobApiError: If the service could not be reached.
         """
+        _check_seconds("wait", wait)
         self.wait_for_final_state(timeout=timeout, wait=_poll_seconds(wait))
         status = self._record.status
         if status is ApiJobStatus.CANCELLED:
@@ -506,3 +530,11 @@ def _checked_tags(argument: str, tags: Any) -> list[str] | None:
             "and cannot be changed."
         )
     return tags
+
+
+def _check_seconds(name: str, value: Any) -> None:
+    """A duration argument is None or a number of seconds >= 0 (nothing is sent otherwise)."""
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
+        raise IBMQJobInvalidStateError(f"{name}={value!r} is not accepted; give a number of seconds >= 0 or None.")
