@@ -9,7 +9,7 @@ export PREFECT_HOME ?= $(CURDIR)/.prefect-home
 export PREFECT_IBMQ_DATA_DIR ?= $(CURDIR)/.prefect-ibmq
 export PYTHONUNBUFFERED := 1
 
-.PHONY: run test bench clean
+.PHONY: run test bench e2e clean
 
 $(STAMP): pyproject.toml requirements.lock
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -25,6 +25,10 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) -m benchmarks
+
+# The whole stack in a real browser and a real worker (installs chromium and playwright when missing).
+e2e: $(STAMP)
+	PY=$(PY) bash e2e/run.sh
 
 clean:
 	rm -rf $(VENV) .prefect-home .prefect-ibmq out
