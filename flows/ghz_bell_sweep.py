@@ -28,7 +28,7 @@ def ghz_bell_sweep(
     output_dir: str | None = "out/ghz-bell-sweep",
     service: IBMQServiceCredentials | None = None,
 ) -> SweepReport:
-    """Sweep ``count`` Bell and GHZ(3..max_qubits) circuits and write the tables to ``output_dir``."""
+    """Sweep ``count`` Bell and GHZ(3..max_qubits) circuits; tables and pictures go to ``output_dir``."""
     return circuit_sweep(
         ghz_bell_set(count, max_qubits),
         backend_name=backend_name,
@@ -63,7 +63,7 @@ def main() -> int:
         print(durations.describe()[["count", "50%", "max"]].round(4).rename(columns={"50%": "median"}))
         print("\nFidelity by circuit family:")
         print(fidelity_table(report.counts))
-    print(f"\nSweep {report.sweep_id}: {len(report.job_ids)} jobs, outputs:")
+    print(f"\nSweep {report.sweep_id}: {len(report.job_ids)} jobs, outputs (tables and pictures):")
     for name, path in report.outputs.items():
         print(f"  {name}: {path}")
     return 1 if report.failed_circuits else 0
