@@ -51,3 +51,14 @@ def job_server(tmp_path_factory):
 @pytest.fixture(scope="session")
 def alice_token():
     return TOKENS["alice"][0]
+
+
+@pytest.fixture(scope="session")
+def prefect_harness():
+    """A Prefect test server for the session, for tests that ask for it (tests/reliability).
+
+    tests/prefect has its own autouse one of the same name."""
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        yield
