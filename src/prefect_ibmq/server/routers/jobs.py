@@ -35,6 +35,7 @@ from ..service import JobService, parse_filters
 from ..store import to_iso
 from .deps import get_service
 
+SQLITE_MAX_INT = 2**63 - 1
 _errors: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorBody} for code in (400, 401, 403, 404, 409, 410, 413, 422, 503)
 }
@@ -66,7 +67,7 @@ def list_jobs(
     created_before: datetime | None = None,
     experiment_id: str | None = None,
     limit: int = Query(50, ge=1, le=1000),
-    offset: int = Query(0, ge=0),
+    offset: int = Query(0, ge=0, le=SQLITE_MAX_INT),  # SQLite cannot even compare a larger one
     who: Identity = Depends(current_identity),
     service: JobService = Depends(get_service),
 ) -> JobList:
