@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -85,6 +86,8 @@ class Executor:
         self._stops: dict[str, threading.Event] = {}
         self._lock = threading.Lock()
         self._stopping = threading.Event()
+        #: OpenMP threads of each worker's aer: the cores divided among the workers.
+        self.aer_threads = max(1, (os.cpu_count() or 1) // workers)
 
     # --- status changes --------------------------------------------------------------
 
@@ -217,7 +220,7 @@ class Executor:
             return False  # deleted meanwhile
         simulator = self._simulators[record.backend]
         if record.backend not in aers:
-            aers[record.backend] = simulator.new_aer()
+            aers[record.backend] = simulator.new_aer(threads=self.aer_threads)
         try:
             circuits = load_circuits(data)
             outcome = simulator.run(aers[record.backend], circuits, record.options, job_id, record.header, stop)
