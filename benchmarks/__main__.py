@@ -1,36 +1,58 @@
 """`make bench`: every figure against a baseline measured in the same run.
 
 Prints one table and writes benchmarks/results.json. Each figure module has
-``run() -> list[dict]`` with keys name, value, baseline, ratio, unit, target, met.
+``run() -> list[dict]`` with keys name, value_s, baseline_s, ratio, target (and
+unit and met where the module gives them; ``value_s``/``baseline_s`` are in ``unit``,
+seconds when it is absent).
+
+Figures: 1 sweep, 2 completion, 3 requests_per_job, 4 tables, 5 load, 6 memory.
+``python -m benchmarks sweep tables`` runs only those.
 """
 
 from __future__ import annotations
 
+import importlib
 import json
+import os
 import platform
 import sys
 import time
 from pathlib import Path
 
-from benchmarks import tables
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 
-FIGURE_MODULES = [tables]
+FIGURE_MODULES = ["sweep", "completion", "requests_per_job", "tables", "load", "memory"]
 
 
-def main() -> int:
+def main(argv: list[str]) -> int:
+    chosen = argv or FIGURE_MODULES
     figures = []
-    for module in FIGURE_MODULES:
+    started_all = time.perf_counter()
+    for name in chosen:
+        module = importlib.import_module(f"benchmarks.{name}")
         started = time.perf_counter()
-        figures.extend(module.run())
-        print(f"[{module.__name__} took {time.perf_counter() - started:.1f} s]", file=sys.stderr)
-    print(f"\n{'figure':<52} {'value':>10} {'baseline':>10} {'ratio':>7}  target")
+        rows = module.run()
+        took = time.perf_counter() - started
+        for row in rows:
+            row.setdefault("unit", "s")
+            row["module"] = name
+        figures.extend(rows)
+        print(f"[benchmarks.{name} took {took:.1f} s]", file=sys.stderr, flush=True)
+    total = time.perf_counter() - started_all
+    print(f"\n{'figure':<86} {'value':>9} {'baseline':>9} {'unit':<8} {'ratio':>7}  target")
     for f in figures:
-        print(f"{f['name']:<52} {f['value_s']:>10.4f} {f['baseline_s']:>10.4f} {f['ratio']:>7.3f}  {f['target']}")
+        met = f.get("met")
+        mark = "" if met is None else ("  met" if met else "  NOT MET")
+        print(f"{f['name']:<86} {f['value_s']:>9.4g} {f['baseline_s']:>9.4g} {f['unit']:<8} "
+              f"{f['ratio']:>7.3f}  {f['target']}{mark}")
+    print(f"\nall figures took {total:.0f} s")
     out = Path(__file__).with_name("results.json")
-    out.write_text(json.dumps({"machine": platform.platform(), "figures": figures}, indent=2))
-    print(f"\nwritten: {out}")
+    out.write_text(json.dumps({"machine": platform.platform(), "cpus": os.cpu_count(),
+                               "seconds": round(total, 1), "figures": figures}, indent=2))
+    print(f"written: {out}")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))
