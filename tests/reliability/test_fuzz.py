@@ -56,7 +56,12 @@ def _fuzz_operation(operation, failures: list[str], mode: GenerationMode, job_id
         # A long-poll may hold an answer up to 60 s: keep fuzzed waits short.
         if case.query and isinstance(case.query.get("wait"), (int, float)) and case.query["wait"] > 0.2:
             case.query["wait"] = 0.2
-        response = case.call(headers={"Authorization": f"Bearer {TOKENS['alice'][0]}"}, timeout=30)
+        # A valid token, unless the negative case is about the Authorization header itself
+        # (left out, or not "Bearer ..."): then it goes as generated and must be refused.
+        sent = next((v for k, v in (case.headers or {}).items() if k.lower() == "authorization"), None)
+        valid = mode is GenerationMode.POSITIVE or (isinstance(sent, str) and sent.startswith("Bearer "))
+        headers = {"Authorization": f"Bearer {TOKENS['alice'][0]}"} if valid else None
+        response = case.call(headers=headers, timeout=30)
         CASES[f"{case.method} {case.path}"] += 1
         MODES[mode.value] += 1
         STATUSES[response.status_code] += 1

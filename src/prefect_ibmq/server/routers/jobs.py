@@ -63,8 +63,8 @@ def list_jobs(
     tags: list[str] | None = Query(None),
     tags_operator: Literal["OR", "AND"] = "OR",
     name: str | None = Query(None, description="a regular expression searched in the job name"),
-    created_after: datetime | None = None,
-    created_before: datetime | None = None,
+    created_after: str | None = Query(None, json_schema_extra={"format": "date-time"}),
+    created_before: str | None = Query(None, json_schema_extra={"format": "date-time"}),
     experiment_id: str | None = None,
     limit: int = Query(50, ge=1, le=1000),
     offset: int = Query(0, ge=0, le=SQLITE_MAX_INT),  # SQLite cannot even compare a larger one
@@ -73,11 +73,28 @@ def list_jobs(
 ) -> JobList:
     filters = parse_filters(
         backend, status, tags, tags_operator, name,
-        to_iso(created_after) if created_after else None,
-        to_iso(created_before) if created_before else None,
+        _iso_query("created_after", created_after), _iso_query("created_before", created_before),
         experiment_id,
     )
     return service.list(who, filters, limit, offset)
+
+
+def _iso_query(name: str, value: str | None) -> str | None:
+    """An ISO 8601 time from the query, in the stored format; 422 naming it otherwise.
+
+    Parsed here rather than as a ``datetime`` parameter, which would also take a number
+    as a Unix time, though the OpenAPI document says ``date-time``.
+    """
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.upper().replace("Z", "+00:00"))
+    except ValueError:
+        raise ApiError(
+            422, ErrorCode.INVALID_REQUEST,
+            f"query.{name}={value!r}: give an ISO 8601 time such as 2024-05-01T12:00:00Z",
+        ) from None
+    return to_iso(parsed)
 
 
 @router.get("/{job_id}", response_model=JobRecord)
