@@ -55,9 +55,7 @@ def alice_token():
 
 @pytest.fixture(scope="session")
 def prefect_harness():
-    """A Prefect test server for the session, for tests that ask for it (tests/reliability).
-
-    tests/prefect has its own autouse one of the same name."""
+    """The session's one Prefect test server (starting one costs ~10 s), for the tests that ask for it."""
     from prefect.testing.utilities import prefect_test_harness
 
     with prefect_test_harness(server_startup_timeout=120):

@@ -1,19 +1,17 @@
-"""One Prefect test server for the whole session: starting one costs ~10 s."""
+"""Fixtures of the Prefect-layer tests: they all share the session's Prefect test server."""
 
 from __future__ import annotations
 
 import pytest
 from prefect.events.clients import AssertingPassthroughEventsClient
 from prefect.events.worker import EventsWorker
-from prefect.testing.utilities import prefect_test_harness
 
 from prefect_ibmq.blocks import IBMQServiceCredentials
 
 
-@pytest.fixture(scope="session", autouse=True)
-def prefect_harness():
-    with prefect_test_harness(server_startup_timeout=120):
-        yield
+@pytest.fixture(autouse=True)
+def _in_prefect_harness(prefect_harness):
+    """Every test here runs against the session's one Prefect test server (tests/conftest.py)."""
 
 
 @pytest.fixture(scope="session")
