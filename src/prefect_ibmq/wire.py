@@ -195,11 +195,17 @@ class JobRecord(BaseModel):
     requeued: int = 0
 
 
+#: Values of the status long-poll's ``until`` query parameter.
+StatusUntil = Literal["change", "final"]
+
+
 class JobStatusResponse(BaseModel):
-    """Body of ``GET /v1/jobs/{id}/status?wait=S[&known=STATUS][&known_position=N]``.
+    """Body of ``GET /v1/jobs/{id}/status?wait=S[&known=STATUS][&known_position=N][&until=final]``.
 
     With ``wait`` the server answers as soon as the status differs from ``known``
     (or the queue position from ``known_position``, when given), else after S seconds.
+    With ``until=final`` it answers only once the status is final (intermediate
+    changes do not end the wait), else after S seconds.
     """
 
     job_id: str
@@ -208,6 +214,8 @@ class JobStatusResponse(BaseModel):
     error: JobError | None = None
     #: True when the long-poll ended because nothing changed within ``wait``.
     timed_out: bool = False
+    #: The whole job record when ``status`` is final (None before): spares the client a ``GET /v1/jobs/{id}``.
+    record: JobRecord | None = None
 
 
 class JobList(BaseModel):

@@ -91,3 +91,49 @@ def test_circuits_come_back_as_submitted(alice):
     assert response.status_code == 200
     circuits = qpy.load(io.BytesIO(base64.b64decode(response.json()["qpy"])))
     assert [c.name for c in circuits] == ["kept-name"]
+
+
+def test_long_poll_until_final_ignores_intermediate_changes(alice):
+    job = alice.submit([bell()] * 2, backend="slow_simulator")
+    assert job["status"] == "CREATED"
+    # One request while the job goes CREATED -> ... -> QUEUED -> RUNNING -> COMPLETED.
+    answer = alice.status(job["job_id"], wait=60, until="final")
+    assert answer["timed_out"] is False
+    assert answer["status"] == "COMPLETED"
+    # It did pass through the intermediate statuses the long-poll slept through.
+    record = answer["record"]
+    assert record is not None, "a final answer carries the whole record"
+    assert list(record["time_per_step"]) == LIFECYCLE
+    assert record == alice.get(f"/jobs/{job['job_id']}").json()
+
+
+def test_long_poll_until_final_times_out_while_running(alice):
+    job = alice.submit([bell()] * 20, backend="slow_simulator")
+    alice.wait_for(job["job_id"], {"RUNNING"})
+    # `known` names another status: without until=final that alone would answer at once.
+    answer = alice.status(job["job_id"], wait=0.3, known="QUEUED", until="final")
+    assert answer["timed_out"] is True
+    assert answer["status"] == "RUNNING"
+    assert answer["record"] is None, "only a final answer carries the record"
+
+
+def test_status_carries_the_record_only_when_final(alice):
+    job = alice.submit([bell()] * 2, backend="slow_simulator")
+    first = alice.status(job["job_id"], wait=30, known="CREATED")  # the default until=change
+    assert first["status"] != "CREATED" and first["timed_out"] is False
+    if first["status"] != "COMPLETED":
+        assert first["record"] is None
+    alice.wait_final(job["job_id"])
+    # Without wait too, and answered at once with until=final for a job already final.
+    for params in ({}, {"wait": 30, "until": "final"}):
+        answer = alice.status(job["job_id"], **params)
+        assert answer["status"] == "COMPLETED" and answer["timed_out"] is False
+        assert answer["record"]["job_id"] == job["job_id"]
+        assert answer["record"]["run_mode"] == "fairshare"
+
+
+def test_long_poll_until_rejects_unknown_values(alice):
+    job = alice.submit()
+    response = alice.get(f"/jobs/{job['job_id']}/status", params={"wait": 1, "until": "forever"})
+    assert response.status_code == 422
+    assert "until" in response.json()["message"]

@@ -182,12 +182,19 @@ class JobService:
         return record
 
     def status(self, job_id: str) -> JobStatusResponse | None:
-        """The job's status now (no visibility check: the caller did it); None if gone."""
+        """The job's status now (no visibility check: the caller did it); None if gone.
+
+        A final status carries the whole record (already read here), so a client
+        needs no ``GET /v1/jobs/{id}`` after waiting.
+        """
         record = self.store.get_job(job_id)
         if record is None:
             return None
         info = self.queue.info(job_id) if record.status is S.QUEUED else None
-        return JobStatusResponse(job_id=job_id, status=record.status, queue_info=info, error=record.error)
+        final = record if record.status in FINAL_STATUSES else None
+        return JobStatusResponse(
+            job_id=job_id, status=record.status, queue_info=info, error=record.error, record=final
+        )
 
     def list(self, who: Identity, filters: JobFilter, limit: int, offset: int) -> JobList:
         if filters.name_regex is not None:

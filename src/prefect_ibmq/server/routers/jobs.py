@@ -25,6 +25,7 @@ from prefect_ibmq.wire import (
     JobSubmission,
     NameResponse,
     NameUpdate,
+    StatusUntil,
     TagsResponse,
     TagsUpdate,
 )
@@ -110,10 +111,18 @@ async def job_status(
     wait: float = Query(0.0, ge=0.0, le=MAX_STATUS_WAIT),
     known: ApiJobStatus | None = None,
     known_position: int | None = Query(None, ge=0),
+    until: StatusUntil = Query(
+        "change",
+        description="change: answer at the first change of status (or of queue position, with known_position); "
+        "final: answer only once the status is final, ignoring intermediate changes (and known, known_position)",
+    ),
     who: Identity = Depends(current_identity),
     service: JobService = Depends(get_service),
 ) -> JobStatusResponse:
-    """Answer at once, or (``wait`` > 0) as soon as the job changes, else after ``wait`` s."""
+    """Answer at once, or (``wait`` > 0) as soon as the job changes (``until=final``: is final), else after ``wait`` s.
+
+    A final answer carries the job's whole record.
+    """
     await run_in_threadpool(service.get, who, job_id)  # 404 unless visible
     notifier = service.notifier
     # Subscribe before reading, so a change between the read and the wait is not missed.
@@ -127,15 +136,15 @@ async def job_status(
             snapshot = await run_in_threadpool(service.status, job_id)
             if snapshot is None:
                 raise not_found(f"job {job_id!r}")
-            if wait <= 0:
-                return snapshot
-            if baseline is None:
-                baseline = snapshot.status
-            position = snapshot.queue_info.position if snapshot.queue_info else None
-            if snapshot.status != baseline or (known_position is not None and position != known_position):
-                return snapshot
-            if snapshot.status.is_final:
-                return snapshot  # it can never change again: waiting would only cost time
+            if wait <= 0 or snapshot.status.is_final:
+                return snapshot  # a final job can never change again: waiting would only cost time
+            if until == "change":
+                if baseline is None:
+                    baseline = snapshot.status
+                position = snapshot.queue_info.position if snapshot.queue_info else None
+                if snapshot.status != baseline or (known_position is not None and position != known_position):
+                    return snapshot
+            # until=final: an intermediate change only woke us; read again at the next one.
             remaining = deadline - loop.time()
             if remaining <= 0 or notifier.closed:
                 snapshot.timed_out = True
