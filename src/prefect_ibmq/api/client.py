@@ -163,10 +163,19 @@ class AccountClient:
         wait: float | None = None,
         known: ApiJobStatus | None = None,
         known_position: int | None = None,
+        until_final: bool = False,
     ) -> JobStatusResponse:
-        """A job's status; with ``wait`` a long-poll that answers at the first change (or after ``wait`` s)."""
+        """A job's status; with ``wait`` a long-poll that answers at the first change (or after ``wait`` s).
+
+        With ``until_final`` the long-poll answers only once the job is final
+        (``until=final``); a server without that option answers at the first
+        change, which a waiting loop handles the same way. A final answer carries
+        the job's whole record in ``record`` (None from a server without it).
+        """
         what = f"Reading the status of job {job_id}"
         params: dict[str, Any] = {}
+        if until_final:
+            params["until"] = "final"
         read_timeout = self._read_timeout
         if wait:
             params["wait"] = wait

@@ -58,8 +58,9 @@ class IBMQJob(JobV1):
     :meth:`IBMQService.jobs`. Methods that need the server raise
     :class:`IBMQJobApiError` when it cannot be reached (retrying is likely to
     succeed). Waiting (:meth:`wait_for_final_state`, :meth:`result`) uses the
-    service's long-poll: a request answers as soon as the status changes, so
-    waiting costs a few requests and no sleeping.
+    service's long-poll: a request answers as soon as the job is final (with a
+    callback: as soon as it changes), so waiting costs one request per ``wait``
+    window and no sleeping, and the final answer brings the whole job record.
 
     Args:
         backend: The backend the job runs on.
@@ -283,12 +284,21 @@ class IBMQJob(JobV1):
     ) -> None:
         """Wait until the job is done, cancelled or failed.
 
+        Without ``callback`` each request is a long-poll that the service answers
+        only when the job is final (or after ``wait`` seconds): one request per
+        ``wait`` seconds (60 when None), however many statuses the job passes
+        through. With ``callback`` each long-poll also ends at a status change,
+        so the callback hears every change. The final answer carries the job's
+        whole record, so :attr:`record`, :meth:`time_per_step` and
+        :meth:`scheduling_mode` need no further request afterwards.
+
         Args:
             timeout: Seconds to wait; None waits as long as it takes.
             wait: Seconds between calls of ``callback`` (each call follows one
                 long-poll of that length, which also ends early at a status
-                change). If None, ``callback`` is called only when the status or
-                the queue position changed.
+                change); without ``callback``, the longest single long-poll. If
+                None, ``callback`` is called only when the status or the queue
+                position changed.
             callback: Called after each query of a job not yet final as
                 ``callback(job_id, job_status, job, queue_info=queue_info)``, with
                 the qiskit ``JobStatus`` and a :class:`QueueInfo` or None.
@@ -317,8 +327,10 @@ class IBMQJob(JobV1):
                 seconds = min(poll, remaining)
             known_position = self.queue_position() if watch_queue else None
             try:
+                # `known` too: a server without `until` then still waits from the status we know.
                 answer = self._api.job_status(
-                    self.job_id(), wait=seconds, known=self._record.status, known_position=known_position
+                    self.job_id(), wait=seconds, known=self._record.status, known_position=known_position,
+                    until_final=callback is None,
                 )
             except IBMQJobApiError:
                 # Waiting only reads, so asking again is safe: ride out a restart of the service.
@@ -505,12 +517,15 @@ class IBMQJob(JobV1):
         return info if info.has_information() else None
 
     def _apply_status(self, answer: JobStatusResponse) -> None:
-        """Take in a status answer; on reaching a final state, read the full record once."""
+        """Take in a status answer; a final one carries the whole record (else it is read once)."""
+        if answer.record is not None and answer.record.job_id == self.job_id():
+            self._record = answer.record
+            return
         self._record = self._record.model_copy(
             update={"status": answer.status, "queue_info": answer.queue_info, "error": answer.error}
         )
         if answer.status.is_final:
-            self.refresh()
+            self.refresh()  # a server that does not send the record with a final status
 
 
 def _poll_seconds(wait: float) -> float:
