@@ -67,6 +67,10 @@ class ServerConfig(BaseModel):
     tokens: dict[str, Identity] = Field(default_factory=dict)
     backends: list[BackendSpec] = Field(default_factory=BackendSpec.defaults)
     workers: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1)
+    #: Where aer simulates: a pool of ``workers`` processes (made on the first run), so
+    #: jobs simulate in parallel and off the server's GIL; or the worker threads
+    #: themselves (no extra processes: tests, tiny deployments).
+    simulation: Literal["processes", "threads"] = "processes"
     host: str = "127.0.0.1"
     port: int = Field(0, ge=0, le=65535)
     max_body_bytes: int = Field(64 * 1024 * 1024, ge=1024)

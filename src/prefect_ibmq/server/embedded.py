@@ -65,6 +65,8 @@ class JobServer:
         self.port: int | None = None
         #: The token of a single-identity config (the default's local token); else None.
         self.token: str | None = next(iter(config.tokens)) if len(config.tokens) == 1 else None
+        #: The running service (its executor, store, ...); None when stopped.
+        self.service: JobService | None = None
         self._lock_handle: IO[str] | None = None
         self._server: _Uvicorn | None = None
         self._thread: threading.Thread | None = None
@@ -142,11 +144,13 @@ class JobServer:
                 raise RuntimeError(f"the job server did not start within {STARTUP_TIMEOUT_S} s")
             time.sleep(0.01)  # one-off startup wait
         self._sock = sock
+        self.service = service
         info = {"url": self.url, "pid": os.getpid()}
         (data_dir / INFO_FILE).write_text(json.dumps(info), encoding="utf-8")
 
     def stop(self) -> None:
-        """Stop serving, interrupt running jobs (a restart requeues them), join threads, close the DB."""
+        """Stop serving, interrupt running jobs (a restart requeues them), join threads, end the
+        simulator processes, close the DB."""
         if self._thread is None:
             return
         assert self._server is not None
@@ -154,6 +158,7 @@ class JobServer:
         self._thread.join()
         self._thread = None
         self._server = None
+        self.service = None
         self._sock.close()
         data_dir = Path(self.config.data_dir)
         try:

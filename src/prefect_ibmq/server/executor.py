@@ -4,7 +4,15 @@ Validation runs on its own small pool so a slow transpile never delays a run;
 runs happen on ``workers`` threads that take jobs from the fairshare queue.
 Every status change goes through :meth:`Executor.move`, a conditional update
 in the store followed by a wake-up of long-polling requests. A cancel or a
-shutdown sets the job's stop event, checked between experiments.
+shutdown sets the job's stop event, checked between chunks of experiments.
+
+With ``simulation="processes"`` (the default) a worker thread sends each chunk
+of circuits (QPY) to a pool of ``workers`` simulator processes
+(:mod:`.simpool`), made on the first run and shut down with the executor: aer
+holds the GIL while it simulates, so in threads two jobs never simulate at once
+and requests, the client and Prefect in the same process crawl meanwhile. A
+chunk whose process dies runs once more on a fresh process; if that one dies
+too, the job fails with ERROR_RUNNING_JOB saying so.
 """
 
 from __future__ import annotations
@@ -16,8 +24,8 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any, Literal, TypeVar
 
 from qiskit import QuantumCircuit, qpy
 
@@ -27,7 +35,16 @@ from prefect_ibmq.wire import JobError, JobRecord
 from .errors import StoreUnavailable
 from .notify import StatusNotifier
 from .queue import FairshareQueue, QueuedJob
-from .simulators import InvalidJob, Simulator
+from .config import BackendSpec
+from .simulators import (
+    ChunkCall,
+    ChunkRunner,
+    InvalidJob,
+    Simulator,
+    SimulatorCrashed,
+    ThreadRunner,
+)
+from .simpool import SimulatorPool, SimulatorProcessDied
 from .store import Store
 
 logger = logging.getLogger("prefect_ibmq.server.executor")
@@ -38,6 +55,9 @@ RUN_ERROR_CODE = 1500
 #: Before validation the job may be in any of these (several after a restart).
 BEFORE_VALIDATION = (S.CREATING, S.CREATED, S.VALIDATING, S.VALIDATED)
 T = TypeVar("T")
+#: Chunks of one job in flight in the process pool: the next is queued while one runs,
+#: so a single job keeps every pool process busy and none waits on the worker thread.
+POOL_LOOKAHEAD = 2
 
 
 def load_circuits(data: bytes) -> list[QuantumCircuit]:
@@ -75,6 +95,7 @@ class Executor:
         notifier: StatusNotifier,
         simulators: dict[str, Simulator],
         workers: int,
+        simulation: Literal["processes", "threads"] = "processes",
     ) -> None:
         self._store = store
         self._queue = queue
@@ -88,6 +109,10 @@ class Executor:
         self._stopping = threading.Event()
         #: OpenMP threads of each worker's aer: the cores divided among the workers.
         self.aer_threads = max(1, (os.cpu_count() or 1) // workers)
+        self.simulation = simulation
+        #: The simulator processes (simulation="processes"), made on the first chunk.
+        self._pool: SimulatorPool | None = None
+        self._pool_lock = threading.Lock()
 
     # --- status changes --------------------------------------------------------------
 
@@ -122,6 +147,27 @@ class Executor:
         for thread in self._threads:
             thread.join()
         self._threads.clear()
+        with self._pool_lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown()
+
+    # --- the simulator processes -----------------------------------------------------
+
+    def pool_pids(self) -> list[int]:
+        """Process ids of the running simulator processes (none before the first run)."""
+        with self._pool_lock:
+            pool = self._pool
+        return pool.pids() if pool is not None else []
+
+    def _pool_submit(self, *args: Any) -> Future:
+        """Send a chunk to the simulator processes, made on the first call."""
+        with self._pool_lock:
+            if self._stopping.is_set():
+                raise RuntimeError("the executor is stopping")
+            if self._pool is None:
+                self._pool = SimulatorPool(self._n_workers)
+            return self._pool.submit(*args)
 
     def validate_later(self, job_id: str, circuits: list[QuantumCircuit] | None = None) -> None:
         """Queue a job for validation (``circuits``: already decoded, saves a second decode)."""
@@ -190,14 +236,18 @@ class Executor:
     # --- running ---------------------------------------------------------------------
 
     def _work(self) -> None:
-        aers: dict[str, Any] = {}  # AerSimulator per backend, private to this thread
+        runner: ChunkRunner
+        if self.simulation == "threads":
+            runner = ThreadRunner(self._simulators, self.aer_threads)  # aer instances private to this thread
+        else:
+            runner = _PoolRunner(self)
         while not self._stopping.is_set():
             item = self._queue.take()
             if item is None:
                 return
             completed = False
             try:
-                completed = self._run(item, aers)
+                completed = self._run(item, runner)
             except Exception:
                 logger.exception("worker failed on job %s", item.job_id)
             finally:
@@ -205,7 +255,7 @@ class Executor:
                 with self._lock:
                     self._stops.pop(item.job_id, None)
 
-    def _run(self, item: QueuedJob, aers: dict[str, Any]) -> bool:
+    def _run(self, item: QueuedJob, runner: ChunkRunner) -> bool:
         job_id = item.job_id
         stop = threading.Event()
         with self._lock:
@@ -219,11 +269,9 @@ class Executor:
         if record is None or data is None:
             return False  # deleted meanwhile
         simulator = self._simulators[record.backend]
-        if record.backend not in aers:
-            aers[record.backend] = simulator.new_aer(threads=self.aer_threads)
         try:
             circuits = load_circuits(data)
-            outcome = simulator.run(aers[record.backend], circuits, record.options, job_id, record.header, stop)
+            outcome = simulator.run(runner, circuits, record.options, job_id, record.header, stop)
         except Exception as exc:
             logger.exception("job %s could not run", job_id)
             error = JobError(code=RUN_ERROR_CODE, message=f"the job could not run: {type(exc).__name__}: {exc}")
@@ -275,3 +323,43 @@ class Executor:
             fn(*args)
         except Exception:
             logger.exception("failed %s", what)
+
+
+class _PoolRunner:
+    """Sends chunks to the executor's process pool (one per worker thread, sharing the pool)."""
+
+    lookahead = POOL_LOOKAHEAD
+
+    def __init__(self, executor: Executor) -> None:
+        self._executor = executor
+
+    def submit(self, spec: BackendSpec, part: list[QuantumCircuit], run_options: dict[str, Any]) -> ChunkCall:
+        args = (spec, self._executor.aer_threads, dump_circuits(part), run_options)
+        return _PoolCall(self._executor, args, len(part))
+
+
+class _PoolCall:
+    """One chunk in the simulator processes; run once more if the process running it dies."""
+
+    def __init__(self, executor: Executor, args: tuple[Any, ...], size: int) -> None:
+        self._executor = executor
+        self._args = args
+        self._size = size
+        self._future = executor._pool_submit(*args)
+
+    def result(self) -> list[dict[str, Any]]:
+        try:
+            return self._future.result()
+        except SimulatorProcessDied as exc:
+            logger.warning("running a chunk of %d experiments again: %s", self._size, exc)
+        self._future = self._executor._pool_submit(*self._args)
+        try:
+            return self._future.result()
+        except SimulatorProcessDied as exc:
+            raise SimulatorCrashed(
+                f"the simulator process died twice running a chunk of {self._size} of this job's "
+                f"experiments (a new process was started in between); last: {exc}"
+            ) from exc
+
+    def cancel(self) -> bool:
+        return self._future.cancel()

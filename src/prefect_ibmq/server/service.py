@@ -81,7 +81,9 @@ class JobService:
             on_change=self.notifier.notify,
         )
         self.store = Store(config.data_dir)
-        self.executor = Executor(self.store, self.queue, self.notifier, self.simulators, config.workers)
+        self.executor = Executor(
+            self.store, self.queue, self.notifier, self.simulators, config.workers, simulation=config.simulation
+        )
 
     # --- lifecycle -------------------------------------------------------------------
 

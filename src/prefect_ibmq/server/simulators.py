@@ -4,21 +4,31 @@
 AerSimulator built from qiskit's ``GenericBackendV2`` (its noise, coupling map
 and basis gates). ``flaky`` fails each experiment with a probability drawn from
 a per-job RNG, so partial results are real, not mocked.
+
+A job's experiments run in chunks through a :class:`ChunkRunner`: in the
+calling thread (:class:`ThreadRunner`) or, by default, in the executor's pool
+of simulator processes (:mod:`.simpool`; :func:`simulate_qpy` is what they run), so
+aer, which holds the GIL while it simulates, neither serialises the workers nor
+stalls the server's other threads. Everything else (chunking, cancel checks,
+the test delay, the flaky draws, the result) stays in the worker thread.
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import logging
 import random
 import threading
 import time
 import uuid
+from collections import deque
 from collections.abc import Iterable
+from concurrent.futures import Future
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
-from qiskit import QuantumCircuit, transpile
+from qiskit import QuantumCircuit, qpy, transpile
 from qiskit.circuit import ControlFlowOp
 from qiskit.providers.fake_provider import GenericBackendV2
 from qiskit.result import Result
@@ -36,9 +46,10 @@ logger = logging.getLogger("prefect_ibmq.server.simulators")
 #: published properties then stay the same across restarts.
 DEFAULT_NOISE_SEED = 1234
 #: Experiments per aer call when nothing forces one at a time: big enough to
-#: amortise the call, small enough that a cancel is seen soon. aer holds the GIL
-#: while it simulates, so this also bounds how long the server's other threads
-#: (requests, long-poll wake-ups) wait behind one call: ~64 ms for 2-5 qubit circuits.
+#: amortise the call (and, in a pool process, the QPY round trip), small enough
+#: that a cancel is seen soon: ~64 ms for 2-5 qubit circuits. With simulation in
+#: threads, aer holds the GIL for a whole call, so this also bounds how long the
+#: server's other threads (requests, long-poll wake-ups) wait behind one.
 CHUNK = 64
 #: Ideal circuits up to this width run on aer's statevector method rather than
 #: the stabilizer aer picks for Clifford circuits: sampling 1,024 shots from a
@@ -49,6 +60,46 @@ BACKEND_VERSION = "1.0.0"
 
 class InvalidJob(Exception):
     """A job the backend cannot run; the message names the circuit index and the problem."""
+
+
+class SimulatorCrashed(Exception):
+    """A simulator process died running a chunk, also when retried on a fresh pool: the job fails."""
+
+
+class ChunkCall(Protocol):
+    def result(self) -> list[dict[str, Any]]: ...
+
+    def cancel(self) -> bool: ...
+
+
+class ChunkRunner(Protocol):
+    """Runs chunks of circuits; ``lookahead`` chunks of one job may be in flight at once."""
+
+    lookahead: int
+
+    def submit(self, spec: BackendSpec, part: list[QuantumCircuit], run_options: dict[str, Any]) -> ChunkCall: ...
+
+
+class ThreadRunner:
+    """Simulates in the calling thread (``ServerConfig.simulation = "threads"``) on its own aer per backend."""
+
+    lookahead = 1
+
+    def __init__(self, simulators: dict[str, "Simulator"], threads: int) -> None:
+        self._simulators = simulators
+        self._threads = threads
+        self._aers: dict[str, AerSimulator] = {}
+
+    def submit(self, spec: BackendSpec, part: list[QuantumCircuit], run_options: dict[str, Any]) -> ChunkCall:
+        future: Future[list[dict[str, Any]]] = Future()
+        try:
+            aer = self._aers.get(spec.name)
+            if aer is None:
+                aer = self._aers[spec.name] = self._simulators[spec.name].new_aer(threads=self._threads)
+            future.set_result(simulate(aer, part, run_options))
+        except Exception as exc:
+            future.set_exception(exc)
+        return future
 
 
 @dataclass
@@ -63,12 +114,7 @@ class Simulator:
 
     def __init__(self, spec: BackendSpec) -> None:
         self.spec = spec
-        self._generic: GenericBackendV2 | None = None
-        if spec.kind == "noisy":
-            self._generic = GenericBackendV2(
-                num_qubits=spec.n_qubits,
-                seed=spec.seed if spec.seed is not None else DEFAULT_NOISE_SEED,
-            )
+        self._generic = generic_backend(spec)
         self.target: Target = self.new_aer().target
         self.configuration = self._configuration()
 
@@ -84,12 +130,7 @@ class Simulator:
         threads get worse when the cores are shared). With several threads, aer
         parallelises whole experiments of a chunk instead of shots.
         """
-        options: dict[str, Any] = {"max_parallel_threads": max(1, threads)}
-        if threads > 1:
-            options.update(max_parallel_experiments=0, max_parallel_shots=1)
-        if self._generic is not None:
-            return AerSimulator.from_backend(self._generic, **options)
-        return AerSimulator(**options)
+        return make_aer(threads, self._generic)
 
     def _configuration(self) -> BackendConfiguration:
         spec = self.spec
@@ -192,33 +233,47 @@ class Simulator:
 
     def run(
         self,
-        aer: AerSimulator,
+        runner: ChunkRunner,
         circuits: list[QuantumCircuit],
         options: RunOptions,
         job_id: str,
         header: dict[str, Any],
         stop: threading.Event,
     ) -> RunOutcome | None:
-        """Run the experiments; None when ``stop`` was set (cancel or shutdown) in between."""
+        """Run the experiments; None when ``stop`` was set (cancel or shutdown) in between.
+
+        Up to ``runner.lookahead`` chunks are in flight; a stopped job's in-flight chunks
+        are cancelled or, when already running, left to finish and discarded.
+        """
         spec = self.spec
         rng = random.Random(_job_seed(job_id, spec.seed))
         one_by_one = spec.experiment_delay_s > 0 or spec.failure_probability > 0
         chunk = 1 if one_by_one else CHUNK
+        starts = iter(range(0, len(circuits), chunk))
+        pending: deque[tuple[list[QuantumCircuit], dict[str, Any], ChunkCall]] = deque()
         experiments: list[dict[str, Any]] = []
         started = time.monotonic()
-        for start in range(0, len(circuits), chunk):
-            if stop.is_set():
-                return None
-            part = circuits[start : start + chunk]
-            run_options: dict[str, Any] = {"shots": options.shots, "memory": options.memory}
-            if self._generic is None and max(c.num_qubits for c in part) <= STATEVECTOR_MAX_QUBITS:
-                run_options["method"] = "statevector"
-            if options.seed_simulator is not None:
-                run_options["seed_simulator"] = options.seed_simulator + start
-            experiments.extend(self._run_chunk(aer, part, run_options, rng))
-            # The delay stands for slow hardware; waiting on the event lets a cancel cut it short.
-            if spec.experiment_delay_s and stop.wait(spec.experiment_delay_s * len(part)):
-                return None
+        try:
+            while True:
+                while len(pending) < runner.lookahead and not stop.is_set():
+                    start = next(starts, None)
+                    if start is None:
+                        break
+                    part = circuits[start : start + chunk]
+                    run_options = self._run_options(part, options, start)
+                    pending.append((part, run_options, runner.submit(spec, part, run_options)))
+                if stop.is_set():
+                    return None
+                if not pending:
+                    break
+                part, run_options, call = pending.popleft()
+                experiments.extend(self._collect(call, part, run_options, rng))
+                # The delay stands for slow hardware; waiting on the event lets a cancel cut it short.
+                if spec.experiment_delay_s and stop.wait(spec.experiment_delay_s * len(part)):
+                    return None
+        finally:
+            for _, _, call in pending:
+                call.cancel()
         failed = sum(1 for e in experiments if not e["success"])
         total = len(experiments)
         result = {
@@ -235,14 +290,22 @@ class Simulator:
         }
         return RunOutcome(result=result, failed=failed, total=total)
 
-    def _run_chunk(
-        self, aer: AerSimulator, part: list[QuantumCircuit], run_options: dict[str, Any], rng: random.Random
+    def _run_options(self, part: list[QuantumCircuit], options: RunOptions, start: int) -> dict[str, Any]:
+        run_options: dict[str, Any] = {"shots": options.shots, "memory": options.memory}
+        if self._generic is None and max(c.num_qubits for c in part) <= STATEVECTOR_MAX_QUBITS:
+            run_options["method"] = "statevector"
+        if options.seed_simulator is not None:
+            run_options["seed_simulator"] = options.seed_simulator + start
+        return run_options
+
+    def _collect(
+        self, call: ChunkCall, part: list[QuantumCircuit], run_options: dict[str, Any], rng: random.Random
     ) -> list[dict[str, Any]]:
+        """A chunk's experiments, with headers and the flaky backend's failure draws."""
         try:
-            out = _execute(aer, part, run_options).to_dict()
-            experiments = list(out["results"])
-            if len(experiments) != len(part):
-                raise RuntimeError(f"aer returned {len(experiments)} results for {len(part)} circuits")
+            experiments = call.result()
+        except SimulatorCrashed:
+            raise
         except Exception as exc:
             logger.warning("simulation failed on %s: %s", self.spec.name, exc)
             return [_failed(_header(c), run_options["shots"], f"ERROR: simulation failed: {exc}") for c in part]
@@ -256,6 +319,48 @@ class Simulator:
                 )
             out_list.append(experiment)
         return out_list
+
+
+def generic_backend(spec: BackendSpec) -> GenericBackendV2 | None:
+    """The GenericBackendV2 behind a noisy backend (same seed, same noise everywhere); else None."""
+    if spec.kind != "noisy":
+        return None
+    return GenericBackendV2(
+        num_qubits=spec.n_qubits, seed=spec.seed if spec.seed is not None else DEFAULT_NOISE_SEED
+    )
+
+
+def make_aer(threads: int, generic: GenericBackendV2 | None) -> AerSimulator:
+    """An AerSimulator with at most ``threads`` OpenMP threads (see :meth:`Simulator.new_aer`)."""
+    options: dict[str, Any] = {"max_parallel_threads": max(1, threads)}
+    if threads > 1:
+        options.update(max_parallel_experiments=0, max_parallel_shots=1)
+    if generic is not None:
+        return AerSimulator.from_backend(generic, **options)
+    return AerSimulator(**options)
+
+
+def simulate(aer: AerSimulator, part: list[QuantumCircuit], run_options: dict[str, Any]) -> list[dict[str, Any]]:
+    """aer's per-experiment result dicts for ``part``; raises if aer fails."""
+    experiments = list(_execute(aer, part, run_options).to_dict()["results"])
+    if len(experiments) != len(part):
+        raise RuntimeError(f"aer returned {len(experiments)} results for {len(part)} circuits")
+    return experiments
+
+
+# --- in a simulator process (simpool) ----------------------------------------------------------------
+
+#: AerSimulator per (backend spec, threads), built on a process's first chunk for it.
+_PROCESS_AERS: dict[tuple[str, int], AerSimulator] = {}
+
+
+def simulate_qpy(spec: BackendSpec, threads: int, data: bytes, run_options: dict[str, Any]) -> list[dict[str, Any]]:
+    """What a pool process runs: a chunk of circuits as QPY -> aer's per-experiment result dicts."""
+    key = (spec.model_dump_json(), threads)
+    aer = _PROCESS_AERS.get(key)
+    if aer is None:
+        aer = _PROCESS_AERS[key] = make_aer(threads, generic_backend(spec))
+    return simulate(aer, list(qpy.load(io.BytesIO(data))), run_options)
 
 
 def _execute(aer: AerSimulator, part: list[QuantumCircuit], run_options: dict[str, Any]) -> Result:

@@ -1,0 +1,125 @@
+"""Simulation in the executor's simulator processes (``ServerConfig.simulation``).
+
+These servers start their own processes; a test kills one mid-run with
+SIGKILL and checks that only the affected chunk runs again (or, when its
+process dies twice, that only its job fails with a clear message) and that the
+server keeps serving.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+from qiskit import QuantumCircuit
+
+from prefect_ibmq.server import BackendSpec, JobServer, ServerConfig
+from server_helpers import Api, bell
+
+#: Shots that make a chunk of 64 such circuits take ~1-3 s in a simulator process.
+HEAVY_SHOTS = 100_000
+
+
+def ghz(width: int, index: int) -> QuantumCircuit:
+    qc = QuantumCircuit(width, width, name=f"ghz{width}_{index}")
+    qc.h(0)
+    for k in range(width - 1):
+        qc.cx(k, k + 1)
+    qc.measure(range(width), range(width))
+    return qc
+
+
+def _server(job_server, tmp_path, **overrides) -> JobServer:
+    settings = dict(
+        data_dir=tmp_path,
+        tokens=job_server.config.tokens,
+        backends=[BackendSpec(name="aer_simulator", n_qubits=5)],
+        workers=2,
+        simulation="processes",
+    )
+    settings.update(overrides)
+    return JobServer(ServerConfig(**settings))
+
+
+def _wait_for_pids(server: JobServer, count: int, limit_s: float = 60) -> list[int]:
+    deadline = time.monotonic() + limit_s
+    while len(pids := server.service.executor.pool_pids()) < count:
+        assert time.monotonic() < deadline, f"simulator processes did not start: {pids}"
+        time.sleep(0.05)  # polling a test condition
+    return pids
+
+
+def _gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
+def test_no_processes_until_the_first_run_and_none_after_stop(job_server, tmp_path):
+    server = _server(job_server, tmp_path).start()
+    try:
+        assert server.service.executor.pool_pids() == []
+        api = Api(server.url, next(iter(job_server.config.tokens)))
+        job = api.submit([bell()] * 3)
+        answer = api.wait_final(job["job_id"])
+        assert answer["status"] == "COMPLETED"
+        pids = _wait_for_pids(server, 2)
+        result = api.get(f"/jobs/{job['job_id']}/result").json()
+        assert [e["success"] for e in result["results"]] == [True] * 3
+        assert set(result["results"][0]["data"]["counts"]) <= {"0x0", "0x3"}
+    finally:
+        server.stop()
+    assert all(_gone(pid) for pid in pids)
+
+
+def test_threads_mode_starts_no_process(job_server, tmp_path):
+    with _server(job_server, tmp_path, simulation="threads") as server:
+        api = Api(server.url, next(iter(job_server.config.tokens)))
+        job = api.submit([bell()] * 3)
+        assert api.wait_final(job["job_id"])["status"] == "COMPLETED"
+        assert server.service.executor.pool_pids() == []
+
+
+def test_a_killed_simulator_process_reruns_its_chunk_and_the_server_keeps_serving(job_server, tmp_path):
+    with _server(job_server, tmp_path) as server:
+        api = Api(server.url, next(iter(job_server.config.tokens)))
+        circuits = [ghz(2 + i % 4, i) for i in range(128)]
+        job = api.submit(circuits, shots=HEAVY_SHOTS)
+        assert api.wait_for(job["job_id"], {"RUNNING"})["status"] == "RUNNING"
+        victim = _wait_for_pids(server, 2)[0]
+        time.sleep(0.5)  # into the first chunks
+        os.kill(victim, signal.SIGKILL)
+
+        answer = api.wait_final(job["job_id"])
+        assert answer["status"] == "COMPLETED", api.get(f"/jobs/{job['job_id']}").json()
+        result = api.get(f"/jobs/{job['job_id']}/result").json()
+        assert len(result["results"]) == 128
+        assert all(e["success"] and sum(e["data"]["counts"].values()) == HEAVY_SHOTS for e in result["results"])
+        assert victim not in server.service.executor.pool_pids()
+
+        later = api.submit([bell()] * 2)
+        assert api.wait_final(later["job_id"])["status"] == "COMPLETED"
+
+
+def test_a_chunk_whose_process_dies_twice_fails_only_its_job(job_server, tmp_path):
+    with _server(job_server, tmp_path, workers=1) as server:
+        api = Api(server.url, next(iter(job_server.config.tokens)))
+        job = api.submit([ghz(5, i) for i in range(64)], shots=HEAVY_SHOTS)
+        assert api.wait_for(job["job_id"], {"RUNNING"})["status"] == "RUNNING"
+        deadline = time.monotonic() + 60
+        while api.status(job["job_id"])["status"] == "RUNNING":
+            assert time.monotonic() < deadline, "the job outlived every killed process"
+            for pid in server.service.executor.pool_pids():
+                os.kill(pid, signal.SIGKILL)
+            time.sleep(0.2)  # let a new process take the chunk, then kill it too
+
+        record = api.get(f"/jobs/{job['job_id']}").json()
+        assert record["status"] == "ERROR_RUNNING_JOB"
+        message = record["error"]["message"]
+        assert "simulator process died twice" in message and "SIGKILL" in message, message
+
+        later = api.submit([bell()] * 2)
+        assert api.wait_final(later["job_id"])["status"] == "COMPLETED"
