@@ -20,11 +20,11 @@ from pathlib import Path
 from collections.abc import Iterator
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from prefect import flow, get_run_logger
 from prefect.futures import PrefectFuture
 from qiskit import QuantumCircuit
-from qiskit.result import Result
 
 from prefect_ibmq.backend import IBMQService
 from prefect_ibmq.blocks import IBMQServiceCredentials, get_service
@@ -127,9 +127,10 @@ def circuit_sweep(
         percent = progress.update(finished, planned)
         logger.info("Sweep %s: %s %d/%d jobs done", sweep_id, _bar(percent), finished, planned)
 
-    summary = job_summary_frame(pipeline.records, pipeline.results)
+    summary = job_summary_frame(pipeline.records)
+    summary["success_count"] = pd.array(summary["job_id"].map(pipeline.success_counts), dtype="Int64")
     timings = time_per_step_frame(pipeline.records)
-    counts = _final_counts(pipeline)
+    counts = _latest_attempts(pipeline.count_parts)
     failed = sorted(pipeline.failed_circuits)
     outputs = write_frames(Path(output_dir), counts=counts, timings=timings, summary=summary) if output_dir else {}
     publish_job_table(artifact_key(sweep_id, "timings"), summary)
@@ -166,8 +167,9 @@ class _Pipeline:
         self.sweep_id, self.backend_name, self.circuits = sweep_id, backend_name, circuits
         self.existing, self.limit, self.common, self.service = existing, limit, common, service
         self.records: list[JobRecord] = []
-        self.results: list[Result] = []
-        self.attempts: list[tuple[Chunk, Result]] = []
+        # Each result is tabulated as it arrives and then dropped, so results are never held twice.
+        self.count_parts: list[pd.DataFrame] = []
+        self.success_counts: dict[str, int] = {}
         self.errors: list[str] = []
         self.failed_circuits: set[int] = set()
         self.submitted = self.reused = 0
@@ -239,20 +241,23 @@ class _Pipeline:
         self.records.append(record)
         if result is None:
             return chunk.circuit_indices
-        self.results.append(result)
-        self.attempts.append((chunk, result))
-        return tuple(i for i, experiment in zip(chunk.circuit_indices, result.results) if not experiment.success)
+        self.count_parts.append(_tabulate(counts_frame([result]), chunk.circuit_indices, chunk.round))
+        succeeded = [experiment.success for experiment in result.results]
+        self.success_counts[record.job_id] = sum(succeeded)
+        return tuple(i for i, ok in zip(chunk.circuit_indices, succeeded) if not ok)
 
 
-def _final_counts(pipeline: _Pipeline) -> pd.DataFrame:
-    """Counts with each circuit's latest attempt only, keyed by the circuit's index in the sweep."""
-    ran = pipeline.attempts
-    counts = counts_frame([result for _, result in ran])
-    index_of = {(result.job_id, e): i for chunk, result in ran for e, i in enumerate(chunk.circuit_indices)}
-    round_of = {result.job_id: chunk.round for chunk, result in ran}
-    keys = list(zip(counts["job_id"], counts["experiment"]))
-    counts.insert(0, "circuit_index", pd.array([index_of[k] for k in keys], dtype="Int64"))
-    counts.insert(1, "round", pd.array([round_of[j] for j in counts["job_id"]], dtype="Int64"))
+def _tabulate(counts: pd.DataFrame, circuit_indices: tuple[int, ...], round_: int) -> pd.DataFrame:
+    """A job's counts, keyed by each circuit's index in the sweep and the attempt's round."""
+    indices = np.asarray(circuit_indices, dtype=int)[counts["experiment"].to_numpy(dtype=int)]
+    counts.insert(0, "circuit_index", pd.array(indices, dtype="Int64"))
+    counts.insert(1, "round", pd.array(np.full(len(counts), round_), dtype="Int64"))
+    return counts
+
+
+def _latest_attempts(parts: list[pd.DataFrame]) -> pd.DataFrame:
+    """All counts, keeping for each circuit only its latest attempt (a resubmission replaces a failure)."""
+    counts = pd.concat(parts, ignore_index=True) if parts else _tabulate(counts_frame([]), (), 0)
     latest = counts.groupby("circuit_index")["round"].transform("max")
     return counts[counts["round"] == latest].sort_values(["circuit_index", "bitstring"]).reset_index(drop=True)
 
