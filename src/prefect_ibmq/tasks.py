@@ -125,9 +125,7 @@ def wait_for_final_state(
     job = get_service(service).job(job_id)
     reported: list[tuple[str, int | None]] = []
 
-    def on_change(job_id: str, status: JobStatus, job: IBMQJob, queue_info: QueueInfo | None = None) -> None:
-        record = job.record
-        position = queue_info.position if queue_info else None
+    def report(record: JobRecord, position: int | None) -> None:
         if reported and reported[-1] == (record.status.value, position):
             return
         reported.append((record.status.value, position))
@@ -136,7 +134,11 @@ def wait_for_final_state(
         )
         emit_job_event(record, position)
 
-    on_change(job_id, job.status(), job, job.queue_info())
+    def on_change(job_id: str, status: JobStatus, job: IBMQJob, queue_info: QueueInfo | None = None) -> None:
+        report(job.record, queue_info.position if queue_info else None)
+
+    # The record was read just now: report it as it is (asking status() and queue_info() again cost 2 requests).
+    report(job.record, job.queue_position())
     try:
         job.wait_for_final_state(timeout=timeout, callback=on_change)
     except IBMQJobTimeoutError:

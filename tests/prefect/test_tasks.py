@@ -128,3 +128,35 @@ def test_a_read_once_result_survives_a_retry_of_a_later_step(credentials):
     # The service gave the result out once; the retried flow read Prefect's persisted copy.
     with pytest.raises(IBMQJobResultConsumedError):
         credentials.get_service().job(attempts[0]).result()
+
+
+class _PathLog(FaultProxy):
+    """The fault proxy (no faults), keeping the method and path of every request."""
+
+    def __init__(self, upstream: str) -> None:
+        super().__init__(upstream)
+        self.requests: list[tuple[str, str]] = []
+
+    def choose_fault(self, method: str, path: str) -> str | None:
+        self.requests.append((method, path.split("?")[0]))
+        return super().choose_fault(method, path)
+
+
+def test_wait_task_asks_only_for_news_and_gets_the_record_with_the_final_status(
+    job_server, alice_token, credentials, recorded_events
+):
+    job_id = credentials.get_service().backend("slow_simulator").run([bell()] * 3, shots=8).job_id()
+    with _PathLog(job_server.url) as proxy:
+        via_proxy = IBMQServiceCredentials(url=proxy.url, token=alice_token)
+        via_proxy.get_service().backend("slow_simulator")  # the backend is read once per service
+        start = proxy.forwarded
+        record = flow(lambda: wait_for_final_state(job_id, service=via_proxy), name="wait-counted")()
+        forwarded, requests = proxy.forwarded - start, proxy.requests[-(proxy.forwarded - start):]
+    assert record.status is ApiJobStatus.COMPLETED and "COMPLETED" in record.time_per_step
+    # One read of the job, then long-polls only: no status() right after it, no read of the record at the end.
+    assert requests[0] == ("GET", f"/v1/jobs/{job_id}")
+    polls = requests[1:]
+    assert polls and set(polls) == {("GET", f"/v1/jobs/{job_id}/status")}
+    # Each long-poll brought news: one event for the record first read, then one per answer.
+    events = [e for e in recorded_events("prefect-ibmq.job.") if e.resource.id == f"prefect-ibmq.job.{job_id}"]
+    assert len(events) == 1 + len(polls) == forwarded, [e.event for e in events]
