@@ -17,6 +17,8 @@ from typing import Any
 
 from qiskit import QuantumCircuit
 
+from prefect_ibmq import circuits
+
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 ROOT = Path(__file__).resolve().parent.parent
 _stack = contextlib.ExitStack()
@@ -25,12 +27,9 @@ _prefect_started = False
 
 
 def ghz(width: int, index: int = 0) -> QuantumCircuit:
-    """A GHZ circuit as a user writes it: h, a cx ladder, measure all (not transpiled)."""
-    qc = QuantumCircuit(width, width, name=f"ghz{width}_{index}")
-    qc.h(0)
-    for k in range(width - 1):
-        qc.cx(k, k + 1)
-    qc.measure(range(width), range(width))
+    """A GHZ circuit as a user writes it (h, a cx ladder, measure all; not transpiled), named by index."""
+    qc = circuits.ghz(width)
+    qc.name = f"ghz{width}_{index}"
     return qc
 
 

@@ -82,9 +82,9 @@ def _qasm_version(text: str) -> str:
 
 
 def ghz(num_qubits: int) -> QuantumCircuit:
-    """A GHZ state on ``num_qubits`` qubits, measured; ``bell`` is ``ghz(2)``."""
-    if num_qubits < 2:
-        raise ValueError(f"a GHZ circuit needs at least 2 qubits, not {num_qubits}")
+    """A GHZ state on ``num_qubits`` qubits, measured; ``bell`` is ``ghz(2)`` (``ghz(1)`` is |+>)."""
+    if num_qubits < 1:
+        raise ValueError(f"a GHZ circuit needs at least 1 qubit, not {num_qubits}")
     circuit = QuantumCircuit(num_qubits, num_qubits, name=f"ghz_{num_qubits}")
     circuit.h(0)
     for qubit in range(1, num_qubits):

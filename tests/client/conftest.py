@@ -9,7 +9,9 @@ from qiskit import QuantumCircuit
 from qiskit.providers import JobStatus
 
 from prefect_ibmq import IBMQJob, IBMQService
+from prefect_ibmq.api import RetryPolicy
 from tests.conftest import TOKENS
+from tests.faultproxy import FaultProxy
 
 
 def token_of(user: str) -> str:
@@ -59,3 +61,30 @@ def wait_for_status(job: IBMQJob, wanted: set[JobStatus], timeout: float = 30.0)
         if time.monotonic() > deadline or status in (JobStatus.DONE, JobStatus.ERROR, JobStatus.CANCELLED):
             raise AssertionError(f"job {job.job_id()} is {status.name}, never reached {wanted}")
         time.sleep(0.05)
+
+
+FAST_RETRY = RetryPolicy(max_retries=3, backoff_base=0.01, backoff_max=0.05)
+
+
+class RecordingProxy(FaultProxy):
+    """The fault proxy, also keeping the method and path (with query) of every request."""
+
+    def __init__(self, upstream: str) -> None:
+        super().__init__(upstream)
+        self.requests: list[tuple[str, str]] = []
+
+    def choose_fault(self, method: str, path: str) -> str | None:
+        self.requests.append((method, path))
+        return super().choose_fault(method, path)
+
+
+@pytest.fixture()
+def proxy(job_server):
+    with RecordingProxy(job_server.url) as fault_proxy:
+        yield fault_proxy
+
+
+@pytest.fixture()
+def proxied(proxy):
+    with IBMQService(url=proxy.url, token=token_of("alice"), retry=FAST_RETRY) as service:
+        yield service

@@ -8,38 +8,11 @@ import uuid
 import pytest
 
 from prefect_ibmq import IBMQJobApiError, IBMQService
-from prefect_ibmq.api import AccountClient, RetryPolicy
+from prefect_ibmq.api import AccountClient
 from prefect_ibmq.exceptions import IBMQJobAccessError, IBMQJobNotFoundError
-from tests.faultproxy import FaultProxy, Rule
+from tests.faultproxy import Rule
 
-from .conftest import bell, token_of
-
-FAST_RETRY = RetryPolicy(max_retries=3, backoff_base=0.01, backoff_max=0.05)
-
-
-class RecordingProxy(FaultProxy):
-    """The fault proxy, also keeping the method and path (with query) of every request."""
-
-    def __init__(self, upstream: str) -> None:
-        super().__init__(upstream)
-        self.requests: list[tuple[str, str]] = []
-
-    def choose_fault(self, method: str, path: str) -> str | None:
-        self.requests.append((method, path))
-        return super().choose_fault(method, path)
-
-
-@pytest.fixture()
-def proxy(job_server):
-    with RecordingProxy(job_server.url) as fault_proxy:
-        yield fault_proxy
-
-
-@pytest.fixture()
-def proxied(proxy):
-    with IBMQService(url=proxy.url, token=token_of("alice"), retry=FAST_RETRY) as service:
-        yield service
-
+from .conftest import FAST_RETRY, bell, token_of
 
 @pytest.mark.parametrize("fault", ["500", "502", "503", "429", "reset"])
 def test_get_is_repeated_after_a_transient_fault(proxy, proxied, fault):

@@ -12,21 +12,13 @@ from qiskit.providers import JobStatus
 from prefect_ibmq import IBMQService
 from prefect_ibmq.wire import ApiJobStatus
 
-from .conftest import bell, token_of
-from .test_account_client import FAST_RETRY, RecordingProxy
+from .conftest import bell
 
 
 @pytest.fixture()
-def proxy(job_server):
-    with RecordingProxy(job_server.url) as fault_proxy:
-        yield fault_proxy
-
-
-@pytest.fixture()
-def proxied(proxy):
-    with IBMQService(url=proxy.url, token=token_of("alice"), retry=FAST_RETRY) as service:
-        service.backend("slow_simulator")  # its configuration is read once, before any count
-        yield service
+def proxied(proxied: IBMQService) -> IBMQService:
+    proxied.backend("slow_simulator")  # its configuration is read once, before any count
+    return proxied
 
 
 @pytest.fixture()

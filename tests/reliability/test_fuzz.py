@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from collections import Counter
 
-import pytest
 import schemathesis
 from schemathesis import GenerationMode
 from hypothesis import HealthCheck, Phase, given, settings

@@ -12,22 +12,12 @@ import os
 import signal
 import time
 
-from qiskit import QuantumCircuit
-
+from prefect_ibmq.circuits import ghz
 from prefect_ibmq.server import BackendSpec, JobServer, ServerConfig
 from server_helpers import Api, bell
 
 #: Shots that make a chunk of 64 such circuits take ~1-3 s in a simulator process.
 HEAVY_SHOTS = 100_000
-
-
-def ghz(width: int, index: int) -> QuantumCircuit:
-    qc = QuantumCircuit(width, width, name=f"ghz{width}_{index}")
-    qc.h(0)
-    for k in range(width - 1):
-        qc.cx(k, k + 1)
-    qc.measure(range(width), range(width))
-    return qc
 
 
 def _server(job_server, tmp_path, **overrides) -> JobServer:
@@ -86,7 +76,7 @@ def test_threads_mode_starts_no_process(job_server, tmp_path):
 def test_a_killed_simulator_process_reruns_its_chunk_and_the_server_keeps_serving(job_server, tmp_path):
     with _server(job_server, tmp_path) as server:
         api = Api(server.url, next(iter(job_server.config.tokens)))
-        circuits = [ghz(2 + i % 4, i) for i in range(128)]
+        circuits = [ghz(2 + i % 4) for i in range(128)]
         job = api.submit(circuits, shots=HEAVY_SHOTS)
         assert api.wait_for(job["job_id"], {"RUNNING"})["status"] == "RUNNING"
         victim = _wait_for_pids(server, 2)[0]
@@ -107,7 +97,7 @@ def test_a_killed_simulator_process_reruns_its_chunk_and_the_server_keeps_servin
 def test_a_chunk_whose_process_dies_twice_fails_only_its_job(job_server, tmp_path):
     with _server(job_server, tmp_path, workers=1) as server:
         api = Api(server.url, next(iter(job_server.config.tokens)))
-        job = api.submit([ghz(5, i) for i in range(64)], shots=HEAVY_SHOTS)
+        job = api.submit([ghz(5) for i in range(64)], shots=HEAVY_SHOTS)
         assert api.wait_for(job["job_id"], {"RUNNING"})["status"] == "RUNNING"
         deadline = time.monotonic() + 60
         while api.status(job["job_id"])["status"] == "RUNNING":
