@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import re
+import time
 from pathlib import Path
 from uuid import UUID
 
@@ -68,18 +69,27 @@ def publish_summary(key: str, title: str, summary: pd.DataFrame, counts: pd.Data
 
 
 class Progress:
-    """A progress artifact that follows finished work."""
+    """A progress artifact that follows finished work.
 
-    def __init__(self, key: str, total: int, what: str) -> None:
+    Each update is a request to the Prefect API (~30 ms), made in the sweep's
+    event loop; so it is sent at most every ``min_interval`` seconds, and always
+    when the work is complete.
+    """
+
+    def __init__(self, key: str, total: int, what: str, min_interval: float = 1.0) -> None:
         self.total = max(total, 1)
         self.what = what
+        self.min_interval = min_interval
         self.artifact_id = create_progress_artifact(0.0, key=key, description=f"0 of {total} {what} done")
+        self._sent_at = time.monotonic()
 
     def update(self, done: int, total: int | None = None) -> float:
-        """Record ``done`` of ``total`` (the total may grow, e.g. with resubmissions)."""
+        """Record ``done`` of ``total`` (the total may grow, e.g. with resubmissions); returns the percentage."""
         self.total = max(total or self.total, 1)
         percent = 100.0 * min(done, self.total) / self.total
-        update_progress_artifact(self.artifact_id, percent, description=f"{done} of {self.total} {self.what} done")
+        if done >= self.total or time.monotonic() - self._sent_at >= self.min_interval:
+            update_progress_artifact(self.artifact_id, percent, description=f"{done} of {self.total} {self.what} done")
+            self._sent_at = time.monotonic()
         return percent
 
 
