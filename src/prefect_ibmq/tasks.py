@@ -144,10 +144,10 @@ def wait_for_final_state(
     except IBMQJobTimeoutError:
         if cancel_on_timeout and job.cancel():
             logger.warning("Job %s did not finish within %s s and was cancelled", job_id, timeout)
-            on_change(job_id, job.status(), job, None)
+            report(job.record, None)
         raise
     # The job's own callback stops before the final state; report that one too.
-    on_change(job_id, job.status(), job, None)
+    report(job.record, None)
     return job.record
 
 
