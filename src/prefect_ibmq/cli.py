@@ -57,7 +57,9 @@ def _config(args: argparse.Namespace) -> Any:
     settings.setdefault("port", DEFAULT_PORT)
     data_dir = settings.pop("data_dir", DEFAULT_DATA_DIR)
     if args.token:
-        return ServerConfig(data_dir=data_dir, tokens={args.token: LOCAL_IDENTITY}, **settings)
+        return ServerConfig(
+            data_dir=data_dir, tokens={args.token: LOCAL_IDENTITY}, prestart_simulators=True, **settings
+        )
     return ServerConfig.default(data_dir, **settings)
 
 

@@ -65,6 +65,20 @@ def test_no_processes_until_the_first_run_and_none_after_stop(job_server, tmp_pa
     assert all(_gone(pid) for pid in pids)
 
 
+def test_prestarted_processes_are_up_before_any_job_and_run_it(job_server, tmp_path):
+    server = _server(job_server, tmp_path, prestart_simulators=True).start()
+    try:
+        pids = _wait_for_pids(server, 2)  # no job submitted yet
+        api = Api(server.url, next(iter(job_server.config.tokens)))
+        job = api.submit([bell()] * 3)
+        assert api.wait_final(job["job_id"])["status"] == "COMPLETED"
+        assert sorted(server.service.executor.pool_pids()) == sorted(pids)  # the same processes ran it
+    finally:
+        server.stop()
+    assert all(_gone(pid) for pid in pids)
+    assert ServerConfig.default(tmp_path / "embedded").prestart_simulators
+
+
 def test_threads_mode_starts_no_process(job_server, tmp_path):
     with _server(job_server, tmp_path, simulation="threads") as server:
         api = Api(server.url, next(iter(job_server.config.tokens)))

@@ -71,6 +71,11 @@ class ServerConfig(BaseModel):
     #: jobs simulate in parallel and off the server's GIL; or the worker threads
     #: themselves (no extra processes: tests, tiny deployments).
     simulation: Literal["processes", "threads"] = "processes"
+    #: Start the simulator processes with the server rather than at its first job,
+    #: which otherwise waits ~1 s for them to import qiskit. On for a long-running
+    #: service (the embedded default, ``prefect-ibmq server``); off by default so
+    #: servers that never run a job (many in tests) start none.
+    prestart_simulators: bool = False
     host: str = "127.0.0.1"
     port: int = Field(0, ge=0, le=65535)
     max_body_bytes: int = Field(64 * 1024 * 1024, ge=1024)
@@ -90,6 +95,7 @@ class ServerConfig(BaseModel):
         """One local identity whose token is made once and kept in ``data_dir`` (mode 0600)."""
         data_dir = Path(data_dir)
         token = load_or_create_token(data_dir)
+        overrides.setdefault("prestart_simulators", True)
         return cls(data_dir=data_dir, tokens={token: LOCAL_IDENTITY}, **overrides)
 
     @classmethod

@@ -126,7 +126,11 @@ class Executor:
 
     # --- lifecycle -------------------------------------------------------------------
 
-    def start(self) -> None:
+    def start(self, prestart_simulators: bool = False) -> None:
+        """Start the validation pool and the workers (and the simulator processes, if asked)."""
+        if prestart_simulators and self.simulation == "processes":
+            with self._pool_lock:
+                self._pool = SimulatorPool(self._n_workers)  # its processes start in the background
         self._validation = ThreadPoolExecutor(
             max_workers=min(2, self._n_workers), thread_name_prefix="prefect-ibmq-validate"
         )

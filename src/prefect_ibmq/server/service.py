@@ -89,7 +89,7 @@ class JobService:
 
     def start(self) -> None:
         """Start the executor and resume what a previous run left unfinished."""
-        self.executor.start()
+        self.executor.start(prestart_simulators=self.config.prestart_simulators)
         for job in self.store.jobs_in((S.QUEUED, S.RUNNING)):
             if job.backend not in self.simulators:
                 logger.warning("job %s is for unconfigured backend %s; left queued", job.job_id, job.backend)
