@@ -93,10 +93,10 @@ def ghz(num_qubits: int) -> QuantumCircuit:
     return circuit
 
 
-def bell() -> QuantumCircuit:
+def bell(name: str = "bell") -> QuantumCircuit:
     """The Bell state (|00> + |11>)/sqrt(2), measured."""
     circuit = ghz(2)
-    circuit.name = "bell"
+    circuit.name = name
     return circuit
 
 

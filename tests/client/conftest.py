@@ -5,10 +5,10 @@ from __future__ import annotations
 import time
 
 import pytest
-from qiskit import QuantumCircuit
 from qiskit.providers import JobStatus
 
 from prefect_ibmq import IBMQJob, IBMQService
+from prefect_ibmq.circuits import bell  # noqa: F401  (the tests import it from here)
 from prefect_ibmq.api import RetryPolicy
 from tests.conftest import TOKENS
 from tests.faultproxy import FaultProxy
@@ -41,14 +41,6 @@ def aer(service):
 def slow(service):
     """Each experiment takes 0.5 s: jobs stay queued or running long enough to look at."""
     return service.backend("slow_simulator")
-
-
-def bell(name: str = "bell") -> QuantumCircuit:
-    circuit = QuantumCircuit(2, name=name)
-    circuit.h(0)
-    circuit.cx(0, 1)
-    circuit.measure_all()
-    return circuit
 
 
 def wait_for_status(job: IBMQJob, wanted: set[JobStatus], timeout: float = 30.0) -> JobStatus:

@@ -10,7 +10,6 @@ from prefect.client.schemas.filters import (
     ArtifactFilterFlowRunId,
     FlowRunFilter,
     FlowRunFilterId,
-    FlowRunFilterParentFlowRunId,
 )
 
 
@@ -25,11 +24,3 @@ def task_run_names(flow_run_id: UUID) -> list[str]:
     with get_client(sync_client=True) as client:
         runs = client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id])))
     return [run.name for run in runs]
-
-
-def child_flow_run_ids(flow_run_id: UUID) -> list[UUID]:
-    with get_client(sync_client=True) as client:
-        runs = client.read_flow_runs(
-            flow_run_filter=FlowRunFilter(parent_flow_run_id=FlowRunFilterParentFlowRunId(any_=[flow_run_id]))
-        )
-    return [run.id for run in runs]

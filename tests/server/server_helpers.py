@@ -12,16 +12,10 @@ import io
 import requests
 from qiskit import QuantumCircuit, qpy
 
+from prefect_ibmq.circuits import bell  # noqa: F401  (the tests import it from here)
+
 FINAL = {"COMPLETED", "CANCELLED", "ERROR_CREATING_JOB", "ERROR_VALIDATING_JOB", "ERROR_RUNNING_JOB"}
 LIFECYCLE = ["CREATING", "CREATED", "VALIDATING", "VALIDATED", "QUEUED", "RUNNING", "COMPLETED"]
-
-
-def bell(name: str = "bell") -> QuantumCircuit:
-    qc = QuantumCircuit(2, 2, name=name)
-    qc.h(0)
-    qc.cx(0, 1)
-    qc.measure([0, 1], [0, 1])
-    return qc
 
 
 def qpy_b64(circuits: list[QuantumCircuit]) -> str:
