@@ -17,6 +17,7 @@ from pydantic import Field, SecretStr
 from qiskit.result import Result
 
 from prefect_ibmq.backend import IBMQService
+from prefect_ibmq.backend.local import resolve_data_dir
 from prefect_ibmq.circuits import load_circuits
 from prefect_ibmq.job import IBMQJob
 from prefect_ibmq.settings import IBMQSettings
@@ -57,10 +58,12 @@ def get_service(service: IBMQServiceCredentials | IBMQService | None = None) -> 
         return service.get_service()
     settings = IBMQSettings()
     token = settings.token.get_secret_value() if settings.token else None
-    return _cached_service(settings.url, token, None if settings.url else str(settings.data_dir))
+    return _cached_service(settings.url, token, None)
 
 
 def _cached_service(url: str | None, token: str | None, data_dir: str | None) -> IBMQService:
+    if not url:  # the embedded default: one service per data folder, however it was named
+        data_dir = str(resolve_data_dir(data_dir))
     key = (url, token, data_dir)
     with _services_lock:
         if key not in _services:

@@ -2,12 +2,11 @@
 
 They pick the job service when a task or flow is given no credentials block:
 ``PREFECT_IBMQ_URL`` and ``PREFECT_IBMQ_TOKEN`` name a running service, else the
-embedded default runs on ``PREFECT_IBMQ_DATA_DIR`` (default ``~/.prefect-ibmq``).
+embedded default runs (``IBMQService.local()``, whose data folder is
+``PREFECT_IBMQ_DATA_DIR``, default ``~/.prefect-ibmq``).
 """
 
 from __future__ import annotations
-
-from pathlib import Path
 
 from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -20,4 +19,3 @@ class IBMQSettings(BaseSettings):
 
     url: str | None = None
     token: SecretStr | None = None
-    data_dir: Path = Path.home() / ".prefect-ibmq"
