@@ -246,10 +246,12 @@ def check_ui(check: Checks, browser: Browser, ui: str, client: httpx.Client, swe
     browser.shot("02-flow-run-task-runs")
 
     browser.tab("Artifacts")
-    for key in (f"{sweep_id}-summary", f"{sweep_id}-timings", f"{sweep_id}-progress", f"{sweep_id}-pictures"):
-        browser.wait_text(key)
+    keys = [f"{sweep_id}-{kind}" for kind in ("summary", "timings", "progress", "pictures")]
+    browser.wait_text(keys[0])
     page.wait_for_timeout(1000)
-    check("Artifacts tab lists the summary, timings, progress and pictures artifacts", True)
+    text = browser.text()
+    check("Artifacts tab lists the summary, timings, progress and pictures artifacts",
+          all(key in text for key in keys), f"missing {[key for key in keys if key not in text]}")
     browser.shot("03-flow-run-artifacts")
 
     artifacts = {a["key"]: a for a in api(client, "POST", "/artifacts/filter",

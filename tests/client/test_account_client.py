@@ -80,9 +80,9 @@ def test_waiting_long_polls_and_a_final_status_is_not_asked_again(proxy, proxied
     proxy.requests.clear()
     job.wait_for_final_state(timeout=60)
     status_requests = [path for method, path in proxy.requests if "/status" in path]
-    assert status_requests and all("wait=" in path and "known=" in path for path in status_requests)
-    # One long-poll per status change at most (the lifecycle has fewer than 8 steps), not a polling loop.
-    assert len(status_requests) <= 8
+    assert status_requests and all("wait=" in path and "until=final" in path for path in status_requests)
+    # One long-poll that waits for the final status (until=final), not a polling loop.
+    assert len(status_requests) == 1
     proxy.requests.clear()
     assert job.status().name == "DONE" and job.done() and job.in_final_state()
     assert proxy.requests == []

@@ -5,12 +5,17 @@ from __future__ import annotations
 import pytest
 from qiskit import QuantumCircuit, transpile
 from qiskit.providers import BackendV2
+from qiskit.providers.fake_provider import GenericBackendV2
 
-from prefect_ibmq import IBMQJob
+from prefect_ibmq import IBMQJob, IBMQService
 from prefect_ibmq.backend import BackendProperties, IBMQBackendValueError
+from prefect_ibmq.server import BackendSpec, JobServer, ServerConfig
 from prefect_ibmq.wire import BackendConfiguration, BackendStatus
 
-from .conftest import bell
+from .conftest import bell, token_of
+
+#: The seed of the GenericBackendV2 behind the server's noisy_simulator (DEFAULT_NOISE_SEED of the server).
+NOISY_SOURCE_SEED = 1234
 
 
 def test_backend_is_a_backend_v2_with_target_and_limits(aer):
@@ -41,27 +46,50 @@ def test_transpile_for_the_noisy_backend_and_run(service):
     assert sum(result.get_counts().values()) == 64
 
 
-def test_noisy_backend_publishes_properties(service):
+def test_noisy_backend_publishes_the_noise_of_its_source(service):
     noisy = service.backend("noisy_simulator")
     properties = noisy.properties()
     assert isinstance(properties, BackendProperties)
-    assert len(properties.qubits) == noisy.num_qubits
-    assert 0 < properties.t1(0) and 0 <= properties.readout_error(0) < 1
-    first_gate = properties.gates[0]
-    assert properties.gate_error(first_gate.gate, first_gate.qubits) == first_gate.error
+    # The server's noisy backend is qiskit's GenericBackendV2 with this seed: the published
+    # figures must be that backend's, qubit by qubit and gate by gate.
+    source = GenericBackendV2(num_qubits=5, seed=NOISY_SOURCE_SEED).target
+    assert len(properties.qubits) == noisy.num_qubits == source.num_qubits
+    for qubit in range(source.num_qubits):
+        expected = source.qubit_properties[qubit]
+        assert properties.t1(qubit) == pytest.approx(expected.t1)
+        assert properties.t2(qubit) == pytest.approx(expected.t2)
+        assert properties.frequency(qubit) == pytest.approx(expected.frequency)
+        assert properties.readout_error(qubit) == pytest.approx(source["measure"][(qubit,)].error)
+    gates = [(name, qargs) for name in source.operation_names if name not in ("measure", "delay", "reset")
+             for qargs in source[name] or {} if qargs is not None]
+    assert gates
+    for name, qargs in gates:
+        assert properties.gate_error(name, qargs) == pytest.approx(source[name][qargs].error)
+        assert properties.gate_length(name, qargs) == pytest.approx(source[name][qargs].duration)
+    # A job of the backend reports the same figures.
     job = noisy.run(bell(), shots=8)
-    assert job.properties() == properties
+    assert job.properties().t1(0) == pytest.approx(source.qubit_properties[0].t1)
 
 
 def test_ideal_backend_has_no_properties(aer):
     assert aer.properties() is None
 
 
-def test_backend_status(slow):
-    status = slow.status()
-    assert isinstance(status, BackendStatus)
-    assert status.backend_name == "slow_simulator" and status.operational
-    assert status.pending_jobs >= 0
+def test_backend_status_counts_the_jobs_not_yet_final(job_server, tmp_path):
+    # A server of its own, so no other test's jobs are counted; its jobs stay running or queued.
+    held = BackendSpec(name="held_simulator", n_qubits=2, experiment_delay_s=600)
+    config = ServerConfig(data_dir=tmp_path, tokens=job_server.config.tokens, backends=[held], workers=1,
+                          simulation="threads")
+    with JobServer(config) as server, IBMQService(server.url, token_of("alice")) as alice:
+        backend = alice.backend("held_simulator")
+        status = backend.status()
+        assert isinstance(status, BackendStatus)
+        assert status.backend_name == "held_simulator" and status.operational
+        assert status.pending_jobs == 0
+        jobs = [backend.run(bell(), shots=8) for _ in range(3)]
+        assert backend.status().pending_jobs == 3
+        assert all(job.cancel() for job in jobs)
+        assert backend.status().pending_jobs == 0
 
 
 def test_run_returns_an_ibmq_job(aer):
@@ -113,7 +141,8 @@ def test_too_many_circuits_names_max_experiments(slow):
 def test_validate_circuits_checks_each_circuit_but_not_the_job_size(slow):
     many = [bell(f"c{i}") for i in range(slow.max_circuits + 1)]
     assert slow.validate_circuits(many, shots=8) == many
-    assert slow.validate_circuits(bell()) != []
+    single = bell()
+    assert slow.validate_circuits(single) == [single]
     with pytest.raises(IBMQBackendValueError, match=r"circuits\[1\] \('empty'\) has no measurement"):
         slow.validate_circuits([bell(), QuantumCircuit(1, name="empty")])
     with pytest.raises(IBMQBackendValueError, match="shots=0"):

@@ -87,12 +87,14 @@ def test_sweep_resubmits_failed_experiments_of_partial_results(credentials):
         sweep_id="flaky-check", resubmit_failed=3, service=credentials,
     )
     names = [job.name() for job in jobs_tagged(credentials.get_service(), "ibmq_jobset_flaky-check")]
-    # With 30 experiments failing at p=0.2 some do fail, so a resubmission round ran.
-    assert any(name.endswith("_r1") for name in names)
+    # The suite's flaky backend is seeded (tests/conftest.py): under these job names 6 of the
+    # 30 experiments fail in round 0, all succeed by round 2, so resubmission rounds ran.
+    assert sorted(name for name in names if "_r" in name) == [
+        "flaky-check_0_r1", "flaky-check_1_r1", "flaky-check_1_r2", "flaky-check_2_r1"]
     assert report.summary["status"].astype(str).str.contains("ERROR_RUNNING_JOB").any()
     final = report.counts.groupby("circuit_index")["success"].first()
     assert len(final) == 30
-    assert sorted(final.index[~final.astype(bool)]) == report.failed_circuits
+    assert report.failed_circuits == [] and final.astype(bool).all()
     # A circuit that was resubmitted and succeeded reports the counts of its later round.
     resubmitted = report.counts[report.counts["round"] > 0]
     assert not resubmitted.empty
@@ -104,7 +106,7 @@ def test_bad_input_is_reported_by_index_before_anything_is_submitted(credentials
     before = len(service.jobs(limit=1000))
     with pytest.raises(CircuitInputError, match="circuit #1"):
         circuit_sweep([bell(), "this is not a circuit"], service=credentials)
-    with pytest.raises(IBMQBackendValueError, match="2"):
+    with pytest.raises(IBMQBackendValueError, match=r"circuits\[2\] \('ghz_30'\) has 30 qubits"):
         circuit_sweep([bell(), bell(), ghz(30)], service=credentials)
     with pytest.raises(ValueError, match="sweep_id"):
         circuit_sweep([bell()], sweep_id="no spaces allowed", service=credentials)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 from prefect import flow
 from qiskit.providers import JobStatus
 
-from prefect_ibmq import IBMQJobTimeoutError
+from prefect_ibmq import IBMQJobTimeoutError, IBMQService
 from prefect_ibmq.exceptions import IBMQJobResultConsumedError
 from prefect_ibmq.blocks import IBMQServiceCredentials
 from prefect_ibmq.circuits import bell, ghz
@@ -96,16 +98,23 @@ def test_status_tags_name_cancel_and_fetch_tasks(credentials, recorded_events):
     assert names == [n for i, n in enumerate(names) if i == 0 or names[i - 1] != n]  # no repeats
 
 
-def test_tasks_use_the_service_from_the_environment(job_server, alice_token, monkeypatch):
+def test_tasks_use_the_service_from_the_environment(job_server, alice_token, monkeypatch, tmp_path):
     monkeypatch.setenv("PREFECT_IBMQ_URL", job_server.url)
     monkeypatch.setenv("PREFECT_IBMQ_TOKEN", alice_token)
+    # Were the environment ignored, the embedded default would start here (not in the user's folder).
+    embedded = tmp_path / "embedded-default"
+    monkeypatch.setenv("PREFECT_IBMQ_DATA_DIR", str(embedded))
+    name = f"from-env-{uuid.uuid4().hex[:8]}"
 
     @flow
     def from_env() -> str:
-        return submit_job([bell()], shots=8, job_name="from-env")
+        return submit_job([bell()], shots=8, job_name=name)
 
     job_id = from_env()
-    assert len(job_id) > 8
+    # The job is on the service the environment names, as alice's, and nothing started elsewhere.
+    on_server = IBMQService(job_server.url, alice_token).jobs(job_name=f"^{name}$", limit=10)
+    assert [job.job_id() for job in on_server] == [job_id]
+    assert not embedded.exists()
 
 
 def test_a_read_once_result_survives_a_retry_of_a_later_step(credentials):

@@ -25,7 +25,7 @@ from prefect_ibmq.flows import circuit_sweep, run_circuits
 from prefect_ibmq.server import BackendSpec, JobServer, ServerConfig
 from prefect_ibmq.server import auth
 from prefect_ibmq.tasks import fetch_result, job_status
-from prefect_ibmq.wire import Identity
+from prefect_ibmq.wire import ApiJobStatus, Identity
 
 from tests.conftest import TOKENS
 from tests.reliability.helpers import tokens_toml
@@ -160,7 +160,7 @@ def test_a_full_flow_never_writes_its_token(secret_server, prefect_harness, capl
                            service=credentials)
     assert len(report.job_ids) == 3
     single = run_circuits([ghz(2)], shots=16, job_name="secret-run", service=credentials)
-    assert single is not None
+    assert single.status is ApiJobStatus.COMPLETED and int(single.counts["count"].sum()) == 16
 
     @flow(name="secret-failing")
     def failing(creds: IBMQServiceCredentials):

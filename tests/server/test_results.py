@@ -12,9 +12,9 @@ from server_helpers import bell
 
 
 def test_flaky_job_fails_with_readable_partial_results(alice):
-    # 60 experiments at p=0.2: some fail and some succeed, except with negligible probability.
+    # 60 experiments at p=0.2 on the suite's seeded flaky backend: under this name, 10 fail.
     circuits = [bell(f"c{i}") for i in range(60)]
-    job = alice.submit(circuits, backend="flaky_simulator", shots=8)
+    job = alice.submit(circuits, backend="flaky_simulator", shots=8, name="partial-60")
     final = alice.wait_final(job["job_id"])
     assert final["status"] == "ERROR_RUNNING_JOB"
     assert "experiments failed" in final["error"]["message"]
@@ -30,7 +30,7 @@ def test_flaky_job_fails_with_readable_partial_results(alice):
     assert result.success is False
     failed = [i for i, e in enumerate(result.results) if not e.success]
     good = [i for i, e in enumerate(result.results) if e.success]
-    assert failed and good
+    assert len(failed) == 10 and len(good) == 50
     assert str(len(failed)) in final["error"]["message"]
     assert sum(result.get_counts(good[0]).values()) == 8
     assert result.results[failed[0]].header["name"] == f"c{failed[0]}"
@@ -38,15 +38,17 @@ def test_flaky_job_fails_with_readable_partial_results(alice):
         result.get_counts(failed[0])
 
 
-def test_flaky_failures_differ_between_jobs(alice):
+def test_seeded_flaky_failures_differ_between_job_names_and_repeat_under_one(alice):
     circuits = [bell(f"c{i}") for i in range(40)]
     patterns = []
-    for _ in range(2):
-        job = alice.submit(circuits, backend="flaky_simulator", shots=4)
+    for name in ("pattern-a", "pattern-b", "pattern-a"):
+        job = alice.submit(circuits, backend="flaky_simulator", shots=4, name=name)
         alice.wait_final(job["job_id"])
         data = alice.get(f"/jobs/{job['job_id']}/result", params={"partial": "true"}).json()
         patterns.append([e["success"] for e in data["results"]])
     assert patterns[0] != patterns[1]
+    assert patterns[0] == patterns[2]
+    assert patterns[0].count(False) == 6 and patterns[1].count(False) == 10
 
 
 def test_private_result_is_handed_out_once(alice):

@@ -36,6 +36,9 @@ class BackendSpec(BaseModel):
     failure_probability: float | None = Field(None, ge=0.0, le=1.0, description="flaky: 0.2 when unset")
     #: Test knob: every experiment takes at least this long (a cancel interrupts the wait).
     experiment_delay_s: float = Field(0.0, ge=0.0)
+    #: noisy: the seed of its GenericBackendV2 noise. flaky: makes the failure draws
+    #: reproducible: they then follow from this seed and the job's name, not from its
+    #: random id (unset, each job draws at random).
     seed: int | None = None
 
     @model_validator(mode="after")

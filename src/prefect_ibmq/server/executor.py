@@ -275,7 +275,7 @@ class Executor:
         simulator = self._simulators[record.backend]
         try:
             circuits = load_circuits(data)
-            outcome = simulator.run(runner, circuits, record.options, job_id, record.header, stop)
+            outcome = simulator.run(runner, circuits, record.options, job_id, record.header, stop, record.name)
         except Exception as exc:
             logger.exception("job %s could not run", job_id)
             error = JobError(code=RUN_ERROR_CODE, message=f"the job could not run: {type(exc).__name__}: {exc}")

@@ -239,14 +239,16 @@ class Simulator:
         job_id: str,
         header: dict[str, Any],
         stop: threading.Event,
+        job_name: str | None = None,
     ) -> RunOutcome | None:
         """Run the experiments; None when ``stop`` was set (cancel or shutdown) in between.
 
         Up to ``runner.lookahead`` chunks are in flight; a stopped job's in-flight chunks
-        are cancelled or, when already running, left to finish and discarded.
+        are cancelled or, when already running, left to finish and discarded. ``job_name``
+        keys the flaky draws of a seeded backend (``BackendSpec.seed``).
         """
         spec = self.spec
-        rng = random.Random(_job_seed(job_id, spec.seed))
+        rng = random.Random(_draw_seed(job_id, job_name, spec.seed))
         one_by_one = spec.experiment_delay_s > 0 or spec.failure_probability > 0
         chunk = 1 if one_by_one else CHUNK
         starts = iter(range(0, len(circuits), chunk))
@@ -381,8 +383,10 @@ def build_simulators(specs: Iterable[BackendSpec]) -> dict[str, Simulator]:
     return {spec.name: Simulator(spec) for spec in specs}
 
 
-def _job_seed(job_id: str, seed: int | None) -> int:
-    digest = hashlib.sha256(f"{job_id}:{seed}".encode()).digest()
+def _draw_seed(job_id: str, job_name: str | None, seed: int | None) -> int:
+    """The seed of a job's flaky draws: from its random id, or (backend seeded) from its name."""
+    key = job_id if seed is None else f"name={job_name}"
+    digest = hashlib.sha256(f"{key}:{seed}".encode()).digest()
     return int.from_bytes(digest[:8], "big")
 
 
