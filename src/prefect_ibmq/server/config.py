@@ -120,10 +120,6 @@ class ServerConfig(BaseModel):
             raw["data_dir"] = (path.parent / Path(raw["data_dir"]).expanduser()).resolve()
         return cls.model_validate(raw)
 
-    def identity_for(self, token: str) -> Identity | None:
-        """Convenience lookup (not constant time; the auth dependency has its own)."""
-        return self.tokens.get(token)
-
 
 def load_or_create_token(data_dir: Path) -> str:
     """The local token stored in ``data_dir``, made (0600) on first use."""

@@ -172,10 +172,6 @@ class FairshareQueue:
 
     # --- reporting -------------------------------------------------------------------
 
-    def queued_count(self, backend: str) -> int:
-        with self._cond:
-            return sum(len(q) for q in self._queues[backend].per_project.values())
-
     def info(self, job_id: str) -> QueueInfoModel | None:
         """Position, estimates and priorities of a queued job; None when not queued."""
         with self._cond:
