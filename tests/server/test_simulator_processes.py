@@ -8,6 +8,7 @@ server keeps serving.
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import time
@@ -38,6 +39,14 @@ def _wait_for_pids(server: JobServer, count: int, limit_s: float = 60) -> list[i
         assert time.monotonic() < deadline, f"simulator processes did not start: {pids}"
         time.sleep(0.05)  # polling a test condition
     return pids
+
+
+def _wait_for_busy_pid(server: JobServer, limit_s: float = 60) -> int:
+    deadline = time.monotonic() + limit_s
+    while not (busy := server.service.executor.busy_pool_pids()):
+        assert time.monotonic() < deadline, "no simulator process took a chunk"
+        time.sleep(0.01)  # polling a test condition
+    return busy[0]
 
 
 def _gone(pid: int) -> bool:
@@ -87,18 +96,23 @@ def test_threads_mode_starts_no_process(job_server, tmp_path):
         assert server.service.executor.pool_pids() == []
 
 
-def test_a_killed_simulator_process_reruns_its_chunk_and_the_server_keeps_serving(job_server, tmp_path):
+def test_a_killed_simulator_process_reruns_its_chunk_and_the_server_keeps_serving(job_server, tmp_path, caplog):
+    caplog.set_level(logging.WARNING, logger="prefect_ibmq.server.executor")
     with _server(job_server, tmp_path) as server:
         api = Api(server.url, next(iter(job_server.config.tokens)))
         circuits = [ghz(2 + i % 4) for i in range(128)]
         job = api.submit(circuits, shots=HEAVY_SHOTS)
         assert api.wait_for(job["job_id"], {"RUNNING"})["status"] == "RUNNING"
-        victim = _wait_for_pids(server, 2)[0]
-        time.sleep(0.5)  # into the first chunks
+        executor = server.service.executor
+        victim = _wait_for_busy_pid(server)  # a process with a chunk in hand (each takes ~1-3 s)
         os.kill(victim, signal.SIGKILL)
 
         answer = api.wait_final(job["job_id"])
         assert answer["status"] == "COMPLETED", api.get(f"/jobs/{job['job_id']}").json()
+        # The victim died holding a chunk, and that chunk (only) was sent again.
+        assert executor.chunks_rerun == 1
+        reruns = [r.getMessage() for r in caplog.records if "running a chunk of" in r.getMessage()]
+        assert len(reruns) == 1 and f"(pid {victim}) died with signal SIGKILL" in reruns[0], reruns
         result = api.get(f"/jobs/{job['job_id']}/result").json()
         assert len(result["results"]) == 128
         assert all(e["success"] and sum(e["data"]["counts"].values()) == HEAVY_SHOTS for e in result["results"])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import time
 import uuid
 from datetime import datetime, timedelta, timezone
 
@@ -128,10 +130,22 @@ def test_delete(alice):
     assert alice.request("DELETE", f"/jobs/{done['job_id']}").status_code == 404
 
 
-def test_delete_cancels_a_running_job_first(alice):
-    job = alice.submit([bell()] * 40, backend="slow_simulator")
-    assert alice.wait_for(job["job_id"], {"RUNNING"})["status"] == "RUNNING"
-    assert alice.request("DELETE", f"/jobs/{job['job_id']}").status_code == 204
-    missing = alice.get(f"/jobs/{job['job_id']}")
+def test_delete_cancels_a_running_job_first(alice, job_server, caplog):
+    caplog.set_level(logging.INFO, logger="prefect_ibmq.server.executor")
+    job = alice.submit([bell()] * 40, backend="slow_simulator")  # 40 x 0.5 s if left to run
+    job_id = job["job_id"]
+    assert alice.wait_for(job_id, {"RUNNING"})["status"] == "RUNNING"
+    executor = job_server.service.executor
+    assert job_id in executor.running_job_ids()
+    assert alice.request("DELETE", f"/jobs/{job_id}").status_code == 204
+    missing = alice.get(f"/jobs/{job_id}")
     assert missing.status_code == 404
     assert missing.json()["code"] == "NOT_FOUND"
+    # The worker let go of the job because it was stopped, not because it ran to the end.
+    deadline = time.monotonic() + 60
+    while job_id in executor.running_job_ids():
+        assert time.monotonic() < deadline, "the worker still runs the deleted job"
+        time.sleep(0.05)  # polling a test condition
+    ends = [r.getMessage() for r in caplog.records if job_id in r.getMessage()]
+    assert f"job {job_id} interrupted" in ends, ends
+    assert not any(message.endswith(("COMPLETED", "ERROR_RUNNING_JOB")) for message in ends), ends

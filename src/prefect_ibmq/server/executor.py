@@ -113,6 +113,8 @@ class Executor:
         #: The simulator processes (simulation="processes"), made on the first chunk.
         self._pool: SimulatorPool | None = None
         self._pool_lock = threading.Lock()
+        #: Chunks sent to a fresh simulator process because the one running them died.
+        self.chunks_rerun = 0
 
     # --- status changes --------------------------------------------------------------
 
@@ -163,6 +165,17 @@ class Executor:
         with self._pool_lock:
             pool = self._pool
         return pool.pids() if pool is not None else []
+
+    def running_job_ids(self) -> list[str]:
+        """Ids of the jobs a worker is running now (until it has let go of them)."""
+        with self._lock:
+            return list(self._stops)
+
+    def busy_pool_pids(self) -> list[int]:
+        """Process ids of the simulator processes simulating a chunk right now."""
+        with self._pool_lock:
+            pool = self._pool
+        return pool.busy_pids() if pool is not None else []
 
     def _pool_submit(self, *args: Any) -> Future:
         """Send a chunk to the simulator processes, made on the first call."""
@@ -356,6 +369,8 @@ class _PoolCall:
             return self._future.result()
         except SimulatorProcessDied as exc:
             logger.warning("running a chunk of %d experiments again: %s", self._size, exc)
+        with self._executor._lock:
+            self._executor.chunks_rerun += 1
         self._future = self._executor._pool_submit(*self._args)
         try:
             return self._future.result()

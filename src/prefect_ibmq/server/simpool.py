@@ -61,6 +61,10 @@ class SimulatorPool:
         """Process ids of the running simulator processes."""
         return [pid for slot in self._slots if (pid := slot.pid()) is not None]
 
+    def busy_pids(self) -> list[int]:
+        """Process ids of the simulator processes simulating a chunk right now."""
+        return [pid for slot in self._slots if slot.busy and (pid := slot.pid()) is not None]
+
     def shutdown(self) -> None:
         """Cancel queued chunks, let running ones finish, stop the processes and their threads."""
         with self._lock:
@@ -84,6 +88,8 @@ class _Slot:
     def __init__(self, tasks: queue.SimpleQueue, index: int) -> None:
         self._tasks = tasks
         self._proc: subprocess.Popen[bytes] | None = None
+        #: True while a chunk is with the process (sent, answer not yet read).
+        self.busy = False
         self._thread = threading.Thread(target=self._serve, name=f"prefect-ibmq-simpool-{index}", daemon=True)
         self._thread.start()
 
@@ -114,12 +120,15 @@ class _Slot:
         try:
             proc = self._process()
             assert proc.stdin is not None and proc.stdout is not None
+            self.busy = True
             pickle.dump(args, proc.stdin, protocol=pickle.HIGHEST_PROTOCOL)
             proc.stdin.flush()
             ok, value = pickle.load(proc.stdout)
         except Exception as exc:  # EOF or a broken pipe: it died (or its stream broke: not reused)
             future.set_exception(SimulatorProcessDied(self._death(exc)))
             return
+        finally:
+            self.busy = False
         if ok:
             future.set_result(value)
         else:
