@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 from qiskit.providers import JobStatus
 
@@ -43,16 +41,28 @@ def slow(service):
     return service.backend("slow_simulator")
 
 
-def wait_for_status(job: IBMQJob, wanted: set[JobStatus], timeout: float = 30.0) -> JobStatus:
-    """Ask until the job shows one of ``wanted`` (for states a test must catch on the way, like QUEUED)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        status = job.status()
+class _Reached(Exception):
+    """Ends a wait at the status a test was waiting for."""
+
+
+def wait_for_status(job: IBMQJob, wanted: set[JobStatus], timeout: float = 60.0) -> JobStatus:
+    """Wait until the job shows one of ``wanted`` (for states a test must catch on the way, like QUEUED).
+
+    Waits on the service's long-poll: ``wait_for_final_state`` with a callback hears every change.
+    """
+    status = job.status()
+    if status in wanted:
+        return status
+
+    def stop_at_wanted(job_id: str, status: JobStatus, job: IBMQJob, queue_info=None) -> None:
         if status in wanted:
-            return status
-        if time.monotonic() > deadline or status in (JobStatus.DONE, JobStatus.ERROR, JobStatus.CANCELLED):
-            raise AssertionError(f"job {job.job_id()} is {status.name}, never reached {wanted}")
-        time.sleep(0.05)
+            raise _Reached(status)
+
+    try:
+        job.wait_for_final_state(timeout=timeout, callback=stop_at_wanted)
+    except _Reached as reached:
+        return reached.args[0]
+    raise AssertionError(f"job {job.job_id()} is {job.status().name}, never reached {wanted}")
 
 
 FAST_RETRY = RetryPolicy(max_retries=3, backoff_base=0.01, backoff_max=0.05)
