@@ -20,7 +20,18 @@ def artifacts_of(flow_run_id: UUID) -> dict[str, object]:
     return {a.key: a for a in found if a.key}
 
 
-def task_run_names(flow_run_id: UUID) -> list[str]:
+def task_runs(flow_run_id: UUID) -> list:
+    """The flow run's task runs (Prefect's TaskRun objects)."""
     with get_client(sync_client=True) as client:
-        runs = client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id])))
-    return [run.name for run in runs]
+        return client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id])))
+
+
+def task_run_names(flow_run_id: UUID) -> list[str]:
+    return [run.name for run in task_runs(flow_run_id)]
+
+
+def state_names(task_run_id: UUID) -> list[str]:
+    """The names of the states a task run went through, in order."""
+    with get_client(sync_client=True) as client:
+        states = client.read_task_run_states(task_run_id)
+    return [state.name for state in sorted(states, key=lambda state: state.timestamp)]

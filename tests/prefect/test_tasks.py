@@ -9,6 +9,7 @@ from prefect import flow
 from qiskit.providers import JobStatus
 
 from prefect_ibmq import IBMQJobTimeoutError, IBMQService
+from prefect_ibmq.api import RetryPolicy
 from prefect_ibmq.exceptions import IBMQJobResultConsumedError
 from prefect_ibmq.blocks import IBMQServiceCredentials
 from prefect_ibmq.circuits import bell, ghz
@@ -24,6 +25,7 @@ from prefect_ibmq.tasks import (
 from prefect_ibmq.wire import ApiJobStatus
 
 from tests.faultproxy import FaultProxy, Rule
+from tests.prefect.helpers import state_names, task_runs
 
 
 def test_submit_retried_after_a_lost_response_leaves_one_job(job_server, alice_token, credentials):
@@ -39,6 +41,32 @@ def test_submit_retried_after_a_lost_response_leaves_one_job(job_server, alice_t
         job_id = submit_through_faults()
         assert proxy.injected["drop_response"] == 2
     jobs = credentials.get_service().jobs(job_name="^lost-response$", limit=100)
+    assert [job.job_id() for job in jobs] == [job_id]
+
+
+def test_a_fault_outlasting_the_clients_retries_is_retried_by_prefect_without_a_second_job(
+    job_server, alice_token, credentials
+):
+    budget = RetryPolicy().max_retries + 1  # the client's attempts per request
+    name = f"task-retry-{uuid.uuid4().hex[:8]}"
+    with FaultProxy(job_server.url) as proxy:
+        # Every attempt of the client reaches the service (which makes the job, then hands the
+        # same job back to the repeats of its idempotency key), and every answer is lost.
+        proxy.add_rule(Rule("drop_response", method="POST", path="/v1/jobs$", times=budget))
+        via_proxy = IBMQServiceCredentials(url=proxy.url, token=alice_token)
+
+        @flow
+        def submit_through_a_long_fault() -> str:
+            return submit_job([bell()], shots=16, job_name=name, service=via_proxy)
+
+        state = submit_through_a_long_fault(return_state=True)
+        job_id = state.result()
+        assert proxy.injected["drop_response"] == budget
+    # The client gave up (IBMQJobApiError); Prefect ran the task again, which found the same job.
+    [submit_run] = [run for run in task_runs(state.state_details.flow_run_id) if run.name == f"submit-{name}"]
+    assert submit_run.run_count == 2
+    assert "AwaitingRetry" in state_names(submit_run.id)
+    jobs = credentials.get_service().jobs(job_name=f"^{name}$", limit=10)
     assert [job.job_id() for job in jobs] == [job_id]
 
 
