@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 
 from qiskit.result import Result
@@ -13,6 +15,21 @@ def test_health_needs_no_token(anonymous):
     response = anonymous.get("/health")
     assert response.status_code == 200
     assert response.json() == {"status": "ok"}
+
+
+def test_stats_count_the_parked_long_polls(alice, anonymous):
+    assert anonymous.get("/stats").status_code == 401
+    assert alice.get("/stats").json() == {"long_polls_waiting": 0}
+    job = alice.submit([bell()] * 40, backend="slow_simulator")  # 20 s unless cancelled
+    with ThreadPoolExecutor(2) as pool:
+        polls = [pool.submit(alice.status, job["job_id"], wait=60, until="final") for _ in range(2)]
+        deadline = time.monotonic() + 30
+        while alice.get("/stats").json()["long_polls_waiting"] < 2:
+            assert time.monotonic() < deadline, "the long-polls never parked"
+            time.sleep(0.05)  # polling a test condition
+        assert alice.request("POST", f"/jobs/{job['job_id']}/cancel").status_code == 200
+        assert [poll.result()["status"] for poll in polls] == ["CANCELLED", "CANCELLED"]
+    assert alice.get("/stats").json() == {"long_polls_waiting": 0}
 
 
 def test_job_goes_through_the_lifecycle_in_order(alice):

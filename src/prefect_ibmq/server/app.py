@@ -6,12 +6,12 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 from starlette.concurrency import run_in_threadpool
 
-from prefect_ibmq.wire import API_PREFIX
+from prefect_ibmq.wire import API_PREFIX, ErrorBody
 
-from .auth import TokenTable
+from .auth import TokenTable, current_identity
 from .config import ServerConfig
 from .errors import install_error_handlers
 from .limits import BodySizeLimit
@@ -49,6 +49,12 @@ def create_app(config: ServerConfig, service: JobService | None = None) -> FastA
     @v1.get("/health", tags=["health"])
     def health() -> dict[str, str]:
         return {"status": "ok"}
+
+    @v1.get("/stats", tags=["health"], dependencies=[Depends(current_identity)],
+            responses={code: {"model": ErrorBody} for code in (401, 503)})
+    async def stats() -> dict[str, int]:
+        """What the server is doing now: ``long_polls_waiting``, the status requests parked in a long-poll."""
+        return {"long_polls_waiting": service.notifier.waiting()}  # on the loop, as the notifier requires
 
     v1.include_router(backends.router)
     v1.include_router(jobs.router)

@@ -57,6 +57,10 @@ class StatusNotifier:
             for event in self._waiters.get(job_id, ()):
                 event.set()
 
+    def waiting(self) -> int:
+        """Long-polling requests parked right now (call on the loop)."""
+        return sum(len(events) for events in self._waiters.values())
+
     @property
     def closed(self) -> bool:
         return self._closed
