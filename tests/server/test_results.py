@@ -70,3 +70,14 @@ def test_private_result_concurrent_readers_get_it_once(alice):
     with ThreadPoolExecutor(6) as pool:
         codes = list(pool.map(lambda _: alice.get(f"/jobs/{job['job_id']}/result").status_code, range(6)))
     assert sorted(codes) == [200] + [410] * 5
+
+
+def test_unseeded_flaky_draws_follow_the_random_job_id_seeded_ones_the_name():
+    from prefect_ibmq.server.simulators import _draw_seed
+
+    # A production flaky backend (no seed): two jobs of one name draw differently.
+    assert _draw_seed("job-1", "same-name", None) != _draw_seed("job-2", "same-name", None)
+    # A seeded one (the suite's): the name decides, whatever the id; another seed, other draws.
+    assert _draw_seed("job-1", "same-name", 13) == _draw_seed("job-2", "same-name", 13)
+    assert _draw_seed("job-1", "same-name", 13) != _draw_seed("job-1", "other-name", 13)
+    assert _draw_seed("job-1", "same-name", 13) != _draw_seed("job-1", "same-name", 14)
