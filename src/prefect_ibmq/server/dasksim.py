@@ -1,0 +1,110 @@
+"""Simulation on a Dask cluster: ``ServerConfig.simulation = "dask"``.
+
+The executor sends each chunk of circuits (QPY) to the workers of a Dask
+scheduler instead of to its own simulator processes (:mod:`.simpool`):
+:meth:`DaskSimulators.submit` takes the same arguments as
+:meth:`.simpool.SimulatorPool.submit` and a worker runs the same function,
+:func:`.simulators.simulate_qpy`, which answers aer's per-experiment dicts
+(counts as plain data, not a qiskit ``Result``). Workers need prefect-ibmq
+installed, to import that function, and one thread each
+(``dask worker --nthreads 1``): the executor gives each chunk one aer thread,
+and more aer threads than cores slow everything down.
+
+qiskit-aer's own ``executor=`` option is not used: 0.18 accepts it and never
+calls the executor. ``LocalCluster`` is not used either: its workers re-import
+the caller's ``__main__``; workers are started with ``dask worker``.
+
+A worker that dies while it runs a chunk is the scheduler's to handle: it runs
+the chunk again on another worker, until ``distributed.scheduler.allowed-failures``
+(3 by default) workers died running it; then, or when the scheduler loses the
+chunk, :class:`DaskCall` raises :class:`.simulators.SimulatorCrashed` and only
+that job fails. Only the executor imports this module, and only with
+``simulation = "dask"``: other servers never import ``distributed``.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import CancelledError
+from typing import Any
+
+from distributed import Client, Future, KilledWorker
+
+from .simulators import SimulatorCrashed, simulate_qpy
+
+#: How long the server waits for the scheduler at start before giving up.
+CONNECT_TIMEOUT_S = 30.0
+#: How old the cluster's thread count may be (workers come and go).
+THREADS_REFRESH_S = 2.0
+
+
+class DaskSchedulerUnreachable(Exception):
+    """The Dask scheduler named by ``ServerConfig.dask_scheduler`` did not answer."""
+
+
+class DaskSimulators:
+    """A client of the Dask scheduler at ``address``, connected when made; :meth:`submit` runs a chunk."""
+
+    def __init__(self, address: str, connect_timeout_s: float = CONNECT_TIMEOUT_S) -> None:
+        self.address = address
+        try:
+            self._client = Client(address, timeout=connect_timeout_s, set_as_default=False)
+        except OSError as exc:  # TimeoutError included
+            raise DaskSchedulerUnreachable(
+                f"cannot reach the Dask scheduler at {address!r} within {connect_timeout_s:g} s "
+                f"(is `dask scheduler` running there?): {exc}"
+            ) from exc
+        self._lock = threading.Lock()
+        self._threads = 0
+        self._threads_at = float("-inf")
+
+    def submit(self, *args: Any) -> "DaskCall":
+        """Run ``simulators.simulate_qpy(*args)`` on a Dask worker."""
+        # pure=False: two jobs' identical chunks must stay two tasks, or cancelling one job's
+        # chunk would cancel the other's too.
+        return DaskCall(self._client.submit(simulate_qpy, *args, pure=False))
+
+    def threads(self) -> int:
+        """Worker threads in the cluster now (refreshed at most every THREADS_REFRESH_S)."""
+        with self._lock:
+            if time.monotonic() - self._threads_at > THREADS_REFRESH_S:
+                try:
+                    info = self._client.scheduler_info(n_workers=0)
+                    self._threads = int(info.get("total_threads", 0))
+                except OSError:  # the scheduler is away: keep the last count
+                    pass
+                self._threads_at = time.monotonic()
+            return self._threads
+
+    def pids(self) -> list[int]:
+        """No simulator process runs on the server's machine: the workers are the scheduler's."""
+        return []
+
+    def shutdown(self) -> None:
+        """Close the client: the scheduler drops its chunks that are not done."""
+        self._client.close()
+
+
+class DaskCall:
+    """A chunk on the cluster, as a :class:`.simulators.ChunkCall` (a Dask future is not a
+    ``concurrent.futures.Future``)."""
+
+    def __init__(self, future: Future) -> None:
+        self._future = future
+
+    def result(self) -> list[dict[str, Any]]:
+        """The chunk's per-experiment dicts; SimulatorCrashed when the cluster could not run it."""
+        try:
+            return self._future.result()
+        except KilledWorker as exc:
+            raise SimulatorCrashed(
+                f"every Dask worker that ran a chunk of this job's experiments died: {exc}"
+            ) from exc
+        except CancelledError as exc:  # not ours: Simulator.run never waits on a chunk it cancelled
+            raise SimulatorCrashed(f"the Dask cluster dropped a chunk of this job's experiments: {exc}") from exc
+
+    def cancel(self) -> bool:
+        """Forget the chunk: a queued one never runs, a running one's result is dropped."""
+        self._future.cancel(reason="the job was cancelled or the server is stopping")
+        return True
