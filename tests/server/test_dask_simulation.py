@@ -14,6 +14,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -64,7 +65,8 @@ class DaskCluster:
             )
         self.client = Client(self.address, timeout=START_LIMIT_S, set_as_default=False)
         self.client.get_task_stream()  # the scheduler records tasks from now on
-        self.wait_for_workers(workers)
+        if workers:
+            self.wait_for_workers(workers)
 
     def wait_for_workers(self, count: int) -> None:
         assert self.client is not None
@@ -176,38 +178,36 @@ def test_the_console_server_simulates_bell_and_ghz_on_the_dask_workers(cluster, 
     assert {r["worker"] for r in records} <= set(cluster.client.scheduler_info()["workers"])
 
 
-def _freeze_a_worker_mid_chunk(cluster: DaskCluster) -> tuple[str, int, str]:
-    """SIGSTOP a worker process while it computes a chunk; its address, pid and the chunk.
+def _freeze_a_worker_mid_chunk(cluster: DaskCluster, pids: dict[str, int]) -> tuple[str, int, str]:
+    """SIGSTOP a worker process while it runs a chunk; its address, pid and the chunk.
 
-    A stopped process sends nothing, so once what it sent before has reached the
-    scheduler, "still processing there" proves the chunk is unfinished.
+    The scheduler is asked, not the worker: aer holds the GIL while it simulates, so a
+    busy worker answers only after its chunk. A stopped process sends nothing, so once
+    what it sent before has reached the scheduler, "still processing there" proves the
+    chunk unfinished.
     """
-
-    def executing(dask_worker) -> tuple[int, list[str]]:
-        # Runs in each worker (nested: cloudpickle sends it by value, the workers cannot import tests).
-        keys = [str(key) for key, task in dask_worker.state.tasks.items() if task.state == "executing"]
-        return os.getpid(), keys
-
     deadline = time.monotonic() + START_LIMIT_S
     while time.monotonic() < deadline:
-        for address, (pid, keys) in cluster.client.run(executing).items():
+        for address, keys in cluster.client.processing().items():
             if not keys:
                 continue
-            os.kill(pid, signal.SIGSTOP)
+            time.sleep(0.2)  # lets the worker receive the chunk and start it
+            os.kill(pids[address], signal.SIGSTOP)
             time.sleep(0.5)  # lets what the worker sent before it stopped reach the scheduler
-            if keys[0] in cluster.client.processing([address]).get(address, ()):
-                return address, pid, keys[0]
-            os.kill(pid, signal.SIGCONT)  # it finished that chunk just before: try again
-        time.sleep(0.05)  # polling the workers until one computes a chunk
-    pytest.fail("no worker ever computed a chunk")
+            if keys[0] in cluster.client.processing([address])[address]:
+                return address, pids[address], keys[0]
+            os.kill(pids[address], signal.SIGCONT)  # it finished that chunk meanwhile: try again
+        time.sleep(0.05)  # polling the scheduler until a worker runs a chunk
+    pytest.fail("no worker ever ran a chunk")
 
 
 def test_a_worker_killed_mid_chunk_its_chunk_reruns_elsewhere_and_the_job_completes(job_server, tmp_path, cluster):
     with _server(job_server, tmp_path, cluster) as server:
         api = Api(server.url, next(iter(job_server.config.tokens)))
+        pids = cluster.client.run(os.getpid)  # asked while the workers are idle
         since = time.time()
         job = api.submit([ghz(2 + i % 4) for i in range(2 * CHUNK)], shots=HEAVY_SHOTS)
-        victim, pid, chunk = _freeze_a_worker_mid_chunk(cluster)
+        victim, pid, chunk = _freeze_a_worker_mid_chunk(cluster, pids)
         os.kill(pid, signal.SIGKILL)  # the worker process (its nanny starts a new one)
 
         assert api.wait_final(job["job_id"])["status"] == "COMPLETED", api.status(job["job_id"])
@@ -244,6 +244,33 @@ def test_cancel_stops_a_running_dask_job_and_drops_its_chunks(job_server, tmp_pa
         assert api.wait_final(later["job_id"])["status"] == "COMPLETED"
 
 
+def test_a_server_stops_while_its_chunk_waits_for_a_worker_and_runs_the_job_after_a_restart(
+    job_server, tmp_path, tmp_path_factory, cluster
+):
+    idle = DaskCluster(tmp_path_factory.mktemp("dask-idle"))
+    try:
+        idle.start(workers=0)  # the chunk can never run there
+        server = _server(job_server, tmp_path, idle).start()
+        api = Api(server.url, next(iter(job_server.config.tokens)))
+        job = api.submit([bell()] * 2)
+        assert api.wait_for(job["job_id"], {"RUNNING"})["status"] == "RUNNING"
+        deadline = time.monotonic() + START_LIMIT_S
+        while not idle.chunks_on_scheduler():
+            assert time.monotonic() < deadline, "the chunk never reached the scheduler"
+            time.sleep(0.05)  # polling the scheduler until it holds the chunk
+        stopping = threading.Thread(target=server.stop)
+        stopping.start()
+        stopping.join(timeout=START_LIMIT_S)
+        assert not stopping.is_alive(), "stop() waits for a chunk no worker will run"
+    finally:
+        idle.stop()
+    # Left RUNNING, not failed: the next server on the same data queues it again and runs it.
+    with _server(job_server, tmp_path, cluster) as server:
+        api = Api(server.url, next(iter(job_server.config.tokens)))
+        assert api.wait_final(job["job_id"])["status"] == "COMPLETED"
+        assert len(api.get(f"/jobs/{job['job_id']}/result").json()["results"]) == 2
+
+
 def test_only_a_dask_server_imports_distributed_and_dask_needs_a_reachable_address(tmp_path):
     program = (
         "import sys\n"
@@ -261,4 +288,4 @@ def test_only_a_dask_server_imports_distributed_and_dask_needs_a_reachable_addre
         ServerConfig(data_dir=tmp_path, dask_scheduler="tcp://127.0.0.1:8786")
     closed_port = "tcp://127.0.0.1:1"
     with pytest.raises(DaskSchedulerUnreachable, match="cannot reach the Dask scheduler at 'tcp://127.0.0.1:1'"):
-        DaskSimulators(closed_port, connect_timeout_s=1)
+        DaskSimulators(closed_port, threading.Event(), connect_timeout_s=1)

@@ -8,7 +8,9 @@ scheduler instead of to its own simulator processes (:mod:`.simpool`):
 (counts as plain data, not a qiskit ``Result``). Workers need prefect-ibmq
 installed, to import that function, and one thread each
 (``dask worker --nthreads 1``): the executor gives each chunk one aer thread,
-and more aer threads than cores slow everything down.
+and more aer threads than cores slow everything down. aer holds the GIL while
+it simulates, so a worker answers the scheduler only between chunks: chunks
+stay short (:data:`.simulators.CHUNK` circuits, ~64 ms for 2-5 qubits).
 
 qiskit-aer's own ``executor=`` option is not used: 0.18 accepts it and never
 calls the executor. ``LocalCluster`` is not used either: its workers re-import
@@ -31,12 +33,14 @@ from typing import Any
 
 from distributed import Client, Future, KilledWorker
 
-from .simulators import SimulatorCrashed, simulate_qpy
+from .simulators import ServerStopping, SimulatorCrashed, simulate_qpy
 
 #: How long the server waits for the scheduler at start before giving up.
 CONNECT_TIMEOUT_S = 30.0
 #: How old the cluster's thread count may be (workers come and go).
 THREADS_REFRESH_S = 2.0
+#: How often a wait for a chunk checks whether the server is stopping.
+STOP_CHECK_S = 0.2
 
 
 class DaskSchedulerUnreachable(Exception):
@@ -44,10 +48,17 @@ class DaskSchedulerUnreachable(Exception):
 
 
 class DaskSimulators:
-    """A client of the Dask scheduler at ``address``, connected when made; :meth:`submit` runs a chunk."""
+    """A client of the Dask scheduler at ``address``, connected when made; :meth:`submit` runs a chunk.
 
-    def __init__(self, address: str, connect_timeout_s: float = CONNECT_TIMEOUT_S) -> None:
+    ``stopping`` is the server's shutdown event: a wait for a chunk ends when it is set,
+    also when the cluster has no worker left to run the chunk.
+    """
+
+    def __init__(
+        self, address: str, stopping: threading.Event, connect_timeout_s: float = CONNECT_TIMEOUT_S
+    ) -> None:
         self.address = address
+        self._stopping = stopping
         try:
             self._client = Client(address, timeout=connect_timeout_s, set_as_default=False)
         except OSError as exc:  # TimeoutError included
@@ -63,7 +74,7 @@ class DaskSimulators:
         """Run ``simulators.simulate_qpy(*args)`` on a Dask worker."""
         # pure=False: two jobs' identical chunks must stay two tasks, or cancelling one job's
         # chunk would cancel the other's too.
-        return DaskCall(self._client.submit(simulate_qpy, *args, pure=False))
+        return DaskCall(self._client.submit(simulate_qpy, *args, pure=False), self._stopping)
 
     def threads(self) -> int:
         """Worker threads in the cluster now (refreshed at most every THREADS_REFRESH_S)."""
@@ -90,11 +101,23 @@ class DaskCall:
     """A chunk on the cluster, as a :class:`.simulators.ChunkCall` (a Dask future is not a
     ``concurrent.futures.Future``)."""
 
-    def __init__(self, future: Future) -> None:
+    def __init__(self, future: Future, stopping: threading.Event) -> None:
         self._future = future
+        self._stopping = stopping
+        done = self._done = threading.Event()
+        # Set from Dask's callback thread (finished, failed or cancelled): a wait needs no
+        # timeouts, whose exceptions would keep the future alive in reference cycles.
+        future.add_done_callback(lambda _: done.set())
 
     def result(self) -> list[dict[str, Any]]:
-        """The chunk's per-experiment dicts; SimulatorCrashed when the cluster could not run it."""
+        """The chunk's per-experiment dicts.
+
+        Raises SimulatorCrashed when the cluster could not run it, ServerStopping when the
+        server stops first.
+        """
+        while not self._done.wait(STOP_CHECK_S):
+            if self._stopping.is_set():
+                raise ServerStopping("the server stopped before the Dask cluster ran this chunk")
         try:
             return self._future.result()
         except KilledWorker as exc:

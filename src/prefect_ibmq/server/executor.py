@@ -190,7 +190,7 @@ class Executor:
             from .dasksim import DaskSimulators
 
             assert self._dask_scheduler, "ServerConfig checks that dask has a scheduler"
-            return DaskSimulators(self._dask_scheduler)
+            return DaskSimulators(self._dask_scheduler, self._stopping)
         return SimulatorPool(self._n_workers)
 
     def chunks_in_flight(self) -> int:
@@ -305,6 +305,9 @@ class Executor:
             circuits = load_circuits(data)
             outcome = simulator.run(runner, circuits, record.options, job_id, record.header, stop)
         except Exception as exc:
+            if self._stopping.is_set():  # e.g. ServerStopping: left RUNNING, a restart queues it again
+                logger.info("job %s interrupted by shutdown: %s", job_id, exc)
+                return False
             logger.exception("job %s could not run", job_id)
             error = JobError(code=RUN_ERROR_CODE, message=f"the job could not run: {type(exc).__name__}: {exc}")
             result = {"backend_name": record.backend, "backend_version": "1.0.0", "qobj_id": job_id,

@@ -66,6 +66,10 @@ class SimulatorCrashed(Exception):
     """A simulator process died running a chunk, also when retried on a fresh pool: the job fails."""
 
 
+class ServerStopping(Exception):
+    """The server stopped while a chunk was still to run: the job is left RUNNING for the restart."""
+
+
 class ChunkCall(Protocol):
     def result(self) -> list[dict[str, Any]]: ...
 
@@ -304,7 +308,7 @@ class Simulator:
         """A chunk's experiments, with headers and the flaky backend's failure draws."""
         try:
             experiments = call.result()
-        except SimulatorCrashed:
+        except (SimulatorCrashed, ServerStopping):
             raise
         except Exception as exc:
             logger.warning("simulation failed on %s: %s", self.spec.name, exc)
