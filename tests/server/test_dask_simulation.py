@@ -242,6 +242,11 @@ def test_cancel_stops_a_running_dask_job_and_drops_its_chunks(job_server, tmp_pa
 
         later = api.submit([bell()] * 2)  # the cluster is free for the next job
         assert api.wait_final(later["job_id"])["status"] == "COMPLETED"
+        # Its chunk's result is released once read: nothing of the server's stays on the cluster.
+        deadline = time.monotonic() + START_LIMIT_S
+        while held := cluster.chunks_on_scheduler():
+            assert time.monotonic() < deadline, f"chunks still held after the job: {held}"
+            time.sleep(0.1)  # polling the scheduler until the server released them
 
 
 def test_a_server_stops_while_its_chunk_waits_for_a_worker_and_runs_the_job_after_a_restart(

@@ -17,9 +17,9 @@ calls the executor. ``LocalCluster`` is not used either: its workers re-import
 the caller's ``__main__``; workers are started with ``dask worker``.
 
 A worker that dies while it runs a chunk is the scheduler's to handle: it runs
-the chunk again on another worker, until ``distributed.scheduler.allowed-failures``
-(3 by default) workers died running it; then, or when the scheduler loses the
-chunk, :class:`DaskCall` raises :class:`.simulators.SimulatorCrashed` and only
+the chunk again on another worker, until more workers died running it than
+``distributed.scheduler.allowed-failures`` allows (3 by default); then, or when
+the scheduler loses the chunk, :class:`DaskCall` raises :class:`.simulators.SimulatorCrashed` and only
 that job fails. Only the executor imports this module, and only with
 ``simulation = "dask"``: other servers never import ``distributed``.
 """
