@@ -31,7 +31,12 @@ import time
 from concurrent.futures import CancelledError
 from typing import Any
 
-from distributed import Client, Future, KilledWorker
+try:
+    from distributed import Client, Future, KilledWorker
+except ImportError as exc:  # the optional extra is missing
+    raise ImportError(
+        "simulation=\"dask\" needs Dask's distributed package: pip install 'prefect-ibmq[dask]'"
+    ) from exc
 
 from .simulators import ServerStopping, SimulatorCrashed, simulate_qpy
 
