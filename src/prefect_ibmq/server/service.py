@@ -82,7 +82,8 @@ class JobService:
         )
         self.store = Store(config.data_dir)
         self.executor = Executor(
-            self.store, self.queue, self.notifier, self.simulators, config.workers, simulation=config.simulation
+            self.store, self.queue, self.notifier, self.simulators, config.workers,
+            simulation=config.simulation, dask_scheduler=config.dask_scheduler,
         )
 
     # --- lifecycle -------------------------------------------------------------------
