@@ -30,7 +30,7 @@ LEASE_S = 2.0
 
 def _config(tmp_path, name: str, store_url: str) -> str:
     return (
-        f'data_dir = "{tmp_path / name}"\nstore_url = "{store_url}"\nworkers = 1\nsimulation = "threads"\n'
+        f'data_dir = "{tmp_path / name}"\nstore_url = "{store_url}"\nworkers = 2\nsimulation = "threads"\n'
         f"lease_s = {LEASE_S}\n\n"
         '[[backends]]\nname = "aer_simulator"\nn_qubits = 2\n\n'
         '[[backends]]\nname = "slow_simulator"\nn_qubits = 2\nexperiment_delay_s = 0.25\n\n'
@@ -81,12 +81,11 @@ def test_three_replicas_run_2000_jobs_each_exactly_once(pg_cluster, server_proce
     while _scalar(engine, final) < JOBS and time.monotonic() < deadline:
         time.sleep(0.2)  # waiting for the replicas to drain the queue
     drained_s = time.monotonic() - started
-    by_status = dict(engine.connect().execute(text("SELECT status, count(*) FROM jobs GROUP BY status")).all())
-    runs = dict(engine.connect().execute(text("SELECT runs, count(*) FROM jobs GROUP BY runs")).all())
-    per_replica = sorted(
-        n for (n,) in engine.connect().execute(text("SELECT count(*) FROM jobs GROUP BY claimed_by")).all()
-    )
-    results = _scalar(engine, "SELECT count(*) FROM results")
+    with engine.connect() as conn:
+        by_status = dict(conn.execute(text("SELECT status, count(*) FROM jobs GROUP BY status")).all())
+        runs = dict(conn.execute(text("SELECT runs, count(*) FROM jobs GROUP BY runs")).all())
+        per_replica = sorted(n for (n,) in conn.execute(text("SELECT count(*) FROM jobs GROUP BY claimed_by")))
+        results = conn.execute(text("SELECT count(*) FROM results")).scalar()
     engine.dispose()
     figures.record(
         "replicas_2000_jobs",
@@ -123,9 +122,10 @@ def test_a_replica_killed_mid_job_has_its_job_requeued_and_completed_elsewhere(
     answer = requests.get(f"{survivor.url}/v1/jobs/{job_id}/status", params={"wait": 60, "until": "final"},
                           headers=auth, timeout=90).json()
     recovered_s = time.monotonic() - killed_at
-    row = engine.connect().execute(
-        text("SELECT status, runs, requeued, claimed_by FROM jobs WHERE job_id = :j"), {"j": job_id}
-    ).one()
+    with engine.connect() as conn:
+        row = conn.execute(
+            text("SELECT status, runs, requeued, claimed_by FROM jobs WHERE job_id = :j"), {"j": job_id}
+        ).one()
     engine.dispose()
     figures.record(
         "replica_killed_mid_job",
