@@ -42,6 +42,8 @@ COMPLETED = ApiJobStatus.COMPLETED.value
 #: Recent completed runs that teach the estimates (per backend) and the priorities.
 RECENT_RUNS = 20
 USAGE_RUNS = 200
+#: Claims lost to other replicas in a row before this one gives up until the next wake-up.
+CLAIM_ATTEMPTS = 5
 #: An idle worker looks at the queue at least this often, even without a wake-up.
 IDLE_POLL_S = 1.0
 
@@ -148,8 +150,13 @@ class FairshareQueue:
         statements = self._claim_statements(store.engine.dialect.name)
 
         def apply(conn: Connection) -> QueuedJob | None:
-            row = conn.execute(statements["first"]).first()
-            if row is None:
+            for _ in range(CLAIM_ATTEMPTS):
+                row = conn.execute(statements["first"]).first()
+                # A job another replica claimed after our ranking but before our lock comes back
+                # RUNNING (the row as locked): the next statement's snapshot no longer ranks it.
+                if row is None or row.status == QUEUED:
+                    break
+            if row is None or row.status != QUEUED:
                 return None
             now = time.time()
             conn.execute(statements["run"], {"job": row.job_id, "replica": replica_id, "now": now})
@@ -173,8 +180,11 @@ class FairshareQueue:
             first = (
                 select(jobs.c.job_id, jobs.c.backend, jobs.c.owner_hub, jobs.c.owner_group,
                        jobs.c.owner_project, jobs.c.num_experiments, jobs.c.creation_date)
-                .join(ranked, ranked.c.job_id == jobs.c.job_id)
-                .where(jobs.c.status == QUEUED)  # rechecked on the locked row
+                # From the ranking to the rows by primary key: whatever the planner's statistics
+                # (none yet on a new table), each ranked job is one index lookup, never a rescan.
+                .add_columns(jobs.c.status)  # as locked: claim() checks it is still QUEUED
+                .select_from(ranked)
+                .join(jobs, jobs.c.seq == ranked.c.seq)
                 .order_by(ranked.c.rank, ranked.c.turn, ranked.c.seq)
                 .limit(1)
                 .with_for_update(of=jobs, skip_locked=True)

@@ -143,7 +143,7 @@ def make_engine(url: str) -> Engine:
         event.listen(engine, "begin", _sqlite_begin)
         return engine
     return create_engine(
-        url, pool_size=PG_POOL_SIZE, max_overflow=PG_POOL_OVERFLOW, pool_timeout=10, pool_pre_ping=True
+        url, pool_size=PG_POOL_SIZE, max_overflow=PG_POOL_OVERFLOW, pool_timeout=10
     )
 
 
