@@ -81,11 +81,22 @@ def serve(args: argparse.Namespace) -> int:
         signal.signal(signum, lambda *_: stop.set())
     where = f" (token in {config.data_dir / TOKEN_FILE})" if not args.token and args.config is None else ""
     print(f"prefect-ibmq job service on {server.url}{where}", flush=True)
+    _print_instances(config, server.url)
     try:
         stop.wait()
     finally:
         server.stop()
     return 0
+
+
+def _print_instances(config: Any, url: str) -> None:
+    """Each project's instance CRN: what a Qiskit Runtime client names as its ``instance``."""
+    from prefect_ibmq.server.runtime.crn import instance_crn, instance_name
+
+    instances = {instance_name(identity): instance_crn(identity) for identity in config.tokens.values()}
+    print(f"Qiskit Runtime API on {url}/api/v1; instance CRN of each project:", flush=True)
+    for name, crn in sorted(instances.items()):
+        print(f"  {name}: {crn}", flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -163,10 +163,28 @@ def failures(service: Any) -> dict[str, Any]:
     }
 
 
+def embedded(data_dir: str) -> dict[str, Any]:
+    """The embedded default (IBMQService.local()'s server, started in this process) through the stock client."""
+    from prefect_ibmq import IBMQService
+    from prefect_ibmq.runtime.local import embedded_runtime_service
+
+    with embedded_runtime_service(data_dir) as service:
+        backend = service.backend("aer_simulator")
+        job = SamplerV2(mode=backend).run([isa(backend, bell_two_registers())], shots=64)
+        joint = job.result()[0].join_data().get_counts()
+        backends = sorted(b.name for b in service.backends())
+        with IBMQService.local(data_dir) as legacy:  # the same server, seen through /v1
+            seen_by_v1 = legacy.job(job.job_id()).job_id()
+    return {"joint": joint, "backends": backends, "seen_by_v1": seen_by_v1, "job_id": job.job_id()}
+
+
 SCENARIOS = {"job_mode": job_mode, "batch_and_session": batch_and_session, "failures": failures}
 
 
 def main(argv: list[str]) -> None:
+    if argv[0] == "embedded":
+        print(json.dumps(embedded(argv[1]), default=str))
+        return
     name, url, token, hub, group, project = argv
     identity = Identity(user="any", hub=hub, group=group, project=project)
     service = local_runtime_service(url, token, identity=identity)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from urllib.parse import urlsplit
 
-from tests.runtime.conftest import run_scenario
+from tests.runtime.conftest import run_child, run_scenario
 
 
 def _path_sequence(requests: list[str]) -> list[str]:
@@ -30,6 +30,8 @@ def test_sampler_job_mode_counts_tags_listing_metrics(runtime_server, tmp_path):
     paths = _path_sequence(run.requests)
     assert paths[:3] == ["POST /identity/token", "POST /v3/resources/search", "GET /global-catalog/api/v1/prefect-ibmq-local-plan"]
     assert "POST /api/v1/jobs" in paths and f"GET /api/v1/jobs/{seen['job_id']}/results" in paths
+    # Properties are never empty, so the client caches them (an empty answer is asked again per attribute).
+    assert paths.count("GET /api/v1/backends/aer_simulator/properties") <= 2, paths
 
     assert seen["status"] == "DONE" and seen["program"] == "sampler"
     # One BitArray per classical register, Bell-correlated, with every shot.
@@ -81,3 +83,13 @@ def test_failed_and_cancelled_jobs(runtime_server, tmp_path):
     assert seen["cancelled_result"].startswith("RuntimeInvalidStateError")
     stamps = seen["cancelled_metrics"]
     assert stamps["created"] <= stamps["running"] <= stamps["finished"]
+
+
+def test_embedded_default_through_the_stock_client(tmp_path):
+    """embedded_runtime_service: the server IBMQService.local() starts, driven by the stock client."""
+    run = run_child(["embedded", str(tmp_path / "embedded")], tmp_path)
+    seen = run.observed
+    assert run.refused_hosts == []
+    assert seen["backends"] == ["aer_simulator", "flaky_simulator", "noisy_simulator"]
+    assert set(seen["joint"]) <= {"00", "11"} and sum(seen["joint"].values()) == 64
+    assert seen["seen_by_v1"] == seen["job_id"]  # one store: the /v1 API sees the runtime job
