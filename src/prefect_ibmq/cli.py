@@ -22,7 +22,7 @@ DEFAULT_DATA_DIR = Path.home() / ".prefect-ibmq" / "server"
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="prefect-ibmq", description="Quantum jobs as first-class Prefect work.")
     commands = parser.add_subparsers(dest="command", required=True)
-    server = commands.add_parser("server", help="run the job service (REST API under /v1)")
+    server = commands.add_parser("server", help="run the job service (REST API under /v1, Qiskit Runtime API under /api/v1)")
     server.add_argument("--host", default=None, help="address to bind (default 127.0.0.1)")
     server.add_argument("--port", type=int, default=None, help=f"port to listen on (default {DEFAULT_PORT})")
     server.add_argument("--data-dir", type=Path, default=None, help=f"where the SQLite store lives (default {DEFAULT_DATA_DIR})")

@@ -59,7 +59,11 @@ def run_child(args: list[str], tmp_path: Path) -> ClientRun:
     env = dict(os.environ, RUNTIME_GUARD_LOG=str(log), PYTHONPATH=os.pathsep.join([str(GUARD), str(ROOT)]))
     child = subprocess.run(
         [sys.executable, "-m", "tests.runtime.scenarios", *args],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=240,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
     )
     assert child.returncode == 0, f"scenario {name} failed:\n{child.stderr[-6000:]}"
     lines = log.read_text().splitlines() if log.exists() else []

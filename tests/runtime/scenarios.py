@@ -70,7 +70,9 @@ def job_mode(service: Any) -> dict[str, Any]:
     data = result[0].data
     listed_both = [j.job_id() for j in service.jobs(job_tags=["dry-run", "bell"], limit=10)]
     listed_one = [j.job_id() for j in service.jobs(job_tags=["dry-run"], limit=10)]
-    listed_after = [j.job_id() for j in service.jobs(created_after=before.astimezone(), limit=10, backend_name="aer_simulator")]
+    listed_after = [
+        j.job_id() for j in service.jobs(created_after=before.astimezone(), limit=10, backend_name="aer_simulator")
+    ]
     again = service.job(job.job_id())
     metrics = job.metrics()
     return {

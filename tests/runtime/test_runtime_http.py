@@ -46,7 +46,10 @@ class Runtime:
         answer = requests.post(f"{url}/identity/token", data={"grant_type": GRANT, "apikey": token}, timeout=10)
         answer.raise_for_status()
         self.url = url + "/api/v1"
-        self.headers = {"Authorization": f"Bearer {answer.json()['access_token']}", "Service-CRN": instance_crn(identity)}
+        self.headers = {
+            "Authorization": f"Bearer {answer.json()['access_token']}",
+            "Service-CRN": instance_crn(identity),
+        }
 
     def call(self, method: str, path: str, body: str | None = None, **kwargs) -> requests.Response:
         headers = dict(self.headers, **({"Content-Type": "application/json"} if body is not None else {}))
@@ -70,7 +73,12 @@ def test_bad_input_answers_ibm_errors_and_stores_nothing(runtime_server):
     bad_key = requests.post(f"{url}/identity/token", data={"grant_type": GRANT, "apikey": "nope"}, timeout=10)
     _ibm_error(bad_key, 400, "BXNIM0415E", "API key could not be found")
     assert "nope" not in bad_key.text
-    _ibm_error(requests.post(f"{url}/identity/token", data={"grant_type": "password"}, timeout=10), 400, "unsupported_grant_type", "'password'")
+    _ibm_error(
+        requests.post(f"{url}/identity/token", data={"grant_type": "password"}, timeout=10),
+        400,
+        "unsupported_grant_type",
+        "'password'",
+    )
     _ibm_error(requests.get(f"{url}/api/v1/backends", timeout=10), 401, "unauthorized", "missing")
     forged = dict(alice.headers, Authorization=alice.headers["Authorization"][:-4] + "AAAA")
     _ibm_error(requests.get(f"{url}/api/v1/backends", headers=forged, timeout=10), 401, "unauthorized", "invalid")
@@ -87,21 +95,38 @@ def test_bad_input_answers_ibm_errors_and_stores_nothing(runtime_server):
         (tagged_type, 400, "invalid_params", "'settings'"),
         (good.replace('"__value__": "', '"__value__": "!!', 1), 400, "invalid_params", "malformed QuantumCircuit"),
         ('{"program_id": "sampler", "backend": "aer_simulator"}', 400, "invalid_request", "params"),
-        ('{"program_id": "sampler", "backend": "aer_simulator", "params": {"pubs": []}}', 400, "invalid_params", "non-empty"),
+        (
+            '{"program_id": "sampler", "backend": "aer_simulator", "params": {"pubs": []}}',
+            400,
+            "invalid_params",
+            "non-empty",
+        ),
         (_sampler_body(_bell(), session_id="no-such-session"), 404, "not_found", "no-such-session"),
         (_sampler_body(_bell(), tags=[1, 2]), 400, "invalid_request", "tags"),
         ("{not json", 400, "invalid_request", "JSON"),
     ]
-    estimator = json.dumps({"program_id": "estimator", "backend": "aer_simulator",
-                            "params": {"pubs": [[_bell()]], "version": 2}}, cls=RuntimeEncoder)
+    estimator = json.dumps(
+        {"program_id": "estimator", "backend": "aer_simulator", "params": {"pubs": [[_bell()]], "version": 2}},
+        cls=RuntimeEncoder,
+    )
     cases.append((estimator, 400, "invalid_params", "observables"))
     for body, status, code, *words in cases:
         _ibm_error(alice.call("POST", "/jobs", body), status, code, *words)
 
     session = alice.call("POST", "/sessions", json.dumps({"mode": "batch", "backend": "aer_simulator"})).json()
     assert alice.call("PATCH", f"/sessions/{session['id']}", json.dumps({"accepting_jobs": False})).status_code == 204
-    _ibm_error(alice.call("POST", "/jobs", _sampler_body(_bell(), session_id=session["id"])), 409, "session_closed", session["id"])
-    _ibm_error(alice.call("POST", "/sessions", json.dumps({"mode": "weekly", "backend": "aer_simulator"})), 400, "invalid_request", "mode")
+    _ibm_error(
+        alice.call("POST", "/jobs", _sampler_body(_bell(), session_id=session["id"])),
+        409,
+        "session_closed",
+        session["id"],
+    )
+    _ibm_error(
+        alice.call("POST", "/sessions", json.dumps({"mode": "weekly", "backend": "aer_simulator"})),
+        400,
+        "invalid_request",
+        "mode",
+    )
 
     assert len(store.jobs_in(list(ApiJobStatus))) == jobs_before
     assert alice.call("GET", "/jobs", params={"tags": "never"}).json()["count"] == 0
@@ -120,7 +145,9 @@ def test_bad_input_answers_ibm_errors_and_stores_nothing(runtime_server):
     _ibm_error(dave.call("GET", f"/jobs/{created['id']}"), 404, "not_found")
     assert alice.call("PUT", f"/jobs/{created['id']}/tags", json.dumps({"tags": ["a", "b"]})).status_code == 204
     assert alice.call("GET", f"/jobs/{created['id']}").json()["tags"] == ["a", "b"]
-    _ibm_error(alice.call("PUT", f"/jobs/{created['id']}/tags", json.dumps({"tags": "a"})), 400, "invalid_request", "tags")
+    _ibm_error(
+        alice.call("PUT", f"/jobs/{created['id']}/tags", json.dumps({"tags": "a"})), 400, "invalid_request", "tags"
+    )
 
 
 def test_runtime_jobs_survive_a_restart(tmp_path):
@@ -136,7 +163,11 @@ def test_runtime_jobs_survive_a_restart(tmp_path):
         alice = Runtime(server.url, "alice")
         for job_id in (blocker["id"], waiting["id"]):
             deadline = time.monotonic() + 60
-            while (state := alice.call("GET", f"/jobs/{job_id}").json())["status"] not in ("Completed", "Failed", "Cancelled"):
+            while (state := alice.call("GET", f"/jobs/{job_id}").json())["status"] not in (
+                "Completed",
+                "Failed",
+                "Cancelled",
+            ):
                 assert time.monotonic() < deadline, state
                 time.sleep(0.1)
             assert state["status"] == "Completed", state

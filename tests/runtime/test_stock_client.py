@@ -28,7 +28,11 @@ def test_sampler_job_mode_counts_tags_listing_metrics(runtime_server, tmp_path):
     assert all(urlsplit(r.split(" ", 1)[1]).hostname == "127.0.0.1" for r in run.requests)
     # Construction: IAM, Global Search, Global Catalog, then the runtime API.
     paths = _path_sequence(run.requests)
-    assert paths[:3] == ["POST /identity/token", "POST /v3/resources/search", "GET /global-catalog/api/v1/prefect-ibmq-local-plan"]
+    assert paths[:3] == [
+        "POST /identity/token",
+        "POST /v3/resources/search",
+        "GET /global-catalog/api/v1/prefect-ibmq-local-plan",
+    ]
     assert "POST /api/v1/jobs" in paths and f"GET /api/v1/jobs/{seen['job_id']}/results" in paths
     # Properties are never empty, so the client caches them (an empty answer is asked again per attribute).
     assert paths.count("GET /api/v1/backends/aer_simulator/properties") <= 2, paths
@@ -47,7 +51,9 @@ def test_sampler_job_mode_counts_tags_listing_metrics(runtime_server, tmp_path):
     assert seen["listed_after"][:2] == [seen["other_id"], seen["job_id"]]
 
     stamps = seen["timestamps"]
-    created, running, finished = (datetime.fromisoformat(stamps[k].replace("Z", "+00:00")) for k in ("created", "running", "finished"))
+    created, running, finished = (
+        datetime.fromisoformat(stamps[k].replace("Z", "+00:00")) for k in ("created", "running", "finished")
+    )
     assert created <= running <= finished
     assert seen["quantum_seconds"] == round((finished - running).total_seconds(), 3)
     assert seen["usage"] == seen["quantum_seconds"]

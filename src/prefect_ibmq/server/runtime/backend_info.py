@@ -93,7 +93,11 @@ def properties(simulator: Simulator) -> dict[str, Any]:
     qubits = []
     for qubit in noise["qubits"]:
         entries = []
-        for key, name, unit, scale in (("t1", "T1", "us", 1e6), ("t2", "T2", "us", 1e6), ("frequency", "frequency", "GHz", 1e-9)):
+        for key, name, unit, scale in (
+            ("t1", "T1", "us", 1e6),
+            ("t2", "T2", "us", 1e6),
+            ("frequency", "frequency", "GHz", 1e-9),
+        ):
             if qubit.get(key) is not None:
                 entries.append(nduv(name, qubit[key] * scale, unit))
         if qubit.get("readout_error") is not None:

@@ -59,7 +59,10 @@ def simulated_fault(spec: BackendSpec, job_id: str, pubs: int) -> str | None:
     rng = random.Random(job_seed(job_id, spec.seed))
     for index in range(pubs):
         if rng.random() < spec.failure_probability:
-            return f"pub {index} failed on {spec.name} (simulated hardware fault); IBM Quantum jobs have no partial results"
+            return (
+                f"pub {index} failed on {spec.name} (simulated hardware fault); "
+                "IBM Quantum jobs have no partial results"
+            )
     return None
 
 
@@ -96,7 +99,9 @@ def execute(
                     return None
             text = future.result()
     except Exception as exc:
-        return ProgramOutcome(reason_code=PROGRAM_ERROR_CODE, reason=f"the {program_id} program failed: {type(exc).__name__}: {exc}")
+        return ProgramOutcome(
+            reason_code=PROGRAM_ERROR_CODE, reason=f"the {program_id} program failed: {type(exc).__name__}: {exc}"
+        )
     if stop.is_set():
         return None
     return ProgramOutcome(text=text)
