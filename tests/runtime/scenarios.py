@@ -70,6 +70,9 @@ def job_mode(service: Any) -> dict[str, Any]:
     data = result[0].data
     listed_both = [j.job_id() for j in service.jobs(job_tags=["dry-run", "bell"], limit=10)]
     listed_one = [j.job_id() for j in service.jobs(job_tags=["dry-run"], limit=10)]
+    listed_final = [j.job_id() for j in service.jobs(job_tags=["dry-run"], pending=False, limit=10)]
+    listed_pending = [j.job_id() for j in service.jobs(job_tags=["dry-run"], pending=True, limit=10)]
+    listed_oldest_first = [j.job_id() for j in service.jobs(job_tags=["dry-run"], descending=False, limit=10)]
     listed_after = [
         j.job_id() for j in service.jobs(created_after=before.astimezone(), limit=10, backend_name="aer_simulator")
     ]
@@ -88,6 +91,11 @@ def job_mode(service: Any) -> dict[str, Any]:
         "listed_both": listed_both,
         "listed_one": listed_one,
         "listed_after": listed_after,
+        "listed_final": listed_final,
+        "listed_pending": listed_pending,
+        "listed_oldest_first": listed_oldest_first,
+        "input_circuit_qubits": again.inputs["pubs"][0][0].num_qubits,
+        "input_shots": again.inputs["pubs"][0][2],
         "timestamps": metrics["timestamps"],
         "quantum_seconds": metrics["usage"]["quantum_seconds"],
         "usage": job.usage(),
@@ -116,6 +124,12 @@ def batch_and_session(service: Any) -> dict[str, Any]:
         session_id = session.session_id
         open_state = session.details()["state"]
     closed = service._get_api_client().session_details(session_id)
+    slow = service.backend("slow_simulator")
+    session = Session(backend=slow)
+    doomed = SamplerV2(mode=session).run([isa(slow, bell_two_registers())], shots=10)
+    session.cancel()  # DELETE /sessions/{id}/close: its jobs not final are cancelled
+    doomed.wait_for_final_state(timeout=60)
+    cancelled_session = service._get_api_client().session_details(session.session_id)
     return {
         "batch_id": batch_id,
         "batch_mode": batch_details["mode"] if "mode" in batch_details else None,
@@ -127,6 +141,12 @@ def batch_and_session(service: Any) -> dict[str, Any]:
         "session_evs": session_evs,
         "session_state_while_open": open_state,
         "session_after_close": {"state": closed["state"], "accepting_jobs": closed["accepting_jobs"]},
+        "cancelled_session_id": session.session_id,
+        "cancelled_session_job": doomed.status(),
+        "cancelled_session": {
+            "state": cancelled_session["state"],
+            "accepting_jobs": cancelled_session["accepting_jobs"],
+        },
     }
 
 

@@ -45,10 +45,13 @@ def test_sampler_job_mode_counts_tags_listing_metrics(runtime_server, tmp_path):
     assert 800 < joint["00"] < 1200  # 2,000 shots, seeded: far inside the binomial spread
     assert seen["counts_a"]["0"] == joint["00"] and seen["counts_b"]["1"] == joint["11"]
 
-    assert seen["tags"] == ["dry-run", "bell"]
+    assert sorted(seen["tags"]) == ["bell", "dry-run"]  # the client sends a set
     assert seen["listed_both"] == [seen["job_id"]]  # tags are ANDed
     assert seen["listed_one"] == [seen["other_id"], seen["job_id"]]  # newest first
     assert seen["listed_after"][:2] == [seen["other_id"], seen["job_id"]]
+    assert seen["listed_final"] == [seen["other_id"], seen["job_id"]] and seen["listed_pending"] == []
+    assert seen["listed_oldest_first"] == [seen["job_id"], seen["other_id"]]
+    assert seen["input_circuit_qubits"] == 2 and seen["input_shots"] == 2000  # job.inputs: the params as sent
 
     stamps = seen["timestamps"]
     created, running, finished = (
@@ -64,7 +67,8 @@ def test_estimator_and_sampler_in_batch_and_session(runtime_server, tmp_path):
     seen = run.observed
     assert run.refused_hosts == []
     paths = _path_sequence(run.requests)
-    assert paths.count("POST /api/v1/sessions") == 2
+    assert paths.count("POST /api/v1/sessions") == 3
+    assert paths.count("DELETE /api/v1/sessions/" + seen["cancelled_session_id"] + "/close") == 1
     assert f"PATCH /api/v1/sessions/{seen['batch_id']}" in paths
     assert f"PATCH /api/v1/sessions/{seen['session_id']}" in paths
 
@@ -75,6 +79,8 @@ def test_estimator_and_sampler_in_batch_and_session(runtime_server, tmp_path):
     assert abs(seen["session_evs"] - 1.0) <= 0.05  # precision 0.01: seeded Gaussian noise around 1
     assert seen["session_state_while_open"] == "active"
     assert seen["session_after_close"] == {"state": "closed", "accepting_jobs": False}
+    assert seen["cancelled_session_job"] == "CANCELLED"
+    assert seen["cancelled_session"] == {"state": "closed", "accepting_jobs": False}
 
 
 def test_failed_and_cancelled_jobs(runtime_server, tmp_path):

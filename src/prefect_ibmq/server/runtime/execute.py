@@ -29,13 +29,14 @@ PROGRAM_ERROR_CODE = 1517
 #: How often a worker thread looks at the cancel event while a program runs elsewhere.
 CANCEL_POLL_S = 0.05
 
-#: AerSimulator per (backend spec, threads) in this process, built on first use.
-_AERS: dict[tuple[str, int], AerSimulator] = {}
+#: AerSimulator per (backend spec, threads, thread) in this process, built on first use: one per
+#: thread, as with ThreadRunner, for servers that simulate in their worker threads.
+_AERS: dict[tuple[str, int, int], AerSimulator] = {}
 
 
 def run_program(program_id: str, spec: BackendSpec, threads: int, params: str, seed: int) -> str:
     """What a simulator process runs: params (the client's JSON) -> the result text to serve."""
-    key = (spec.model_dump_json(), threads)
+    key = (spec.model_dump_json(), threads, threading.get_ident())
     aer = _AERS.get(key)
     if aer is None:
         aer = _AERS[key] = make_aer(threads, generic_backend(spec))
