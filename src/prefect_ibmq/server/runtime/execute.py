@@ -8,6 +8,7 @@ or fails as a whole. The ``flaky`` kind of backend therefore fails whole runtime
 
 from __future__ import annotations
 
+import logging
 import random
 import threading
 from collections.abc import Callable
@@ -18,9 +19,12 @@ from typing import Any
 from qiskit_aer import AerSimulator
 
 from ..config import BackendSpec
+from ..simpool import SimulatorProcessDied
 from ..simulators import generic_backend, job_seed, make_aer
 from .codec import decode_params, encode_result
 from .programs import program
+
+logger = logging.getLogger("prefect_ibmq.server.runtime.execute")
 
 #: ``state.reason_code`` of a job failed by a flaky backend's simulated hardware fault.
 SIMULATED_FAULT_CODE = 1500
@@ -93,16 +97,27 @@ def execute(
         if submit is None:
             text = run_program(*args)
         else:
-            future = submit(run_program, *args)
-            while not future.done():
-                if stop.wait(CANCEL_POLL_S):
-                    future.cancel()  # when already running, its result is discarded
-                    return None
-            text = future.result()
+            text = _in_pool(submit, args, stop)
     except Exception as exc:
-        return ProgramOutcome(
-            reason_code=PROGRAM_ERROR_CODE, reason=f"the {program_id} program failed: {type(exc).__name__}: {exc}"
-        )
-    if stop.is_set():
+        reason = f"the {program_id} program failed: {type(exc).__name__}: {exc}"
+        return ProgramOutcome(reason_code=PROGRAM_ERROR_CODE, reason=reason)
+    if text is None or stop.is_set():
         return None
     return ProgramOutcome(text=text)
+
+
+def _in_pool(submit: Callable[..., Future], args: tuple[Any, ...], stop: threading.Event) -> str | None:
+    """run_program in a simulator process; once more on a fresh one if that process dies. None: stopped."""
+    for attempt in (1, 2):
+        future = submit(run_program, *args)
+        while not future.done():
+            if stop.wait(CANCEL_POLL_S):
+                future.cancel()  # when already running, its result is discarded
+                return None
+        try:
+            return future.result()
+        except SimulatorProcessDied:
+            if attempt == 2:
+                raise
+            logger.warning("the simulator process running a runtime job died; running it again")
+    raise AssertionError("unreachable")
