@@ -175,4 +175,5 @@ def test_runtime_jobs_survive_a_restart(tmp_path):
         counts = result[0].data.c.get_counts()
         assert sum(counts.values()) == 50 and set(counts) <= {"00", "11"}
         record = server.service.store.get_job(waiting["id"])
-        assert record is not None and record.program_id == "sampler" and "RUNNING" in record.time_per_step
+        assert record is not None and record.program_id == "sampler" and record.kind == "runtime-sampler"
+        assert "RUNNING" in record.time_per_step

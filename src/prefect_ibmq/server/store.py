@@ -359,6 +359,8 @@ class Store:
             requeued=row["requeued"],
             program_id=row["program_id"],
             session_id=row["session_id"],
+            # A Qiskit Runtime job is its program's inputs, not a list of QPY circuits.
+            kind=f"runtime-{row['program_id']}" if row["program_id"] else "qpy-circuits",
         )
 
     @_guarded
