@@ -22,7 +22,7 @@ from qiskit.transpiler.preset_passmanagers import generate_preset_pass_manager
 warnings.filterwarnings("ignore", category=DeprecationWarning)  # SamplerV2/EstimatorV2 (0.50 deprecations)
 
 from qiskit_ibm_runtime import Batch, EstimatorV2, SamplerV2, Session  # noqa: E402
-from qiskit_ibm_runtime.exceptions import RuntimeInvalidStateError  # noqa: E402
+from qiskit_ibm_runtime.exceptions import RuntimeInvalidStateError, RuntimeJobNotFound  # noqa: E402
 
 from prefect_ibmq.runtime.local import local_runtime_service  # noqa: E402
 from prefect_ibmq.wire import Identity  # noqa: E402
@@ -174,14 +174,24 @@ def failures(service: Any) -> dict[str, Any]:
         cancelled_result = "a result"
     except RuntimeInvalidStateError as exc:
         cancelled_result = f"RuntimeInvalidStateError: {exc}"
+    doomed_logs = doomed.logs()
+    cancelled_metrics = cancelled.metrics()["timestamps"]
+    service.delete_job(cancelled.job_id())
+    try:
+        service.job(cancelled.job_id())
+        after_delete = "found"
+    except RuntimeJobNotFound:
+        after_delete = "RuntimeJobNotFound"
     return {
+        "doomed_logs": doomed_logs,
+        "after_delete": after_delete,
         "doomed_status": doomed.status(),
         "doomed_error": doomed.error_message(),
         "status_before_cancel": status_before_cancel,
         "cancelled_status": cancelled.status(),
         "second_cancel": second_cancel,
         "cancelled_result": cancelled_result,
-        "cancelled_metrics": cancelled.metrics()["timestamps"],
+        "cancelled_metrics": cancelled_metrics,
     }
 
 

@@ -121,6 +121,15 @@ def test_bad_input_answers_ibm_errors_and_stores_nothing(runtime_server):
         "session_closed",
         session["id"],
     )
+    short = alice.call("POST", "/sessions", json.dumps({"mode": "dedicated", "backend": "aer_simulator", "max_ttl": 1}))
+    time.sleep(1.2)  # past its max_ttl
+    _ibm_error(
+        alice.call("POST", "/jobs", _sampler_body(_bell(), session_id=short.json()["id"])),
+        409,
+        "session_closed",
+        "max_ttl",
+    )
+    assert alice.call("GET", f"/sessions/{short.json()['id']}").json()["state"] == "closed"
     _ibm_error(
         alice.call("POST", "/sessions", json.dumps({"mode": "weekly", "backend": "aer_simulator"})),
         400,

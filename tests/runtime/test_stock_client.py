@@ -93,6 +93,8 @@ def test_failed_and_cancelled_jobs(runtime_server, tmp_path):
     assert seen["cancelled_status"] == "CANCELLED"
     assert seen["second_cancel"].startswith("RuntimeInvalidStateError") and "409" in seen["second_cancel"]
     assert seen["cancelled_result"].startswith("RuntimeInvalidStateError")
+    assert "RUNNING" in seen["doomed_logs"] and "error 1500: pub 0 failed" in seen["doomed_logs"]
+    assert seen["after_delete"] == "RuntimeJobNotFound"
     stamps = seen["cancelled_metrics"]
     assert stamps["created"] <= stamps["running"] <= stamps["finished"]
 
