@@ -20,9 +20,10 @@ ROOT = Path(__file__).parents[2]
 
 
 def runtime_config(data_dir: Path, workers: int = 2) -> ServerConfig:
-    """aer_simulator (ideal), doomed_simulator (fails every job), slow_simulator (2 s per pub)."""
+    """aer_simulator, noisy_simulator, doomed_simulator (fails every job), slow_simulator (2 s per pub)."""
     backends = [
         BackendSpec(name="aer_simulator", kind="ideal", n_qubits=5),
+        BackendSpec(name="noisy_simulator", kind="noisy", n_qubits=5),
         BackendSpec(name="doomed_simulator", kind="flaky", n_qubits=5, failure_probability=1.0),
         BackendSpec(name="slow_simulator", kind="ideal", n_qubits=5, experiment_delay_s=2.0),
     ]

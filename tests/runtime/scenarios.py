@@ -78,7 +78,16 @@ def job_mode(service: Any) -> dict[str, Any]:
     ]
     again = service.job(job.job_id())
     metrics = job.metrics()
+    noisy = service.backend("noisy_simulator")
+    noisy_sampler = SamplerV2(mode=noisy)
+    noisy_sampler.options.simulator.seed_simulator = 11
+    noisy_counts = (
+        noisy_sampler.run([isa(noisy, bell_two_registers())], shots=2000).result()[0].join_data().get_counts()
+    )
     return {
+        "noisy_counts": noisy_counts,
+        "noisy_t1": noisy.properties().t1(0),
+        "noisy_coupling_edges": len(noisy.coupling_map.get_edges()),
         "job_id": job.job_id(),
         "other_id": other.job_id(),
         "status": job.status(),

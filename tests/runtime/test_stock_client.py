@@ -53,6 +53,13 @@ def test_sampler_job_mode_counts_tags_listing_metrics(runtime_server, tmp_path):
     assert seen["listed_oldest_first"] == [seen["job_id"], seen["other_id"]]
     assert seen["input_circuit_qubits"] == 2 and seen["input_shots"] == 2000  # job.inputs: the params as sent
 
+    # The noisy backend: its properties and coupling map reach the client, and its noise the counts.
+    assert 0 < seen["noisy_t1"] < 1e-2 and seen["noisy_coupling_edges"] == 20
+    noisy = seen["noisy_counts"]
+    assert (
+        sum(noisy.values()) == 2000 and noisy["00"] + noisy["11"] > 1800 and noisy.get("01", 0) + noisy.get("10", 0) > 0
+    )
+
     stamps = seen["timestamps"]
     created, running, finished = (
         datetime.fromisoformat(stamps[k].replace("Z", "+00:00")) for k in ("created", "running", "finished")
