@@ -9,13 +9,15 @@ from __future__ import annotations
 import json
 import time
 
+import pytest
 import requests
 from qiskit import QuantumCircuit
 from qiskit_ibm_runtime import RuntimeDecoder, RuntimeEncoder
 
 from prefect_ibmq.server import JobServer
 from prefect_ibmq.server.runtime.crn import instance_crn
-from prefect_ibmq.wire import ApiJobStatus
+from prefect_ibmq.server.store import NewJob, SessionClosed
+from prefect_ibmq.wire import ApiJobStatus, RunOptions
 
 from tests.conftest import TOKENS
 from tests.runtime.conftest import runtime_config
@@ -121,6 +123,20 @@ def test_bad_input_answers_ibm_errors_and_stores_nothing(runtime_server):
         "session_closed",
         session["id"],
     )
+    # The store refuses it too, in the transaction that would add the job: no race with a close.
+    late = NewJob(
+        job_id="late",
+        backend="aer_simulator",
+        owner=TOKENS["alice"][1],
+        qpy=b"",
+        num_experiments=1,
+        options=RunOptions(),
+        program_id="sampler",
+        params="{}",
+        session_id=session["id"],
+    )
+    with pytest.raises(SessionClosed):
+        store.create_job(late)
     short = alice.call("POST", "/sessions", json.dumps({"mode": "dedicated", "backend": "aer_simulator", "max_ttl": 1}))
     time.sleep(1.2)  # past its max_ttl
     _ibm_error(

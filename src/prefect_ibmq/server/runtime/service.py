@@ -17,7 +17,7 @@ from prefect_ibmq.wire import FINAL_STATUSES, ApiJobStatus, Identity, JobRecord,
 from ..auth import can_see
 from ..executor import dump_circuits
 from ..service import JobService
-from ..store import NewJob, to_iso
+from ..store import NewJob, SessionClosed, to_iso
 from . import session_store
 from .codec import UnsupportedValue, decode_params
 from .crn import instance_crn
@@ -103,7 +103,10 @@ class RuntimeService:
             params=text,
             session_id=body.session_id,
         )
-        job_id, _ = self.store.create_job(job)
+        try:
+            job_id, _ = self.store.create_job(job)
+        except SessionClosed as exc:  # closed after the check above
+            raise IBMApiError(409, "session_closed", str(exc)) from exc
         logger.info("runtime job %s (%s, %d pubs) created on %s", job_id, body.program_id, len(circuits), body.backend)
         self.jobs.notifier.notify(job_id)
         self.jobs.executor.validate_later(job_id)
