@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from prefect_ibmq.server import BackendSpec, JobServer, ServerConfig
+from prefect_ibmq.server.runtime.crn import instance_crn
 
 from tests.conftest import TOKENS
 
@@ -50,7 +51,7 @@ def run_scenario(server: JobServer, name: str, user: str, tmp_path: Path) -> Cli
     """Run ``scenarios.NAME`` against ``server`` as ``user``, in a child process that resolves only loopback."""
     token, identity = TOKENS[user]
     assert server.url is not None
-    return run_child([name, server.url, token, identity.hub, identity.group, identity.project], tmp_path)
+    return run_child([name, server.url, token, instance_crn(identity)], tmp_path)
 
 
 def run_child(args: list[str], tmp_path: Path) -> ClientRun:

@@ -25,7 +25,6 @@ from qiskit_ibm_runtime import Batch, EstimatorV2, SamplerV2, Session  # noqa: E
 from qiskit_ibm_runtime.exceptions import RuntimeInvalidStateError, RuntimeJobNotFound  # noqa: E402
 
 from prefect_ibmq.runtime.local import local_runtime_service  # noqa: E402
-from prefect_ibmq.wire import Identity  # noqa: E402
 
 
 def bell_two_registers() -> QuantumCircuit:
@@ -226,9 +225,10 @@ def main(argv: list[str]) -> None:
     if argv[0] == "embedded":
         print(json.dumps(embedded(argv[1]), default=str))
         return
-    name, url, token, hub, group, project = argv
-    identity = Identity(user="any", hub=hub, group=group, project=project)
-    service = local_runtime_service(url, token, identity=identity)
+    name, url, token, crn = argv
+    service = local_runtime_service(url, token)  # the instance is asked of the service
+    if service.active_account()["instance"] != crn:
+        raise AssertionError(f"the token's instance is {crn}, the service was built for another")
     print(json.dumps(SCENARIOS[name](service), default=str))
 
 

@@ -14,6 +14,7 @@ import requests
 from qiskit import QuantumCircuit
 from qiskit_ibm_runtime import RuntimeDecoder, RuntimeEncoder
 
+from prefect_ibmq.runtime.local import local_instance
 from prefect_ibmq.server import JobServer
 from prefect_ibmq.server.runtime.crn import instance_crn
 from prefect_ibmq.server.store import NewJob, SessionClosed
@@ -72,6 +73,10 @@ def test_bad_input_answers_ibm_errors_and_stores_nothing(runtime_server):
     alice = Runtime(url, "alice")
     jobs_before = len(store.jobs_in(list(ApiJobStatus)))
 
+    assert local_instance(url, TOKENS["bob"][0]) == instance_crn(TOKENS["bob"][1])
+    with pytest.raises(ValueError, match="does not know this token") as refused:
+        local_instance(url, "nope-secret")
+    assert "nope-secret" not in str(refused.value)
     bad_key = requests.post(f"{url}/identity/token", data={"grant_type": GRANT, "apikey": "nope"}, timeout=10)
     _ibm_error(bad_key, 400, "BXNIM0415E", "API key could not be found")
     assert "nope" not in bad_key.text

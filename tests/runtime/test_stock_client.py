@@ -26,9 +26,11 @@ def test_sampler_job_mode_counts_tags_listing_metrics(runtime_server, tmp_path):
     seen = run.observed
     assert run.refused_hosts == []
     assert all(urlsplit(r.split(" ", 1)[1]).hostname == "127.0.0.1" for r in run.requests)
-    # Construction: IAM, Global Search, Global Catalog, then the runtime API.
     paths = _path_sequence(run.requests)
-    assert paths[:3] == [
+    # local_instance asks the token's CRN (IAM, Global Search); then the client's construction.
+    assert paths[:5] == [
+        "POST /identity/token",
+        "POST /v3/resources/search",
         "POST /identity/token",
         "POST /v3/resources/search",
         "GET /global-catalog/api/v1/prefect-ibmq-local-plan",
