@@ -150,12 +150,15 @@ def _list(service: IBMQService, args: argparse.Namespace, console: Console) -> i
         return 0
     from rich.table import Table
 
-    table = Table("JOB ID", "NAME", "BACKEND", "STATUS", "CREATED", "EXPERIMENTS", "TAGS", box=None)
+    table = Table(box=None)
+    # Ids, statuses and times stay whole in a narrow terminal (people copy them); names and tags wrap.
+    for column in ("JOB ID", "STATUS", "BACKEND", "CREATED", "NAME", "TAGS"):
+        table.add_column(column, no_wrap=column not in ("NAME", "TAGS"), overflow="fold")
     for job in jobs:
         record = job.record
         table.add_row(
-            job.job_id(), record.name or "", record.backend, _status_name(job),
-            job.creation_date().strftime(_TIME_FORMAT), str(record.num_experiments), ", ".join(record.tags),
+            job.job_id(), _status_name(job), record.backend, job.creation_date().strftime(_TIME_FORMAT),
+            record.name or "", ", ".join(record.tags),
         )
     console.print(table if jobs else "No jobs match.")
     return 0

@@ -28,17 +28,17 @@ TOKEN = TOKENS["alice"][0]
 LIFECYCLE = [status.value for status in ApiJobStatus]
 
 
-def _env(token: str | None) -> dict[str, str]:
+def _env(token: str | None, extra: dict[str, str] | None) -> dict[str, str]:
     env = {key: value for key, value in os.environ.items() if not key.startswith("PREFECT_IBMQ_")}
     if token is not None:
         env["PREFECT_IBMQ_TOKEN"] = token
-    return env
+    return {**env, **(extra or {})}
 
 
-def start(*args: str, token: str | None = TOKEN) -> subprocess.Popen[str]:
-    """``prefect-ibmq jobs ARGS`` started with the token in ``$PREFECT_IBMQ_TOKEN``."""
+def start(*args: str, token: str | None = TOKEN, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+    """``prefect-ibmq jobs ARGS`` started with the token in ``$PREFECT_IBMQ_TOKEN`` (and ``env`` added)."""
     return subprocess.Popen(
-        [str(SCRIPT), "jobs", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env(token)
+        [str(SCRIPT), "jobs", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env(token, env)
     )
 
 
@@ -81,7 +81,8 @@ def test_list_filters_and_show_time_per_step(job_server, alice):
     assert table.returncode == 0, table.stderr
     rows = [line.split() for line in table.stdout.splitlines()[1:]]
     assert [row[0] for row in rows] == [noisy.job_id(), second.job_id(), first.job_id()]  # newest first
-    assert rows[2][1:5] == ["cli-first", "aer_simulator", "DONE", first.creation_date().strftime("%Y-%m-%d")]
+    assert rows[2][1:6] == ["DONE", "aer_simulator", *f"{first.creation_date():%Y-%m-%d %H:%M:%S}".split(), "cli-first"]
+    assert rows[2][6:] == [f"{tag},", "x"]
 
     # All four filters at once (status in lower case, as people type it), and the token on the command line.
     done = cli("list", *url, "--token", TOKEN, "--tag", tag, "--status", "done", "--backend", "aer_simulator",
@@ -157,3 +158,27 @@ def test_bad_arguments_exit_2_with_one_line(job_server):
         assert done.stderr.count("\n") == 1 and done.stderr.startswith("prefect-ibmq"), (name, done.stderr)
         assert expected in done.stderr, (name, done.stderr)
         assert "tok-wrong" not in done.stderr
+
+
+def test_a_saved_block_or_the_embedded_default_names_the_service(job_server, alice, prefect_harness, tmp_path):
+    from prefect.settings import PREFECT_API_URL
+
+    from prefect_ibmq.blocks import IBMQServiceCredentials
+
+    # No --url and no token: a fresh data folder's embedded service, started by the command itself.
+    embedded = start("list", "--json", token=None, env={"PREFECT_IBMQ_DATA_DIR": str(tmp_path)})
+    IBMQServiceCredentials(url=job_server.url, token=TOKEN).save("cli-block", overwrite=True)
+    tag = f"cli-{uuid.uuid4().hex[:8]}"
+    job = alice.backend("aer_simulator").run(bell(), shots=64, job_tags=[tag])
+    prefect_api = {"PREFECT_API_URL": PREFECT_API_URL.value()}
+    by_block = start("list", "--block", "cli-block", "--tag", tag, "--json", token=None, env=prefect_api)
+    no_block = start("show", job.job_id(), "--block", "no-such-block", token=None, env=prefect_api)
+
+    listed = finish(by_block)
+    assert listed.returncode == 0, listed.stderr
+    assert [record["job_id"] for record in json.loads(listed.stdout)] == [job.job_id()]  # the block's token
+    missing = finish(no_block)
+    assert missing.returncode == 2 and missing.stderr.count("\n") == 1 and "'no-such-block'" in missing.stderr
+    local = finish(embedded)
+    assert (local.returncode, json.loads(local.stdout)) == (0, []), local.stderr
+    assert (tmp_path / "jobs.sqlite3").exists() and not (tmp_path / "server.json").exists()  # started, then stopped
