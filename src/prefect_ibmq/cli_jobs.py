@@ -52,7 +52,8 @@ def add_jobs_parser(commands: Any) -> None:
     )
     source.add_argument("--block", default=None, metavar="NAME", help="use a saved IBMQServiceCredentials block")
     common.add_argument(
-        "--token", default=None, help=f"your token for --url; better set ${TOKEN_ENV}, which keeps it off the command line"
+        "--token", default=None,
+        help=f"your token for --url; better set ${TOKEN_ENV}, which keeps it off the command line",
     )
     common.add_argument("--json", action="store_true", help="print JSON for scripts instead of tables")
 
@@ -66,7 +67,8 @@ def add_jobs_parser(commands: Any) -> None:
     )
     listing.add_argument("--backend", default=None, help="only jobs on this backend")
     listing.add_argument(
-        "--limit", type=int, default=DEFAULT_LIST_LIMIT, help=f"most jobs to list, 1..1000 (default {DEFAULT_LIST_LIMIT})"
+        "--limit", type=int, default=DEFAULT_LIST_LIMIT,
+        help=f"most jobs to list, 1..1000 (default {DEFAULT_LIST_LIMIT})",
     )
     for name, text in (("show", "a job's record and time per step"), ("cancel", "cancel a job")):
         actions.add_parser(name, parents=[common], help=text).add_argument("job_id", metavar="ID")

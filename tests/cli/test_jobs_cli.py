@@ -11,7 +11,6 @@ import os
 import socket
 import subprocess
 import sys
-import uuid
 from pathlib import Path
 
 import pytest
@@ -68,10 +67,11 @@ def alice(job_server):
 
 
 def test_list_filters_and_show_time_per_step(job_server, alice):
-    tag = f"cli-{uuid.uuid4().hex[:8]}"
-    first = alice.backend("aer_simulator").run(bell(), shots=64, job_name="cli-first", job_tags=[tag, "x"], seed_simulator=1)
+    tag = "cli-list"  # the session's server is fresh: only this test's jobs carry it
+    aer = alice.backend("aer_simulator")
+    first = aer.run(bell(), shots=64, job_name="cli-first", job_tags=[tag, "x"], seed_simulator=1)
     first.wait_for_final_state()
-    second = alice.backend("aer_simulator").run([bell()] * 2, shots=64, job_name="cli-second", job_tags=[tag])
+    second = aer.run([bell()] * 2, shots=64, job_name="cli-second", job_tags=[tag])
     second.wait_for_final_state()
     noisy = alice.backend("noisy_simulator").run(bell(), shots=64, job_name="cli-noisy", job_tags=[tag])
     noisy.wait_for_final_state()
@@ -107,10 +107,12 @@ def test_list_filters_and_show_time_per_step(job_server, alice):
 
 def test_wait_follows_a_job_that_cancel_stops(job_server, alice):
     url = ["--url", job_server.url]
-    job = alice.backend("slow_simulator").run([bell()] * 60, shots=16, job_name="cli-cancelled")  # 30 s unless cancelled
+    # 0.5 s per experiment: 100 s unless cancelled, however slow the machine is today.
+    job = alice.backend("slow_simulator").run([bell()] * 200, shots=16, job_name="cli-cancelled")
     waiting = start("wait", job.job_id(), *url, "--json")
     first_line = json.loads(waiting.stdout.readline())  # the waiter is attached: it printed where the job is
-    assert first_line["job_id"] == job.job_id() and first_line["status"] in {"INITIALIZING", "VALIDATING", "QUEUED", "RUNNING"}
+    assert first_line["job_id"] == job.job_id()
+    assert first_line["status"] in {"INITIALIZING", "VALIDATING", "QUEUED", "RUNNING"}
     assert wait_for_status(job, {JobStatus.RUNNING}) is JobStatus.RUNNING
 
     cancelled = cli("cancel", job.job_id(), *url)
@@ -168,7 +170,7 @@ def test_a_saved_block_or_the_embedded_default_names_the_service(job_server, ali
     # No --url and no token: a fresh data folder's embedded service, started by the command itself.
     embedded = start("list", "--json", token=None, env={"PREFECT_IBMQ_DATA_DIR": str(tmp_path)})
     IBMQServiceCredentials(url=job_server.url, token=TOKEN).save("cli-block", overwrite=True)
-    tag = f"cli-{uuid.uuid4().hex[:8]}"
+    tag = "cli-block"
     job = alice.backend("aer_simulator").run(bell(), shots=64, job_tags=[tag])
     prefect_api = {"PREFECT_API_URL": PREFECT_API_URL.value()}
     by_block = start("list", "--block", "cli-block", "--tag", tag, "--json", token=None, env=prefect_api)
