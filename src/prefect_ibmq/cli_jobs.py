@@ -100,7 +100,7 @@ def run_jobs_command(args: argparse.Namespace) -> int:
         _tell(str(exc), token)
         return 2
     except KeyboardInterrupt:
-        _tell("interrupted; the job goes on (see `prefect-ibmq jobs show ID`)", token)
+        _tell("interrupted", token)
         return 130
 
 
@@ -120,7 +120,7 @@ def _service(args: argparse.Namespace, token: str | None) -> Iterator[IBMQServic
     else:
         url, data_dir = args.url or os.environ.get(URL_ENV), None
     if url and not token:
-        raise CommandError(f"--url {url} needs a token: set ${TOKEN_ENV} (or give --token)")
+        raise CommandError(f"the service at {url} needs a token: set ${TOKEN_ENV} (or give --token)")
     # Someone is waiting at the terminal: two quick repeats, not the library's patient five.
     service = IBMQService(url, token or "", retry=RetryPolicy(max_retries=2)) if url else IBMQService.local(data_dir)
     try:
@@ -253,8 +253,9 @@ def _status_reporter(as_json: bool, console: Console) -> Callable[[IBMQJob], Non
         last.append(seen)
         now = datetime.now().astimezone()
         if as_json:
+            # "status" as in the job records of `list --json`; "job_status" is qiskit's name for it.
             _print_json(
-                {"job_id": job.job_id(), "status": _status_name(job), "step": seen[0],
+                {"job_id": job.job_id(), "status": seen[0], "job_status": _status_name(job),
                  "queue_position": position, "at": now.isoformat()},
                 compact=True,
             )

@@ -112,7 +112,7 @@ def test_wait_follows_a_job_that_cancel_stops(job_server, alice):
     waiting = start("wait", job.job_id(), *url, "--json")
     first_line = json.loads(waiting.stdout.readline())  # the waiter is attached: it printed where the job is
     assert first_line["job_id"] == job.job_id()
-    assert first_line["status"] in {"INITIALIZING", "VALIDATING", "QUEUED", "RUNNING"}
+    assert first_line["status"] in {"CREATING", "CREATED", "VALIDATING", "VALIDATED", "QUEUED", "RUNNING"}
     assert wait_for_status(job, {JobStatus.RUNNING}) is JobStatus.RUNNING
 
     cancelled = cli("cancel", job.job_id(), *url)
@@ -121,7 +121,7 @@ def test_wait_follows_a_job_that_cancel_stops(job_server, alice):
     seen = [first_line] + [json.loads(line) for line in waited.stdout.splitlines()]
     statuses = [line["status"] for line in seen]
     assert waited.returncode == 1  # it ended, but not DONE
-    assert statuses[-1] == "CANCELLED" and "RUNNING" in statuses
+    assert statuses[-1] == "CANCELLED" and "RUNNING" in statuses and seen[-1]["job_status"] == "CANCELLED"
     assert all(a != b for a, b in zip(seen, seen[1:]))  # one line per change
     assert job.status() is JobStatus.CANCELLED
 
