@@ -6,12 +6,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
-from prefect import flow
 from qiskit.result import Result
 
 from prefect_ibmq.blocks import IBMQServiceCredentials, get_service
 from prefect_ibmq.circuits import load_circuits
 from prefect_ibmq.flows.artifacts import artifact_key, publish_job_table, publish_summary
+from prefect_ibmq.syncable import io_flow
 from prefect_ibmq.tables import counts_frame, job_summary_frame, time_per_step_frame
 from prefect_ibmq.tasks import fetch_result, submit_job, wait_for_final_state
 from prefect_ibmq.wire import ApiJobStatus
@@ -32,8 +32,8 @@ class RunReport:
     result: Result | None
 
 
-@flow(name="run-circuits")
-def run_circuits(
+@io_flow(name="run-circuits")
+async def run_circuits(
     circuits: list[Any] | str,
     backend_name: str = "aer_simulator",
     shots: int = 1024,
@@ -50,13 +50,13 @@ def run_circuits(
     """
     qcs = load_circuits(circuits)
     get_service(service).backend(backend_name).validate_circuits(qcs, shots=shots)
-    job_id = submit_job(qcs, backend_name, shots, job_name=job_name, job_tags=job_tags, service=service)
-    record = wait_for_final_state(job_id, timeout=timeout, cancel_on_timeout=cancel_on_timeout, service=service)
-    result = fetch_result(job_id, partial=True, service=service) if record.status in RAN_STATUSES else None
+    job_id = await submit_job(qcs, backend_name, shots, job_name=job_name, job_tags=job_tags, service=service)
+    record = await wait_for_final_state(job_id, timeout=timeout, cancel_on_timeout=cancel_on_timeout, service=service)
+    result = await fetch_result(job_id, partial=True, service=service) if record.status in RAN_STATUSES else None
     results = [result] if result is not None else []
     summary = job_summary_frame([record], results)
     counts = counts_frame(results)
     key = artifact_key("job", job_name or job_id)
-    publish_job_table(f"{key}-timings", summary)
-    publish_summary(f"{key}-summary", f"Job {job_id} on {backend_name}: {record.status.value}", summary, counts)
+    await publish_job_table(f"{key}-timings", summary)
+    await publish_summary(f"{key}-summary", f"Job {job_id} on {backend_name}: {record.status.value}", summary, counts)
     return RunReport(job_id, record.status, time_per_step_frame([record]), summary, counts, result)
