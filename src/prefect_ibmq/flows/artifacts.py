@@ -20,7 +20,7 @@ import pandas as pd
 from prefect.artifacts import acreate_markdown_artifact, acreate_progress_artifact, acreate_table_artifact
 from prefect.artifacts import aupdate_progress_artifact
 
-_TABLE_COLUMNS = ["job_id", "name", "backend", "status", "num_experiments", "success_count", "created",
+_TABLE_COLUMNS = ["job_id", "name", "backend", "status", "cached", "num_experiments", "success_count", "created",
                   "validation_s", "queue_s", "run_s", "total_s", "error_message"]
 
 
@@ -44,7 +44,10 @@ async def publish_job_table(key: str, summary: pd.DataFrame) -> UUID:
 
 def summary_markdown(title: str, summary: pd.DataFrame, counts: pd.DataFrame | None = None) -> str:
     """Jobs by status, failed experiments, and queue/run time median and p95, as markdown."""
-    lines = [f"# {title}", "", f"**{len(summary)} jobs**, {int(summary['num_experiments'].sum())} experiments", ""]
+    reused = int(summary["cached"].sum()) if "cached" in summary else 0
+    from_cache = f" ({reused} reused from the cache, nothing submitted for them)" if reused else ""
+    lines = [f"# {title}", "",
+             f"**{len(summary)} jobs**{from_cache}, {int(summary['num_experiments'].sum())} experiments", ""]
     lines += ["| status | jobs |", "| --- | ---: |"]
     lines += [f"| {status} | {n} |" for status, n in summary["status"].astype(str).value_counts().items()]
     lines += ["", "| step | median (s) | p95 (s) | max (s) |", "| --- | ---: | ---: | ---: |"]

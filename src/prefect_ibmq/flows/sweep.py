@@ -31,11 +31,10 @@ from prefect_ibmq.blocks import IBMQServiceCredentials, get_service
 from prefect_ibmq.circuits import load_circuits
 from prefect_ibmq.flows.artifacts import Progress, artifact_key, publish_job_table, publish_pictures, publish_summary
 from prefect_ibmq.flows.outputs import write_frames
-from prefect_ibmq.flows.run import RAN_STATUSES
+from prefect_ibmq.flows.job import JobStageError, run_job
 from prefect_ibmq.plots import render_pictures, write_pictures
 from prefect_ibmq.syncable import io_flow
 from prefect_ibmq.tables import counts_frame, job_summary_frame, time_per_step_frame
-from prefect_ibmq.tasks import fetch_result, submit_job, wait_for_final_state
 from prefect_ibmq.wire import JOBSET_TAG_PREFIX, JobRecord
 
 _SWEEP_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,63}$")
@@ -70,6 +69,8 @@ class SweepReport:
     counts: pd.DataFrame
     failed_circuits: list[int]
     outputs: dict[str, Path] = field(default_factory=dict)
+    #: Jobs whose counts came from the cache (``cache_results=True``) instead of a new job.
+    cached: int = 0
 
 
 @io_flow(name="circuit-sweep")
@@ -86,6 +87,7 @@ async def circuit_sweep(
     job_tags: list[str] | None = None,
     share_level: str | None = None,
     service: IBMQServiceCredentials | None = None,
+    cache_results: bool = False,
 ) -> SweepReport:
     """Run circuits as a job set and tabulate them; a rerun with the same ``sweep_id`` resumes.
 
@@ -102,6 +104,19 @@ async def circuit_sweep(
         timeout: seconds each job may take to reach a final state (then it is cancelled).
         output_dir: where the counts, timings and summary tables and the timeline.png and
             step_durations.png pictures are written (the pictures are published in the UI either way).
+        cache_results: reuse the stored counts of a job with the same circuits (by QPY digest), backend
+            and shots, from any earlier run or sweep id, instead of submitting it again (see
+            :mod:`prefect_ibmq.flows.job`). Off by default: a sample is a sample.
+
+    Returns:
+        A ``SweepReport``; its ``summary`` has a ``cached`` column.
+
+    Raises:
+        SweepError: If some jobs could not be submitted, waited on or read (the rest are tabulated first).
+        ValueError, CircuitInputError, IBMQBackendValueError: On bad input, before anything is submitted.
+
+    Examples:
+        >>> report = circuit_sweep(ghz_bell_set(100), sweep_id="nightly", output_dir="out")
     """
     logger = get_run_logger()
     sweep_id = _checked_sweep_id(sweep_id)
@@ -121,7 +136,8 @@ async def circuit_sweep(
         "Sweep %s: %d circuits in %d jobs of up to %d on %s (%d jobs already exist)",
         sweep_id, len(qcs), len(chunks), size, backend_name, len(existing),
     )
-    common = dict(shots=shots, tags=[tag, *(job_tags or [])], share_level=share_level, timeout=timeout)
+    common = dict(shots=shots, tags=[tag, *(job_tags or [])], share_level=share_level, timeout=timeout,
+                  cache=cache_results)
     pipeline = _Pipeline(sweep_id, backend_name, qcs, existing, max_jobs_in_flight, common, service)
     progress = await Progress.create(artifact_key(sweep_id, "progress"), len(chunks), "jobs")
 
@@ -133,13 +149,15 @@ async def circuit_sweep(
 
     summary = job_summary_frame(pipeline.records)
     summary["success_count"] = pd.array(summary["job_id"].map(pipeline.success_counts), dtype="Int64")
+    summary["cached"] = summary["job_id"].isin(pipeline.cached_job_ids)
     timings = time_per_step_frame(pipeline.records)
     counts = _latest_attempts(pipeline.count_parts)
     failed = sorted(pipeline.failed_circuits)
     outputs = await _publish(sweep_id, backend_name, output_dir, counts, timings, summary)
     logger.info(
-        "Sweep %s done: %d jobs (%d submitted now, %d reused), %d circuits without a successful result",
-        sweep_id, len(pipeline.records), pipeline.submitted, pipeline.reused, len(failed),
+        "Sweep %s done: %d jobs (%d submitted now, %d reused, %d from the cache), %d circuits without a successful "
+        "result", sweep_id, len(pipeline.records), pipeline.submitted, pipeline.reused, len(pipeline.cached_job_ids),
+        len(failed),
     )
     if pipeline.errors:
         raise SweepError(
@@ -148,7 +166,7 @@ async def circuit_sweep(
         )
     return SweepReport(
         sweep_id, [r.job_id for r in pipeline.records], pipeline.submitted, pipeline.reused,
-        timings, summary, counts, failed, outputs,
+        timings, summary, counts, failed, outputs, len(pipeline.cached_job_ids),
     )
 
 
@@ -199,6 +217,7 @@ class _Pipeline:
         self.errors: list[str] = []
         self.failed_circuits: set[int] = set()
         self.submitted = self.reused = 0
+        self.cached_job_ids: set[str] = set()
 
     async def run(self, chunks: list[Chunk], rounds: int,
                   on_finished: Callable[[int, int], Awaitable[None]]) -> None:
@@ -224,36 +243,34 @@ class _Pipeline:
     async def _stages(self, chunk: Chunk) -> tuple[int, ...]:
         """Submit (unless the job exists), wait, fetch; returns the chunk's circuits without a result."""
         name = chunk.job_name(self.sweep_id)
-        stage = "submit"
+        existing = self.existing.get(name)
+        if existing is not None:
+            self.reused += 1
         try:
-            record = self.existing.get(name)
-            if record is None:
-                job_id = await submit_job(
-                    [self.circuits[i] for i in chunk.circuit_indices], self.backend_name, self.common["shots"],
-                    job_name=name, job_tags=self.common["tags"], share_level=self.common["share_level"],
-                    header={"sweep_id": self.sweep_id, "circuit_indices": list(chunk.circuit_indices)},
-                    # The same key on a rerun too: a submit that reached the service before a crash is not repeated.
-                    idempotency_key=f"sweep-{self.sweep_id}-{name}", service=self.service,
-                )
+            job = await run_job(
+                [self.circuits[i] for i in chunk.circuit_indices], self.backend_name, self.common["shots"],
+                cache=self.common["cache"], existing=existing, timeout=self.common["timeout"], service=self.service,
+                job_name=name, job_tags=self.common["tags"], share_level=self.common["share_level"],
+                header={"sweep_id": self.sweep_id, "circuit_indices": list(chunk.circuit_indices)},
+                # The same key on a rerun too: a submit that reached the service before a crash is not repeated.
+                idempotency_key=f"sweep-{self.sweep_id}-{name}",
+            )
+        except JobStageError as exc:
+            if existing is None and exc.stage in ("wait", "fetch"):
                 self.submitted += 1
-            else:
-                job_id = record.job_id
-                self.reused += 1
-            stage = "wait"
-            record = await wait_for_final_state(job_id, timeout=self.common["timeout"], service=self.service)
-            stage = "fetch"
-            result = await fetch_result(job_id, partial=True, service=self.service) \
-                if record.status in RAN_STATUSES else None
-        except Exception as exc:
-            self.errors.append(f"{name}: {stage} failed: {exc}")
-            get_run_logger().error("Job %s: %s failed: %s", name, stage, exc)
+            self.errors.append(f"{name}: {exc}")
+            get_run_logger().error("Job %s: %s", name, exc)
             return chunk.circuit_indices
-        self.records.append(record)
-        if result is None:
+        if job.cached:
+            self.cached_job_ids.add(job.record.job_id)
+        elif existing is None:
+            self.submitted += 1
+        self.records.append(job.record)
+        if job.result is None:
             return chunk.circuit_indices
-        self.count_parts.append(_tabulate(counts_frame([result]), chunk.circuit_indices, chunk.round))
-        succeeded = [experiment.success for experiment in result.results]
-        self.success_counts[record.job_id] = sum(succeeded)
+        self.count_parts.append(_tabulate(counts_frame([job.result]), chunk.circuit_indices, chunk.round))
+        succeeded = [experiment.success for experiment in job.result.results]
+        self.success_counts[job.record.job_id] = sum(succeeded)
         return tuple(i for i, ok in zip(chunk.circuit_indices, succeeded) if not ok)
 
 
