@@ -106,6 +106,7 @@ async def submit_job(
     private: bool = False,
     idempotency_key: str | None = None,
     service: ServiceArg = None,
+    circuits_checked: bool = False,
 ) -> str:
     """Submit circuits as one job and return its id; a retry never makes a second job.
 
@@ -121,6 +122,8 @@ async def submit_job(
         private: The job's result can be read only once; ``fetch_result`` keeps that copy.
         idempotency_key: The same key gives back the same job (default: one per task run).
         service: Credentials of the service; None for the settings, else the embedded default.
+        circuits_checked: The caller validated these circuits against the backend already
+            (``backend.validate_circuits``), so they are not checked again.
 
     Returns:
         The job id.
@@ -136,7 +139,7 @@ async def submit_job(
     platform = resolve_platform(service)
     job_id = await platform.submit(
         circuits, backend_name, key, shots=shots, job_name=job_name, job_tags=job_tags, share_level=share_level,
-        experiment_id=experiment_id, header=header, private=private,
+        experiment_id=experiment_id, header=header, private=private, circuits_checked=circuits_checked,
     )
     get_run_logger().info(
         "Submitted job %s (%d circuits) to %s: %s", job_id, len(circuits), backend_name, platform.job_link(job_id)
