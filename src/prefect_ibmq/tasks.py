@@ -228,10 +228,12 @@ def _result_cache_key(context: Any, parameters: dict[str, Any]) -> str:
 
 # The result is persisted under a key made from the job id: a private job hands its
 # result out once, so a retried or re-run fetch must read the stored copy instead.
+# Prefect need not also keep each result in memory: a 100,000-circuit sweep would hold them all.
 @io_task(
     task_run_name=_job_run_name("fetch"),
     cache_key_fn=_result_cache_key,
     persist_result=True,
+    cache_result_in_memory=False,
     **_RETRYING,
 )
 async def fetch_result(job_id: str, partial: bool = True, service: ServiceArg = None) -> Result:

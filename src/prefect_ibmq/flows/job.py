@@ -141,7 +141,7 @@ def _cached_run_name() -> str:
     return f"cached-job-{params.get('job_name') or params.get('digest', '')[:12]}"
 
 
-@io_task(task_run_name=_cached_run_name, cache_key_fn=_cache_key, persist_result=True)
+@io_task(task_run_name=_cached_run_name, cache_key_fn=_cache_key, persist_result=True, cache_result_in_memory=False)
 async def run_job_cached(
     circuits: list[QuantumCircuit],
     digest: str,
