@@ -193,8 +193,10 @@ async def _publish(sweep_id: str, backend_name: str, output_dir: str | None, cou
         outputs = await anyio.to_thread.run_sync(
             lambda: write_frames(Path(output_dir), counts=counts, timings=timings, summary=summary)
         )
-    await publish_job_table(artifact_key(sweep_id, "timings"), summary)
-    await publish_summary(artifact_key(sweep_id, "summary"), f"Sweep {sweep_id} on {backend_name}", summary, counts)
+    await asyncio.gather(  # two Prefect API calls at once
+        publish_job_table(artifact_key(sweep_id, "timings"), summary),
+        publish_summary(artifact_key(sweep_id, "summary"), f"Sweep {sweep_id} on {backend_name}", summary, counts),
+    )
     try:  # pictures are a view of the tables above: a plotting error must not lose the sweep
         pictures = await drawing
         paths = write_pictures(Path(output_dir), pictures) if output_dir else {}
