@@ -32,7 +32,7 @@ __all__ = [
     "QueueInfo",
 ]
 
-_BLOCKS = ("IBMQJobBlock", "IBMQServiceCredentials")
+_BLOCKS = ("IBMQJobBlock", "IBMQServiceCredentials", "IBMQuantumPlatformCredentials")
 
 
 def __getattr__(name: str) -> Any:

@@ -1,0 +1,47 @@
+"""Errors of the ``qiskit-ibm-runtime`` client translated to this project's typed exceptions.
+
+The runtime client wraps HTTP failures in ``RequestsApiError`` (status -1 when no
+answer came) and often re-raises them as ``IBMRuntimeError`` ``from None``; the
+original stays reachable as ``__context__``. A failure that retrying can cure
+(no answer, 408, 429, 5xx) becomes ``IBMQJobApiError``, the one error the
+Prefect tasks retry.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import requests
+
+from prefect_ibmq.exceptions import IBMQJobApiError
+
+_TRANSIENT_STATUS = (-1, 408, 429)
+
+
+def is_transient(error: BaseException) -> bool:
+    """Whether ``error`` (or an error it was raised from) is a network fault or a 408/429/5xx answer."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, (requests.ConnectionError, requests.Timeout)):
+            return True
+        status = getattr(current, "status_code", None)
+        if isinstance(status, int) and type(current).__name__ == "RequestsApiError":
+            return status in _TRANSIENT_STATUS or status >= 500
+        current = current.__cause__ or current.__context__
+    return False
+
+
+@contextmanager
+def transient_as_api_error(action: str) -> Iterator[None]:
+    """Raise ``IBMQJobApiError`` (retryable) for transient faults of the block; let others through."""
+    try:
+        yield
+    except IBMQJobApiError:
+        raise
+    except Exception as error:
+        if is_transient(error):
+            raise IBMQJobApiError(f"IBM Quantum Platform: {action} failed, worth retrying: {error}") from error
+        raise

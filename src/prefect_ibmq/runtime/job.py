@@ -1,0 +1,213 @@
+"""``RuntimeJob``: a runtime job with the part of the ``IBMQJob`` surface the tasks and flows use.
+
+It reads the job's raw document (one ``GET /jobs/{id}`` gives status, reason,
+tags, creation time and session) and its metrics (timestamps, usage) and keeps
+them as a ``wire.JobRecord`` (see ``runtime.records``). Transient faults become
+``IBMQJobApiError``, the error the Prefect tasks retry.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from qiskit.providers import JobStatus
+
+from prefect_ibmq.exceptions import (
+    IBMQJobApiError,
+    IBMQJobFailureError,
+    IBMQJobInvalidStateError,
+    IBMQJobTimeoutError,
+)
+from prefect_ibmq.job.status import api_status_to_job_status
+from prefect_ibmq.runtime.errors import transient_as_api_error
+from prefect_ibmq.runtime.programs import get_program
+from prefect_ibmq.runtime.records import (
+    NAME_TAG,
+    RuntimeJobFacts,
+    api_status,
+    job_record,
+    reserved_tags,
+)
+from prefect_ibmq.wire import ApiJobStatus, JobRecord
+
+if TYPE_CHECKING:
+    from prefect_ibmq.runtime.platform import RuntimePlatform
+
+logger = logging.getLogger(__name__)
+
+#: Seconds between status reads while waiting: IBM's API has no long-poll, so the
+#: wait starts brisk and backs off (a job on real hardware waits minutes to hours).
+FIRST_POLL_S, MAX_POLL_S = 0.1, 5.0
+#: How long a wait rides out a service it cannot reach before giving up.
+WAIT_OUTAGE_TOLERANCE_S = 60.0
+
+JobCallback = Callable[..., None]
+
+
+def facts_from_document(document: dict[str, Any], instance: str) -> RuntimeJobFacts:
+    """The facts of a job document as ``GET /jobs/{id}`` or a listing gives it."""
+    state = document.get("state") or {}
+    return RuntimeJobFacts(
+        job_id=document["id"],
+        backend=document.get("backend") or "",
+        status=state.get("status") or document.get("status") or "QUEUED",
+        program=(document.get("program") or {}).get("id") or "sampler",
+        instance=instance,
+        created=document.get("created"),
+        tags=list(document.get("tags") or []),
+        session_id=document.get("session_id"),
+        error_message=state.get("reason"),
+        reason_code=state.get("reason_code") or state.get("reasonCode"),
+    )
+
+
+class RuntimeJob:
+    """A job on IBM Quantum Platform, read through the stock runtime client."""
+
+    def __init__(self, platform: RuntimePlatform, facts: RuntimeJobFacts) -> None:
+        self._platform = platform
+        self._facts = facts
+
+    def __repr__(self) -> str:
+        return f"<RuntimeJob {self.job_id()} {self._facts.status} on {self._facts.backend}>"
+
+    def job_id(self) -> str:
+        return self._facts.job_id
+
+    @property
+    def record(self) -> JobRecord:
+        """What was last read about the job, as a JobRecord."""
+        return job_record(self._facts)
+
+    def name(self) -> str | None:
+        """The name kept in the job's ``job_name:`` tag (IBM Quantum Platform has no job names)."""
+        return self.record.name
+
+    def tags(self) -> list[str]:
+        return list(self._facts.tags)
+
+    def status(self) -> JobStatus:
+        """The job's current status (one request unless it is final)."""
+        if not api_status(self._facts.status).is_final:
+            self.refresh()
+        return api_status_to_job_status(api_status(self._facts.status))
+
+    def queue_position(self, refresh: bool = False) -> None:
+        """Always None: IBM removed queue positions from IBM Quantum Platform."""
+        return None
+
+    def queue_info(self) -> None:
+        """Always None: IBM Quantum Platform reports no queue information."""
+        return None
+
+    def error_message(self) -> str | None:
+        return self._facts.error_message if api_status(self._facts.status) is ApiJobStatus.ERROR_RUNNING_JOB else None
+
+    def refresh(self) -> None:
+        """Read the job's document again (keeps metrics already read)."""
+        with transient_as_api_error(f"reading job {self.job_id()}"):
+            document = self._platform.client.job_get(self.job_id())
+        facts = facts_from_document(document, self._platform.instance)
+        facts.metrics, facts.num_pubs = self._facts.metrics, self._facts.num_pubs
+        self._facts = facts
+        if api_status(facts.status).is_final:
+            self._read_metrics()
+
+    def _read_metrics(self) -> None:
+        with transient_as_api_error(f"reading metrics of job {self.job_id()}"):
+            self._facts.metrics = self._platform.client.job_metadata(self.job_id())
+
+    def wait_for_final_state(
+        self, timeout: float | None = None, wait: float | None = None, callback: JobCallback | None = None
+    ) -> None:
+        """Poll until the job is final, calling ``callback(job_id, status, job, queue_info=None)`` on changes.
+
+        Raises:
+            IBMQJobTimeoutError: If the job is not final within ``timeout`` seconds.
+            IBMQJobApiError: If the service stayed unreachable for ``WAIT_OUTAGE_TOLERANCE_S``.
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        pause, outage_since = FIRST_POLL_S, None
+        while not api_status(self._facts.status).is_final:
+            if deadline is not None and time.monotonic() >= deadline:
+                raise IBMQJobTimeoutError(
+                    f"Job {self.job_id()} is still {api_status(self._facts.status).value} after {timeout} s. "
+                    "Wait again, or cancel it."
+                )
+            time.sleep(pause if deadline is None else max(0.0, min(pause, deadline - time.monotonic())))
+            pause = min(pause * 1.5, wait or MAX_POLL_S)
+            before = self._facts.status
+            try:
+                self.refresh()
+            except IBMQJobApiError:  # waiting only reads: ride out short outages
+                outage_since = outage_since or time.monotonic()
+                if time.monotonic() - outage_since >= WAIT_OUTAGE_TOLERANCE_S:
+                    raise
+                continue
+            outage_since = None
+            final = api_status(self._facts.status).is_final
+            if callback is not None and not final and (wait is not None or self._facts.status != before):
+                callback(self.job_id(), self.status(), self, queue_info=None)
+
+    def result(self, timeout: float | None = None, wait: float = 5, partial: bool = False,
+               refresh: bool = False) -> Any:
+        """The job's result as its program hands it out (sampler: a ``qiskit.result.Result``).
+
+        IBM Quantum Platform keeps no partial results: with ``partial`` a failed
+        sampler job gives a Result whose experiments all failed.
+
+        Raises:
+            IBMQJobFailureError: The job failed (and ``partial`` is False, or the program has no partial form).
+            IBMQJobInvalidStateError: The job was cancelled.
+        """
+        self.wait_for_final_state(timeout=timeout, wait=wait)
+        status = api_status(self._facts.status)
+        if status is ApiJobStatus.CANCELLED:
+            raise IBMQJobInvalidStateError(f"Job {self.job_id()} was cancelled; it has no result.")
+        program = get_program(self._facts.program)
+        with transient_as_api_error(f"reading the result of job {self.job_id()}"):
+            runtime_job = self._platform.service.job(self.job_id())
+            inputs = runtime_job.inputs
+            if status is ApiJobStatus.ERROR_RUNNING_JOB:
+                message = self._facts.error_message or "no reason given"
+                if not partial:
+                    raise IBMQJobFailureError(f"Job {self.job_id()} failed: {message}")
+                return program.failed_result(self.job_id(), self._facts.backend, inputs, message)
+            return program.result(self.job_id(), self._facts.backend, runtime_job.result(), inputs)
+
+    def cancel(self) -> bool:
+        """Cancel the job; False when it was already final (IBM answers 409)."""
+        from qiskit_ibm_runtime.api.exceptions import RequestsApiError
+
+        try:
+            with transient_as_api_error(f"cancelling job {self.job_id()}"):
+                self._platform.client.job_cancel(self.job_id())
+        except RequestsApiError as error:
+            if error.status_code != 409:
+                raise
+            self.refresh()
+            return False
+        self.refresh()
+        return True
+
+    def update_tags(self, replacement_tags: list[str] | None = None, additional_tags: list[str] | None = None,
+                    removal_tags: list[str] | None = None) -> list[str]:
+        """Replace, then add, then remove tags (the adapter's name and idempotency tags stay)."""
+        tags = list(self._facts.tags) if replacement_tags is None else replacement_tags + reserved_tags(self._facts.tags)
+        tags += [tag for tag in additional_tags or () if tag not in tags]
+        tags = [tag for tag in tags if tag not in (removal_tags or ()) or tag in reserved_tags([tag])]
+        return self._put_tags(tags)
+
+    def update_name(self, name: str) -> str:
+        """Rename the job: IBM Quantum Platform has no names, so this rewrites its ``job_name:`` tag."""
+        self._put_tags([tag for tag in self._facts.tags if not tag.startswith(NAME_TAG)] + [NAME_TAG + name])
+        return name
+
+    def _put_tags(self, tags: list[str]) -> list[str]:
+        with transient_as_api_error(f"updating the tags of job {self.job_id()}"):
+            self._platform.client.update_tags(self.job_id(), list(dict.fromkeys(tags)))
+        self.refresh()
+        return self.tags()

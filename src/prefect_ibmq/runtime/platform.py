@@ -1,0 +1,89 @@
+"""``RuntimePlatform``: IBM Quantum Platform with the part of the ``IBMQService`` surface the tasks use.
+
+It wraps one stock ``QiskitRuntimeService`` (built by ``runtime.service``) and
+hands out ``RuntimeBackend`` and ``RuntimeJob`` adapters. Execution modes: a
+job runs alone (``job``), or in a ``batch`` or a dedicated ``session`` that a
+flow opens once and its submit tasks join by id.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from prefect_ibmq.runtime.backend import RuntimeBackend
+from prefect_ibmq.runtime.errors import transient_as_api_error
+from prefect_ibmq.runtime.job import RuntimeJob, facts_from_document
+
+#: Execution modes a flow may ask for.
+MODES = ("job", "batch", "session")
+
+
+class RuntimePlatform:
+    """Backends and jobs of one IBM Quantum Platform instance."""
+
+    def __init__(self, service: Any, url: str | None = None) -> None:
+        self.service = service  # the stock QiskitRuntimeService
+        self.url = url
+        self.instance: str = service.active_instance()
+        self._backends: dict[str, RuntimeBackend] = {}
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"<RuntimePlatform {self.url or 'IBM Quantum Platform'} instance={self.instance}>"
+
+    @property
+    def client(self) -> Any:
+        """The runtime client's REST client (raw job documents: status, tags and times in one request)."""
+        return self.service._get_api_client()
+
+    def backend(self, name: str) -> RuntimeBackend:
+        """The backend called ``name`` (cached: its configuration is read once)."""
+        with self._lock:
+            if name not in self._backends:
+                with transient_as_api_error(f"reading backend {name}"):
+                    self._backends[name] = RuntimeBackend(self, self.service.backend(name))
+            return self._backends[name]
+
+    def job(self, job_id: str) -> RuntimeJob:
+        """The job ``job_id`` as it is now."""
+        with transient_as_api_error(f"reading job {job_id}"):
+            document = self.client.job_get(job_id)
+        job = RuntimeJob(self, facts_from_document(document, self.instance))
+        if job.record.status.is_final:
+            job.refresh()  # reads the metrics too, for the steps' times
+        return job
+
+    def jobs(self, limit: int = 10, skip: int = 0, job_tags: list[str] | None = None,
+             backend_name: str | None = None) -> list[RuntimeJob]:
+        """Jobs newest first, with all of ``job_tags`` (one request per call; records without metrics)."""
+        with transient_as_api_error("listing jobs"):
+            answer = self.client.jobs_get(limit=limit, skip=skip, job_tags=job_tags, backend_name=backend_name)
+        return [RuntimeJob(self, facts_from_document(doc, self.instance)) for doc in answer.get("jobs") or []]
+
+    def open_session(self, backend_name: str, mode: str, max_time: int | None = None) -> str | None:
+        """Open a ``batch`` or dedicated ``session`` on the backend; its id (None on a simulator backend)."""
+        session_class = _session_class(mode)
+        with transient_as_api_error(f"opening a {mode} on {backend_name}"):
+            return session_class(self.backend(backend_name).backend, max_time=max_time).session_id
+
+    def close_session(self, session_id: str) -> None:
+        """Stop the session accepting jobs; its jobs still run."""
+        with transient_as_api_error(f"closing session {session_id}"):
+            self.client.close_session(session_id)
+
+    def execution_mode(self, backend: Any, session_id: str | None, mode: str | None) -> Any:
+        """What a primitive runs in: the backend (job mode) or the open batch/session ``session_id``."""
+        if session_id is None:
+            return backend
+        with transient_as_api_error(f"joining session {session_id}"):
+            return _session_class(mode or "batch").from_id(session_id, self.service)
+
+
+def _session_class(mode: str) -> Any:
+    from qiskit_ibm_runtime import Batch, Session
+
+    classes = {"batch": Batch, "session": Session}
+    if mode not in classes:
+        raise ValueError(f"mode {mode!r} has no session; use one of {sorted(classes)} (or 'job' for none)")
+    return classes[mode]
