@@ -8,19 +8,11 @@ them as a ``wire.JobRecord`` (see ``runtime.records``). Transient faults become
 
 from __future__ import annotations
 
-import logging
-import time
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from qiskit.providers import JobStatus
 
-from prefect_ibmq.exceptions import (
-    IBMQJobApiError,
-    IBMQJobFailureError,
-    IBMQJobInvalidStateError,
-    IBMQJobTimeoutError,
-)
+from prefect_ibmq.exceptions import IBMQJobFailureError, IBMQJobInvalidStateError
 from prefect_ibmq.job.status import api_status_to_job_status
 from prefect_ibmq.runtime.errors import transient_as_api_error
 from prefect_ibmq.runtime.programs import get_program
@@ -35,17 +27,6 @@ from prefect_ibmq.wire import ApiJobStatus, JobRecord
 
 if TYPE_CHECKING:
     from prefect_ibmq.runtime.platform import RuntimePlatform
-
-logger = logging.getLogger(__name__)
-
-#: Seconds between status reads while waiting: IBM's API has no long-poll, so the
-#: wait starts brisk and backs off (a job on real hardware waits minutes to hours).
-FIRST_POLL_S, MAX_POLL_S = 0.1, 5.0
-#: How long a wait rides out a service it cannot reach before giving up.
-WAIT_OUTAGE_TOLERANCE_S = 60.0
-
-JobCallback = Callable[..., None]
-
 
 def facts_from_document(document: dict[str, Any], instance: str) -> RuntimeJobFacts:
     """The facts of a job document as ``GET /jobs/{id}`` or a listing gives it."""
@@ -92,7 +73,7 @@ class RuntimeJob:
     def status(self) -> JobStatus:
         """The job's current status (one request unless it is final)."""
         if not api_status(self._facts.status).is_final:
-            self.refresh()
+            self.refresh(metrics=False)
         return api_status_to_job_status(api_status(self._facts.status))
 
     def queue_position(self, refresh: bool = False) -> None:
@@ -106,67 +87,33 @@ class RuntimeJob:
     def error_message(self) -> str | None:
         return self._facts.error_message if api_status(self._facts.status) is ApiJobStatus.ERROR_RUNNING_JOB else None
 
-    def refresh(self) -> None:
-        """Read the job's document again (keeps metrics already read)."""
+    def refresh(self, metrics: bool = True) -> None:
+        """Read the job's document again, and its metrics once it is final (unless ``metrics`` is False)."""
         with transient_as_api_error(f"reading job {self.job_id()}"):
             document = self._platform.client.job_get(self.job_id())
         facts = facts_from_document(document, self._platform.instance)
         facts.metrics, facts.num_pubs = self._facts.metrics, self._facts.num_pubs
         self._facts = facts
-        if api_status(facts.status).is_final:
+        if metrics and api_status(facts.status).is_final and facts.metrics is None:
             self._read_metrics()
 
     def _read_metrics(self) -> None:
         with transient_as_api_error(f"reading metrics of job {self.job_id()}"):
             self._facts.metrics = self._platform.client.job_metadata(self.job_id())
 
-    def wait_for_final_state(
-        self, timeout: float | None = None, wait: float | None = None, callback: JobCallback | None = None
-    ) -> None:
-        """Poll until the job is final, calling ``callback(job_id, status, job, queue_info=None)`` on changes.
-
-        Raises:
-            IBMQJobTimeoutError: If the job is not final within ``timeout`` seconds.
-            IBMQJobApiError: If the service stayed unreachable for ``WAIT_OUTAGE_TOLERANCE_S``.
-        """
-        deadline = None if timeout is None else time.monotonic() + timeout
-        pause, outage_since = FIRST_POLL_S, None
-        while not api_status(self._facts.status).is_final:
-            if deadline is not None and time.monotonic() >= deadline:
-                raise IBMQJobTimeoutError(
-                    f"Job {self.job_id()} is still {api_status(self._facts.status).value} after {timeout} s. "
-                    "Wait again, or cancel it."
-                )
-            time.sleep(pause if deadline is None else max(0.0, min(pause, deadline - time.monotonic())))
-            pause = min(pause * 1.5, wait or MAX_POLL_S)
-            before = self._facts.status
-            try:
-                self.refresh()
-            except IBMQJobApiError:  # waiting only reads: ride out short outages
-                outage_since = outage_since or time.monotonic()
-                if time.monotonic() - outage_since >= WAIT_OUTAGE_TOLERANCE_S:
-                    raise
-                continue
-            outage_since = None
-            final = api_status(self._facts.status).is_final
-            if callback is not None and not final and (wait is not None or self._facts.status != before):
-                callback(self.job_id(), self.status(), self, queue_info=None)
-
-    def result(self, timeout: float | None = None, wait: float = 5, partial: bool = False,
-               refresh: bool = False) -> Any:
-        """The job's result as its program hands it out (sampler: a ``qiskit.result.Result``).
+    def result(self, partial: bool = False) -> Any:
+        """The final job's result as its program hands it out (sampler: a ``qiskit.result.Result``).
 
         IBM Quantum Platform keeps no partial results: with ``partial`` a failed
         sampler job gives a Result whose experiments all failed.
 
         Raises:
             IBMQJobFailureError: The job failed (and ``partial`` is False, or the program has no partial form).
-            IBMQJobInvalidStateError: The job was cancelled.
+            IBMQJobInvalidStateError: The job is not final, or was cancelled.
         """
-        self.wait_for_final_state(timeout=timeout, wait=wait)
         status = api_status(self._facts.status)
-        if status is ApiJobStatus.CANCELLED:
-            raise IBMQJobInvalidStateError(f"Job {self.job_id()} was cancelled; it has no result.")
+        if not status.is_final or status is ApiJobStatus.CANCELLED:
+            raise IBMQJobInvalidStateError(f"Job {self.job_id()} is {status.value}; it has no result to read.")
         program = get_program(self._facts.program)
         with transient_as_api_error(f"reading the result of job {self.job_id()}"):
             runtime_job = self._platform.service.job(self.job_id())
@@ -188,9 +135,9 @@ class RuntimeJob:
         except RequestsApiError as error:
             if error.status_code != 409:
                 raise
-            self.refresh()
+            self.refresh(metrics=False)
             return False
-        self.refresh()
+        self.refresh(metrics=False)
         return True
 
     def update_tags(self, replacement_tags: list[str] | None = None, additional_tags: list[str] | None = None,
@@ -209,5 +156,5 @@ class RuntimeJob:
     def _put_tags(self, tags: list[str]) -> list[str]:
         with transient_as_api_error(f"updating the tags of job {self.job_id()}"):
             self._platform.client.update_tags(self.job_id(), list(dict.fromkeys(tags)))
-        self.refresh()
+        self.refresh(metrics=False)
         return self.tags()

@@ -45,13 +45,13 @@ class RuntimePlatform:
                     self._backends[name] = RuntimeBackend(self, self.service.backend(name))
             return self._backends[name]
 
-    def job(self, job_id: str) -> RuntimeJob:
-        """The job ``job_id`` as it is now."""
+    def job(self, job_id: str, metrics: bool = True) -> RuntimeJob:
+        """The job ``job_id`` as it is now; a final one with its metrics (the steps' times) unless told not to."""
         with transient_as_api_error(f"reading job {job_id}"):
             document = self.client.job_get(job_id)
         job = RuntimeJob(self, facts_from_document(document, self.instance))
-        if job.record.status.is_final:
-            job.refresh()  # reads the metrics too, for the steps' times
+        if metrics and job.record.status.is_final:
+            job.refresh()
         return job
 
     def jobs(self, limit: int = 10, skip: int = 0, job_tags: list[str] | None = None,
