@@ -1,9 +1,9 @@
-"""IBM Quantum Platform through the stock ``qiskit-ibm-runtime`` client.
+"""prefect-ibmq on IBM Quantum Platform, through the stock ``qiskit-ibm-runtime`` client.
 
-Nothing here imports ``qiskit_ibm_runtime`` at module level except the modules
-that talk to it (``service``, ``platform``, ``programs``); the blocks import
-them only when an ``IBMQuantumPlatformCredentials`` block is used, so a plain
-``import prefect_ibmq`` stays light.
+Nothing here imports ``qiskit_ibm_runtime`` at module level; the blocks import
+these modules only when an ``IBMQuantumPlatformCredentials`` block is used, so a
+plain ``import prefect_ibmq`` stays light. :mod:`.local` reaches the local job
+service's Qiskit Runtime API (a local IBM Quantum for dry runs).
 
 The adapter (``platform``, ``backend``, ``job``) offers the part of the
 ``IBMQService`` / ``IBMQBackend`` / ``IBMQJob`` surface that the tasks and flows

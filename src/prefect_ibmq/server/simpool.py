@@ -26,6 +26,7 @@ import signal
 import subprocess
 import sys
 import threading
+from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any
 
@@ -48,13 +49,13 @@ class SimulatorPool:
         self._closed = False
         self._lock = threading.Lock()
 
-    def submit(self, *args: Any) -> Future:
-        """Run ``simulators.simulate_qpy(*args)`` in a pool process."""
+    def submit(self, function: Callable[..., Any], *args: Any) -> Future:
+        """Run ``function(*args)`` in a pool process (a module-level function: it is pickled by name)."""
         future: Future = Future()
         with self._lock:
             if self._closed:
                 raise RuntimeError("the simulator pool is shut down")
-            self._tasks.put((future, args))
+            self._tasks.put((future, (function, args)))
         return future
 
     def pids(self) -> list[int]:

@@ -80,7 +80,34 @@ CREATE TABLE IF NOT EXISTS results (
     job_id TEXT PRIMARY KEY,
     result TEXT NOT NULL
 );
+-- Qiskit Runtime jobs (server/runtime): the program parameters as the client sent them.
+CREATE TABLE IF NOT EXISTS runtime_params (
+    job_id TEXT PRIMARY KEY,
+    params TEXT NOT NULL
+);
+-- Qiskit Runtime sessions and batches; their jobs carry jobs.session_id.
+CREATE TABLE IF NOT EXISTS sessions (
+    session_id TEXT PRIMARY KEY,
+    mode TEXT NOT NULL,
+    backend TEXT NOT NULL,
+    owner_user TEXT NOT NULL,
+    owner_hub TEXT NOT NULL,
+    owner_group TEXT NOT NULL,
+    owner_project TEXT NOT NULL,
+    max_ttl INTEGER NOT NULL,
+    created TEXT NOT NULL,
+    accepting_jobs INTEGER NOT NULL DEFAULT 1,
+    closed TEXT,
+    cancelled INTEGER NOT NULL DEFAULT 0
+);
 """
+#: Columns added to existing tables after their first release, added on open when missing
+#: (CREATE TABLE IF NOT EXISTS leaves an older file's tables as they were). Additive only.
+ADDED_COLUMNS = (
+    ("jobs", "program_id", "TEXT"),  # a Qiskit Runtime job's program ("sampler", "estimator"); NULL: /v1 job
+    ("jobs", "session_id", "TEXT"),  # its session or batch, if any
+)
+
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -142,6 +169,10 @@ class NewJob:
     header: dict[str, Any] = field(default_factory=dict)
     private: bool = False
     idempotency_key: str | None = None
+    #: Qiskit Runtime jobs only: the program, its parameters (the client's JSON text) and session.
+    program_id: str | None = None
+    params: str | None = None
+    session_id: str | None = None
 
 
 @dataclass
@@ -173,10 +204,18 @@ class Store:
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute("PRAGMA synchronous=NORMAL")
         self._conn.executescript(SCHEMA)
+        self._add_columns()
 
     def close(self) -> None:
         with self._lock:
             self._conn.close()
+
+    def _add_columns(self) -> None:
+        for table, column, kind in ADDED_COLUMNS:
+            present = {row["name"] for row in self._conn.execute(f"PRAGMA table_info({table})")}
+            if column not in present:
+                self._conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+        self._conn.execute("CREATE INDEX IF NOT EXISTS jobs_session ON jobs(session_id)")
 
     # --- transactions ----------------------------------------------------------------
 
@@ -225,17 +264,19 @@ class Store:
             conn.execute(
                 """INSERT INTO jobs (job_id, backend, status, creation_date, name, tags, share_level,
                    experiment_id, client_info, options, header, private, owner_user, owner_hub,
-                   owner_group, owner_project, num_experiments, idempotency_key)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                   owner_group, owner_project, num_experiments, idempotency_key, program_id, session_id)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
                 (
                     job.job_id, job.backend, ApiJobStatus.CREATED.value, created, job.name,
                     json.dumps(job.tags), job.share_level, job.experiment_id,
                     json.dumps(job.client_info), job.options.model_dump_json(), json.dumps(job.header),
                     int(job.private), job.owner.user, job.owner.hub, job.owner.group,
-                    job.owner.project, job.num_experiments, job.idempotency_key,
+                    job.owner.project, job.num_experiments, job.idempotency_key, job.program_id, job.session_id,
                 ),
             )
             conn.execute("INSERT INTO circuits (job_id, qpy) VALUES (?, ?)", (job.job_id, job.qpy))
+            if job.params is not None:
+                conn.execute("INSERT INTO runtime_params (job_id, params) VALUES (?, ?)", (job.job_id, job.params))
             self._enter_step(conn, job.job_id, ApiJobStatus.CREATING.value, created)
             self._enter_step(conn, job.job_id, ApiJobStatus.CREATED.value, now_iso())
             return job.job_id, True
@@ -312,6 +353,8 @@ class Store:
             error=error,
             result_consumed=bool(row["result_consumed"]),
             requeued=row["requeued"],
+            program_id=row["program_id"],
+            session_id=row["session_id"],
         )
 
     @_guarded
@@ -377,6 +420,12 @@ class Store:
         column = "runnable_qpy" if runnable else "qpy"
         rows = self._read(f"SELECT {column} AS data FROM circuits WHERE job_id = ?", (job_id,))
         return bytes(rows[0]["data"]) if rows and rows[0]["data"] is not None else None
+
+    @_guarded
+    def runtime_params(self, job_id: str) -> str | None:
+        """A Qiskit Runtime job's program parameters (the client's JSON text)."""
+        rows = self._read("SELECT params FROM runtime_params WHERE job_id = ?", (job_id,))
+        return rows[0]["params"] if rows else None
 
     @_guarded
     def jobs_in(self, statuses: Iterable[ApiJobStatus]) -> list[JobRecord]:
@@ -512,7 +561,7 @@ class Store:
     def delete_job(self, job_id: str) -> bool:
         def apply(conn: sqlite3.Connection) -> bool:
             cursor = conn.execute("DELETE FROM jobs WHERE job_id = ?", (job_id,))
-            for table in ("steps", "circuits", "results"):
+            for table in ("steps", "circuits", "results", "runtime_params"):
                 conn.execute(f"DELETE FROM {table} WHERE job_id = ?", (job_id,))
             return cursor.rowcount == 1
 

@@ -1,0 +1,97 @@
+"""The stock ``QiskitRuntimeService`` for a running prefect-ibmq job service: a local IBM Quantum for dry runs.
+
+The client finds IBM Cloud's IAM, Global Search and Global Catalog through
+environment variables (``IAM_URL``, ``GLOBAL_SEARCH_URL``, ``GLOBAL_CATALOG_URL``;
+``IBM_CREDENTIALS_FILE=/dev/null`` keeps an ``ibm-credentials.env`` file from
+overriding them). :func:`local_runtime_service` sets them **only while the service
+is built**, under a lock, and restores them after: the client reads them once,
+there (the IAM token manager keeps its URL and refreshes against it), so a real
+``QiskitRuntimeService`` built later in the same process still reaches IBM Cloud.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from qiskit_ibm_runtime import QiskitRuntimeService
+
+from prefect_ibmq.server.runtime.app import RUNTIME_PREFIX
+from prefect_ibmq.server.runtime.crn import instance_crn
+from prefect_ibmq.server.runtime.discovery import CATALOG_PREFIX
+from prefect_ibmq.wire import Identity
+
+_ENV_LOCK = threading.Lock()
+
+
+def local_environment(url: str) -> dict[str, str]:
+    """The environment that points the client's IBM Cloud calls at the service at ``url``."""
+    base = url.rstrip("/")
+    return {
+        "IAM_URL": base,
+        "GLOBAL_SEARCH_URL": base,
+        "GLOBAL_CATALOG_URL": base + CATALOG_PREFIX,
+        "IBM_CREDENTIALS_FILE": os.devnull,
+    }
+
+
+@contextmanager
+def _environment(values: dict[str, str]) -> Iterator[None]:
+    with _ENV_LOCK:
+        saved = {name: os.environ.get(name) for name in values}
+        os.environ.update(values)
+        try:
+            yield
+        finally:
+            for name, value in saved.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
+
+
+def local_url_resolver(url: str, instance: Any, private: Any = False, channel: Any = None) -> str:
+    """The client's ``url_resolver``: the runtime API is at ``<base>/api/v1`` (not IBM's regional host)."""
+    return url.rstrip("/") + RUNTIME_PREFIX
+
+
+def local_runtime_service(
+    url: str, token: str, instance: str | None = None, *, identity: Identity | None = None
+) -> "QiskitRuntimeService":
+    """A ``QiskitRuntimeService`` talking to the prefect-ibmq job service at ``url``.
+
+    Args:
+        url: The service's base URL (``JobServer.url``, ``IBMQService.local().url``).
+        token: One of the service's tokens (the client's API key).
+        instance: The token's instance CRN; by default derived from ``identity``, else the
+            local identity of the embedded default and ``prefect-ibmq server``.
+        identity: The token's identity (hub/group/project), when ``instance`` is not given.
+
+    Returns:
+        The stock client, ready for ``SamplerV2`` / ``EstimatorV2`` in job, batch or session mode.
+
+    Raises:
+        ImportError: qiskit-ibm-runtime is not installed (``pip install 'prefect-ibmq[runtime]'``).
+
+    Examples:
+        >>> service = local_runtime_service(server.url, token)  # doctest: +SKIP
+        >>> SamplerV2(mode=service.backend("aer_simulator")).run([isa_bell]).result()  # doctest: +SKIP
+    """
+    from qiskit_ibm_runtime import QiskitRuntimeService
+
+    if instance is None:
+        from prefect_ibmq.server.config import LOCAL_IDENTITY
+
+        instance = instance_crn(identity or LOCAL_IDENTITY)
+    with _environment(local_environment(url)):
+        return QiskitRuntimeService(
+            channel="ibm_quantum_platform",
+            token=token,
+            instance=instance,
+            url=url.rstrip("/"),
+            url_resolver=local_url_resolver,
+        )

@@ -1,0 +1,64 @@
+"""The runtime tests' own job server (a backend that always fails, a slow one) and the child-process runner."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from prefect_ibmq.server import BackendSpec, JobServer, ServerConfig
+
+from tests.conftest import TOKENS
+
+GUARD = Path(__file__).parent / "guard"
+ROOT = Path(__file__).parents[2]
+
+
+@pytest.fixture(scope="module")
+def runtime_server(tmp_path_factory):
+    """aer_simulator (ideal), doomed_simulator (fails every job), slow_simulator (2 s per pub)."""
+    backends = [
+        BackendSpec(name="aer_simulator", kind="ideal", n_qubits=5),
+        BackendSpec(name="doomed_simulator", kind="flaky", n_qubits=5, failure_probability=1.0),
+        BackendSpec(name="slow_simulator", kind="ideal", n_qubits=5, experiment_delay_s=2.0),
+    ]
+    config = ServerConfig(
+        data_dir=tmp_path_factory.mktemp("runtime-server"),
+        tokens={token: identity for token, identity in TOKENS.values()},
+        backends=backends,
+        workers=2,
+    )
+    with JobServer(config) as server:
+        yield server
+
+
+@dataclass
+class ClientRun:
+    """What a scenario observed, and what its process resolved and requested."""
+
+    observed: dict
+    refused_hosts: list[str]
+    requests: list[str]
+
+
+def run_scenario(server: JobServer, name: str, user: str, tmp_path: Path) -> ClientRun:
+    """Run ``scenarios.NAME`` with the stock client in a child process that can resolve only loopback."""
+    token, identity = TOKENS[user]
+    log = tmp_path / f"{name}.guard.log"
+    env = dict(os.environ, RUNTIME_GUARD_LOG=str(log), PYTHONPATH=os.pathsep.join([str(GUARD), str(ROOT)]))
+    child = subprocess.run(
+        [sys.executable, "-m", "tests.runtime.scenarios", name, server.url, token, identity.hub, identity.group, identity.project],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=240,
+    )
+    assert child.returncode == 0, f"scenario {name} failed:\n{child.stderr[-6000:]}"
+    lines = log.read_text().splitlines() if log.exists() else []
+    return ClientRun(
+        observed=json.loads(child.stdout.strip().splitlines()[-1]),
+        refused_hosts=[line.split(" ", 1)[1] for line in lines if line.startswith("refused ")],
+        requests=[line.split(" ", 1)[1] for line in lines if line.startswith("request ")],
+    )

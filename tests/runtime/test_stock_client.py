@@ -1,0 +1,83 @@
+"""The stock qiskit-ibm-runtime 0.51 client, unmodified, against the job service's runtime API.
+
+Each scenario runs in a child process that can resolve only loopback names; every test
+checks that it refused none (the client reached nothing but the local service).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from urllib.parse import urlsplit
+
+from tests.runtime.conftest import run_scenario
+
+
+def _path_sequence(requests: list[str]) -> list[str]:
+    out = []
+    for request in requests:
+        method, url = request.split(" ", 1)
+        parts = urlsplit(url)
+        out.append(f"{method} {parts.path}")
+    return out
+
+
+def test_sampler_job_mode_counts_tags_listing_metrics(runtime_server, tmp_path):
+    run = run_scenario(runtime_server, "job_mode", "alice", tmp_path)
+    seen = run.observed
+    assert run.refused_hosts == []
+    assert all(urlsplit(r.split(" ", 1)[1]).hostname == "127.0.0.1" for r in run.requests)
+    # Construction: IAM, Global Search, Global Catalog, then the runtime API.
+    paths = _path_sequence(run.requests)
+    assert paths[:3] == ["POST /identity/token", "POST /v3/resources/search", "GET /global-catalog/api/v1/prefect-ibmq-local-plan"]
+    assert "POST /api/v1/jobs" in paths and f"GET /api/v1/jobs/{seen['job_id']}/results" in paths
+
+    assert seen["status"] == "DONE" and seen["program"] == "sampler"
+    # One BitArray per classical register, Bell-correlated, with every shot.
+    assert seen["registers"] == ["a", "b"] and seen["shots"] == 2000
+    joint = seen["joint"]
+    assert set(joint) == {"00", "11"} and sum(joint.values()) == 2000
+    assert 800 < joint["00"] < 1200  # 2,000 shots, seeded: far inside the binomial spread
+    assert seen["counts_a"]["0"] == joint["00"] and seen["counts_b"]["1"] == joint["11"]
+
+    assert seen["tags"] == ["dry-run", "bell"]
+    assert seen["listed_both"] == [seen["job_id"]]  # tags are ANDed
+    assert seen["listed_one"] == [seen["other_id"], seen["job_id"]]  # newest first
+    assert seen["listed_after"][:2] == [seen["other_id"], seen["job_id"]]
+
+    stamps = seen["timestamps"]
+    created, running, finished = (datetime.fromisoformat(stamps[k].replace("Z", "+00:00")) for k in ("created", "running", "finished"))
+    assert created <= running <= finished
+    assert seen["quantum_seconds"] == round((finished - running).total_seconds(), 3)
+    assert seen["usage"] == seen["quantum_seconds"]
+
+
+def test_estimator_and_sampler_in_batch_and_session(runtime_server, tmp_path):
+    run = run_scenario(runtime_server, "batch_and_session", "bob", tmp_path)
+    seen = run.observed
+    assert run.refused_hosts == []
+    paths = _path_sequence(run.requests)
+    assert paths.count("POST /api/v1/sessions") == 2
+    assert f"PATCH /api/v1/sessions/{seen['batch_id']}" in paths
+    assert f"PATCH /api/v1/sessions/{seen['session_id']}" in paths
+
+    assert seen["batch_id"] and seen["session_id"] and seen["batch_id"] != seen["session_id"]
+    assert seen["batch_job_sessions"] == [seen["batch_id"], seen["batch_id"]]
+    assert seen["session_job_session"] == seen["session_id"]
+    assert abs(seen["batch_evs"] - 1.0) <= 0.05 and seen["batch_std"] == 0.0
+    assert abs(seen["session_evs"] - 1.0) <= 0.05  # precision 0.01: seeded Gaussian noise around 1
+    assert seen["session_state_while_open"] == "active"
+    assert seen["session_after_close"] == {"state": "closed", "accepting_jobs": False}
+
+
+def test_failed_and_cancelled_jobs(runtime_server, tmp_path):
+    run = run_scenario(runtime_server, "failures", "alice", tmp_path)
+    seen = run.observed
+    assert run.refused_hosts == []
+    assert seen["doomed_status"] == "ERROR"
+    assert "Error code 1500" in seen["doomed_error"] and "simulated hardware fault" in seen["doomed_error"]
+    assert seen["status_before_cancel"] == "RUNNING"
+    assert seen["cancelled_status"] == "CANCELLED"
+    assert seen["second_cancel"].startswith("RuntimeInvalidStateError") and "409" in seen["second_cancel"]
+    assert seen["cancelled_result"].startswith("RuntimeInvalidStateError")
+    stamps = seen["cancelled_metrics"]
+    assert stamps["created"] <= stamps["running"] <= stamps["finished"]
