@@ -27,11 +27,12 @@ from prefect.futures import PrefectFuture
 from qiskit import QuantumCircuit
 
 from prefect_ibmq.backend import IBMQService
-from prefect_ibmq.blocks import IBMQServiceCredentials, get_service
+from prefect_ibmq.blocks import ServiceCredentials, get_service
 from prefect_ibmq.circuits import load_circuits
 from prefect_ibmq.flows.artifacts import Progress, artifact_key, publish_job_table, publish_pictures, publish_summary
 from prefect_ibmq.flows.outputs import write_frames
 from prefect_ibmq.flows.run import RAN_STATUSES
+from prefect_ibmq.flows.sessions import execution_mode
 from prefect_ibmq.plots import render_pictures, write_pictures
 from prefect_ibmq.tables import counts_frame, job_summary_frame, time_per_step_frame
 from prefect_ibmq.tasks import fetch_result, submit_job, wait_for_final_state
@@ -84,7 +85,8 @@ def circuit_sweep(
     output_dir: str | None = None,
     job_tags: list[str] | None = None,
     share_level: str | None = None,
-    service: IBMQServiceCredentials | None = None,
+    service: ServiceCredentials | None = None,
+    mode: str | None = None,
 ) -> SweepReport:
     """Run circuits as a job set and tabulate them; a rerun with the same ``sweep_id`` resumes.
 
@@ -101,6 +103,9 @@ def circuit_sweep(
         timeout: seconds each job may take to reach a final state (then it is cancelled).
         output_dir: where the counts, timings and summary tables and the timeline.png and
             step_durations.png pictures are written (the pictures are published in the UI either way).
+        service: a job service's or IBM Quantum Platform's credentials. IBM keeps no partial
+            results: there a failed job's circuits are all resubmitted.
+        mode: IBM Quantum Platform only: ``batch`` (the default there), ``session`` or ``job``.
     """
     logger = get_run_logger()
     sweep_id = _checked_sweep_id(sweep_id)
@@ -120,12 +125,14 @@ def circuit_sweep(
         "Sweep %s: %d circuits in %d jobs of up to %d on %s (%d jobs already exist)",
         sweep_id, len(qcs), len(chunks), size, backend_name, len(existing),
     )
-    common = dict(shots=shots, tags=[tag, *(job_tags or [])], share_level=share_level, timeout=timeout)
-    pipeline = _Pipeline(sweep_id, backend_name, qcs, existing, max_jobs_in_flight, common, service)
     progress = Progress(artifact_key(sweep_id, "progress"), len(chunks), "jobs")
-    for finished, planned in pipeline.run(chunks, resubmit_failed):
-        percent = progress.update(finished, planned)
-        logger.info("Sweep %s: %s %d/%d jobs done", sweep_id, _bar(percent), finished, planned)
+    with execution_mode(service, backend_name, mode, default="batch") as runtime:
+        common = dict(shots=shots, tags=[tag, *(job_tags or [])], share_level=share_level, timeout=timeout,
+                      runtime=runtime)
+        pipeline = _Pipeline(sweep_id, backend_name, qcs, existing, max_jobs_in_flight, common, service)
+        for finished, planned in pipeline.run(chunks, resubmit_failed):
+            percent = progress.update(finished, planned)
+            logger.info("Sweep %s: %s %d/%d jobs done", sweep_id, _bar(percent), finished, planned)
 
     summary = job_summary_frame(pipeline.records)
     summary["success_count"] = pd.array(summary["job_id"].map(pipeline.success_counts), dtype="Int64")
@@ -163,7 +170,7 @@ class _Pipeline:
 
     def __init__(self, sweep_id: str, backend_name: str, circuits: list[QuantumCircuit],
                  existing: dict[str, JobRecord], limit: int, common: dict[str, Any],
-                 service: IBMQServiceCredentials | None) -> None:
+                 service: ServiceCredentials | None) -> None:
         self.sweep_id, self.backend_name, self.circuits = sweep_id, backend_name, circuits
         self.existing, self.limit, self.common, self.service = existing, limit, common, service
         self.records: list[JobRecord] = []
@@ -208,7 +215,7 @@ class _Pipeline:
             job_name=name, job_tags=self.common["tags"], share_level=self.common["share_level"],
             header={"sweep_id": self.sweep_id, "circuit_indices": list(chunk.circuit_indices)},
             # The same key on a rerun too: a submit that reached the service before a crash is not repeated.
-            idempotency_key=f"sweep-{self.sweep_id}-{name}", service=self.service,
+            idempotency_key=f"sweep-{self.sweep_id}-{name}", service=self.service, runtime=self.common["runtime"],
         )
         self._watch(future, chunk, "submit")
 

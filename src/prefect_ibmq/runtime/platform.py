@@ -15,8 +15,8 @@ from prefect_ibmq.runtime.backend import RuntimeBackend
 from prefect_ibmq.runtime.errors import transient_as_api_error
 from prefect_ibmq.runtime.job import RuntimeJob, facts_from_document
 
-#: Execution modes a flow may ask for.
-MODES = ("job", "batch", "session")
+#: The most jobs IBM's API lists per request.
+MAX_PAGE = 200
 
 
 class RuntimePlatform:
@@ -56,10 +56,18 @@ class RuntimePlatform:
 
     def jobs(self, limit: int = 10, skip: int = 0, job_tags: list[str] | None = None,
              backend_name: str | None = None) -> list[RuntimeJob]:
-        """Jobs newest first, with all of ``job_tags`` (one request per call; records without metrics)."""
-        with transient_as_api_error("listing jobs"):
-            answer = self.client.jobs_get(limit=limit, skip=skip, job_tags=job_tags, backend_name=backend_name)
-        return [RuntimeJob(self, facts_from_document(doc, self.instance)) for doc in answer.get("jobs") or []]
+        """Jobs newest first, with all of ``job_tags`` (records without metrics), read in pages of IBM's maximum."""
+        documents: list[dict[str, Any]] = []
+        while len(documents) < limit:
+            wanted = min(limit - len(documents), MAX_PAGE)
+            with transient_as_api_error("listing jobs"):
+                answer = self.client.jobs_get(limit=wanted, skip=skip + len(documents), job_tags=job_tags,
+                                              backend_name=backend_name)
+            page = answer.get("jobs") or []
+            documents += page
+            if len(page) < wanted:
+                break
+        return [RuntimeJob(self, facts_from_document(doc, self.instance)) for doc in documents[:limit]]
 
     def open_session(self, backend_name: str, mode: str, max_time: int | None = None) -> str | None:
         """Open a ``batch`` or dedicated ``session`` on the backend; its id (None on a simulator backend)."""

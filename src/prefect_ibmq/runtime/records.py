@@ -106,11 +106,12 @@ def job_record(facts: RuntimeJobFacts) -> JobRecord:
         kind=f"runtime-{facts.program or 'unknown'}",
         name=name_from_tags(facts.tags),
         tags=list(facts.tags),
-        header={"program": facts.program, "session_id": facts.session_id},
         owner=Identity(user="", hub="", group="", project=facts.instance),
         num_experiments=int(num_pubs or 0),
         time_per_step=steps,
         run_mode=None,
         queue_info=None,
         error=error,
+        program_id=facts.program,
+        session_id=facts.session_id,
     )

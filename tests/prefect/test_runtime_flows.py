@@ -1,0 +1,70 @@
+"""The ready flows on an IBMQuantumPlatformCredentials block, against the job service's Qiskit Runtime API.
+
+The stock qiskit-ibm-runtime client talks HTTP to the session's real job server
+(its second router), exactly as it would to IBM Quantum Platform.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from prefect_ibmq.blocks import IBMQuantumPlatformCredentials
+from prefect_ibmq.circuits import bell, ghz_bell_set
+from prefect_ibmq.flows import circuit_sweep, run_circuits
+from prefect_ibmq.server.runtime.crn import instance_crn
+from prefect_ibmq.wire import ApiJobStatus
+
+from tests.conftest import TOKENS
+from tests.prefect.helpers import artifacts_of, task_run_names
+
+
+@pytest.fixture(scope="module")
+def platform(job_server) -> IBMQuantumPlatformCredentials:
+    """alice on the session's job server, reached as IBM Quantum Platform."""
+    token, identity = TOKENS["alice"]
+    return IBMQuantumPlatformCredentials(
+        token=token, instance=instance_crn(identity), url=job_server.url, url_resolver="prefect-ibmq"
+    )
+
+
+def test_run_circuits_on_the_platform_counts_tables_and_events(platform, recorded_events):
+    state = run_circuits([bell(), ghz_bell_set(2)[1]], shots=200, job_name="rt-bell", job_tags=["rt"],
+                         service=platform, return_state=True)
+    report = state.result()
+
+    assert report.status is ApiJobStatus.COMPLETED
+    bell_rows = report.counts[report.counts["experiment"] == 0]
+    assert set(bell_rows["bitstring"]) <= {"00", "11"} and bell_rows["count"].sum() == 200
+    assert report.counts["circuit"].iloc[0] == "bell"
+    steps = report.timings["step"].astype(str).tolist()
+    assert steps == ["QUEUED", "RUNNING", "COMPLETED"]
+    summary = report.summary.iloc[0]
+    assert summary["name"] == "rt-bell" and summary["num_experiments"] == 2 and summary["success_count"] == 2
+    assert summary["queue_s"] >= 0 and summary["run_s"] >= 0 and pd.isna(summary["validation_s"])
+    events = recorded_events("prefect-ibmq.job.")
+    assert "prefect-ibmq.job.completed" in {e.event for e in events}
+    assert all(e.resource.id == f"prefect-ibmq.job.{report.job_id}" for e in events)
+    assert all(e.payload["queue_position"] is None for e in events)  # IBM removed queue positions
+    names = task_run_names(state.state_details.flow_run_id)
+    assert f"wait-{report.job_id}" in names and f"fetch-{report.job_id}" in names
+    assert report.job_id in artifacts_of(state.state_details.flow_run_id)["job-rt-bell-summary"].data
+
+
+def test_circuit_sweep_on_the_platform_runs_in_a_batch_and_resumes(platform, tmp_path):
+    circuits = ghz_bell_set(9)
+    kwargs = dict(max_experiments_per_job=3, sweep_id="rt-sweep", shots=64, service=platform)
+    first = circuit_sweep(circuits, output_dir=str(tmp_path), **kwargs)
+
+    assert first.submitted == 3 and first.failed_circuits == []
+    assert sorted(first.counts["circuit"].unique()) == sorted(c.name for c in circuits)
+    assert (first.counts.groupby("circuit_index")["count"].sum() == 64).all()
+    service = platform.get_service()
+    jobs = service.jobs(limit=50, job_tags=["ibmq_jobset_rt-sweep"])
+    assert sorted(job.record.name for job in jobs) == ["rt-sweep_0_", "rt-sweep_1_", "rt-sweep_2_"]
+    sessions = {job.record.session_id for job in jobs}
+    assert len(sessions) == 1 and None not in sessions  # the sweep's jobs share one batch
+
+    second = circuit_sweep(circuits, **kwargs)
+    assert second.submitted == 0 and second.reused == 3 and sorted(second.job_ids) == sorted(first.job_ids)
+    assert len(service.jobs(limit=50, job_tags=["ibmq_jobset_rt-sweep"])) == 3
