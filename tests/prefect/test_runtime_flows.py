@@ -6,12 +6,16 @@ The stock qiskit-ibm-runtime client talks HTTP to the session's real job server
 
 from __future__ import annotations
 
+import math
+
 import pandas as pd
 import pytest
+from qiskit import QuantumCircuit
+from qiskit.circuit import Parameter
 
 from prefect_ibmq.blocks import IBMQuantumPlatformCredentials
 from prefect_ibmq.circuits import bell, ghz_bell_set
-from prefect_ibmq.flows import circuit_sweep, run_circuits
+from prefect_ibmq.flows import circuit_sweep, estimator_sweep, run_circuits
 from prefect_ibmq.server.runtime.crn import instance_crn
 from prefect_ibmq.wire import ApiJobStatus
 
@@ -68,3 +72,27 @@ def test_circuit_sweep_on_the_platform_runs_in_a_batch_and_resumes(platform, tmp
     second = circuit_sweep(circuits, **kwargs)
     assert second.submitted == 0 and second.reused == 3 and sorted(second.job_ids) == sorted(first.job_ids)
     assert len(service.jobs(limit=50, job_tags=["ibmq_jobset_rt-sweep"])) == 3
+
+
+def test_estimator_sweep_gives_bell_zz_and_a_parameter_scan(platform, tmp_path):
+    angle = Parameter("t")
+    rotated = QuantumCircuit(2, name="rot")
+    rotated.ry(angle, 0)  # cos(t/2)|00> + sin(t/2)|11>: <ZZ> = 1, <ZI> = cos t
+    rotated.cx(0, 1)
+    state = estimator_sweep(
+        [bell(), rotated], ["ZZ", "XX", "ZI"], service=platform, parameter_values=[[0.0], [math.pi]],
+        sweep_id="rt-estimator", max_pubs_per_job=1, output_dir=str(tmp_path), return_state=True,
+    )
+    report = state.result()
+    values = report.expectations.set_index(["circuit_index", "observable", "parameter_set"])["value"]
+
+    assert report.submitted == 2 and report.failed_circuits == []
+    assert values[(0, "ZZ", 0)] == pytest.approx(1.0, abs=0.05)
+    assert values[(0, "XX", 0)] == pytest.approx(1.0, abs=0.05)
+    assert values[(0, "ZI", 0)] == pytest.approx(0.0, abs=0.05)
+    assert values[(1, "ZI", 0)] == pytest.approx(1.0, abs=0.05) and values[(1, "ZI", 1)] == pytest.approx(-1.0, abs=0.05)
+    assert len(report.expectations) == 3 + 3 * 2 and (report.expectations["std"] >= 0).all()
+    assert set(report.summary["status"].astype(str)) == {"COMPLETED"}
+    assert {"expectations", "timings", "summary", "timeline", "step_durations"} <= set(report.outputs)
+    artifacts = artifacts_of(state.state_details.flow_run_id)
+    assert {"rt-estimator-expectations", "rt-estimator-timings", "rt-estimator-pictures"} <= set(artifacts)

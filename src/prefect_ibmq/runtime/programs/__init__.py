@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
-from collections.abc import Mapping, Sequence
+import warnings
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any, Protocol
 
 
@@ -65,3 +67,11 @@ def job_options(options: Mapping[str, Any], tags: list[str], **defaults: Any) ->
     environment["job_tags"] = tags
     merged["environment"] = environment
     return merged
+
+
+@contextmanager
+def primitives_without_deprecation() -> Iterator[None]:
+    """qiskit-ibm-runtime 0.50+ deprecates SamplerV2/EstimatorV2 for executor-based primitives; still served."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=DeprecationWarning, message=r".*(Sampler|Estimator)V2.*")
+        yield

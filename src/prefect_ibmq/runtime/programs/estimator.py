@@ -13,7 +13,7 @@ from typing import Any
 
 from qiskit.primitives.containers.estimator_pub import EstimatorPub
 
-from prefect_ibmq.runtime.programs import job_options, pass_manager
+from prefect_ibmq.runtime.programs import job_options, pass_manager, primitives_without_deprecation
 
 METADATA_KEY = "prefect_ibmq"
 
@@ -39,7 +39,8 @@ class EstimatorProgram:
         opts = dict(options)
         opts.pop("shots", None)  # the estimator is asked for a precision, not shots
         precision = opts.pop("precision", None)
-        estimator = EstimatorV2(mode=mode, options=job_options(opts, tags, default_precision=precision))
+        with primitives_without_deprecation():
+            estimator = EstimatorV2(mode=mode, options=job_options(opts, tags, default_precision=precision))
         return estimator.run(pubs)
 
     def circuit_names(self, inputs: Mapping[str, Any]) -> list[str | None]:

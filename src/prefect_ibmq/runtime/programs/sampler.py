@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from qiskit.primitives.containers.sampler_pub import SamplerPub
 
-from prefect_ibmq.runtime.programs import job_options, pass_manager
+from prefect_ibmq.runtime.programs import job_options, pass_manager, primitives_without_deprecation
 from prefect_ibmq.runtime.results import failed_result, sampler_counts_result
 
 
@@ -29,8 +28,7 @@ class SamplerProgram:
 
         opts = dict(options)
         shots = opts.pop("shots", None)
-        with warnings.catch_warnings():  # 0.51 deprecates SamplerV2 for an executor-based sampler
-            warnings.simplefilter("ignore", DeprecationWarning)
+        with primitives_without_deprecation():
             sampler = SamplerV2(mode=mode, options=job_options(opts, tags, default_shots=shots))
         return sampler.run(pubs)
 
