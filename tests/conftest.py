@@ -25,9 +25,10 @@ TOKENS = {
 
 
 def server_config(data_dir, **overrides) -> ServerConfig:
-    """The suite's server: the default backends plus a slow one for cancel/queue tests."""
+    """The suite's server: the default backends, a slow one for cancel/queue tests, one whose every job fails."""
     backends = list(BackendSpec.defaults()) + [
         BackendSpec(name="slow_simulator", kind="ideal", n_qubits=5, experiment_delay_s=0.5),
+        BackendSpec(name="doomed_simulator", kind="flaky", n_qubits=5, failure_probability=1.0),
     ]
     settings = dict(
         data_dir=data_dir,

@@ -96,3 +96,24 @@ def test_estimator_sweep_gives_bell_zz_and_a_parameter_scan(platform, tmp_path):
     assert {"expectations", "timings", "summary", "timeline", "step_durations"} <= set(report.outputs)
     artifacts = artifacts_of(state.state_details.flow_run_id)
     assert {"rt-estimator-expectations", "rt-estimator-timings", "rt-estimator-pictures"} <= set(artifacts)
+
+
+def test_failed_jobs_are_resubmitted_whole_and_a_stopped_wait_cancels(platform, recorded_events):
+    # IBM Quantum Platform has no partial results: every circuit of a failed job is resubmitted.
+    report = circuit_sweep(ghz_bell_set(4), backend_name="doomed_simulator", shots=16, max_experiments_per_job=2,
+                           sweep_id="rt-doomed", resubmit_failed=1, service=platform)
+    names = sorted(job.record.name for job in platform.get_service().jobs(limit=50, job_tags=["ibmq_jobset_rt-doomed"]))
+    assert names == ["rt-doomed_0_", "rt-doomed_0_r1", "rt-doomed_1_", "rt-doomed_1_r1"]
+    assert report.failed_circuits == [0, 1, 2, 3]
+    assert set(report.summary["status"].astype(str)) == {"ERROR_RUNNING_JOB"}
+    assert report.summary["error_message"].str.contains("simulated hardware fault").all()
+    assert not report.counts["success"].astype(bool).any()
+
+    # A wait that times out cancels its job (slow_simulator: 0.5 s per circuit).
+    state = run_circuits([bell()] * 20, backend_name="slow_simulator", shots=8, job_tags=["rt-timeout"], timeout=1.0,
+                         service=platform, return_state=True)
+    assert state.is_failed() and "IBMQJobTimeoutError" in state.message
+    [job] = platform.get_service().jobs(limit=5, job_tags=["rt-timeout"])
+    assert job.record.status is ApiJobStatus.CANCELLED
+    assert f"prefect-ibmq.job.{job.job_id()}" in {
+        e.resource.id for e in recorded_events("prefect-ibmq.job.cancelled")}

@@ -18,7 +18,7 @@ from qiskit import QuantumCircuit
 
 from prefect_ibmq.backend.validation import check_each_circuit, check_experiment_count, check_shots, circuit_list
 from prefect_ibmq.exceptions import IBMQBackendValueError
-from prefect_ibmq.runtime.errors import transient_as_api_error
+from prefect_ibmq.runtime.errors import retrying, transient_as_api_error
 from prefect_ibmq.runtime.job import RuntimeJob, facts_from_document
 from prefect_ibmq.runtime.programs import get_program
 from prefect_ibmq.runtime.records import IDEMPOTENCY_TAG, NAME_TAG, RuntimeJobFacts
@@ -114,8 +114,8 @@ class RuntimeBackend:
         return RuntimeJob(self._platform, facts)
 
     def _job_with_tag(self, tag: str) -> RuntimeJob | None:
-        with transient_as_api_error(f"looking up jobs tagged {tag}"):
-            found = self._platform.client.jobs_get(limit=1, job_tags=[tag]).get("jobs") or []
+        answer = retrying(f"looking up jobs tagged {tag}", lambda: self._platform.client.jobs_get(limit=1, job_tags=[tag]))
+        found = answer.get("jobs") or []
         return RuntimeJob(self._platform, facts_from_document(found[0], self._platform.instance)) if found else None
 
 

@@ -4,19 +4,29 @@ The runtime client wraps HTTP failures in ``RequestsApiError`` (status -1 when n
 answer came) and often re-raises them as ``IBMRuntimeError`` ``from None``; the
 original stays reachable as ``__context__``. A failure that retrying can cure
 (no answer, 408, 429, 5xx) becomes ``IBMQJobApiError``, the one error the
-Prefect tasks retry.
+Prefect tasks retry. Reads are also retried here a few times (``retrying``), so
+a flow body's reads (backends, job listings) ride out the faults the stock
+client does not retry itself (429, dropped connections).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import TypeVar
 
 import requests
 
 from prefect_ibmq.exceptions import IBMQJobApiError
 
+T = TypeVar("T")
+
 _TRANSIENT_STATUS = (-1, 408, 429)
+#: HTTP errors of the runtime client (RequestsApiError) and of the IBM Cloud SDK it uses for IAM (ApiException).
+_HTTP_ERRORS = ("RequestsApiError", "ApiException")
+#: Attempts of a read before its IBMQJobApiError goes to the caller (waits 0.25, 0.5, 1 s between).
+READ_ATTEMPTS = 4
 
 
 def is_transient(error: BaseException) -> bool:
@@ -28,7 +38,7 @@ def is_transient(error: BaseException) -> bool:
         if isinstance(current, (requests.ConnectionError, requests.Timeout)):
             return True
         status = getattr(current, "status_code", None)
-        if isinstance(status, int) and type(current).__name__ == "RequestsApiError":
+        if isinstance(status, int) and type(current).__name__ in _HTTP_ERRORS:
             return status in _TRANSIENT_STATUS or status >= 500
         current = current.__cause__ or current.__context__
     return False
@@ -45,3 +55,16 @@ def transient_as_api_error(action: str) -> Iterator[None]:
         if is_transient(error):
             raise IBMQJobApiError(f"IBM Quantum Platform: {action} failed, worth retrying: {error}") from error
         raise
+
+
+def retrying(action: str, read: Callable[[], T]) -> T:
+    """``read()`` (safe to repeat), retried on transient faults; then IBMQJobApiError."""
+    for attempt in range(READ_ATTEMPTS):
+        try:
+            with transient_as_api_error(action):
+                return read()
+        except IBMQJobApiError:
+            if attempt == READ_ATTEMPTS - 1:
+                raise
+            time.sleep(0.25 * 2**attempt)
+    raise AssertionError("unreachable")

@@ -14,7 +14,7 @@ from qiskit.providers import JobStatus
 
 from prefect_ibmq.exceptions import IBMQJobFailureError, IBMQJobInvalidStateError
 from prefect_ibmq.job.status import api_status_to_job_status
-from prefect_ibmq.runtime.errors import transient_as_api_error
+from prefect_ibmq.runtime.errors import retrying, transient_as_api_error
 from prefect_ibmq.runtime.programs import get_program
 from prefect_ibmq.runtime.records import (
     NAME_TAG,
@@ -89,8 +89,7 @@ class RuntimeJob:
 
     def refresh(self, metrics: bool = True) -> None:
         """Read the job's document again, and its metrics once it is final (unless ``metrics`` is False)."""
-        with transient_as_api_error(f"reading job {self.job_id()}"):
-            document = self._platform.client.job_get(self.job_id())
+        document = retrying(f"reading job {self.job_id()}", lambda: self._platform.client.job_get(self.job_id()))
         facts = facts_from_document(document, self._platform.instance)
         facts.metrics, facts.num_pubs = self._facts.metrics, self._facts.num_pubs
         self._facts = facts
@@ -98,8 +97,8 @@ class RuntimeJob:
             self._read_metrics()
 
     def _read_metrics(self) -> None:
-        with transient_as_api_error(f"reading metrics of job {self.job_id()}"):
-            self._facts.metrics = self._platform.client.job_metadata(self.job_id())
+        self._facts.metrics = retrying(f"reading metrics of job {self.job_id()}",
+                                       lambda: self._platform.client.job_metadata(self.job_id()))
 
     def result(self, partial: bool = False) -> Any:
         """The final job's result as its program hands it out (sampler: a ``qiskit.result.Result``).
@@ -115,7 +114,8 @@ class RuntimeJob:
         if not status.is_final or status is ApiJobStatus.CANCELLED:
             raise IBMQJobInvalidStateError(f"Job {self.job_id()} is {status.value}; it has no result to read.")
         program = get_program(self._facts.program)
-        with transient_as_api_error(f"reading the result of job {self.job_id()}"):
+
+        def read() -> Any:
             runtime_job = self._platform.service.job(self.job_id())
             inputs = runtime_job.inputs
             if status is ApiJobStatus.ERROR_RUNNING_JOB:
@@ -124,6 +124,8 @@ class RuntimeJob:
                     raise IBMQJobFailureError(f"Job {self.job_id()} failed: {message}")
                 return program.failed_result(self.job_id(), self._facts.backend, inputs, message)
             return program.result(self.job_id(), self._facts.backend, runtime_job.result(), inputs)
+
+        return retrying(f"reading the result of job {self.job_id()}", read)
 
     def cancel(self) -> bool:
         """Cancel the job; False when it was already final (IBM answers 409)."""

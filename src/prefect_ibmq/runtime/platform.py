@@ -12,7 +12,7 @@ import threading
 from typing import Any
 
 from prefect_ibmq.runtime.backend import RuntimeBackend
-from prefect_ibmq.runtime.errors import transient_as_api_error
+from prefect_ibmq.runtime.errors import retrying, transient_as_api_error
 from prefect_ibmq.runtime.job import RuntimeJob, facts_from_document
 
 #: The most jobs IBM's API lists per request.
@@ -41,14 +41,13 @@ class RuntimePlatform:
         """The backend called ``name`` (cached: its configuration is read once)."""
         with self._lock:
             if name not in self._backends:
-                with transient_as_api_error(f"reading backend {name}"):
-                    self._backends[name] = RuntimeBackend(self, self.service.backend(name))
+                backend = retrying(f"reading backend {name}", lambda: self.service.backend(name))
+                self._backends[name] = RuntimeBackend(self, backend)
             return self._backends[name]
 
     def job(self, job_id: str, metrics: bool = True) -> RuntimeJob:
         """The job ``job_id`` as it is now; a final one with its metrics (the steps' times) unless told not to."""
-        with transient_as_api_error(f"reading job {job_id}"):
-            document = self.client.job_get(job_id)
+        document = retrying(f"reading job {job_id}", lambda: self.client.job_get(job_id))
         job = RuntimeJob(self, facts_from_document(document, self.instance))
         if metrics and job.record.status.is_final:
             job.refresh()
@@ -60,9 +59,8 @@ class RuntimePlatform:
         documents: list[dict[str, Any]] = []
         while len(documents) < limit:
             wanted = min(limit - len(documents), MAX_PAGE)
-            with transient_as_api_error("listing jobs"):
-                answer = self.client.jobs_get(limit=wanted, skip=skip + len(documents), job_tags=job_tags,
-                                              backend_name=backend_name)
+            answer = retrying("listing jobs", lambda: self.client.jobs_get(
+                limit=wanted, skip=skip + len(documents), job_tags=job_tags, backend_name=backend_name))
             page = answer.get("jobs") or []
             documents += page
             if len(page) < wanted:
@@ -84,8 +82,8 @@ class RuntimePlatform:
         """What a primitive runs in: the backend (job mode) or the open batch/session ``session_id``."""
         if session_id is None:
             return backend
-        with transient_as_api_error(f"joining session {session_id}"):
-            return _session_class(mode or "batch").from_id(session_id, self.service)
+        return retrying(f"joining session {session_id}",
+                        lambda: _session_class(mode or "batch").from_id(session_id, self.service))
 
 
 def _session_class(mode: str) -> Any:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from prefect_ibmq.runtime.errors import transient_as_api_error
+from prefect_ibmq.runtime.errors import retrying
 from prefect_ibmq.runtime.platform import RuntimePlatform
 
 URL_RESOLVERS = ("ibm-cloud", "prefect-ibmq")
@@ -38,8 +38,9 @@ def runtime_platform(token: str, instance: str, url: str | None = None,
     key = (url, token, instance, url_resolver)
     with _lock:
         if key not in _platforms:
-            with transient_as_api_error("connecting to IBM Quantum Platform"):
-                _platforms[key] = RuntimePlatform(_build_service(token, instance, url, url_resolver), url)
+            service = retrying("connecting to IBM Quantum Platform",
+                               lambda: _build_service(token, instance, url, url_resolver))
+            _platforms[key] = RuntimePlatform(service, url)
         return _platforms[key]
 
 
