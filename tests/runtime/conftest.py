@@ -19,21 +19,20 @@ GUARD = Path(__file__).parent / "guard"
 ROOT = Path(__file__).parents[2]
 
 
-@pytest.fixture(scope="module")
-def runtime_server(tmp_path_factory):
+def runtime_config(data_dir: Path, workers: int = 2) -> ServerConfig:
     """aer_simulator (ideal), doomed_simulator (fails every job), slow_simulator (2 s per pub)."""
     backends = [
         BackendSpec(name="aer_simulator", kind="ideal", n_qubits=5),
         BackendSpec(name="doomed_simulator", kind="flaky", n_qubits=5, failure_probability=1.0),
         BackendSpec(name="slow_simulator", kind="ideal", n_qubits=5, experiment_delay_s=2.0),
     ]
-    config = ServerConfig(
-        data_dir=tmp_path_factory.mktemp("runtime-server"),
-        tokens={token: identity for token, identity in TOKENS.values()},
-        backends=backends,
-        workers=2,
-    )
-    with JobServer(config) as server:
+    tokens = {token: identity for token, identity in TOKENS.values()}
+    return ServerConfig(data_dir=data_dir, tokens=tokens, backends=backends, workers=workers)
+
+
+@pytest.fixture(scope="module")
+def runtime_server(tmp_path_factory):
+    with JobServer(runtime_config(tmp_path_factory.mktemp("runtime-server"))) as server:
         yield server
 
 
@@ -47,13 +46,24 @@ class ClientRun:
 
 
 def run_scenario(server: JobServer, name: str, user: str, tmp_path: Path) -> ClientRun:
-    """Run ``scenarios.NAME`` with the stock client in a child process that can resolve only loopback."""
+    """Run ``scenarios.NAME`` against ``server`` as ``user``, in a child process that resolves only loopback."""
     token, identity = TOKENS[user]
+    assert server.url is not None
+    return run_child([name, server.url, token, identity.hub, identity.group, identity.project], tmp_path)
+
+
+def run_child(args: list[str], tmp_path: Path) -> ClientRun:
+    """``python -m tests.runtime.scenarios ARGS`` behind the loopback-only guard."""
+    name = args[0]
     log = tmp_path / f"{name}.guard.log"
     env = dict(os.environ, RUNTIME_GUARD_LOG=str(log), PYTHONPATH=os.pathsep.join([str(GUARD), str(ROOT)]))
     child = subprocess.run(
-        [sys.executable, "-m", "tests.runtime.scenarios", name, server.url, token, identity.hub, identity.group, identity.project],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=240,
+        [sys.executable, "-m", "tests.runtime.scenarios", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
     )
     assert child.returncode == 0, f"scenario {name} failed:\n{child.stderr[-6000:]}"
     lines = log.read_text().splitlines() if log.exists() else []

@@ -70,7 +70,12 @@ def job_mode(service: Any) -> dict[str, Any]:
     data = result[0].data
     listed_both = [j.job_id() for j in service.jobs(job_tags=["dry-run", "bell"], limit=10)]
     listed_one = [j.job_id() for j in service.jobs(job_tags=["dry-run"], limit=10)]
-    listed_after = [j.job_id() for j in service.jobs(created_after=before.astimezone(), limit=10, backend_name="aer_simulator")]
+    listed_final = [j.job_id() for j in service.jobs(job_tags=["dry-run"], pending=False, limit=10)]
+    listed_pending = [j.job_id() for j in service.jobs(job_tags=["dry-run"], pending=True, limit=10)]
+    listed_oldest_first = [j.job_id() for j in service.jobs(job_tags=["dry-run"], descending=False, limit=10)]
+    listed_after = [
+        j.job_id() for j in service.jobs(created_after=before.astimezone(), limit=10, backend_name="aer_simulator")
+    ]
     again = service.job(job.job_id())
     metrics = job.metrics()
     return {
@@ -86,6 +91,11 @@ def job_mode(service: Any) -> dict[str, Any]:
         "listed_both": listed_both,
         "listed_one": listed_one,
         "listed_after": listed_after,
+        "listed_final": listed_final,
+        "listed_pending": listed_pending,
+        "listed_oldest_first": listed_oldest_first,
+        "input_circuit_qubits": again.inputs["pubs"][0][0].num_qubits,
+        "input_shots": again.inputs["pubs"][0][2],
         "timestamps": metrics["timestamps"],
         "quantum_seconds": metrics["usage"]["quantum_seconds"],
         "usage": job.usage(),
@@ -114,6 +124,12 @@ def batch_and_session(service: Any) -> dict[str, Any]:
         session_id = session.session_id
         open_state = session.details()["state"]
     closed = service._get_api_client().session_details(session_id)
+    slow = service.backend("slow_simulator")
+    session = Session(backend=slow)
+    doomed = SamplerV2(mode=session).run([isa(slow, bell_two_registers())], shots=10)
+    session.cancel()  # DELETE /sessions/{id}/close: its jobs not final are cancelled
+    doomed.wait_for_final_state(timeout=60)
+    cancelled_session = service._get_api_client().session_details(session.session_id)
     return {
         "batch_id": batch_id,
         "batch_mode": batch_details["mode"] if "mode" in batch_details else None,
@@ -125,6 +141,12 @@ def batch_and_session(service: Any) -> dict[str, Any]:
         "session_evs": session_evs,
         "session_state_while_open": open_state,
         "session_after_close": {"state": closed["state"], "accepting_jobs": closed["accepting_jobs"]},
+        "cancelled_session_id": session.session_id,
+        "cancelled_session_job": doomed.status(),
+        "cancelled_session": {
+            "state": cancelled_session["state"],
+            "accepting_jobs": cancelled_session["accepting_jobs"],
+        },
     }
 
 
@@ -163,10 +185,28 @@ def failures(service: Any) -> dict[str, Any]:
     }
 
 
+def embedded(data_dir: str) -> dict[str, Any]:
+    """The embedded default (IBMQService.local()'s server, started in this process) through the stock client."""
+    from prefect_ibmq import IBMQService
+    from prefect_ibmq.runtime.local import embedded_runtime_service
+
+    with embedded_runtime_service(data_dir) as service:
+        backend = service.backend("aer_simulator")
+        job = SamplerV2(mode=backend).run([isa(backend, bell_two_registers())], shots=64)
+        joint = job.result()[0].join_data().get_counts()
+        backends = sorted(b.name for b in service.backends())
+        with IBMQService.local(data_dir) as legacy:  # the same server, seen through /v1
+            seen_by_v1 = legacy.job(job.job_id()).job_id()
+    return {"joint": joint, "backends": backends, "seen_by_v1": seen_by_v1, "job_id": job.job_id()}
+
+
 SCENARIOS = {"job_mode": job_mode, "batch_and_session": batch_and_session, "failures": failures}
 
 
 def main(argv: list[str]) -> None:
+    if argv[0] == "embedded":
+        print(json.dumps(embedded(argv[1]), default=str))
+        return
     name, url, token, hub, group, project = argv
     identity = Identity(user="any", hub=hub, group=group, project=project)
     service = local_runtime_service(url, token, identity=identity)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from urllib.parse import urlsplit
 
-from tests.runtime.conftest import run_scenario
+from tests.runtime.conftest import run_child, run_scenario
 
 
 def _path_sequence(requests: list[str]) -> list[str]:
@@ -28,8 +28,14 @@ def test_sampler_job_mode_counts_tags_listing_metrics(runtime_server, tmp_path):
     assert all(urlsplit(r.split(" ", 1)[1]).hostname == "127.0.0.1" for r in run.requests)
     # Construction: IAM, Global Search, Global Catalog, then the runtime API.
     paths = _path_sequence(run.requests)
-    assert paths[:3] == ["POST /identity/token", "POST /v3/resources/search", "GET /global-catalog/api/v1/prefect-ibmq-local-plan"]
+    assert paths[:3] == [
+        "POST /identity/token",
+        "POST /v3/resources/search",
+        "GET /global-catalog/api/v1/prefect-ibmq-local-plan",
+    ]
     assert "POST /api/v1/jobs" in paths and f"GET /api/v1/jobs/{seen['job_id']}/results" in paths
+    # Properties are never empty, so the client caches them (an empty answer is asked again per attribute).
+    assert paths.count("GET /api/v1/backends/aer_simulator/properties") <= 2, paths
 
     assert seen["status"] == "DONE" and seen["program"] == "sampler"
     # One BitArray per classical register, Bell-correlated, with every shot.
@@ -39,13 +45,18 @@ def test_sampler_job_mode_counts_tags_listing_metrics(runtime_server, tmp_path):
     assert 800 < joint["00"] < 1200  # 2,000 shots, seeded: far inside the binomial spread
     assert seen["counts_a"]["0"] == joint["00"] and seen["counts_b"]["1"] == joint["11"]
 
-    assert seen["tags"] == ["dry-run", "bell"]
+    assert sorted(seen["tags"]) == ["bell", "dry-run"]  # the client sends a set
     assert seen["listed_both"] == [seen["job_id"]]  # tags are ANDed
     assert seen["listed_one"] == [seen["other_id"], seen["job_id"]]  # newest first
     assert seen["listed_after"][:2] == [seen["other_id"], seen["job_id"]]
+    assert seen["listed_final"] == [seen["other_id"], seen["job_id"]] and seen["listed_pending"] == []
+    assert seen["listed_oldest_first"] == [seen["job_id"], seen["other_id"]]
+    assert seen["input_circuit_qubits"] == 2 and seen["input_shots"] == 2000  # job.inputs: the params as sent
 
     stamps = seen["timestamps"]
-    created, running, finished = (datetime.fromisoformat(stamps[k].replace("Z", "+00:00")) for k in ("created", "running", "finished"))
+    created, running, finished = (
+        datetime.fromisoformat(stamps[k].replace("Z", "+00:00")) for k in ("created", "running", "finished")
+    )
     assert created <= running <= finished
     assert seen["quantum_seconds"] == round((finished - running).total_seconds(), 3)
     assert seen["usage"] == seen["quantum_seconds"]
@@ -56,7 +67,8 @@ def test_estimator_and_sampler_in_batch_and_session(runtime_server, tmp_path):
     seen = run.observed
     assert run.refused_hosts == []
     paths = _path_sequence(run.requests)
-    assert paths.count("POST /api/v1/sessions") == 2
+    assert paths.count("POST /api/v1/sessions") == 3
+    assert paths.count("DELETE /api/v1/sessions/" + seen["cancelled_session_id"] + "/close") == 1
     assert f"PATCH /api/v1/sessions/{seen['batch_id']}" in paths
     assert f"PATCH /api/v1/sessions/{seen['session_id']}" in paths
 
@@ -67,6 +79,8 @@ def test_estimator_and_sampler_in_batch_and_session(runtime_server, tmp_path):
     assert abs(seen["session_evs"] - 1.0) <= 0.05  # precision 0.01: seeded Gaussian noise around 1
     assert seen["session_state_while_open"] == "active"
     assert seen["session_after_close"] == {"state": "closed", "accepting_jobs": False}
+    assert seen["cancelled_session_job"] == "CANCELLED"
+    assert seen["cancelled_session"] == {"state": "closed", "accepting_jobs": False}
 
 
 def test_failed_and_cancelled_jobs(runtime_server, tmp_path):
@@ -81,3 +95,13 @@ def test_failed_and_cancelled_jobs(runtime_server, tmp_path):
     assert seen["cancelled_result"].startswith("RuntimeInvalidStateError")
     stamps = seen["cancelled_metrics"]
     assert stamps["created"] <= stamps["running"] <= stamps["finished"]
+
+
+def test_embedded_default_through_the_stock_client(tmp_path):
+    """embedded_runtime_service: the server IBMQService.local() starts, driven by the stock client."""
+    run = run_child(["embedded", str(tmp_path / "embedded")], tmp_path)
+    seen = run.observed
+    assert run.refused_hosts == []
+    assert seen["backends"] == ["aer_simulator", "flaky_simulator", "noisy_simulator"]
+    assert set(seen["joint"]) <= {"00", "11"} and sum(seen["joint"].values()) == 64
+    assert seen["seen_by_v1"] == seen["job_id"]  # one store: the /v1 API sees the runtime job

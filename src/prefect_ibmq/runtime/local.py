@@ -15,6 +15,7 @@ import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from os import PathLike
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -95,3 +96,30 @@ def local_runtime_service(
             url=url.rstrip("/"),
             url_resolver=local_url_resolver,
         )
+
+
+@contextmanager
+def embedded_runtime_service(data_dir: str | PathLike[str] | None = None) -> Iterator["QiskitRuntimeService"]:
+    """The embedded default's job service (the one ``IBMQService.local()`` uses) through the stock client.
+
+    Connects to the service of ``data_dir`` (default ``$PREFECT_IBMQ_DATA_DIR``, else
+    ``~/.prefect-ibmq``) or starts it in this process, and keeps it running until the
+    ``with`` block ends.
+
+    Args:
+        data_dir: The service's data folder, as for ``IBMQService.local``.
+
+    Yields:
+        A ``QiskitRuntimeService`` for the service's local token and instance.
+
+    Examples:
+        >>> with embedded_runtime_service() as service:  # doctest: +SKIP
+        ...     job = SamplerV2(mode=service.backend("aer_simulator")).run([isa_bell])
+    """
+    from prefect_ibmq.backend.local import acquire_local_server
+
+    lease = acquire_local_server(data_dir)
+    try:
+        yield local_runtime_service(lease.url, lease.token)
+    finally:
+        lease.release()

@@ -97,8 +97,7 @@ CREATE TABLE IF NOT EXISTS sessions (
     max_ttl INTEGER NOT NULL,
     created TEXT NOT NULL,
     accepting_jobs INTEGER NOT NULL DEFAULT 1,
-    closed TEXT,
-    cancelled INTEGER NOT NULL DEFAULT 0
+    closed TEXT
 );
 """
 #: Columns added to existing tables after their first release, added on open when missing
@@ -187,6 +186,11 @@ class JobFilter:
     created_after: str | None = None
     created_before: str | None = None
     experiment_id: str | None = None
+    #: Qiskit Runtime jobs only (``/api/v1/jobs``), and their program and session filters.
+    runtime_only: bool = False
+    program_id: str | None = None
+    session_id: str | None = None
+    ascending: bool = False  # oldest first (``sort=ASC``)
 
 
 class Store:
@@ -361,7 +365,7 @@ class Store:
     def list_jobs(
         self, viewer: Identity, filters: JobFilter, limit: int, offset: int
     ) -> tuple[list[JobRecord], int]:
-        """Jobs ``viewer`` may see matching ``filters``, newest first, and their total count."""
+        """Jobs ``viewer`` may see matching ``filters``, newest first (unless ascending), and their total count."""
         where, params = self._visible_clause(viewer)
         clauses, values = [where], list(params)
         if filters.backend is not None:
@@ -393,11 +397,18 @@ class Store:
         if filters.experiment_id is not None:
             clauses.append("experiment_id = ?")
             values.append(filters.experiment_id)
+        if filters.runtime_only:
+            clauses.append("program_id IS NOT NULL")
+        for column in ("program_id", "session_id"):
+            if getattr(filters, column) is not None:
+                clauses.append(f"{column} = ?")
+                values.append(getattr(filters, column))
         condition = " AND ".join(clauses)
+        order = "ASC" if filters.ascending else "DESC"
         with self._lock:
             total = self._conn.execute(f"SELECT COUNT(*) FROM jobs WHERE {condition}", values).fetchone()[0]
             rows = self._conn.execute(
-                f"SELECT * FROM jobs WHERE {condition} ORDER BY seq DESC LIMIT ? OFFSET ?",
+                f"SELECT * FROM jobs WHERE {condition} ORDER BY seq {order} LIMIT ? OFFSET ?",
                 [*values, limit, offset],
             ).fetchall()
         return self._records(rows), total

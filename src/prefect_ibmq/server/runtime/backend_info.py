@@ -76,10 +76,16 @@ def configuration(simulator: Simulator) -> dict[str, Any]:
 
 
 def properties(simulator: Simulator) -> dict[str, Any]:
-    """``GET /api/v1/backends/{name}/properties``: BackendProperties JSON; empty for an ideal backend."""
-    noise = simulator.configuration.properties
-    if not noise:
-        return {}
+    """``GET /api/v1/backends/{name}/properties``: BackendProperties JSON.
+
+    An ideal backend has error-free qubits and no gate entries (its gates act on every
+    qubit pair). Never an empty answer: the client does not cache one and asks again on
+    every attribute it reads.
+    """
+    noise = simulator.configuration.properties or {
+        "qubits": [{"readout_error": 0.0} for _ in range(simulator.spec.n_qubits)],
+        "gates": [],
+    }
 
     def nduv(name: str, value: Any, unit: str) -> dict[str, Any]:
         return {"date": ONLINE_DATE, "name": name, "unit": unit, "value": value}
@@ -87,7 +93,11 @@ def properties(simulator: Simulator) -> dict[str, Any]:
     qubits = []
     for qubit in noise["qubits"]:
         entries = []
-        for key, name, unit, scale in (("t1", "T1", "us", 1e6), ("t2", "T2", "us", 1e6), ("frequency", "frequency", "GHz", 1e-9)):
+        for key, name, unit, scale in (
+            ("t1", "T1", "us", 1e6),
+            ("t2", "T2", "us", 1e6),
+            ("frequency", "frequency", "GHz", 1e-9),
+        ):
             if qubit.get(key) is not None:
                 entries.append(nduv(name, qubit[key] * scale, unit))
         if qubit.get("readout_error") is not None:

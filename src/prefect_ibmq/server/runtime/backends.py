@@ -27,7 +27,11 @@ def _simulator(runtime: RuntimeService, name: str) -> Any:
 @router.get("/backends")
 def backends(runtime: RuntimeService = Depends(get_runtime)) -> dict[str, Any]:
     pending = runtime.store.pending_counts()
-    return {"devices": [backend_info.device_entry(sim, pending.get(name, 0)) for name, sim in runtime.jobs.simulators.items()]}
+    return {
+        "devices": [
+            backend_info.device_entry(sim, pending.get(name, 0)) for name, sim in runtime.jobs.simulators.items()
+        ]
+    }
 
 
 @router.get("/backends/{name}/configuration")

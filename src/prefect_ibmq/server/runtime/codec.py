@@ -48,14 +48,14 @@ def _decode_tagged(obj: dict[str, Any]) -> Any:
     kind, value = obj["__type__"], obj.get("__value__")
     try:
         if kind == "QuantumCircuit":
-            circuits = qpy.load(io.BytesIO(_unpack(value)))
+            circuits = qpy.load(io.BytesIO(_unpack(kind, value)))
             if len(circuits) != 1 or not isinstance(circuits[0], QuantumCircuit):
                 raise UnsupportedValue("a QuantumCircuit value must hold exactly one circuit")
             return circuits[0]
         if kind == "ndarray":
             if isinstance(value, (int, list)):
                 return np.array(value)
-            return np.load(io.BytesIO(_unpack(value)), allow_pickle=False)
+            return np.load(io.BytesIO(_unpack(kind, value)), allow_pickle=False)
         if kind == "complex":
             return complex(value[0], value[1])
         if kind == "set":
@@ -71,13 +71,13 @@ def _decode_tagged(obj: dict[str, Any]) -> Any:
     )
 
 
-def _unpack(value: Any) -> bytes:
+def _unpack(kind: str, value: Any) -> bytes:
     if not isinstance(value, str):
-        raise UnsupportedValue(f"expected a base64 string, got {type(value).__name__}")
+        raise UnsupportedValue(f"malformed {kind} value: expected a base64 string, got {type(value).__name__}")
     try:
-        return zlib.decompress(base64.standard_b64decode(value))
+        return zlib.decompress(base64.b64decode(value, validate=True))
     except (binascii.Error, zlib.error) as exc:
-        raise UnsupportedValue(f"not base64 of zlib data: {exc}") from exc
+        raise UnsupportedValue(f"malformed {kind} value: not base64 of zlib data: {exc}") from exc
 
 
 # --- results ---------------------------------------------------------------------------------------------

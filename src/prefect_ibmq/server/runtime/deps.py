@@ -40,7 +40,9 @@ def runtime_identity(
     if identity is None:
         reason = "missing" if credentials is None else "invalid or expired"
         raise IBMApiError(
-            401, "unauthorized", f"{reason} access token: send 'Authorization: Bearer <token from POST /identity/token>'",
+            401,
+            "unauthorized",
+            f"{reason} access token: send 'Authorization: Bearer <token from POST /identity/token>'",
             headers={"WWW-Authenticate": "Bearer"},
         )
     if service_crn is not None and service_crn != instance_crn(identity):

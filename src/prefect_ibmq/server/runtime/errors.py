@@ -65,7 +65,10 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(IBMApiError, ibm)  # type: ignore[arg-type]
     wrap(ApiError, lambda r, e: ibm_error(e.status, e.code.value.lower(), e.message, e.headers))
     # IBM answers a malformed body with 400, not FastAPI's 422.
-    wrap(RequestValidationError, lambda r, e: ibm_error(400, "invalid_request", describe_validation_errors(list(e.errors()))))
+    wrap(
+        RequestValidationError,
+        lambda r, e: ibm_error(400, "invalid_request", describe_validation_errors(list(e.errors()))),
+    )
     wrap(StarletteHTTPException, _http_error)
 
 
@@ -73,5 +76,7 @@ def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
     if exc.status_code == 404:
         return ibm_error(404, "not_found", f"no such route: {request.method} {request.url.path}")
     if exc.status_code == 405:
-        return ibm_error(405, "method_not_allowed", f"method {request.method} not allowed on {request.url.path}", exc.headers)
+        return ibm_error(
+            405, "method_not_allowed", f"method {request.method} not allowed on {request.url.path}", exc.headers
+        )
     return ibm_error(exc.status_code, "http_error", str(exc.detail), exc.headers)

@@ -8,6 +8,7 @@ or fails as a whole. The ``flaky`` kind of backend therefore fails whole runtime
 
 from __future__ import annotations
 
+import logging
 import random
 import threading
 from collections.abc import Callable
@@ -18,9 +19,12 @@ from typing import Any
 from qiskit_aer import AerSimulator
 
 from ..config import BackendSpec
+from ..simpool import SimulatorProcessDied
 from ..simulators import generic_backend, job_seed, make_aer
 from .codec import decode_params, encode_result
 from .programs import program
+
+logger = logging.getLogger("prefect_ibmq.server.runtime.execute")
 
 #: ``state.reason_code`` of a job failed by a flaky backend's simulated hardware fault.
 SIMULATED_FAULT_CODE = 1500
@@ -29,13 +33,14 @@ PROGRAM_ERROR_CODE = 1517
 #: How often a worker thread looks at the cancel event while a program runs elsewhere.
 CANCEL_POLL_S = 0.05
 
-#: AerSimulator per (backend spec, threads) in this process, built on first use.
-_AERS: dict[tuple[str, int], AerSimulator] = {}
+#: AerSimulator per (backend spec, threads, thread) in this process, built on first use: one per
+#: thread, as with ThreadRunner, for servers that simulate in their worker threads.
+_AERS: dict[tuple[str, int, int], AerSimulator] = {}
 
 
 def run_program(program_id: str, spec: BackendSpec, threads: int, params: str, seed: int) -> str:
     """What a simulator process runs: params (the client's JSON) -> the result text to serve."""
-    key = (spec.model_dump_json(), threads)
+    key = (spec.model_dump_json(), threads, threading.get_ident())
     aer = _AERS.get(key)
     if aer is None:
         aer = _AERS[key] = make_aer(threads, generic_backend(spec))
@@ -59,7 +64,10 @@ def simulated_fault(spec: BackendSpec, job_id: str, pubs: int) -> str | None:
     rng = random.Random(job_seed(job_id, spec.seed))
     for index in range(pubs):
         if rng.random() < spec.failure_probability:
-            return f"pub {index} failed on {spec.name} (simulated hardware fault); IBM Quantum jobs have no partial results"
+            return (
+                f"pub {index} failed on {spec.name} (simulated hardware fault); "
+                "IBM Quantum jobs have no partial results"
+            )
     return None
 
 
@@ -89,14 +97,27 @@ def execute(
         if submit is None:
             text = run_program(*args)
         else:
-            future = submit(run_program, *args)
-            while not future.done():
-                if stop.wait(CANCEL_POLL_S):
-                    future.cancel()  # when already running, its result is discarded
-                    return None
-            text = future.result()
+            text = _in_pool(submit, args, stop)
     except Exception as exc:
-        return ProgramOutcome(reason_code=PROGRAM_ERROR_CODE, reason=f"the {program_id} program failed: {type(exc).__name__}: {exc}")
-    if stop.is_set():
+        reason = f"the {program_id} program failed: {type(exc).__name__}: {exc}"
+        return ProgramOutcome(reason_code=PROGRAM_ERROR_CODE, reason=reason)
+    if text is None or stop.is_set():
         return None
     return ProgramOutcome(text=text)
+
+
+def _in_pool(submit: Callable[..., Future], args: tuple[Any, ...], stop: threading.Event) -> str | None:
+    """run_program in a simulator process; once more on a fresh one if that process dies. None: stopped."""
+    for attempt in (1, 2):
+        future = submit(run_program, *args)
+        while not future.done():
+            if stop.wait(CANCEL_POLL_S):
+                future.cancel()  # when already running, its result is discarded
+                return None
+        try:
+            return future.result()
+        except SimulatorProcessDied:
+            if attempt == 2:
+                raise
+            logger.warning("the simulator process running a runtime job died; running it again")
+    raise AssertionError("unreachable")

@@ -93,7 +93,9 @@ async def token(request: Request) -> dict[str, Any]:
     form = parse_qs((await request.body()).decode("utf-8", "replace"))
     grant = form.get("grant_type", [""])[0]
     if grant != APIKEY_GRANT:
-        raise IBMApiError(400, "unsupported_grant_type", f"grant_type={grant!r} is not supported; accepted: {APIKEY_GRANT!r}")
+        raise IBMApiError(
+            400, "unsupported_grant_type", f"grant_type={grant!r} is not supported; accepted: {APIKEY_GRANT!r}"
+        )
     apikey = form.get("apikey", [""])[0]
     issued = request.app.state.runtime.tokens.issue(apikey) if apikey else None
     if issued is None:

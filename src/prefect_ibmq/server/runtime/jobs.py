@@ -7,10 +7,11 @@ from typing import Any, Literal
 from fastapi import APIRouter, Depends, Query, Response
 from fastapi.responses import PlainTextResponse
 
-from prefect_ibmq.wire import Identity
+from prefect_ibmq.wire import FINAL_STATUSES, ApiJobStatus, Identity
+
+from ..store import JobFilter
 
 from .deps import get_runtime, runtime_identity
-from .queries import RuntimeJobFilter, list_jobs
 from .service import RuntimeService, parse_time
 from .schemas import JobCreate, JobCreated, JobList, RuntimeJob, TagsReplace
 
@@ -20,7 +21,9 @@ MAX_LIMIT = 200
 
 
 @router.post("", response_model=JobCreated)
-def create_job(body: JobCreate, who: Identity = Depends(runtime_identity), runtime: RuntimeService = Depends(get_runtime)) -> JobCreated:
+def create_job(
+    body: JobCreate, who: Identity = Depends(runtime_identity), runtime: RuntimeService = Depends(get_runtime)
+) -> JobCreated:
     return runtime.submit(who, body)
 
 
@@ -40,44 +43,64 @@ def list_runtime_jobs(
     sort: Literal["ASC", "DESC"] = "DESC",
     exclude_params: bool = True,
 ) -> JobList:
-    filters = RuntimeJobFilter(
-        tags=tags, backend=backend, pending=pending, program_id=program, session_id=session_id,
+    statuses = None
+    if pending is not None:
+        statuses = [s.value for s in ApiJobStatus if (s in FINAL_STATUSES) != pending]
+    filters = JobFilter(
+        tags=tags,
+        tags_and=True,
+        backend=backend,
+        statuses=statuses,
+        runtime_only=True,
+        program_id=program,
+        session_id=session_id,
         created_after=parse_time(created_after, "created_after") if created_after else None,
         created_before=parse_time(created_before, "created_before") if created_before else None,
         ascending=sort == "ASC",
     )
-    records, total = list_jobs(runtime.store, who, filters, limit, offset)
+    records, total = runtime.store.list_jobs(who, filters, limit, offset)
     jobs = [runtime.view(record, with_params=not exclude_params) for record in records]
     return JobList(jobs=jobs, count=total, limit=limit, offset=offset)
 
 
 @router.get("/{job_id}", response_model=RuntimeJob, response_model_exclude_none=True)
 def get_job(
-    job_id: str, exclude_params: bool = False,
-    who: Identity = Depends(runtime_identity), runtime: RuntimeService = Depends(get_runtime),
+    job_id: str,
+    exclude_params: bool = False,
+    who: Identity = Depends(runtime_identity),
+    runtime: RuntimeService = Depends(get_runtime),
 ) -> RuntimeJob:
     return runtime.view(runtime.record(who, job_id), with_params=not exclude_params)
 
 
 @router.get("/{job_id}/results", response_class=PlainTextResponse)
-def results(job_id: str, who: Identity = Depends(runtime_identity), runtime: RuntimeService = Depends(get_runtime)) -> PlainTextResponse:
+def results(
+    job_id: str, who: Identity = Depends(runtime_identity), runtime: RuntimeService = Depends(get_runtime)
+) -> PlainTextResponse:
     return PlainTextResponse(runtime.results(runtime.record(who, job_id)), media_type="application/json")
 
 
 @router.get("/{job_id}/metrics")
-def metrics(job_id: str, who: Identity = Depends(runtime_identity), runtime: RuntimeService = Depends(get_runtime)) -> dict[str, Any]:
+def metrics(
+    job_id: str, who: Identity = Depends(runtime_identity), runtime: RuntimeService = Depends(get_runtime)
+) -> dict[str, Any]:
     return runtime.metrics(runtime.record(who, job_id))
 
 
 @router.post("/{job_id}/cancel", status_code=204)
-def cancel(job_id: str, who: Identity = Depends(runtime_identity), runtime: RuntimeService = Depends(get_runtime)) -> Response:
+def cancel(
+    job_id: str, who: Identity = Depends(runtime_identity), runtime: RuntimeService = Depends(get_runtime)
+) -> Response:
     runtime.cancel(who, runtime.record(who, job_id))
     return Response(status_code=204)
 
 
 @router.put("/{job_id}/tags", status_code=204)
 def replace_tags(
-    job_id: str, body: TagsReplace, who: Identity = Depends(runtime_identity), runtime: RuntimeService = Depends(get_runtime),
+    job_id: str,
+    body: TagsReplace,
+    who: Identity = Depends(runtime_identity),
+    runtime: RuntimeService = Depends(get_runtime),
 ) -> Response:
     runtime.replace_tags(who, runtime.record(who, job_id), body.tags)
     return Response(status_code=204)

@@ -18,7 +18,7 @@ from ..auth import can_see
 from ..executor import dump_circuits
 from ..service import JobService
 from ..store import NewJob, to_iso
-from . import queries
+from . import session_store
 from .codec import UnsupportedValue, decode_params
 from .crn import instance_crn
 from .errors import IBMApiError, not_found
@@ -74,7 +74,9 @@ class RuntimeService:
             raise IBMApiError(400, "invalid_backend", "backend is required: this service has no default backend")
         simulator = self.jobs.simulators.get(body.backend)
         if simulator is None:
-            raise IBMApiError(400, "invalid_backend", f"backend {body.backend!r} not found; available: {sorted(self.jobs.simulators)}")
+            raise IBMApiError(
+                400, "invalid_backend", f"backend {body.backend!r} not found; available: {sorted(self.jobs.simulators)}"
+            )
         if body.session_id is not None:
             self._check_session_open(who, body.session_id, body.backend)
         text = json.dumps(body.params, separators=(",", ":"))
@@ -83,9 +85,17 @@ class RuntimeService:
         except (InvalidParams, UnsupportedValue) as exc:
             raise IBMApiError(400, "invalid_params", f"invalid {body.program_id} params: {exc}") from exc
         job = NewJob(
-            job_id=secrets.token_hex(10), backend=body.backend, owner=who, qpy=dump_circuits(circuits),
-            num_experiments=len(circuits), options=RunOptions(), tags=list(dict.fromkeys(body.tags)),
-            private=body.private, program_id=body.program_id, params=text, session_id=body.session_id,
+            job_id=secrets.token_hex(10),
+            backend=body.backend,
+            owner=who,
+            qpy=dump_circuits(circuits),
+            num_experiments=len(circuits),
+            options=RunOptions(),
+            tags=list(dict.fromkeys(body.tags)),
+            private=body.private,
+            program_id=body.program_id,
+            params=text,
+            session_id=body.session_id,
         )
         job_id, _ = self.store.create_job(job)
         logger.info("runtime job %s (%s, %d pubs) created on %s", job_id, body.program_id, len(circuits), body.backend)
@@ -109,11 +119,17 @@ class RuntimeService:
             params = json.loads(stored) if stored else None
         steps = record.time_per_step
         return RuntimeJob(
-            id=record.job_id, backend=record.backend, program=Program(id=record.program_id or ""),
-            state=JobState(status=status, reason=reason, reason_code=reason_code), status=status,
+            id=record.job_id,
+            backend=record.backend,
+            program=Program(id=record.program_id or ""),
+            state=JobState(status=status, reason=reason, reason_code=reason_code),
+            status=status,
             created=zulu(steps.get(S.CREATING.value, record.creation_date)) or "",
             ended=zulu(steps.get(record.status.value)) if record.status in FINAL_STATUSES else None,
-            tags=record.tags, session_id=record.session_id, private=record.private, user_id=record.owner.user,
+            tags=record.tags,
+            session_id=record.session_id,
+            private=record.private,
+            user_id=record.owner.user,
             usage=Usage(quantum_seconds=self.quantum_seconds(record), seconds=self.quantum_seconds(record)),
             params=params,
         )
@@ -140,8 +156,10 @@ class RuntimeService:
             },
             "bss": {"seconds": seconds},
             "usage": {
-                "quantum_seconds": seconds, "seconds": seconds,
-                "qpu_charge_time_seconds": seconds, "status": "final" if final else "pending",
+                "quantum_seconds": seconds,
+                "seconds": seconds,
+                "qpu_charge_time_seconds": seconds,
+                "status": "final" if final else "pending",
             },
             "executions": record.num_experiments,
             "num_circuits": record.num_experiments,
@@ -159,12 +177,18 @@ class RuntimeService:
         if text is None:
             if status == "Failed" and record.error is not None:
                 return record.error.message  # failed before running: no stored text
-            raise IBMApiError(410, "results_gone", f"the results of private job {record.job_id!r} were already read once")
+            raise IBMApiError(
+                410, "results_gone", f"the results of private job {record.job_id!r} were already read once"
+            )
         return text
 
     def cancel(self, who: Identity, record: JobRecord) -> None:
         if record.status in FINAL_STATUSES:
-            raise IBMApiError(409, "job_final", f"job {record.job_id!r} is already {runtime_status(record.status)}; it cannot be cancelled")
+            raise IBMApiError(
+                409,
+                "job_final",
+                f"job {record.job_id!r} is already {runtime_status(record.status)}; it cannot be cancelled",
+            )
         self.jobs.cancel(who, record.job_id)  # 409 there too if it became final meanwhile
 
     def replace_tags(self, who: Identity, record: JobRecord, tags: list[str]) -> None:
@@ -176,15 +200,19 @@ class RuntimeService:
 
     def create_session(self, who: Identity, body: SessionCreate) -> SessionInfo:
         if body.backend not in self.jobs.simulators:
-            raise IBMApiError(400, "invalid_backend", f"backend {body.backend!r} not found; available: {sorted(self.jobs.simulators)}")
+            raise IBMApiError(
+                400, "invalid_backend", f"backend {body.backend!r} not found; available: {sorted(self.jobs.simulators)}"
+            )
         if body.instance is not None and body.instance != instance_crn(who):
             raise IBMApiError(403, "forbidden", f"instance {body.instance!r} is not this token's instance")
         session_id = secrets.token_hex(10)
-        queries.create_session(self.store, session_id, body.mode, body.backend, who, body.max_ttl or DEFAULT_MAX_TTL_S)
+        session_store.create_session(
+            self.store, session_id, body.mode, body.backend, who, body.max_ttl or DEFAULT_MAX_TTL_S
+        )
         return self.session(who, session_id)
 
-    def _session_row(self, who: Identity, session_id: str) -> queries.SessionRow:
-        row = queries.get_session(self.store, session_id)
+    def _session_row(self, who: Identity, session_id: str) -> session_store.SessionRow:
+        row = session_store.get_session(self.store, session_id)
         if row is None or instance_crn(row.owner) != instance_crn(who):
             raise not_found(f"session {session_id!r}")
         return row
@@ -194,28 +222,35 @@ class RuntimeService:
         if not row.accepting_jobs:
             raise IBMApiError(409, "session_closed", f"session {session_id!r} is closed and accepts no more jobs")
         if row.backend != backend:
-            raise IBMApiError(400, "invalid_backend", f"session {session_id!r} runs on {row.backend!r}, not {backend!r}")
+            raise IBMApiError(
+                400, "invalid_backend", f"session {session_id!r} runs on {row.backend!r}, not {backend!r}"
+            )
 
     def session(self, who: Identity, session_id: str) -> SessionInfo:
         row = self._session_row(who, session_id)
-        jobs = queries.session_jobs(self.store, session_id)
+        jobs = session_store.session_jobs(self.store, session_id)
         pending = any(S(job["status"]) not in FINAL_STATUSES for job in jobs)
         if row.accepting_jobs:
             state = "active" if jobs else "open"
         else:
             state = "active" if pending else "closed"
         return SessionInfo(
-            id=row.session_id, mode=row.mode, backend_name=row.backend, state=state,
-            accepting_jobs=row.accepting_jobs, max_ttl=row.max_ttl, started_at=zulu(row.created) or "",
+            id=row.session_id,
+            mode=row.mode,
+            backend_name=row.backend,
+            state=state,
+            accepting_jobs=row.accepting_jobs,
+            max_ttl=row.max_ttl,
+            started_at=zulu(row.created) or "",
             closed_at=zulu(row.closed) if state == "closed" else None,
         )
 
     def close_session(self, who: Identity, session_id: str, cancel: bool) -> None:
         """Close (queued jobs still run) or, with ``cancel``, also cancel its jobs not yet final."""
         self._session_row(who, session_id)
-        queries.close_session(self.store, session_id, cancel)
+        session_store.close_session(self.store, session_id)
         if cancel:
-            for job in queries.session_jobs(self.store, session_id):
+            for job in session_store.session_jobs(self.store, session_id):
                 if S(job["status"]) not in FINAL_STATUSES:
                     try:
                         self.jobs.cancel(who, job["job_id"])

@@ -25,13 +25,18 @@ def create_session(
 
 
 @router.get("/{session_id}", response_model=SessionInfo, response_model_exclude_none=True)
-def get_session(session_id: str, who: Identity = Depends(runtime_identity), runtime: RuntimeService = Depends(get_runtime)) -> SessionInfo:
+def get_session(
+    session_id: str, who: Identity = Depends(runtime_identity), runtime: RuntimeService = Depends(get_runtime)
+) -> SessionInfo:
     return runtime.session(who, session_id)
 
 
 @router.patch("/{session_id}", status_code=204)
 def close_session(
-    session_id: str, body: SessionClose, who: Identity = Depends(runtime_identity), runtime: RuntimeService = Depends(get_runtime)
+    session_id: str,
+    body: SessionClose,
+    who: Identity = Depends(runtime_identity),
+    runtime: RuntimeService = Depends(get_runtime),
 ) -> Response:
     """Stop accepting jobs; those already submitted still run."""
     runtime.close_session(who, session_id, cancel=False)
@@ -39,7 +44,9 @@ def close_session(
 
 
 @router.delete("/{session_id}/close", status_code=204)
-def cancel_session(session_id: str, who: Identity = Depends(runtime_identity), runtime: RuntimeService = Depends(get_runtime)) -> Response:
+def cancel_session(
+    session_id: str, who: Identity = Depends(runtime_identity), runtime: RuntimeService = Depends(get_runtime)
+) -> Response:
     """Stop accepting jobs and cancel those not final yet."""
     runtime.close_session(who, session_id, cancel=True)
     return Response(status_code=204)
