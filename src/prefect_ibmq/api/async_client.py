@@ -10,7 +10,9 @@ use it as ``async with``.
 
 from __future__ import annotations
 
+import functools
 import logging
+import ssl
 from typing import Any
 
 import anyio
@@ -24,6 +26,12 @@ from prefect_ibmq.wire import API_PREFIX, ApiJobStatus, CancelResponse, JobList,
 from prefect_ibmq.wire import JobSubmission, TagsUpdate
 
 logger = logging.getLogger("prefect_ibmq.api.client")
+
+
+@functools.cache
+def _tls_context() -> ssl.SSLContext:
+    """One TLS context per process: loading the CA certificates costs ~20 ms, and a client is made per task run."""
+    return httpx.create_ssl_context()
 
 
 class AsyncAccountClient:
@@ -52,7 +60,7 @@ class AsyncAccountClient:
         self._read_timeout = read_timeout
         self._retry = retry or RetryPolicy()
         self._long_poll_margin = long_poll_margin
-        self._http = httpx.AsyncClient(headers={"Authorization": f"Bearer {token}"})
+        self._http = httpx.AsyncClient(headers={"Authorization": f"Bearer {token}"}, verify=_tls_context())
 
     def __repr__(self) -> str:
         return f"AsyncAccountClient(url={self._url!r}, token='***')"

@@ -12,13 +12,15 @@ whole, ``resubmit_failed`` times at most.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import anyio
 import pandas as pd
-from prefect import flow, get_run_logger
-from prefect.artifacts import create_table_artifact
+from prefect import get_run_logger
+from prefect.artifacts import acreate_table_artifact
 from qiskit import QuantumCircuit
 from qiskit.quantum_info import SparsePauliOp
 
@@ -27,11 +29,12 @@ from prefect_ibmq.circuits import load_circuits
 from prefect_ibmq.expectations import expectation_frame
 from prefect_ibmq.flows.artifacts import artifact_key, publish_job_table, publish_pictures, publish_summary
 from prefect_ibmq.flows.outputs import write_frames
+from prefect_ibmq.flows.job import JobStageError, run_job
 from prefect_ibmq.flows.sessions import execution_mode
-from prefect_ibmq.flows.sweep import Chunk, _check_at_least, _checked_sweep_id, _existing_jobs
+from prefect_ibmq.flows.sweep import Chunk, SweepError, _check_at_least, _checked_sweep_id, _existing_jobs
 from prefect_ibmq.plots import render_pictures, write_pictures
+from prefect_ibmq.syncable import io_flow
 from prefect_ibmq.tables import job_summary_frame, time_per_step_frame
-from prefect_ibmq.tasks import fetch_result, submit_job, wait_for_final_state
 from prefect_ibmq.wire import JOBSET_TAG_PREFIX, ApiJobStatus, JobRecord
 
 #: Rows of the expectation-values table artifact (the whole table goes to ``output_dir``).
@@ -53,8 +56,8 @@ class EstimatorSweepReport:
     outputs: dict[str, Path] = field(default_factory=dict)
 
 
-@flow(name="estimator-sweep")
-def estimator_sweep(
+@io_flow(name="estimator-sweep")
+async def estimator_sweep(
     circuits: list[Any] | str,
     observables: list[Any],
     service: IBMQuantumPlatformCredentials,
@@ -93,6 +96,7 @@ def estimator_sweep(
 
     Raises:
         ValueError: Bad input (named by index), before anything is submitted.
+        SweepError: Some jobs could not be submitted, waited on or read (the rest are tabulated first).
 
     Examples:
         >>> report = estimator_sweep([bell_state], ["ZZ", "XX"], service=creds)
@@ -117,8 +121,8 @@ def estimator_sweep(
                         precision=precision, optimization_level=optimization_level) as runtime:
         run = _Rounds(sweep_id, backend_name, pubs, _existing_jobs(service.get_service(), tag),
                       dict(tags=[tag, *(job_tags or [])], timeout=timeout, runtime=runtime, service=service))
-        run.run(chunks, resubmit_failed)
-    return _report(run, sweep_id, backend_name, output_dir)
+        await run.run(chunks, resubmit_failed)
+    return await _report(run, sweep_id, backend_name, output_dir)
 
 
 def estimator_pubs(circuits: list[QuantumCircuit], observables: list[Any],
@@ -157,7 +161,7 @@ def _check_fits(pubs: list[tuple[Any, ...]], n_qubits: int, backend_name: str) -
 
 
 class _Rounds:
-    """Submit, wait and fetch every pending chunk; failed chunks go to the next round."""
+    """Each chunk's job (submit, wait, fetch: ``run_job``); a failed chunk runs again in the next round."""
 
     def __init__(self, sweep_id: str, backend_name: str, pubs: list[tuple[Any, ...]],
                  existing: dict[str, JobRecord], common: dict[str, Any]) -> None:
@@ -165,76 +169,72 @@ class _Rounds:
         self.existing, self.common = existing, common
         self.records: list[JobRecord] = []
         self.frames: list[pd.DataFrame] = []
+        self.errors: list[str] = []
         self.failed: set[int] = set()
         self.submitted = self.reused = 0
 
-    def run(self, chunks: list[Chunk], rounds: int) -> None:
+    async def run(self, chunks: list[Chunk], rounds: int) -> None:
         pending = chunks
         while pending:
-            waits = {chunk: self._wait(chunk) for chunk in pending}
-            fetches, retry = {}, []
-            for chunk, future in waits.items():
-                future.wait()
-                state = future.state
-                record = future.result() if state.is_completed() else None
-                if record is not None:
-                    self.records.append(record)
-                if record is not None and record.status is ApiJobStatus.COMPLETED:
-                    fetches[chunk] = fetch_result.submit(record.job_id, partial=False, service=self.common["service"])
-                else:
-                    retry.append(chunk)
-            for chunk, future in fetches.items():
-                self._tabulate(chunk, future)
-            self.failed.update(i for chunk in retry for i in chunk.circuit_indices)
+            outcomes = await asyncio.gather(*(self._chunk(chunk) for chunk in pending))
+            retry = [chunk for chunk, ok in zip(pending, outcomes) if not ok]
             pending = [Chunk(c.index, c.round + 1, c.circuit_indices) for c in retry if c.round < rounds]
 
-    def _wait(self, chunk: Chunk) -> Any:
+    async def _chunk(self, chunk: Chunk) -> bool:
+        """Run the chunk's job and tabulate it; False when it has no values (failed, cancelled, unreachable)."""
         name = chunk.job_name(self.sweep_id)
-        service = self.common["service"]
-        if name in self.existing:
-            self.reused += 1
-            job_id: Any = self.existing[name].job_id
-        else:
-            self.submitted += 1
-            job_id = submit_job.submit(
-                [self.pubs[i] for i in chunk.circuit_indices], self.backend_name, job_name=name,
-                job_tags=self.common["tags"], idempotency_key=f"estimator-{self.sweep_id}-{name}",
-                service=service, runtime=self.common["runtime"],
+        existing = self.existing.get(name)
+        pubs = [self.pubs[i] for i in chunk.circuit_indices]
+        try:
+            job = await run_job(
+                pubs, self.backend_name, 0, existing=existing, timeout=self.common["timeout"],
+                service=self.common["service"], job_name=name, job_tags=self.common["tags"],
+                idempotency_key=f"estimator-{self.sweep_id}-{name}", runtime=self.common["runtime"],
             )
-        return wait_for_final_state.submit(job_id, timeout=self.common["timeout"], service=service)
-
-    def _tabulate(self, chunk: Chunk, future: Any) -> None:
-        future.wait()
-        if not future.state.is_completed():
+        except JobStageError as exc:
+            self.errors.append(f"{name}: {exc}")
+            get_run_logger().error("Job %s: %s", name, exc)
             self.failed.update(chunk.circuit_indices)
-            return
-        frame = expectation_frame(future.result(), pubs=[self.pubs[i] for i in chunk.circuit_indices])
+            return False
+        self.reused += existing is not None
+        self.submitted += existing is None
+        self.records.append(job.record)
+        if job.record.status is not ApiJobStatus.COMPLETED or job.result is None:
+            self.failed.update(chunk.circuit_indices)
+            return False
+        frame = expectation_frame(job.result, pubs=pubs, job_id=job.record.job_id)
         frame.insert(0, "circuit_index", frame["pub"].map(dict(enumerate(chunk.circuit_indices))).astype("int64"))
         self.frames.append(frame)
         self.failed.difference_update(chunk.circuit_indices)
+        return True
 
 
-def _report(run: _Rounds, sweep_id: str, backend_name: str, output_dir: str | None) -> EstimatorSweepReport:
+async def _report(run: _Rounds, sweep_id: str, backend_name: str, output_dir: str | None) -> EstimatorSweepReport:
     logger = get_run_logger()
-    expectations = (pd.concat(run.frames, ignore_index=True) if run.frames else expectation_frame([]))
+    expectations = pd.concat(run.frames, ignore_index=True) if run.frames else expectation_frame([])
     summary = job_summary_frame(run.records)
     timings = time_per_step_frame(run.records)
-    outputs = (write_frames(Path(output_dir), expectations=expectations.drop(columns="parameters", errors="ignore"),
-                            timings=timings, summary=summary) if output_dir else {})
-    publish_job_table(artifact_key(sweep_id, "timings"), summary)
-    publish_summary(artifact_key(sweep_id, "summary"), f"Estimator sweep {sweep_id} on {backend_name}", summary)
+    outputs = {}
+    if output_dir:  # Parquet has no column type for lists of parameters: the files keep parameter_set only
+        outputs = await anyio.to_thread.run_sync(lambda: write_frames(
+            Path(output_dir), expectations=expectations.drop(columns="parameters"), timings=timings, summary=summary))
+    await publish_job_table(artifact_key(sweep_id, "timings"), summary)
+    await publish_summary(artifact_key(sweep_id, "summary"), f"Estimator sweep {sweep_id} on {backend_name}", summary)
     shown = expectations.head(MAX_ARTIFACT_ROWS).astype(object)
-    create_table_artifact(shown.where(shown.notna(), None).to_dict("records"),
-                          key=artifact_key(sweep_id, "expectations"), description="Expectation values and std")
+    await acreate_table_artifact(shown.where(shown.notna(), None).to_dict("records"),
+                                 key=artifact_key(sweep_id, "expectations"), description="Expectation values and std")
     try:  # pictures are a view of the tables above: a plotting error must not lose the sweep
-        pictures = render_pictures(timings, summary)
+        pictures = await anyio.to_thread.run_sync(render_pictures, timings, summary)
         paths = write_pictures(Path(output_dir), pictures) if output_dir else {}
         outputs.update(paths)
-        publish_pictures(artifact_key(sweep_id, "pictures"), f"Estimator sweep {sweep_id}", pictures, paths)
+        await publish_pictures(artifact_key(sweep_id, "pictures"), f"Estimator sweep {sweep_id}", pictures, paths)
     except Exception:
         logger.warning("Estimator sweep %s: could not draw or publish the pictures", sweep_id, exc_info=True)
     failed = sorted(run.failed)
     logger.info("Estimator sweep %s done: %d jobs (%d submitted, %d reused), %d circuits without values",
                 sweep_id, len(run.records), run.submitted, run.reused, len(failed))
+    if run.errors:
+        raise SweepError(f"estimator sweep {sweep_id}: {len(run.errors)} jobs did not finish "
+                         f"({'; '.join(run.errors[:5])}); rerun with sweep_id={sweep_id!r} to pick up where it stopped")
     return EstimatorSweepReport(sweep_id, [r.job_id for r in run.records], run.submitted, run.reused,
                                 timings, summary, expectations, failed, outputs)

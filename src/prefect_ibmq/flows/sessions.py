@@ -36,6 +36,11 @@ def close_session(session_id: str, service: IBMQuantumPlatformCredentials) -> No
     service.get_service().close_session(session_id)
 
 
+def runtime_arguments(runtime: RuntimeOptions | None) -> dict[str, Any]:
+    """``submit_job``'s keyword for these options: none at all on the job service."""
+    return {} if runtime is None else {"runtime": runtime}
+
+
 @contextmanager
 def execution_mode(service: Any, backend_name: str, mode: str | None, default: str = "job",
                    **runtime: Any) -> Iterator[RuntimeOptions | None]:

@@ -104,10 +104,11 @@ class RuntimeJob:
         """The final job's result as its program hands it out (sampler: a ``qiskit.result.Result``).
 
         IBM Quantum Platform keeps no partial results: with ``partial`` a failed
-        sampler job gives a Result whose experiments all failed.
+        job gives its program's empty form (sampler: a Result whose experiments all
+        failed; estimator: a PrimitiveResult without PUB results).
 
         Raises:
-            IBMQJobFailureError: The job failed (and ``partial`` is False, or the program has no partial form).
+            IBMQJobFailureError: The job failed and ``partial`` is False.
             IBMQJobInvalidStateError: The job is not final, or was cancelled.
         """
         status = api_status(self._facts.status)

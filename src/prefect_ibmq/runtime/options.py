@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 
 class RuntimeOptions(BaseModel):
-    """How ``submit_job`` runs a job on IBM Quantum Platform (ignored nowhere: the job service refuses them).
+    """How ``submit_job`` runs a job on IBM Quantum Platform (a prefect-ibmq job service refuses them).
 
     Attributes:
         program: ``sampler`` (PUBs or plain circuits -> counts) or ``estimator`` (PUBs -> expectation values).

@@ -3,7 +3,8 @@
 Transpiling maps each PUB's observables onto the ISA circuit's layout
 (``apply_layout``), so the observables sent name physical qubits. The fetched
 result carries ``metadata["prefect_ibmq"]`` (job id, backend, the PUBs as sent)
-so ``expectation_frame`` can label it without another request.
+so ``expectation_frame`` can label it without another request; a failed job's
+has no PUB results (IBM keeps no partial results) and the reason as ``error``.
 """
 
 from __future__ import annotations
@@ -51,17 +52,15 @@ class EstimatorProgram:
         return result
 
     def failed_result(self, job_id: str, backend_name: str, inputs: Mapping[str, Any], message: str) -> Any:
-        raise _failure(job_id, message)
+        """No PUB results: IBM Quantum Platform keeps no partial results of a failed job."""
+        from qiskit.primitives import PrimitiveResult
+
+        return PrimitiveResult([], metadata={METADATA_KEY: {"job_id": job_id, "backend": backend_name,
+                                                            "pubs": [], "error": message}})
 
     @staticmethod
     def _pubs(inputs: Mapping[str, Any]) -> list[EstimatorPub]:
         return [EstimatorPub.coerce(tuple(pub) if isinstance(pub, list) else pub) for pub in inputs.get("pubs") or ()]
-
-
-def _failure(job_id: str, message: str) -> Exception:
-    from prefect_ibmq.exceptions import IBMQJobFailureError
-
-    return IBMQJobFailureError(f"estimator job {job_id} failed and IBM Quantum Platform keeps no partial results: {message}")
 
 
 PROGRAM = EstimatorProgram()
