@@ -10,12 +10,16 @@ import math
 
 import pandas as pd
 import pytest
+from prefect.exceptions import ParameterTypeError
 from qiskit import QuantumCircuit
 from qiskit.circuit import Parameter
 
-from prefect_ibmq.blocks import IBMQuantumPlatformCredentials
+from prefect_ibmq.blocks import IBMQuantumPlatformCredentials, IBMQServiceCredentials
 from prefect_ibmq.circuits import bell, ghz_bell_set
+from prefect_ibmq.exceptions import IBMQBackendValueError
 from prefect_ibmq.flows import circuit_sweep, estimator_sweep, run_circuits
+from prefect_ibmq.runtime.options import RuntimeOptions
+from prefect_ibmq.tasks import submit_job, update_job_name, update_job_tags
 from prefect_ibmq.server.runtime.crn import instance_crn
 from prefect_ibmq.wire import ApiJobStatus
 
@@ -32,9 +36,9 @@ def platform(job_server) -> IBMQuantumPlatformCredentials:
     )
 
 
-def test_run_circuits_on_the_platform_counts_tables_and_events(platform, recorded_events):
+def test_run_circuits_in_a_session_counts_tables_events_and_tags(platform, recorded_events):
     state = run_circuits([bell(), ghz_bell_set(2)[1]], shots=200, job_name="rt-bell", job_tags=["rt"],
-                         service=platform, return_state=True)
+                         service=platform, mode="session", return_state=True)
     report = state.result()
 
     assert report.status is ApiJobStatus.COMPLETED
@@ -53,6 +57,14 @@ def test_run_circuits_on_the_platform_counts_tables_and_events(platform, recorde
     names = task_run_names(state.state_details.flow_run_id)
     assert f"wait-{report.job_id}" in names and f"fetch-{report.job_id}" in names
     assert report.job_id in artifacts_of(state.state_details.flow_run_id)["job-rt-bell-summary"].data
+    assert platform.get_service().job(report.job_id).record.session_id is not None  # ran in the flow's session
+
+    # Tags and names (kept as a job_name: tag) through the tasks; the adapter's own tags survive a replacement.
+    tags = update_job_tags(report.job_id, replacement_tags=["kept"], additional_tags=["more"], service=platform)
+    assert tags[:1] == ["kept"] and "more" in tags and "job_name:rt-bell" in tags
+    assert any(tag.startswith("idempotency:") for tag in tags)
+    assert update_job_name(report.job_id, "renamed", service=platform) == "renamed"
+    assert platform.get_service().job(report.job_id).record.name == "renamed"
 
 
 def test_circuit_sweep_on_the_platform_runs_in_a_batch_and_resumes(platform, tmp_path):
@@ -117,3 +129,19 @@ def test_failed_jobs_are_resubmitted_whole_and_a_stopped_wait_cancels(platform, 
     assert job.record.status is ApiJobStatus.CANCELLED
     assert f"prefect-ibmq.job.{job.job_id()}" in {
         e.resource.id for e in recorded_events("prefect-ibmq.job.cancelled")}
+
+
+def test_what_one_platform_lacks_is_refused_before_anything_is_submitted(platform, job_server, alice_token):
+    legacy = IBMQServiceCredentials(url=job_server.url, token=alice_token)
+    before = len(legacy.get_service().jobs(limit=1000))
+    with pytest.raises(ValueError, match=r"mode='batch'.*IBMQuantumPlatformCredentials"):
+        circuit_sweep([bell()], mode="batch", service=legacy)
+    with pytest.raises(ValueError, match="runtime options need service=IBMQuantumPlatformCredentials"):
+        submit_job([bell()], runtime=RuntimeOptions(), service=legacy)
+    with pytest.raises(ValueError, match=r"mode='turbo' is not known; use one of \['job', 'batch', 'session'\]"):
+        run_circuits([bell()], mode="turbo", service=platform)
+    with pytest.raises(IBMQBackendValueError, match="share_level='group' is not available on IBM Quantum Platform"):
+        platform.get_service().backend("aer_simulator").run([bell()], share_level="group")
+    with pytest.raises(ParameterTypeError, match="IBMQuantumPlatformCredentials"):
+        estimator_sweep([bell()], ["ZZ"], service=legacy)  # the estimator is a Qiskit Runtime program
+    assert len(legacy.get_service().jobs(limit=1000)) == before

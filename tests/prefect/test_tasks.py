@@ -65,7 +65,9 @@ def test_wait_timeout_cancels_the_job_unless_told_not_to(credentials, recorded_e
 def test_status_tags_name_cancel_and_fetch_tasks(credentials, recorded_events):
     @flow
     def manage() -> dict:
-        job_id = submit_job([bell()], backend_name="slow_simulator", shots=16, job_tags=["a", "b"],
+        # Four experiments on slow_simulator (~2 s): the job is still running when the wait starts,
+        # even when the three task runs before it are slow (a busy Prefect server, 2 shared cores).
+        job_id = submit_job([bell()] * 4, backend_name="slow_simulator", shots=16, job_tags=["a", "b"],
                             service=credentials)
         out = {
             "status": job_status(job_id, service=credentials),
@@ -84,7 +86,7 @@ def test_status_tags_name_cancel_and_fetch_tasks(credentials, recorded_events):
     assert sorted(out["tags"]) == ["x", "y"]
     assert out["name"] == "renamed"
     assert out["final"] is ApiJobStatus.COMPLETED
-    assert set(out["result"].get_counts()) <= {"00", "11"}
+    assert set(out["result"].get_counts(0)) <= {"00", "11"}
     assert out["cancel_finished"] is False
     # One event per status change the wait saw, about the job as a resource.
     events = recorded_events("prefect-ibmq.job.")

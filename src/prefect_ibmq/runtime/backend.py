@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from qiskit import QuantumCircuit
 
-from prefect_ibmq.backend.validation import check_each_circuit, check_experiment_count, check_shots, circuit_list
+from prefect_ibmq.backend.validation import check_experiment_count, checked_circuits
 from prefect_ibmq.exceptions import IBMQBackendValueError
 from prefect_ibmq.runtime.errors import retrying, transient_as_api_error
 from prefect_ibmq.runtime.job import RuntimeJob, facts_from_document
@@ -61,11 +61,7 @@ class RuntimeBackend:
     def validate_circuits(self, circuits: QuantumCircuit | Sequence[QuantumCircuit],
                           shots: int | None = None) -> list[QuantumCircuit]:
         """Check plain circuits (and shots) as the legacy backend does, before any job is submitted."""
-        batch = circuit_list(circuits)
-        check_each_circuit(batch, self._configuration)
-        if shots is not None:
-            check_shots(shots, self._configuration)
-        return batch
+        return checked_circuits(circuits, self._configuration, shots)
 
     def run(
         self,
