@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from prefect_ibmq.server import BackendSpec, JobServer, ServerConfig
+from prefect_ibmq.server.runtime.crn import instance_crn
 
 from tests.conftest import TOKENS
 
@@ -20,9 +21,10 @@ ROOT = Path(__file__).parents[2]
 
 
 def runtime_config(data_dir: Path, workers: int = 2) -> ServerConfig:
-    """aer_simulator (ideal), doomed_simulator (fails every job), slow_simulator (2 s per pub)."""
+    """aer_simulator, noisy_simulator, doomed_simulator (fails every job), slow_simulator (2 s per pub)."""
     backends = [
         BackendSpec(name="aer_simulator", kind="ideal", n_qubits=5),
+        BackendSpec(name="noisy_simulator", kind="noisy", n_qubits=5),
         BackendSpec(name="doomed_simulator", kind="flaky", n_qubits=5, failure_probability=1.0),
         BackendSpec(name="slow_simulator", kind="ideal", n_qubits=5, experiment_delay_s=2.0),
     ]
@@ -49,7 +51,7 @@ def run_scenario(server: JobServer, name: str, user: str, tmp_path: Path) -> Cli
     """Run ``scenarios.NAME`` against ``server`` as ``user``, in a child process that resolves only loopback."""
     token, identity = TOKENS[user]
     assert server.url is not None
-    return run_child([name, server.url, token, identity.hub, identity.group, identity.project], tmp_path)
+    return run_child([name, server.url, token, instance_crn(identity)], tmp_path)
 
 
 def run_child(args: list[str], tmp_path: Path) -> ClientRun:

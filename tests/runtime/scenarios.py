@@ -22,10 +22,9 @@ from qiskit.transpiler.preset_passmanagers import generate_preset_pass_manager
 warnings.filterwarnings("ignore", category=DeprecationWarning)  # SamplerV2/EstimatorV2 (0.50 deprecations)
 
 from qiskit_ibm_runtime import Batch, EstimatorV2, SamplerV2, Session  # noqa: E402
-from qiskit_ibm_runtime.exceptions import RuntimeInvalidStateError  # noqa: E402
+from qiskit_ibm_runtime.exceptions import RuntimeInvalidStateError, RuntimeJobNotFound  # noqa: E402
 
 from prefect_ibmq.runtime.local import local_runtime_service  # noqa: E402
-from prefect_ibmq.wire import Identity  # noqa: E402
 
 
 def bell_two_registers() -> QuantumCircuit:
@@ -78,7 +77,16 @@ def job_mode(service: Any) -> dict[str, Any]:
     ]
     again = service.job(job.job_id())
     metrics = job.metrics()
+    noisy = service.backend("noisy_simulator")
+    noisy_sampler = SamplerV2(mode=noisy)
+    noisy_sampler.options.simulator.seed_simulator = 11
+    noisy_counts = (
+        noisy_sampler.run([isa(noisy, bell_two_registers())], shots=2000).result()[0].join_data().get_counts()
+    )
     return {
+        "noisy_counts": noisy_counts,
+        "noisy_t1": noisy.properties().t1(0),
+        "noisy_coupling_edges": len(noisy.coupling_map.get_edges()),
         "job_id": job.job_id(),
         "other_id": other.job_id(),
         "status": job.status(),
@@ -174,14 +182,24 @@ def failures(service: Any) -> dict[str, Any]:
         cancelled_result = "a result"
     except RuntimeInvalidStateError as exc:
         cancelled_result = f"RuntimeInvalidStateError: {exc}"
+    doomed_logs = doomed.logs()
+    cancelled_metrics = cancelled.metrics()["timestamps"]
+    service.delete_job(cancelled.job_id())
+    try:
+        service.job(cancelled.job_id())
+        after_delete = "found"
+    except RuntimeJobNotFound:
+        after_delete = "RuntimeJobNotFound"
     return {
+        "doomed_logs": doomed_logs,
+        "after_delete": after_delete,
         "doomed_status": doomed.status(),
         "doomed_error": doomed.error_message(),
         "status_before_cancel": status_before_cancel,
         "cancelled_status": cancelled.status(),
         "second_cancel": second_cancel,
         "cancelled_result": cancelled_result,
-        "cancelled_metrics": cancelled.metrics()["timestamps"],
+        "cancelled_metrics": cancelled_metrics,
     }
 
 
@@ -207,9 +225,10 @@ def main(argv: list[str]) -> None:
     if argv[0] == "embedded":
         print(json.dumps(embedded(argv[1]), default=str))
         return
-    name, url, token, hub, group, project = argv
-    identity = Identity(user="any", hub=hub, group=group, project=project)
-    service = local_runtime_service(url, token, identity=identity)
+    name, url, token, crn = argv
+    service = local_runtime_service(url, token)  # the instance is asked of the service
+    if service.active_account()["instance"] != crn:
+        raise AssertionError(f"the token's instance is {crn}, the service was built for another")
     print(json.dumps(SCENARIOS[name](service), default=str))
 
 

@@ -9,13 +9,16 @@ from __future__ import annotations
 import json
 import time
 
+import pytest
 import requests
 from qiskit import QuantumCircuit
 from qiskit_ibm_runtime import RuntimeDecoder, RuntimeEncoder
 
+from prefect_ibmq.runtime.local import local_instance
 from prefect_ibmq.server import JobServer
 from prefect_ibmq.server.runtime.crn import instance_crn
-from prefect_ibmq.wire import ApiJobStatus
+from prefect_ibmq.server.store import NewJob, SessionClosed
+from prefect_ibmq.wire import ApiJobStatus, RunOptions
 
 from tests.conftest import TOKENS
 from tests.runtime.conftest import runtime_config
@@ -70,6 +73,10 @@ def test_bad_input_answers_ibm_errors_and_stores_nothing(runtime_server):
     alice = Runtime(url, "alice")
     jobs_before = len(store.jobs_in(list(ApiJobStatus)))
 
+    assert local_instance(url, TOKENS["bob"][0]) == instance_crn(TOKENS["bob"][1])
+    with pytest.raises(ValueError, match="does not know this token") as refused:
+        local_instance(url, "nope-secret")
+    assert "nope-secret" not in str(refused.value)
     bad_key = requests.post(f"{url}/identity/token", data={"grant_type": GRANT, "apikey": "nope"}, timeout=10)
     _ibm_error(bad_key, 400, "BXNIM0415E", "API key could not be found")
     assert "nope" not in bad_key.text
@@ -121,6 +128,29 @@ def test_bad_input_answers_ibm_errors_and_stores_nothing(runtime_server):
         "session_closed",
         session["id"],
     )
+    # The store refuses it too, in the transaction that would add the job: no race with a close.
+    late = NewJob(
+        job_id="late",
+        backend="aer_simulator",
+        owner=TOKENS["alice"][1],
+        qpy=b"",
+        num_experiments=1,
+        options=RunOptions(),
+        program_id="sampler",
+        params="{}",
+        session_id=session["id"],
+    )
+    with pytest.raises(SessionClosed):
+        store.create_job(late)
+    short = alice.call("POST", "/sessions", json.dumps({"mode": "dedicated", "backend": "aer_simulator", "max_ttl": 1}))
+    time.sleep(1.2)  # past its max_ttl
+    _ibm_error(
+        alice.call("POST", "/jobs", _sampler_body(_bell(), session_id=short.json()["id"])),
+        409,
+        "session_closed",
+        "max_ttl",
+    )
+    assert alice.call("GET", f"/sessions/{short.json()['id']}").json()["state"] == "closed"
     _ibm_error(
         alice.call("POST", "/sessions", json.dumps({"mode": "weekly", "backend": "aer_simulator"})),
         400,
@@ -175,4 +205,5 @@ def test_runtime_jobs_survive_a_restart(tmp_path):
         counts = result[0].data.c.get_counts()
         assert sum(counts.values()) == 50 and set(counts) <= {"00", "11"}
         record = server.service.store.get_job(waiting["id"])
-        assert record is not None and record.program_id == "sampler" and "RUNNING" in record.time_per_step
+        assert record is not None and record.program_id == "sampler" and record.kind == "runtime-sampler"
+        assert "RUNNING" in record.time_per_step

@@ -26,9 +26,11 @@ def test_sampler_job_mode_counts_tags_listing_metrics(runtime_server, tmp_path):
     seen = run.observed
     assert run.refused_hosts == []
     assert all(urlsplit(r.split(" ", 1)[1]).hostname == "127.0.0.1" for r in run.requests)
-    # Construction: IAM, Global Search, Global Catalog, then the runtime API.
     paths = _path_sequence(run.requests)
-    assert paths[:3] == [
+    # local_instance asks the token's CRN (IAM, Global Search); then the client's construction.
+    assert paths[:5] == [
+        "POST /identity/token",
+        "POST /v3/resources/search",
         "POST /identity/token",
         "POST /v3/resources/search",
         "GET /global-catalog/api/v1/prefect-ibmq-local-plan",
@@ -52,6 +54,13 @@ def test_sampler_job_mode_counts_tags_listing_metrics(runtime_server, tmp_path):
     assert seen["listed_final"] == [seen["other_id"], seen["job_id"]] and seen["listed_pending"] == []
     assert seen["listed_oldest_first"] == [seen["job_id"], seen["other_id"]]
     assert seen["input_circuit_qubits"] == 2 and seen["input_shots"] == 2000  # job.inputs: the params as sent
+
+    # The noisy backend: its properties and coupling map reach the client, and its noise the counts.
+    assert 0 < seen["noisy_t1"] < 1e-2 and seen["noisy_coupling_edges"] == 20
+    noisy = seen["noisy_counts"]
+    assert (
+        sum(noisy.values()) == 2000 and noisy["00"] + noisy["11"] > 1800 and noisy.get("01", 0) + noisy.get("10", 0) > 0
+    )
 
     stamps = seen["timestamps"]
     created, running, finished = (
@@ -93,6 +102,8 @@ def test_failed_and_cancelled_jobs(runtime_server, tmp_path):
     assert seen["cancelled_status"] == "CANCELLED"
     assert seen["second_cancel"].startswith("RuntimeInvalidStateError") and "409" in seen["second_cancel"]
     assert seen["cancelled_result"].startswith("RuntimeInvalidStateError")
+    assert "RUNNING" in seen["doomed_logs"] and "error 1500: pub 0 failed" in seen["doomed_logs"]
+    assert seen["after_delete"] == "RuntimeJobNotFound"
     stamps = seen["cancelled_metrics"]
     assert stamps["created"] <= stamps["running"] <= stamps["finished"]
 

@@ -22,9 +22,7 @@ if TYPE_CHECKING:
     from qiskit_ibm_runtime import QiskitRuntimeService
 
 from prefect_ibmq.server.runtime.app import RUNTIME_PREFIX
-from prefect_ibmq.server.runtime.crn import instance_crn
 from prefect_ibmq.server.runtime.discovery import CATALOG_PREFIX
-from prefect_ibmq.wire import Identity
 
 _ENV_LOCK = threading.Lock()
 
@@ -60,23 +58,46 @@ def local_url_resolver(url: str, instance: Any, private: Any = False, channel: A
     return url.rstrip("/") + RUNTIME_PREFIX
 
 
-def local_runtime_service(
-    url: str, token: str, instance: str | None = None, *, identity: Identity | None = None
-) -> "QiskitRuntimeService":
+def local_instance(url: str, token: str, timeout: float = 10.0) -> str:
+    """The instance CRN of ``token`` on the service at ``url`` (asked of its IAM and Global Search).
+
+    Raises:
+        ValueError: the service does not know the token (it is never shown).
+    """
+    import requests
+
+    base = url.rstrip("/")
+    grant = {"grant_type": "urn:ibm:params:oauth:grant-type:apikey", "apikey": token}
+    answer = requests.post(f"{base}/identity/token", data=grant, timeout=timeout)
+    if answer.status_code in (400, 401):
+        raise ValueError(f"the job service at {base} does not know this token")
+    answer.raise_for_status()
+    headers = {"Authorization": f"Bearer {answer.json()['access_token']}"}
+    search = requests.post(
+        f"{base}/v3/resources/search",
+        json={"query": "service_name:quantum-computing"},
+        headers=headers,
+        timeout=timeout,
+    )
+    search.raise_for_status()
+    return search.json()["items"][0]["crn"]
+
+
+def local_runtime_service(url: str, token: str, instance: str | None = None) -> "QiskitRuntimeService":
     """A ``QiskitRuntimeService`` talking to the prefect-ibmq job service at ``url``.
 
     Args:
         url: The service's base URL (``JobServer.url``, ``IBMQService.local().url``).
         token: One of the service's tokens (the client's API key).
-        instance: The token's instance CRN; by default derived from ``identity``, else the
-            local identity of the embedded default and ``prefect-ibmq server``.
-        identity: The token's identity (hub/group/project), when ``instance`` is not given.
+        instance: The token's instance CRN (``prefect-ibmq server`` prints each project's);
+            by default it is asked of the service (:func:`local_instance`).
 
     Returns:
         The stock client, ready for ``SamplerV2`` / ``EstimatorV2`` in job, batch or session mode.
 
     Raises:
         ImportError: qiskit-ibm-runtime is not installed (``pip install 'prefect-ibmq[runtime]'``).
+        ValueError: the service does not know the token.
 
     Examples:
         >>> service = local_runtime_service(server.url, token)  # doctest: +SKIP
@@ -85,9 +106,7 @@ def local_runtime_service(
     from qiskit_ibm_runtime import QiskitRuntimeService
 
     if instance is None:
-        from prefect_ibmq.server.config import LOCAL_IDENTITY
-
-        instance = instance_crn(identity or LOCAL_IDENTITY)
+        instance = local_instance(url, token)
     with _environment(local_environment(url)):
         return QiskitRuntimeService(
             channel="ibm_quantum_platform",

@@ -166,14 +166,14 @@ class Executor:
             pool = self._pool
         return pool.pids() if pool is not None else []
 
-    def _pool_submit(self, function: Callable[..., Any], *args: Any) -> Future:
-        """Run ``function(*args)`` in the simulator processes, made on the first call."""
+    def _pool_submit(self, *args: Any) -> Future:
+        """Send a chunk to the simulator processes, made on the first call."""
         with self._pool_lock:
             if self._stopping.is_set():
                 raise RuntimeError("the executor is stopping")
             if self._pool is None:
                 self._pool = SimulatorPool(self._n_workers)
-            return self._pool.submit(function, *args)
+            return self._pool.submit(*args)
 
     def validate_later(self, job_id: str, circuits: list[QuantumCircuit] | None = None) -> None:
         """Queue a job for validation (``circuits``: already decoded, saves a second decode)."""
@@ -369,7 +369,7 @@ class _PoolRunner:
         self._executor = executor
 
     def submit(self, spec: BackendSpec, part: list[QuantumCircuit], run_options: dict[str, Any]) -> ChunkCall:
-        args = (spec, self._executor.aer_threads, dump_circuits(part), run_options)
+        args = (simulate_qpy, spec, self._executor.aer_threads, dump_circuits(part), run_options)
         return _PoolCall(self._executor, args, len(part))
 
 
@@ -380,14 +380,14 @@ class _PoolCall:
         self._executor = executor
         self._args = args
         self._size = size
-        self._future = executor._pool_submit(simulate_qpy, *args)
+        self._future = executor._pool_submit(*args)
 
     def result(self) -> list[dict[str, Any]]:
         try:
             return self._future.result()
         except SimulatorProcessDied as exc:
             logger.warning("running a chunk of %d experiments again: %s", self._size, exc)
-        self._future = self._executor._pool_submit(simulate_qpy, *self._args)
+        self._future = self._executor._pool_submit(*self._args)
         try:
             return self._future.result()
         except SimulatorProcessDied as exc:

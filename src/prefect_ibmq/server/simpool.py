@@ -1,7 +1,7 @@
 """A pool of simulator processes: ``python -m prefect_ibmq.server.simworker`` children.
 
-The executor sends each chunk of circuits (QPY) here when
-``ServerConfig.simulation == "processes"``. aer holds the GIL while it
+The executor sends each chunk of circuits (QPY), and each Qiskit Runtime job's
+program, here when ``ServerConfig.simulation == "processes"``. aer holds the GIL while it
 simulates, so simulations in the server's threads neither overlap each other
 nor let requests, the client or Prefect (same process, embedded default) run.
 

@@ -246,7 +246,7 @@ class Simulator:
         are cancelled or, when already running, left to finish and discarded.
         """
         spec = self.spec
-        rng = random.Random(job_seed(job_id, spec.seed))
+        rng = random.Random(_job_seed(job_id, spec.seed))
         one_by_one = spec.experiment_delay_s > 0 or spec.failure_probability > 0
         chunk = 1 if one_by_one else CHUNK
         starts = iter(range(0, len(circuits), chunk))
@@ -381,7 +381,7 @@ def build_simulators(specs: Iterable[BackendSpec]) -> dict[str, Simulator]:
     return {spec.name: Simulator(spec) for spec in specs}
 
 
-def job_seed(job_id: str, seed: int | None) -> int:
+def _job_seed(job_id: str, seed: int | None) -> int:
     digest = hashlib.sha256(f"{job_id}:{seed}".encode()).digest()
     return int.from_bytes(digest[:8], "big")
 

@@ -150,6 +150,14 @@ def _regexp(pattern: str, value: str | None) -> bool:
     return value is not None and _compiled(pattern).search(value) is not None
 
 
+class SessionClosed(Exception):
+    """A job for a session that is closed (or gone): nothing was stored."""
+
+    def __init__(self, session_id: str) -> None:
+        super().__init__(f"session {session_id!r} is closed and accepts no more jobs")
+        self.session_id = session_id
+
+
 @dataclass
 class NewJob:
     """What :meth:`Store.create_job` needs."""
@@ -260,6 +268,13 @@ class Store:
         """
 
         def insert(conn: sqlite3.Connection) -> tuple[str, bool]:
+            if job.session_id is not None:
+                # Checked in the transaction that adds the job: a concurrent close wins or loses whole.
+                row = conn.execute(
+                    "SELECT accepting_jobs FROM sessions WHERE session_id = ?", (job.session_id,)
+                ).fetchone()
+                if row is None or not row["accepting_jobs"]:
+                    raise SessionClosed(job.session_id)
             if job.idempotency_key is not None:
                 existing = self._find_idempotent(conn, job.owner, job.idempotency_key)
                 if existing:
@@ -359,6 +374,8 @@ class Store:
             requeued=row["requeued"],
             program_id=row["program_id"],
             session_id=row["session_id"],
+            # A Qiskit Runtime job is its program's inputs, not a list of QPY circuits.
+            kind=f"runtime-{row['program_id']}" if row["program_id"] else "qpy-circuits",
         )
 
     @_guarded

@@ -8,6 +8,7 @@ or fails as a whole. The ``flaky`` kind of backend therefore fails whole runtime
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import random
 import threading
@@ -20,7 +21,7 @@ from qiskit_aer import AerSimulator
 
 from ..config import BackendSpec
 from ..simpool import SimulatorProcessDied
-from ..simulators import generic_backend, job_seed, make_aer
+from ..simulators import generic_backend, make_aer
 from .codec import decode_params, encode_result
 from .programs import program
 
@@ -36,6 +37,15 @@ CANCEL_POLL_S = 0.05
 #: AerSimulator per (backend spec, threads, thread) in this process, built on first use: one per
 #: thread, as with ThreadRunner, for servers that simulate in their worker threads.
 _AERS: dict[tuple[str, int, int], AerSimulator] = {}
+
+
+def job_seed(job_id: str, seed: int | None) -> int:
+    """A runtime job's seed (faults and, unless the options give one, the simulation): from its id.
+
+    Below 2**31: aer takes seeds that fit a C int.
+    """
+    digest = hashlib.sha256(f"runtime:{job_id}:{seed}".encode()).digest()
+    return int.from_bytes(digest[:4], "big") >> 1
 
 
 def run_program(program_id: str, spec: BackendSpec, threads: int, params: str, seed: int) -> str:
@@ -91,7 +101,7 @@ def execute(
     fault = simulated_fault(spec, job_id, pubs)
     if fault is not None:
         return ProgramOutcome(reason_code=SIMULATED_FAULT_CODE, reason=fault)
-    seed = job_seed(job_id, spec.seed) % 2**31  # aer takes seeds that fit a C int
+    seed = job_seed(job_id, spec.seed)
     args: tuple[Any, ...] = (program_id, spec, threads, params, seed)
     try:
         if submit is None:

@@ -104,3 +104,21 @@ def replace_tags(
 ) -> Response:
     runtime.replace_tags(who, runtime.record(who, job_id), body.tags)
     return Response(status_code=204)
+
+
+@router.get("/{job_id}/logs", response_class=PlainTextResponse)
+def logs(
+    job_id: str, who: Identity = Depends(runtime_identity), runtime: RuntimeService = Depends(get_runtime)
+) -> PlainTextResponse:
+    """The job's lifecycle, one line per step (and its failure): a simulator has no other output."""
+    return PlainTextResponse(runtime.logs(runtime.record(who, job_id)))
+
+
+@router.delete("/{job_id}", status_code=204)
+def delete_job(
+    job_id: str, who: Identity = Depends(runtime_identity), runtime: RuntimeService = Depends(get_runtime)
+) -> Response:
+    """Delete the job and its result (a job not yet final is cancelled first); owner only."""
+    runtime.record(who, job_id)
+    runtime.jobs.delete(who, job_id)
+    return Response(status_code=204)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import secrets
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 
 from prefect_ibmq.wire import FINAL_STATUSES, ApiJobStatus, Identity, JobRecord, RunOptions
@@ -17,7 +17,7 @@ from prefect_ibmq.wire import FINAL_STATUSES, ApiJobStatus, Identity, JobRecord,
 from ..auth import can_see
 from ..executor import dump_circuits
 from ..service import JobService
-from ..store import NewJob, to_iso
+from ..store import NewJob, SessionClosed, to_iso
 from . import session_store
 from .codec import UnsupportedValue, decode_params
 from .crn import instance_crn
@@ -55,6 +55,12 @@ def parse_time(value: str, name: str) -> str:
         return to_iso(datetime.fromisoformat(value.replace("Z", "+00:00")))
     except ValueError as exc:
         raise IBMApiError(400, "invalid_request", f"{name}={value!r} is not an ISO 8601 time") from exc
+
+
+def _expired(row: session_store.SessionRow) -> bool:
+    """Past its max_ttl since it was created (it then accepts no more jobs, as on IBM Quantum)."""
+    age = datetime.now(timezone.utc) - datetime.fromisoformat(row.created)
+    return age.total_seconds() > row.max_ttl
 
 
 class RuntimeService:
@@ -97,7 +103,10 @@ class RuntimeService:
             params=text,
             session_id=body.session_id,
         )
-        job_id, _ = self.store.create_job(job)
+        try:
+            job_id, _ = self.store.create_job(job)
+        except SessionClosed as exc:  # closed after the check above
+            raise IBMApiError(409, "session_closed", str(exc)) from exc
         logger.info("runtime job %s (%s, %d pubs) created on %s", job_id, body.program_id, len(circuits), body.backend)
         self.jobs.notifier.notify(job_id)
         self.jobs.executor.validate_later(job_id)
@@ -182,6 +191,13 @@ class RuntimeService:
             )
         return text
 
+    @staticmethod
+    def logs(record: JobRecord) -> str:
+        lines = [f"{zulu(at)} {step}" for step, at in record.time_per_step.items()]
+        if record.error is not None:
+            lines.append(f"error {record.error.code}: {record.error.message}")
+        return "\n".join(lines) + "\n"
+
     def cancel(self, who: Identity, record: JobRecord) -> None:
         if record.status in FINAL_STATUSES:
             raise IBMApiError(
@@ -221,6 +237,10 @@ class RuntimeService:
         row = self._session_row(who, session_id)
         if not row.accepting_jobs:
             raise IBMApiError(409, "session_closed", f"session {session_id!r} is closed and accepts no more jobs")
+        if _expired(row):
+            raise IBMApiError(
+                409, "session_closed", f"session {session_id!r} reached its max_ttl of {row.max_ttl} s and is closed"
+            )
         if row.backend != backend:
             raise IBMApiError(
                 400, "invalid_backend", f"session {session_id!r} runs on {row.backend!r}, not {backend!r}"
@@ -230,7 +250,8 @@ class RuntimeService:
         row = self._session_row(who, session_id)
         jobs = session_store.session_jobs(self.store, session_id)
         pending = any(S(job["status"]) not in FINAL_STATUSES for job in jobs)
-        if row.accepting_jobs:
+        accepting = row.accepting_jobs and not _expired(row)
+        if accepting:
             state = "active" if jobs else "open"
         else:
             state = "active" if pending else "closed"
@@ -239,7 +260,7 @@ class RuntimeService:
             mode=row.mode,
             backend_name=row.backend,
             state=state,
-            accepting_jobs=row.accepting_jobs,
+            accepting_jobs=accepting,
             max_ttl=row.max_ttl,
             started_at=zulu(row.created) or "",
             closed_at=zulu(row.closed) if state == "closed" else None,
