@@ -108,6 +108,7 @@ async def submit_job(
     private: bool = False,
     idempotency_key: str | None = None,
     service: ServiceArg = None,
+    circuits_checked: bool = False,
     runtime: RuntimeOptions | None = None,
 ) -> str:
     """Submit circuits as one job and return its id; a retry never makes a second job.
@@ -125,6 +126,8 @@ async def submit_job(
         idempotency_key: The same key gives back the same job (default: one per task run).
         service: Credentials of the service (or of IBM Quantum Platform); None for the settings,
             else the embedded default.
+        circuits_checked: The caller validated these circuits against the backend already
+            (``backend.validate_circuits``), so they are not checked again.
         runtime: On IBM Quantum Platform: program (sampler or estimator), optimization level,
             session; ``circuits`` may then be the program's PUBs.
 
@@ -144,7 +147,8 @@ async def submit_job(
     platform = resolve_platform(service)
     job_id = await platform.submit(
         circuits, backend_name, key, shots=shots, job_name=job_name, job_tags=job_tags, share_level=share_level,
-        experiment_id=experiment_id, header=header, private=private, **({"runtime": runtime} if runtime else {}),
+        experiment_id=experiment_id, header=header, private=private, circuits_checked=circuits_checked,
+        **({"runtime": runtime} if runtime else {}),
     )
     get_run_logger().info(
         "Submitted job %s (%d circuits) to %s: %s", job_id, len(circuits), backend_name, platform.job_link(job_id)
@@ -233,10 +237,12 @@ def _result_cache_key(context: Any, parameters: dict[str, Any]) -> str:
 
 # The result is persisted under a key made from the job id: a private job hands its
 # result out once, so a retried or re-run fetch must read the stored copy instead.
+# Prefect need not also keep each result in memory: a 100,000-circuit sweep would hold them all.
 @io_task(
     task_run_name=_job_run_name("fetch"),
     cache_key_fn=_result_cache_key,
     persist_result=True,
+    cache_result_in_memory=False,
     **_RETRYING,
 )
 async def fetch_result(job_id: str, partial: bool = True, service: ServiceArg = None) -> Result:

@@ -157,8 +157,12 @@ class IBMQBackend(BackendV2):
         experiment_id: str | None = None,
         header: dict[str, Any] | None = None,
         private: bool = False,
+        circuits_checked: bool = False,
     ) -> JobSubmission:
         """Check every argument as :meth:`run` does and build the body it sends (circuits as QPY).
+
+        ``circuits_checked``: the caller has run :meth:`validate_circuits` on these circuits
+        already (a sweep checks all its circuits before the first job), so they are not checked twice.
 
         Raises:
             IBMQBackendValueError: If an argument is invalid.
@@ -168,7 +172,8 @@ class IBMQBackend(BackendV2):
         seed_simulator = self.options.seed_simulator if seed_simulator is None else seed_simulator
         batch = circuit_list(circuits)
         check_experiment_count(batch, self._configuration)
-        check_each_circuit(batch, self._configuration)
+        if not circuits_checked:
+            check_each_circuit(batch, self._configuration)
         check_run_options(shots, memory, seed_simulator, self._configuration)
         check_job_fields(job_name, job_tags, share_level, experiment_id, header, None, private)
         return JobSubmission(

@@ -19,6 +19,7 @@ from typing import Any
 import anyio
 from prefect import get_run_logger
 from prefect.runtime import task_run as current_task_run
+from prefect.utilities.annotations import quote
 from qiskit import QuantumCircuit, qpy
 from qiskit.result import Result
 
@@ -74,7 +75,8 @@ async def run_job(circuits: Sequence[QuantumCircuit], backend_name: str, shots: 
     """Run one job to its result (or take ``existing``'s), or, with ``cache``, reuse a stored identical one.
 
     ``options``: ``submit_job``'s job_name, job_tags, share_level, header, idempotency_key, service,
-    and ``timeout``/``cancel_on_timeout`` of the wait.
+    and ``timeout``/``cancel_on_timeout`` of the wait. The circuits must have been checked with
+    ``backend.validate_circuits`` (both flows do that before any job): they are not checked again.
 
     Raises:
         JobStageError: If a task run failed.
@@ -82,7 +84,9 @@ async def run_job(circuits: Sequence[QuantumCircuit], backend_name: str, shots: 
     if not cache or existing is not None:
         return await _submit_wait_fetch(circuits, backend_name, shots, existing, **options)
     digest = await anyio.to_thread.run_sync(circuits_digest, circuits)
-    state = await run_job_cached(list(circuits), digest, backend_name, shots, return_state=True, **options)
+    header = options.pop("header", None)
+    state = await run_job_cached(quote(list(circuits)), digest, backend_name, shots, return_state=True,
+                                 header=quote(header) if header else None, **options)
     outcome = await state.aresult(raise_on_failure=False)
     if isinstance(outcome, IncompleteJob):
         return outcome.job
@@ -103,7 +107,10 @@ async def _submit_wait_fetch(circuits: Sequence[QuantumCircuit], backend_name: s
     stage = "submit"
     try:
         if existing is None:
-            job_id = await submit_job(circuits, backend_name, shots, service=service, **submit)
+            # quote: Prefect would otherwise walk every circuit (and header item) looking for futures.
+            header = submit.pop("header", None)
+            job_id = await submit_job(quote(circuits), backend_name, shots, service=service, circuits_checked=True,
+                                      header=quote(header) if header else None, **submit)
         else:
             job_id = existing.job_id
         stage = "wait"
@@ -134,7 +141,7 @@ def _cached_run_name() -> str:
     return f"cached-job-{params.get('job_name') or params.get('digest', '')[:12]}"
 
 
-@io_task(task_run_name=_cached_run_name, cache_key_fn=_cache_key, persist_result=True)
+@io_task(task_run_name=_cached_run_name, cache_key_fn=_cache_key, persist_result=True, cache_result_in_memory=False)
 async def run_job_cached(
     circuits: list[QuantumCircuit],
     digest: str,

@@ -29,6 +29,9 @@ class RunReport:
     counts: pd.DataFrame
     result: Result | None
 
+    def __repr__(self) -> str:  # the frames' own reprs are long and slow to make
+        return f"RunReport(job_id={self.job_id!r}, status={self.status.value}, count_rows={len(self.counts)})"
+
 
 @io_flow(name="run-circuits")
 async def run_circuits(

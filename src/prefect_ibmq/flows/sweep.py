@@ -13,6 +13,7 @@ still callable from sync code (see :mod:`prefect_ibmq.syncable`).
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import re
 import uuid
 from collections.abc import Awaitable, Callable
@@ -24,6 +25,7 @@ import anyio
 import numpy as np
 import pandas as pd
 from prefect import get_run_logger
+from prefect.utilities.annotations import quote
 from qiskit import QuantumCircuit
 
 from prefect_ibmq.backend import IBMQService
@@ -34,7 +36,7 @@ from prefect_ibmq.flows.outputs import write_frames
 from prefect_ibmq.flows.job import JobStageError, run_job
 from prefect_ibmq.flows.sessions import execution_mode, runtime_arguments
 from prefect_ibmq.plots import render_pictures, write_pictures
-from prefect_ibmq.syncable import io_flow
+from prefect_ibmq.syncable import io_flow, io_task
 from prefect_ibmq.tables import counts_frame, job_summary_frame, time_per_step_frame
 from prefect_ibmq.wire import JOBSET_TAG_PREFIX, JobRecord
 
@@ -72,6 +74,10 @@ class SweepReport:
     outputs: dict[str, Path] = field(default_factory=dict)
     #: Jobs whose counts came from the cache (``cache_results=True``) instead of a new job.
     cached: int = 0
+
+    def __repr__(self) -> str:  # the frames' own reprs are long and slow to make
+        return (f"SweepReport(sweep_id={self.sweep_id!r}, jobs={len(self.job_ids)}, submitted={self.submitted}, "
+                f"reused={self.reused}, cached={self.cached}, failed_circuits={len(self.failed_circuits)})")
 
 
 @io_flow(name="circuit-sweep")
@@ -159,7 +165,7 @@ async def circuit_sweep(
     timings = time_per_step_frame(pipeline.records)
     counts = _latest_attempts(pipeline.count_parts)
     failed = sorted(pipeline.failed_circuits)
-    outputs = await _publish(sweep_id, backend_name, output_dir, counts, timings, summary)
+    outputs = await _publish(sweep_id, backend_name, output_dir, counts, timings, summary, cache_results)
     logger.info(
         "Sweep %s done: %d jobs (%d submitted now, %d reused, %d from the cache), %d circuits without a successful "
         "result", sweep_id, len(pipeline.records), pipeline.submitted, pipeline.reused, len(pipeline.cached_job_ids),
@@ -177,13 +183,17 @@ async def circuit_sweep(
 
 
 async def _publish(sweep_id: str, backend_name: str, output_dir: str | None, counts: pd.DataFrame,
-                   timings: pd.DataFrame, summary: pd.DataFrame) -> dict[str, Path]:
+                   timings: pd.DataFrame, summary: pd.DataFrame, cache: bool) -> dict[str, Path]:
     """Write the tables (and pictures) to ``output_dir`` and publish them as artifacts; returns the files.
 
-    The pictures (~0.4 s of matplotlib) are drawn in a worker thread while the tables
-    are written and published, so their cost overlaps that I/O instead of adding to it.
+    The pictures (~0.3 s of matplotlib) are drawn in a worker thread while the tables
+    are written and published, so their cost overlaps that I/O instead of adding to it;
+    with ``cache`` they are a cached task of their own (the same jobs make the same pictures).
     """
-    drawing = asyncio.ensure_future(anyio.to_thread.run_sync(render_pictures, timings, summary))
+    if cache:
+        drawing = asyncio.ensure_future(draw_pictures(quote(timings), quote(summary), _frames_digest(timings, summary)))
+    else:
+        drawing = asyncio.ensure_future(anyio.to_thread.run_sync(render_pictures, timings, summary))
     outputs = {}
     if output_dir:
         outputs = await anyio.to_thread.run_sync(
@@ -200,6 +210,21 @@ async def _publish(sweep_id: str, backend_name: str, output_dir: str | None, cou
     except Exception:
         get_run_logger().warning("Sweep %s: could not draw or publish the pictures", sweep_id, exc_info=True)
     return outputs
+
+
+def _frames_digest(timings: pd.DataFrame, summary: pd.DataFrame) -> str:
+    """A digest of what the pictures show: the jobs' step times, and queue and run time per backend."""
+    digest = hashlib.sha256()
+    for frame in (timings.drop(columns=["tags"], errors="ignore"), summary[["backend", "queue_s", "run_s"]]):
+        digest.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+    return digest.hexdigest()
+
+
+@io_task(task_run_name="draw-pictures", persist_result=True,
+         cache_key_fn=lambda context, parameters: f"prefect-ibmq-pictures-{parameters['digest']}")
+async def draw_pictures(timings: pd.DataFrame, summary: pd.DataFrame, digest: str) -> dict[str, bytes]:
+    """The sweep's pictures as PNG bytes, stored by Prefect under ``digest`` (see ``_frames_digest``)."""
+    return await anyio.to_thread.run_sync(render_pictures, timings, summary)
 
 
 class _Pipeline:
