@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import anyio
 from prefect.blocks.abstract import CredentialsBlock, JobBlock, JobRun
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from qiskit.result import Result
 
 from prefect_ibmq.backend import IBMQService
@@ -74,12 +74,23 @@ class IBMQuantumPlatformCredentials(CredentialsBlock):
     _description = "API key and instance CRN of an IBM Quantum Platform account (qiskit-ibm-runtime)."
 
     token: SecretStr = Field(description="IBM Cloud API key (or a prefect-ibmq token for a local service).")
-    instance: str = Field(description="Instance CRN, crn:v1:...", pattern=r"^crn:")
+    instance: str | None = Field(
+        default=None, pattern=r"^crn:",
+        description="Instance CRN, crn:v1:...; a prefect-ibmq service tells its token's when left empty.",
+    )
     url: str | None = Field(default=None, description="Platform URL; empty for IBM's default.")
     url_resolver: Literal["ibm-cloud", "prefect-ibmq"] = Field(
         default="ibm-cloud",
         description="ibm-cloud: IBM's service; prefect-ibmq: a prefect-ibmq job service at url (dry runs).",
     )
+
+    @model_validator(mode="after")
+    def _where_and_which_instance(self) -> IBMQuantumPlatformCredentials:
+        if self.url_resolver == "prefect-ibmq" and not self.url:
+            raise ValueError("url_resolver='prefect-ibmq' needs the url of a prefect-ibmq job service")
+        if self.url_resolver == "ibm-cloud" and not self.instance:
+            raise ValueError("instance is required on IBM Cloud: the CRN of your IBM Quantum Platform instance")
+        return self
 
     def get_service(self) -> RuntimePlatform:
         """The platform these credentials reach (one instance per process)."""

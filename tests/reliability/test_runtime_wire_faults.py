@@ -37,8 +37,8 @@ def test_runtime_sweep_through_20_percent_faults_leaves_no_duplicate(job_server,
     with FaultProxy(job_server.url, rate=RATE, seed=4242) as proxy:
         # On top of the random 20 %: the server made the job, the client never heard, three times for sure.
         proxy.add_rule(Rule("drop_response", method="POST", path="/api/v1/jobs$", times=3))
-        via_proxy = IBMQuantumPlatformCredentials(token=token, instance=instance_crn(identity), url=proxy.url,
-                                                  url_resolver="prefect-ibmq")
+        # No instance given: the service is asked for the token's, through the faults too.
+        via_proxy = IBMQuantumPlatformCredentials(token=token, url=proxy.url, url_resolver="prefect-ibmq")
         report = circuit_sweep(circuits, shots=SHOTS, max_experiments_per_job=PER_JOB, sweep_id=sweep_id,
                                service=via_proxy)
         injected, forwarded = Counter(proxy.injected), proxy.forwarded

@@ -124,6 +124,10 @@ def test_programs_are_modules_and_the_block_keeps_the_runtime_client_unloaded():
     assert "secret-api-key" not in repr(creds) and "secret-api-key" not in creds.model_dump_json()
     with pytest.raises(ValueError, match="crn"):
         IBMQuantumPlatformCredentials(token="k", instance="my-instance")
+    with pytest.raises(ValueError, match="instance is required on IBM Cloud"):
+        IBMQuantumPlatformCredentials(token="k")
+    with pytest.raises(ValueError, match="needs the url of a prefect-ibmq job service"):
+        IBMQuantumPlatformCredentials(token="k", url_resolver="prefect-ibmq")
     probe = ("import sys, prefect_ibmq, prefect_ibmq.blocks, prefect_ibmq.tables; "
              "print('qiskit_ibm_runtime' in sys.modules)")
     loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)

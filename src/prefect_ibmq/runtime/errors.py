@@ -23,7 +23,8 @@ from prefect_ibmq.exceptions import IBMQJobApiError
 T = TypeVar("T")
 
 _TRANSIENT_STATUS = (-1, 408, 429)
-#: HTTP errors of the runtime client (RequestsApiError) and of the IBM Cloud SDK it uses for IAM (ApiException).
+#: HTTP errors of the runtime client (RequestsApiError) and of the IBM Cloud SDK it uses for IAM (ApiException);
+#: ``requests.HTTPError`` (a raised answer) counts too.
 _HTTP_ERRORS = ("RequestsApiError", "ApiException")
 #: Attempts of a read before its IBMQJobApiError goes to the caller (waits 0.25, 0.5, 1 s between).
 READ_ATTEMPTS = 4
@@ -38,7 +39,11 @@ def is_transient(error: BaseException) -> bool:
         if isinstance(current, (requests.ConnectionError, requests.Timeout)):
             return True
         status = getattr(current, "status_code", None)
-        if isinstance(status, int) and type(current).__name__ in _HTTP_ERRORS:
+        if isinstance(current, requests.HTTPError) and current.response is not None:
+            status = current.response.status_code
+        elif type(current).__name__ not in _HTTP_ERRORS:
+            status = None
+        if isinstance(status, int):
             return status in _TRANSIENT_STATUS or status >= 500
         current = current.__cause__ or current.__context__
     return False
@@ -57,14 +62,14 @@ def transient_as_api_error(action: str) -> Iterator[None]:
         raise
 
 
-def retrying(action: str, read: Callable[[], T]) -> T:
-    """``read()`` (safe to repeat), retried on transient faults; then IBMQJobApiError."""
-    for attempt in range(READ_ATTEMPTS):
+def retrying(action: str, read: Callable[[], T], attempts: int = READ_ATTEMPTS) -> T:
+    """``read()`` (safe to repeat), retried on transient faults (0.25 s, 0.5 s, then 1 s apart); then IBMQJobApiError."""
+    for attempt in range(attempts):
         try:
             with transient_as_api_error(action):
                 return read()
         except IBMQJobApiError:
-            if attempt == READ_ATTEMPTS - 1:
+            if attempt == attempts - 1:
                 raise
-            time.sleep(0.25 * 2**attempt)
+            time.sleep(min(0.25 * 2**attempt, 1.0))
     raise AssertionError("unreachable")

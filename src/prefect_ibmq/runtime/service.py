@@ -18,14 +18,19 @@ from prefect_ibmq.runtime.errors import retrying
 from prefect_ibmq.runtime.platform import RuntimePlatform
 
 URL_RESOLVERS = ("ibm-cloud", "prefect-ibmq")
+#: Connecting has no side effect, but takes ~6 requests that the IBM Cloud SDK does not retry
+#: (IAM, Global Search, Global Catalog): it is tried more often than a single read.
+CONNECT_ATTEMPTS = 20
 
-_platforms: dict[tuple[str | None, str, str, str], RuntimePlatform] = {}
+_platforms: dict[tuple[str | None, str, str | None, str], RuntimePlatform] = {}
 _lock = threading.Lock()
 
 
-def runtime_platform(token: str, instance: str, url: str | None = None,
+def runtime_platform(token: str, instance: str | None, url: str | None = None,
                      url_resolver: str = "ibm-cloud") -> RuntimePlatform:
     """The platform for this account (one per process: building a service costs several requests).
+
+    ``instance`` may be None on a prefect-ibmq service: it tells the token's own.
 
     Raises:
         ValueError: An unknown ``url_resolver``, or ``prefect-ibmq`` without a ``url``.
@@ -39,12 +44,12 @@ def runtime_platform(token: str, instance: str, url: str | None = None,
     with _lock:
         if key not in _platforms:
             service = retrying("connecting to IBM Quantum Platform",
-                               lambda: _build_service(token, instance, url, url_resolver))
+                               lambda: _build_service(token, instance, url, url_resolver), attempts=CONNECT_ATTEMPTS)
             _platforms[key] = RuntimePlatform(service, url)
         return _platforms[key]
 
 
-def _build_service(token: str, instance: str, url: str | None, url_resolver: str) -> Any:
+def _build_service(token: str, instance: str | None, url: str | None, url_resolver: str) -> Any:
     if url_resolver == "prefect-ibmq":
         from prefect_ibmq.runtime.local import local_runtime_service
 
