@@ -43,7 +43,6 @@ from .simulators import (
     Simulator,
     SimulatorCrashed,
     ThreadRunner,
-    simulate_qpy,
 )
 from .simpool import SimulatorPool, SimulatorProcessDied
 from .runtime.execute import execute
@@ -313,7 +312,8 @@ class Executor:
         params = self._retry(lambda: self._store.runtime_params(job_id))
         if params is None or record.program_id is None:
             return False  # deleted meanwhile
-        submit = None if self.simulation == "threads" else self._pool_submit
+        # In the simulator processes; otherwise (threads, or any other simulation) in this worker thread.
+        submit = self._pool_call if self.simulation == "processes" else None
         outcome = execute(
             record.program_id, simulator.spec, self.aer_threads, job_id, params,
             record.num_experiments, stop, submit,
@@ -328,6 +328,15 @@ class Executor:
         # The failure's text is the result IBM serves for a failed job (error_message() reads it).
         self._finish(job_id, S.ERROR_RUNNING_JOB, outcome.reason, error)
         return False
+
+    def _pool_call(self, function: Callable[..., Any], *args: Any) -> Future:
+        """Run ``function(*args)`` in the simulator processes (made on the first call)."""
+        with self._pool_lock:
+            if self._stopping.is_set():
+                raise RuntimeError("the executor is stopping")
+            if self._pool is None:
+                self._pool = SimulatorPool(self._n_workers)
+            return self._pool.call(function, *args)
 
     def _finish(self, job_id: str, status: S, result: dict[str, Any] | str, error: JobError | None) -> bool:
         text = result if isinstance(result, str) else encode_result(result)
@@ -369,7 +378,7 @@ class _PoolRunner:
         self._executor = executor
 
     def submit(self, spec: BackendSpec, part: list[QuantumCircuit], run_options: dict[str, Any]) -> ChunkCall:
-        args = (simulate_qpy, spec, self._executor.aer_threads, dump_circuits(part), run_options)
+        args = (spec, self._executor.aer_threads, dump_circuits(part), run_options)
         return _PoolCall(self._executor, args, len(part))
 
 

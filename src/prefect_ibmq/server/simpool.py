@@ -30,6 +30,8 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any
 
+from .simulators import simulate_qpy
+
 logger = logging.getLogger("prefect_ibmq.server.simpool")
 
 #: How long shutdown waits for a child to exit after its stdin is closed.
@@ -49,7 +51,11 @@ class SimulatorPool:
         self._closed = False
         self._lock = threading.Lock()
 
-    def submit(self, function: Callable[..., Any], *args: Any) -> Future:
+    def submit(self, *args: Any) -> Future:
+        """Run ``simulators.simulate_qpy(*args)`` in a pool process."""
+        return self.call(simulate_qpy, *args)
+
+    def call(self, function: Callable[..., Any], *args: Any) -> Future:
         """Run ``function(*args)`` in a pool process (a module-level function: it is pickled by name)."""
         future: Future = Future()
         with self._lock:
