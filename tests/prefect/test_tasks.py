@@ -147,7 +147,8 @@ class _PathLog(FaultProxy):
 def test_wait_task_asks_only_for_news_and_gets_the_record_with_the_final_status(
     job_server, alice_token, credentials, recorded_events
 ):
-    job_id = credentials.get_service().backend("slow_simulator").run([bell()] * 3, shots=8).job_id()
+    # ~3 s on slow_simulator: still running when the wait starts, even when the flow run is slow to start.
+    job_id = credentials.get_service().backend("slow_simulator").run([bell()] * 6, shots=8).job_id()
     with _PathLog(job_server.url) as proxy:
         via_proxy = IBMQServiceCredentials(url=proxy.url, token=alice_token)
         via_proxy.get_service().backend("slow_simulator")  # the backend is read once per service
