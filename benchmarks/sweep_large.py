@@ -60,6 +60,8 @@ def run(n_circuits: int = N_CIRCUITS) -> list[dict[str, Any]]:
     if proc.returncode != 0:
         raise RuntimeError(f"the sweep subprocess failed:\n{proc.stderr[-3000:]}")
     measured = json.loads(proc.stdout.strip().splitlines()[-1])
+    print(f"sweep_large: {n_circuits:,} circuits in {measured['jobs']} jobs took {measured['seconds']:.1f} s, "
+          f"peak RSS {measured['peak_rss'] / 1024**2:.0f} MiB; now the floor", file=sys.stderr, flush=True)
     floor_s = floor(ghz_circuits(n_circuits))
     mib = 1024**2
     return [

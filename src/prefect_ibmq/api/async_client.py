@@ -20,9 +20,10 @@ import httpx
 
 from prefect_ibmq.api import calls
 from prefect_ibmq.api.errors import error_from_response, unreachable_error
-from prefect_ibmq.api.retry import RetryPolicy, parse_retry_after
-from prefect_ibmq.exceptions import IBMQBackendValueError, IBMQJobApiError
-from prefect_ibmq.wire import API_PREFIX, ApiJobStatus, CancelResponse, JobList, JobRecord, JobStatusResponse
+from prefect_ibmq.api.base import ClientBase
+from prefect_ibmq.api.retry import parse_retry_after
+from prefect_ibmq.exceptions import IBMQJobApiError
+from prefect_ibmq.wire import ApiJobStatus, CancelResponse, JobList, JobRecord, JobStatusResponse
 from prefect_ibmq.wire import JobSubmission, TagsUpdate
 
 logger = logging.getLogger("prefect_ibmq.api.client")
@@ -34,36 +35,15 @@ def _tls_context() -> ssl.SSLContext:
     return httpx.create_ssl_context()
 
 
-class AsyncAccountClient:
-    """Talks to one job service as one identity, from async code.
+class AsyncAccountClient(ClientBase):
+    """Talks to one job service as one identity, from async code, over an ``httpx.AsyncClient``.
 
-    Args: as ``AccountClient``'s.
+    Args: those of :class:`~prefect_ibmq.api.base.ClientBase` (url, token, timeouts, retry).
     """
 
-    def __init__(
-        self,
-        url: str,
-        token: str,
-        *,
-        connect_timeout: float = 5.0,
-        read_timeout: float = 30.0,
-        retry: RetryPolicy | None = None,
-        long_poll_margin: float = 10.0,
-    ) -> None:
-        if not isinstance(token, str) or not token:
-            raise IBMQBackendValueError(
-                "The token must be a non-empty str: give the token of your identity on the job service."
-            )
-        self._url = url.rstrip("/")
-        self._token = token
-        self._connect_timeout = connect_timeout
-        self._read_timeout = read_timeout
-        self._retry = retry or RetryPolicy()
-        self._long_poll_margin = long_poll_margin
+    def __init__(self, url: str, token: str, **settings: Any) -> None:
+        super().__init__(url, token, **settings)
         self._http = httpx.AsyncClient(headers={"Authorization": f"Bearer {token}"}, verify=_tls_context())
-
-    def __repr__(self) -> str:
-        return f"AsyncAccountClient(url={self._url!r}, token='***')"
 
     async def __aenter__(self) -> "AsyncAccountClient":
         return self
@@ -116,9 +96,8 @@ class AsyncAccountClient:
 
     async def send(self, call: calls.Call) -> Any:
         """Send one call, repeating it on transient failures when that is safe; returns its parsed answer."""
-        url = f"{self._url}{API_PREFIX}{call.path}"
-        read_timeout = call.long_poll + self._long_poll_margin if call.long_poll else self._read_timeout
-        timeout = httpx.Timeout(read_timeout, connect=self._connect_timeout)
+        url = self._url_of(call)
+        timeout = httpx.Timeout(self._read_timeout_of(call), connect=self._connect_timeout)
         attempt = 0
         while True:
             try:

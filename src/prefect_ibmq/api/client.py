@@ -16,9 +16,10 @@ from typing import TYPE_CHECKING, Any
 import requests
 
 from prefect_ibmq.api import calls
+from prefect_ibmq.api.base import ClientBase
 from prefect_ibmq.api.errors import error_from_response, unreachable_error
-from prefect_ibmq.api.retry import RetryPolicy, parse_retry_after
-from prefect_ibmq.exceptions import IBMQBackendValueError, IBMQJobApiError
+from prefect_ibmq.api.retry import parse_retry_after
+from prefect_ibmq.exceptions import IBMQJobApiError
 from prefect_ibmq.wire import (
     API_PREFIX,
     ApiJobStatus,
@@ -38,48 +39,16 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 
-class AccountClient:
-    """Talks to one job service as one identity (the token's).
+class AccountClient(ClientBase):
+    """Talks to one job service as one identity (the token's), over a ``requests`` session.
 
-    Args:
-        url: The service's base URL, e.g. ``http://127.0.0.1:8765``.
-        token: The bearer token; it is never shown in a repr, log or exception.
-        connect_timeout: Seconds to wait for a connection.
-        read_timeout: Seconds to wait for an answer (a long-poll adds its own wait).
-        retry: How often and how long to back off on transient failures.
-        long_poll_margin: Seconds a long-poll's read timeout exceeds its wait.
+    Args: those of :class:`~prefect_ibmq.api.base.ClientBase` (url, token, timeouts, retry).
     """
 
-    def __init__(
-        self,
-        url: str,
-        token: str,
-        *,
-        connect_timeout: float = 5.0,
-        read_timeout: float = 30.0,
-        retry: RetryPolicy | None = None,
-        long_poll_margin: float = 10.0,
-    ) -> None:
-        if not isinstance(token, str) or not token:
-            raise IBMQBackendValueError(
-                "The token must be a non-empty str: give the token of your identity on the job service."
-            )
-        self._url = url.rstrip("/")
-        self._token = token
-        self._connect_timeout = connect_timeout
-        self._read_timeout = read_timeout
-        self._retry = retry or RetryPolicy()
-        self._long_poll_margin = long_poll_margin
+    def __init__(self, url: str, token: str, **settings: Any) -> None:
+        super().__init__(url, token, **settings)
         self._session = requests.Session()
         self._session.headers["Authorization"] = f"Bearer {token}"
-
-    @property
-    def url(self) -> str:
-        """The service's base URL."""
-        return self._url
-
-    def __repr__(self) -> str:
-        return f"AccountClient(url={self._url!r}, token='***')"
 
     def close(self) -> None:
         """Close the HTTP session (its pooled connections)."""
@@ -170,17 +139,13 @@ class AccountClient:
         """
         from prefect_ibmq.api.async_client import AsyncAccountClient
 
-        return AsyncAccountClient(
-            self._url, self._token, connect_timeout=self._connect_timeout, read_timeout=self._read_timeout,
-            retry=self._retry, long_poll_margin=self._long_poll_margin,
-        )
+        return AsyncAccountClient(self._url, self._token, **self._settings())
 
     # --- plumbing -----------------------------------------------------------
 
     def send(self, call: calls.Call) -> Any:
         """Send one call, repeating it on transient failures when that is safe; returns its parsed answer."""
-        url = f"{self._url}{API_PREFIX}{call.path}"
-        read_timeout = call.long_poll + self._long_poll_margin if call.long_poll else self._read_timeout
+        url, read_timeout = self._url_of(call), self._read_timeout_of(call)
         attempt = 0
         while True:
             try:
