@@ -147,14 +147,20 @@ class _PathLog(FaultProxy):
 def test_wait_task_asks_only_for_news_and_gets_the_record_with_the_final_status(
     job_server, alice_token, credentials, recorded_events
 ):
-    # ~3 s on slow_simulator: still running when the wait starts, even when the flow run is slow to start.
-    job_id = credentials.get_service().backend("slow_simulator").run([bell()] * 6, shots=8).job_id()
     with _PathLog(job_server.url) as proxy:
         via_proxy = IBMQServiceCredentials(url=proxy.url, token=alice_token)
         via_proxy.get_service().backend("slow_simulator")  # the backend is read once per service
         start = proxy.forwarded
-        record = flow(lambda: wait_for_final_state(job_id, service=via_proxy), name="wait-counted")()
+
+        def submit_then_wait():
+            # Submitted directly (not counted) inside the flow: a flow run slow to start (a busy Prefect
+            # server late in the suite) cannot outlast the job (~3 s on slow_simulator) before the wait.
+            job_id = credentials.get_service().backend("slow_simulator").run([bell()] * 6, shots=8).job_id()
+            return wait_for_final_state(job_id, service=via_proxy)
+
+        record = flow(submit_then_wait, name="wait-counted")()
         forwarded, requests = proxy.forwarded - start, proxy.requests[-(proxy.forwarded - start):]
+    job_id = record.job_id
     assert record.status is ApiJobStatus.COMPLETED and "COMPLETED" in record.time_per_step
     # One read of the job, then long-polls only: no status() right after it, no read of the record at the end.
     assert requests[0] == ("GET", f"/v1/jobs/{job_id}")
