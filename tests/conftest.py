@@ -29,10 +29,12 @@ FLAKY_SEED = 13
 
 def server_config(data_dir, **overrides) -> ServerConfig:
     """The suite's server: the default backends (the flaky one seeded, so which experiments
-    fail follows from the job's name, not from luck) plus a slow one for cancel/queue tests."""
+    fail follows from the job's name, not from luck), a slow one for cancel/queue tests and one
+    whose every job fails."""
     backends = [spec for spec in BackendSpec.defaults() if spec.kind != "flaky"] + [
         BackendSpec(name="flaky_simulator", kind="flaky", seed=FLAKY_SEED),
         BackendSpec(name="slow_simulator", kind="ideal", n_qubits=5, experiment_delay_s=0.5),
+        BackendSpec(name="doomed_simulator", kind="flaky", n_qubits=5, failure_probability=1.0),
     ]
     settings = dict(
         data_dir=data_dir,

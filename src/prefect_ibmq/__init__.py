@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from prefect_ibmq.backend import IBMQBackend, IBMQService
-    from prefect_ibmq.blocks import IBMQJobBlock, IBMQServiceCredentials
+    from prefect_ibmq.blocks import IBMQJobBlock, IBMQServiceCredentials, IBMQuantumPlatformCredentials
     from prefect_ibmq.exceptions import (
         IBMQJobApiError,
         IBMQJobError,
@@ -50,6 +50,7 @@ _HOMES = {
     "QueueInfo": "prefect_ibmq.job",
     "IBMQJobBlock": "prefect_ibmq.blocks",
     "IBMQServiceCredentials": "prefect_ibmq.blocks",
+    "IBMQuantumPlatformCredentials": "prefect_ibmq.blocks",
 }
 
 

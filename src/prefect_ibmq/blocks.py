@@ -1,7 +1,10 @@
-"""Prefect blocks: credentials for a job service, and a job you can trigger from a block.
+"""Prefect blocks: credentials for a job service or IBM Quantum Platform, and a job you can trigger.
 
 ``IBMQServiceCredentials`` names a service (URL + ``SecretStr`` token) or, left
 empty, the one from ``PREFECT_IBMQ_*`` settings, else the embedded default.
+``IBMQuantumPlatformCredentials`` names an IBM Quantum Platform account (API key
+and instance CRN) reached with the stock ``qiskit-ibm-runtime`` client, imported
+only when such a block is used. Every task's and flow's ``service`` accepts either.
 ``IBMQJobBlock.trigger()`` submits a job and returns an ``IBMQJobRun`` with
 ``wait_for_completion()`` and ``fetch_result()``, as prefect-dbt's dbt Cloud job does.
 """
@@ -9,11 +12,11 @@ empty, the one from ``PREFECT_IBMQ_*`` settings, else the embedded default.
 from __future__ import annotations
 
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import anyio
 from prefect.blocks.abstract import CredentialsBlock, JobBlock, JobRun
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from qiskit.result import Result
 
 from prefect_ibmq.backend import IBMQService
@@ -21,6 +24,9 @@ from prefect_ibmq.backend.local import resolve_data_dir
 from prefect_ibmq.circuits import load_circuits
 from prefect_ibmq.job import IBMQJob
 from prefect_ibmq.settings import IBMQSettings
+
+if TYPE_CHECKING:
+    from prefect_ibmq.runtime.platform import RuntimePlatform
 
 _services: dict[tuple[str | None, str | None, str | None], IBMQService] = {}
 _services_lock = threading.Lock()
@@ -50,11 +56,61 @@ class IBMQServiceCredentials(CredentialsBlock):
         return self.get_service()
 
 
-def get_service(service: IBMQServiceCredentials | IBMQService | None = None) -> IBMQService:
+class IBMQuantumPlatformCredentials(CredentialsBlock):
+    """An IBM Quantum Platform account: API key and instance CRN (and where the platform is).
+
+    With ``url_resolver="prefect-ibmq"`` and ``url`` set, it is a prefect-ibmq job
+    service that serves the Qiskit Runtime API: a local IBM Quantum for dry runs.
+
+    Examples:
+        ```python
+        creds = IBMQuantumPlatformCredentials(token="<api key>", instance="crn:v1:bluemix:...")
+        circuit_sweep(circuits, backend_name="ibm_torino", service=creds)
+        ```
+    """
+
+    _block_type_name = "IBM Quantum Platform Credentials"
+    _block_type_slug = "ibm-quantum-platform-credentials"
+    _description = "API key and instance CRN of an IBM Quantum Platform account (qiskit-ibm-runtime)."
+
+    token: SecretStr = Field(description="IBM Cloud API key (or a prefect-ibmq token for a local service).")
+    instance: str | None = Field(
+        default=None, pattern=r"^crn:",
+        description="Instance CRN, crn:v1:...; a prefect-ibmq service tells its token's when left empty.",
+    )
+    url: str | None = Field(default=None, description="Platform URL; empty for IBM's default.")
+    url_resolver: Literal["ibm-cloud", "prefect-ibmq"] = Field(
+        default="ibm-cloud",
+        description="ibm-cloud: IBM's service; prefect-ibmq: a prefect-ibmq job service at url (dry runs).",
+    )
+
+    @model_validator(mode="after")
+    def _where_and_which_instance(self) -> IBMQuantumPlatformCredentials:
+        if self.url_resolver == "prefect-ibmq" and not self.url:
+            raise ValueError("url_resolver='prefect-ibmq' needs the url of a prefect-ibmq job service")
+        if self.url_resolver == "ibm-cloud" and not self.instance:
+            raise ValueError("instance is required on IBM Cloud: the CRN of your IBM Quantum Platform instance")
+        return self
+
+    def get_service(self) -> RuntimePlatform:
+        """The platform these credentials reach (one instance per process)."""
+        from prefect_ibmq.runtime.service import runtime_platform
+
+        return runtime_platform(self.token.get_secret_value(), self.instance, self.url, self.url_resolver)
+
+    def get_client(self) -> RuntimePlatform:
+        return self.get_service()
+
+
+#: What a task's or flow's ``service`` argument accepts.
+ServiceCredentials = IBMQServiceCredentials | IBMQuantumPlatformCredentials
+
+
+def get_service(service: ServiceCredentials | IBMQService | None = None) -> IBMQService | RuntimePlatform:
     """Resolve a task's ``service`` argument: a block, a service, or None for the settings/default."""
     if isinstance(service, IBMQService):
         return service
-    if isinstance(service, IBMQServiceCredentials):
+    if isinstance(service, (IBMQServiceCredentials, IBMQuantumPlatformCredentials)):
         return service.get_service()
     settings = IBMQSettings()
     token = settings.token.get_secret_value() if settings.token else None

@@ -1,4 +1,4 @@
-"""pandas tables of jobs and results: per-step timings, per-job summaries, counts.
+"""pandas tables of jobs and results: per-step timings, per-job summaries, counts, expectation values.
 
 Pure pandas + numpy (no Prefect, no server). Every frame is built column-wise:
 one pass over the input gathers plain Python lists, then numpy and pandas build
@@ -8,7 +8,10 @@ Jobs may be given as :class:`~prefect_ibmq.wire.JobRecord` objects, as plain
 dicts in JobRecord shape (the fast path for big inputs), or as any object with a
 ``record`` attribute holding one of those (``IBMQJob`` exposes its last-seen data
 that way). Results may be :class:`qiskit.result.Result` objects or their dicts
-(``Result.to_dict()`` shape, as the job service sends them).
+(``Result.to_dict()`` shape, as the job service sends them), or sampler
+``PrimitiveResult`` objects of IBM Quantum Platform (one experiment per PUB, see
+:mod:`prefect_ibmq.runtime.results`). Estimator results have their own table,
+:func:`expectation_frame` (from :mod:`prefect_ibmq.expectations`, named here too).
 
 Dtypes: ids, names and bitstrings are pandas ``str``; ``step``/``status`` use
 :data:`STEP_DTYPE` (ordered, lifecycle order); times are ``datetime64[us, UTC]``;
@@ -24,7 +27,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from prefect_ibmq.expectations import EXPECTATION_COLUMNS, expectation_frame
+from prefect_ibmq.runtime.results import is_primitive_result, sampler_counts_result
 from prefect_ibmq.wire import FINAL_STATUSES, ApiJobStatus, JobRecord
+
+__all__ = [
+    "COUNTS_COLUMNS", "EXPECTATION_COLUMNS", "JOB_SUMMARY_COLUMNS", "STEPS", "STEP_DTYPE", "TIME_PER_STEP_COLUMNS",
+    "counts_frame", "expectation_frame", "job_summary_frame", "time_per_step_frame",
+]
 
 #: Step and status names in lifecycle order (the order of :class:`ApiJobStatus`).
 STEPS: tuple[str, ...] = tuple(status.value for status in ApiJobStatus)
@@ -169,9 +179,12 @@ def counts_frame(results: Any) -> pd.DataFrame:
     header's ``memory_slots`` and split into classical registers by a space, last
     register first (``'11 0'``). A failed experiment (or one without counts) is a
     single row with NA bitstring, count and probability; it never raises.
-    ``results`` is a Result, a Result dict, or an iterable of them (None skipped).
+    ``results`` is a Result, a Result dict, a sampler ``PrimitiveResult``, or an
+    iterable of them (None skipped); a ``PrimitiveResult`` carries no job id or
+    circuit names, so those columns are NA for it (results fetched by the tasks
+    come as Results that have both).
     """
-    if isinstance(results, Mapping) or hasattr(results, "results"):
+    if isinstance(results, Mapping) or hasattr(results, "results") or is_primitive_result(results):
         results = [results]
     job_ids: list[Any] = []
     exp_job: list[int] = []
@@ -187,6 +200,8 @@ def counts_frame(results: Any) -> pd.DataFrame:
     for result in results:
         if result is None:
             continue
+        if is_primitive_result(result):
+            result = sampler_counts_result(result)
         job_id, experiments = _result_parts(result)
         job_ids.append(job_id)
         job = len(job_ids) - 1

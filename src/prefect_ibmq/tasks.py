@@ -41,13 +41,14 @@ from qiskit import QuantumCircuit
 from qiskit.providers import JobStatus
 from qiskit.result import Result
 
-from prefect_ibmq.blocks import IBMQServiceCredentials
+from prefect_ibmq.blocks import IBMQuantumPlatformCredentials, IBMQServiceCredentials
 from prefect_ibmq.job import IBMQJobApiError, IBMQJobTimeoutError
 from prefect_ibmq.platforms import JobPlatform, resolve_platform
+from prefect_ibmq.runtime.options import RuntimeOptions
 from prefect_ibmq.syncable import io_task
 from prefect_ibmq.wire import JobRecord
 
-ServiceArg = IBMQServiceCredentials | None
+ServiceArg = IBMQServiceCredentials | IBMQuantumPlatformCredentials | None
 
 
 def retry_on_api_error(task: Any, task_run: Any, state: State) -> Any:
@@ -88,7 +89,8 @@ def derive_idempotency_key(circuits: Sequence[QuantumCircuit], *parts: object) -
     digest = hashlib.sha256(str(task_run.task_run.id if task_run else "").encode())
     for part in parts:
         digest.update(repr(part).encode())
-    for circuit in circuits:
+    for item in circuits:  # a circuit, or a primitive's PUB whose first part is one
+        circuit = item if isinstance(item, QuantumCircuit) else getattr(item, "circuit", None) or item[0]
         digest.update(f"{circuit.name}:{circuit.num_qubits}:{circuit.size()}".encode())
     return digest.hexdigest()[:32]
 
@@ -107,6 +109,7 @@ async def submit_job(
     idempotency_key: str | None = None,
     service: ServiceArg = None,
     circuits_checked: bool = False,
+    runtime: RuntimeOptions | None = None,
 ) -> str:
     """Submit circuits as one job and return its id; a retry never makes a second job.
 
@@ -121,9 +124,12 @@ async def submit_job(
         header: A user header kept with the job.
         private: The job's result can be read only once; ``fetch_result`` keeps that copy.
         idempotency_key: The same key gives back the same job (default: one per task run).
-        service: Credentials of the service; None for the settings, else the embedded default.
+        service: Credentials of the service (or of IBM Quantum Platform); None for the settings,
+            else the embedded default.
         circuits_checked: The caller validated these circuits against the backend already
             (``backend.validate_circuits``), so they are not checked again.
+        runtime: On IBM Quantum Platform: program (sampler or estimator), optimization level,
+            session; ``circuits`` may then be the program's PUBs.
 
     Returns:
         The job id.
@@ -135,11 +141,14 @@ async def submit_job(
     Examples:
         >>> job_id = submit_job([bell()], shots=1024)  # inside a flow
     """
+    if runtime is not None and not isinstance(service, IBMQuantumPlatformCredentials):
+        raise ValueError("runtime options need service=IBMQuantumPlatformCredentials(...); the job service has none")
     key = idempotency_key or derive_idempotency_key(circuits, backend_name, shots, job_name)
     platform = resolve_platform(service)
     job_id = await platform.submit(
         circuits, backend_name, key, shots=shots, job_name=job_name, job_tags=job_tags, share_level=share_level,
         experiment_id=experiment_id, header=header, private=private, circuits_checked=circuits_checked,
+        **({"runtime": runtime} if runtime else {}),
     )
     get_run_logger().info(
         "Submitted job %s (%d circuits) to %s: %s", job_id, len(circuits), backend_name, platform.job_link(job_id)
@@ -244,8 +253,9 @@ async def fetch_result(job_id: str, partial: bool = True, service: ServiceArg = 
         IBMQJobFailureError: If the job failed (and ``partial`` is False, or nothing ran).
     """
     result = await resolve_platform(service).result(job_id, partial)
-    ok = sum(1 for experiment in result.results if experiment.success)
-    get_run_logger().info("Fetched result of job %s: %d of %d experiments succeeded", job_id, ok, len(result.results))
+    # A Result has experiments; an estimator's PrimitiveResult (IBM Quantum Platform) has PUB results, all done.
+    outcomes = [experiment.success for experiment in result.results] if hasattr(result, "results") else [True] * len(result)
+    get_run_logger().info("Fetched result of job %s: %d of %d experiments succeeded", job_id, sum(outcomes), len(outcomes))
     return result
 
 

@@ -68,3 +68,4 @@ def test_prefect_block_register_finds_our_blocks_offline():
                           env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr + done.stdout
     assert "IBMQ Service Credentials" in done.stdout and "IBMQ Job" in done.stdout
+    assert "IBM Quantum Platform Credentials" in done.stdout

@@ -22,7 +22,7 @@ from prefect_ibmq.backend.validation import (
     check_experiment_count,
     check_job_fields,
     check_run_options,
-    check_shots,
+    checked_circuits,
     circuit_list,
 )
 from prefect_ibmq.job import IBMQJob
@@ -99,11 +99,7 @@ class IBMQBackend(BackendV2):
         Raises:
             IBMQBackendValueError: Naming the first bad circuit or value.
         """
-        batch = circuit_list(circuits)
-        check_each_circuit(batch, self._configuration)
-        if shots is not None:
-            check_shots(shots, self._configuration)
-        return batch
+        return checked_circuits(circuits, self._configuration, shots)
 
     def run(
         self,

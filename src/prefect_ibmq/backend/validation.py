@@ -34,6 +34,17 @@ def circuit_list(circuits: QuantumCircuit | Sequence[QuantumCircuit]) -> list[Qu
     return batch
 
 
+def checked_circuits(
+    circuits: QuantumCircuit | Sequence[QuantumCircuit], configuration: BackendConfiguration, shots: Any = None
+) -> list[QuantumCircuit]:
+    """The circuits as a list, each checked against the backend (and ``shots``, when given)."""
+    batch = circuit_list(circuits)
+    check_each_circuit(batch, configuration)
+    if shots is not None:
+        check_shots(shots, configuration)
+    return batch
+
+
 def check_experiment_count(circuits: list[QuantumCircuit], configuration: BackendConfiguration) -> None:
     """At most ``max_experiments`` circuits in one job."""
     if len(circuits) > configuration.max_experiments:

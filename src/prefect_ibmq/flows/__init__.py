@@ -1,6 +1,11 @@
-"""Ready flows: ``run_circuits`` (one job) and ``circuit_sweep`` (a resumable job set)."""
+"""Ready flows: ``run_circuits`` (one job), ``circuit_sweep`` (a resumable job set) and
+``estimator_sweep`` (expectation values on IBM Quantum Platform)."""
 
+from prefect_ibmq.flows.estimator import EstimatorSweepReport, estimator_sweep
 from prefect_ibmq.flows.run import RunReport, run_circuits
 from prefect_ibmq.flows.sweep import SweepError, SweepReport, circuit_sweep
 
-__all__ = ["RunReport", "SweepError", "SweepReport", "circuit_sweep", "run_circuits"]
+__all__ = [
+    "EstimatorSweepReport", "RunReport", "SweepError", "SweepReport", "circuit_sweep", "estimator_sweep",
+    "run_circuits",
+]

@@ -10,6 +10,7 @@ makes one from a sweep id or job name.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import re
 import time
@@ -82,6 +83,9 @@ class Progress:
     def __init__(self, artifact_id: UUID, total: int, what: str, min_interval: float) -> None:
         self.artifact_id, self.total, self.what, self.min_interval = artifact_id, max(total, 1), what, min_interval
         self._sent_at = time.monotonic()
+        # The sweep's jobs update concurrently: without it a 33 % request still in flight
+        # could land after the 100 % one. The lock is fair, so requests go in call order.
+        self._sending = asyncio.Lock()
 
     @classmethod
     async def create(cls, key: str, total: int, what: str, min_interval: float = 1.0) -> "Progress":
@@ -93,10 +97,11 @@ class Progress:
         """Record ``done`` of ``total`` (the total may grow, e.g. with resubmissions); returns the percentage."""
         self.total = max(total or self.total, 1)
         percent = 100.0 * min(done, self.total) / self.total
+        description = f"{done} of {self.total} {self.what} done"
         if done >= self.total or time.monotonic() - self._sent_at >= self.min_interval:
-            await aupdate_progress_artifact(self.artifact_id, percent,
-                                            description=f"{done} of {self.total} {self.what} done")
             self._sent_at = time.monotonic()
+            async with self._sending:
+                await aupdate_progress_artifact(self.artifact_id, percent, description=description)
         return percent
 
 

@@ -155,8 +155,11 @@ async def run_job_cached(
     timeout: float | None = None,
     cancel_on_timeout: bool = True,
     service: Any = None,
+    runtime: Any = None,
 ) -> FinishedJob:
     """Submit, wait and fetch one job; Prefect stores the outcome under ``_cache_key`` and reuses it.
+
+    ``runtime``: ``RuntimeOptions`` of a job on IBM Quantum Platform (None elsewhere).
 
     Raises:
         IncompleteJob: If an experiment failed or the job did not complete (nothing is stored).
@@ -165,6 +168,7 @@ async def run_job_cached(
     job = await _submit_wait_fetch(
         circuits, backend_name, shots, None, timeout=timeout, cancel_on_timeout=cancel_on_timeout, service=service,
         job_name=job_name, job_tags=job_tags, share_level=share_level, header=header, idempotency_key=idempotency_key,
+        **({"runtime": runtime} if runtime is not None else {}),
     )
     if not job.complete:
         raise IncompleteJob(job)

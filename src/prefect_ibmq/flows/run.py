@@ -8,9 +8,10 @@ from typing import Any
 import pandas as pd
 from qiskit.result import Result
 
-from prefect_ibmq.blocks import IBMQServiceCredentials, get_service
+from prefect_ibmq.blocks import ServiceCredentials, get_service
 from prefect_ibmq.circuits import load_circuits
 from prefect_ibmq.flows.artifacts import artifact_key, publish_job_table, publish_summary
+from prefect_ibmq.flows.sessions import execution_mode, runtime_arguments
 from prefect_ibmq.syncable import io_flow
 from prefect_ibmq.tables import counts_frame, job_summary_frame, time_per_step_frame
 from prefect_ibmq.flows.job import JobStageError, run_job
@@ -41,8 +42,9 @@ async def run_circuits(
     job_tags: list[str] | None = None,
     timeout: float | None = None,
     cancel_on_timeout: bool = True,
-    service: IBMQServiceCredentials | None = None,
+    service: ServiceCredentials | None = None,
     cache_results: bool = False,
+    mode: str | None = None,
 ) -> RunReport:
     """Submit circuits as one job, wait for its final state, read its (partial) result, tabulate.
 
@@ -54,6 +56,8 @@ async def run_circuits(
             unless ``cancel_on_timeout`` is False).
         cache_results: Reuse the stored counts of a job with the same circuits (QPY digest),
             backend and shots instead of submitting (see :mod:`prefect_ibmq.flows.job`).
+        service: A job service's or IBM Quantum Platform's credentials.
+        mode: IBM Quantum Platform only: ``job`` (default), ``batch`` or ``session``.
 
     Returns:
         A ``RunReport``; its ``summary`` has a ``cached`` column.
@@ -68,8 +72,10 @@ async def run_circuits(
     qcs = load_circuits(circuits)
     get_service(service).backend(backend_name).validate_circuits(qcs, shots=shots)
     try:
-        job = await run_job(qcs, backend_name, shots, cache=cache_results, job_name=job_name, job_tags=job_tags,
-                            timeout=timeout, cancel_on_timeout=cancel_on_timeout, service=service)
+        with execution_mode(service, backend_name, mode) as runtime:
+            job = await run_job(qcs, backend_name, shots, cache=cache_results, job_name=job_name, job_tags=job_tags,
+                                timeout=timeout, cancel_on_timeout=cancel_on_timeout, service=service,
+                                **runtime_arguments(runtime))
     except JobStageError as exc:
         raise exc.error from None  # the task's own error: a timeout, a bad token, ...
     job_id, record, result = job.record.job_id, job.record, job.result

@@ -29,11 +29,12 @@ from prefect.utilities.annotations import quote
 from qiskit import QuantumCircuit
 
 from prefect_ibmq.backend import IBMQService
-from prefect_ibmq.blocks import IBMQServiceCredentials, get_service
+from prefect_ibmq.blocks import ServiceCredentials, get_service
 from prefect_ibmq.circuits import load_circuits
 from prefect_ibmq.flows.artifacts import Progress, artifact_key, publish_job_table, publish_pictures, publish_summary
 from prefect_ibmq.flows.outputs import write_frames
 from prefect_ibmq.flows.job import JobStageError, run_job
+from prefect_ibmq.flows.sessions import execution_mode, runtime_arguments
 from prefect_ibmq.plots import render_pictures, write_pictures
 from prefect_ibmq.syncable import io_flow, io_task
 from prefect_ibmq.tables import counts_frame, job_summary_frame, time_per_step_frame
@@ -92,8 +93,9 @@ async def circuit_sweep(
     output_dir: str | None = None,
     job_tags: list[str] | None = None,
     share_level: str | None = None,
-    service: IBMQServiceCredentials | None = None,
+    service: ServiceCredentials | None = None,
     cache_results: bool = False,
+    mode: str | None = None,
 ) -> SweepReport:
     """Run circuits as a job set and tabulate them; a rerun with the same ``sweep_id`` resumes.
 
@@ -113,6 +115,9 @@ async def circuit_sweep(
         cache_results: reuse the stored counts of a job with the same circuits (by QPY digest), backend
             and shots, from any earlier run or sweep id, instead of submitting it again (see
             :mod:`prefect_ibmq.flows.job`). Off by default: a sample is a sample.
+        service: a job service's or IBM Quantum Platform's credentials. IBM keeps no partial
+            results: there a failed job's circuits are all resubmitted.
+        mode: IBM Quantum Platform only: ``batch`` (the default there), ``session`` or ``job``.
 
     Returns:
         A ``SweepReport``; its ``summary`` has a ``cached`` column.
@@ -142,16 +147,17 @@ async def circuit_sweep(
         "Sweep %s: %d circuits in %d jobs of up to %d on %s (%d jobs already exist)",
         sweep_id, len(qcs), len(chunks), size, backend_name, len(existing),
     )
-    common = dict(shots=shots, tags=[tag, *(job_tags or [])], share_level=share_level, timeout=timeout,
-                  cache=cache_results)
-    pipeline = _Pipeline(sweep_id, backend_name, qcs, existing, max_jobs_in_flight, common, service)
     progress = await Progress.create(artifact_key(sweep_id, "progress"), len(chunks), "jobs")
 
     async def on_finished(finished: int, planned: int) -> None:
         percent = await progress.update(finished, planned)
         logger.info("Sweep %s: %s %d/%d jobs done", sweep_id, _bar(percent), finished, planned)
 
-    await pipeline.run(chunks, resubmit_failed, on_finished)
+    with execution_mode(service, backend_name, mode, default="batch") as runtime:
+        common = dict(shots=shots, tags=[tag, *(job_tags or [])], share_level=share_level, timeout=timeout,
+                      cache=cache_results, runtime=runtime_arguments(runtime))
+        pipeline = _Pipeline(sweep_id, backend_name, qcs, existing, max_jobs_in_flight, common, service)
+        await pipeline.run(chunks, resubmit_failed, on_finished)
 
     summary = job_summary_frame(pipeline.records)
     summary["success_count"] = pd.array(summary["job_id"].map(pipeline.success_counts), dtype="Int64")
@@ -233,7 +239,7 @@ class _Pipeline:
 
     def __init__(self, sweep_id: str, backend_name: str, circuits: list[QuantumCircuit],
                  existing: dict[str, JobRecord], limit: int, common: dict[str, Any],
-                 service: IBMQServiceCredentials | None) -> None:
+                 service: ServiceCredentials | None) -> None:
         self.sweep_id, self.backend_name, self.circuits = sweep_id, backend_name, circuits
         self.existing, self.common, self.service = existing, common, service
         self.slots = asyncio.Semaphore(limit)
@@ -280,7 +286,7 @@ class _Pipeline:
                 job_name=name, job_tags=self.common["tags"], share_level=self.common["share_level"],
                 header={"sweep_id": self.sweep_id, "circuit_indices": list(chunk.circuit_indices)},
                 # The same key on a rerun too: a submit that reached the service before a crash is not repeated.
-                idempotency_key=f"sweep-{self.sweep_id}-{name}",
+                idempotency_key=f"sweep-{self.sweep_id}-{name}", **self.common["runtime"],
             )
         except JobStageError as exc:
             if existing is None and exc.stage in ("wait", "fetch"):

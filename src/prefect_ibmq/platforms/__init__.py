@@ -10,12 +10,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from prefect_ibmq.blocks import get_service
+from prefect_ibmq.blocks import IBMQuantumPlatformCredentials, get_service
 from prefect_ibmq.platforms.base import JobPlatform, Report
 from prefect_ibmq.platforms.jobservice import JobServicePlatform
+from prefect_ibmq.platforms.runtime import RuntimeJobPlatform
 
 #: (type of the ``service`` argument, how to make its platform); the first match wins.
-_PLATFORMS: list[tuple[type, Callable[[Any], JobPlatform]]] = []
+_PLATFORMS: list[tuple[type, Callable[[Any], JobPlatform]]] = [
+    (IBMQuantumPlatformCredentials, RuntimeJobPlatform),
+]
 
 
 def resolve_platform(service: Any = None) -> JobPlatform:
@@ -27,4 +30,4 @@ def resolve_platform(service: Any = None) -> JobPlatform:
     return JobServicePlatform(get_service(service))
 
 
-__all__ = ["JobPlatform", "JobServicePlatform", "Report", "resolve_platform"]
+__all__ = ["JobPlatform", "JobServicePlatform", "Report", "RuntimeJobPlatform", "resolve_platform"]

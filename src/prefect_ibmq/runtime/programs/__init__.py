@@ -1,0 +1,77 @@
+"""Qiskit Runtime programs, one module each: ``sampler``, ``estimator`` (a next one, e.g. ``executor``, is a module).
+
+A program module defines ``PROGRAM``, an object with the :class:`Program` methods:
+how its input items become ISA PUBs for a backend, how they are run in a mode
+(a backend for job mode, a ``Batch`` or ``Session``), and how a fetched result
+(or a failed job) is handed to the tasks and tables.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+import warnings
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any, Protocol
+
+
+class Program(Protocol):
+    """What the adapter needs from a Qiskit Runtime program."""
+
+    name: str
+
+    def prepare(self, items: Sequence[Any], backend: Any, optimization_level: int | None) -> list[Any]:
+        """Coerce ``items`` to PUBs, transpiled to the backend's ISA unless ``optimization_level`` is None."""
+
+    def run(self, mode: Any, pubs: list[Any], tags: list[str], options: Mapping[str, Any]) -> Any:
+        """Submit the PUBs in ``mode`` with these job tags; returns the runtime job."""
+
+    def circuit_names(self, inputs: Mapping[str, Any]) -> list[str | None]:
+        """The circuit name of each PUB of a job's (decoded) inputs."""
+
+    def result(self, job_id: str, backend_name: str, result: Any, inputs: Mapping[str, Any]) -> Any:
+        """What a fetch of a completed job returns."""
+
+    def failed_result(self, job_id: str, backend_name: str, inputs: Mapping[str, Any], message: str) -> Any:
+        """What a partial fetch of a failed job returns (IBM has no partial results)."""
+
+
+def known_programs() -> list[str]:
+    """Names of the program modules in this package."""
+    return sorted(module.name for module in pkgutil.iter_modules(__path__) if not module.name.startswith("_"))
+
+
+def get_program(name: str) -> Program:
+    """The program called ``name``; ValueError names the known ones."""
+    known = known_programs()
+    if name not in known:
+        raise ValueError(f"program {name!r} is not supported; use one of {known}")
+    return importlib.import_module(f"{__name__}.{name}").PROGRAM
+
+
+def pass_manager(backend: Any, optimization_level: int) -> Any:
+    """The preset pass manager that maps circuits to ``backend``'s ISA (seeded: same input, same output)."""
+    from qiskit.transpiler import generate_preset_pass_manager
+
+    if optimization_level not in (0, 1, 2, 3):
+        raise ValueError(f"optimization_level={optimization_level!r} is not accepted; use 0, 1, 2, 3 or None")
+    return generate_preset_pass_manager(optimization_level=optimization_level, backend=backend, seed_transpiler=0)
+
+
+def job_options(options: Mapping[str, Any], tags: list[str], **defaults: Any) -> dict[str, Any]:
+    """Primitive options: the given ones, the defaults where unset, and the job tags."""
+    merged = {key: value for key, value in defaults.items() if value is not None}
+    merged.update(options)
+    environment = dict(merged.get("environment") or {})
+    environment["job_tags"] = tags
+    merged["environment"] = environment
+    return merged
+
+
+@contextmanager
+def primitives_without_deprecation() -> Iterator[None]:
+    """qiskit-ibm-runtime 0.50+ deprecates SamplerV2/EstimatorV2 for executor-based primitives; still served."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=DeprecationWarning, message=r".*(Sampler|Estimator)V2.*")
+        yield
