@@ -22,6 +22,8 @@ from prefect_ibmq.exceptions import IBMQBackendNotFoundError, IBMQBackendValueEr
 from prefect_ibmq.wire import (
     API_PREFIX,
     IDEMPOTENCY_HEADER,
+    READ_KEY_HEADER,
+    RESULT_HELD_HEADER,
     ApiJobStatus,
     BackendConfiguration,
     BackendStatus,
@@ -36,6 +38,7 @@ from prefect_ibmq.wire import (
     NameUpdate,
     TagsResponse,
     TagsUpdate,
+    new_read_key,
 )
 
 logger = logging.getLogger(__name__)
@@ -190,12 +193,31 @@ class AccountClient:
         )
         return self._parse(JobStatusResponse, answer.json(), what)
 
-    def job_result(self, job_id: str, partial: bool = False) -> dict[str, Any]:
-        """The result dict that ``qiskit.result.Result.from_dict`` reads."""
+    def job_result(self, job_id: str, partial: bool = False, read_key: str | None = None) -> dict[str, Any]:
+        """The result dict that ``qiskit.result.Result.from_dict`` reads.
+
+        The read carries a read key (``read_key``, else a fresh one): a private
+        job's result stays held for it, so a read whose answer is lost is simply
+        repeated, and is acknowledged once it arrived (see docs/rest-api.md).
+        """
         what = f"Reading the result of job {job_id}"
-        params = {"partial": str(partial).lower()}
-        answer = self._request("GET", f"/jobs/{job_id}/result", params=params, what=what)
-        return answer.json()
+        key = read_key or new_read_key()
+        answer = self._request(
+            "GET", f"/jobs/{job_id}/result", params={"partial": str(partial).lower()},
+            headers={READ_KEY_HEADER: key}, what=what,
+        )
+        data = answer.json()
+        if RESULT_HELD_HEADER in answer.headers:
+            self._acknowledge_result(job_id, key)
+        return data
+
+    def _acknowledge_result(self, job_id: str, read_key: str) -> None:
+        """Tell the service the held result arrived; a failure leaves it held for this key only."""
+        try:
+            self._request("DELETE", f"/jobs/{job_id}/result", headers={READ_KEY_HEADER: read_key},
+                          what=f"Acknowledging the result of job {job_id}")
+        except IBMQError as exc:
+            logger.warning("%s; the result stays stored, readable with this reader's key only", exc)
 
     def job_circuits(self, job_id: str) -> str:
         """The job's circuits as base64 QPY."""

@@ -80,6 +80,11 @@ CREATE TABLE IF NOT EXISTS results (
     job_id TEXT PRIMARY KEY,
     result TEXT NOT NULL
 );
+-- A private job's result held for the one reader (read key) that has it, until acknowledged.
+CREATE TABLE IF NOT EXISTS result_reads (
+    job_id TEXT PRIMARY KEY,
+    read_key TEXT NOT NULL
+);
 """
 
 P = ParamSpec("P")
@@ -466,26 +471,53 @@ class Store:
         return self._write(apply)
 
     @_guarded
-    def read_result(self, job_id: str, consume: bool) -> str | None:
-        """The stored result JSON; with ``consume`` it is handed out once (None afterwards).
+    def read_result(self, job_id: str, consume: bool, read_key: str | None = None) -> str | None:
+        """The stored result JSON; with ``consume`` it goes to one reader only (None for others).
 
-        The check, the read, the mark and the delete happen in one transaction, so two
-        concurrent readers of a private job cannot both get it.
+        Without a ``read_key`` a consumed result is deleted as it is handed out. With
+        one, the first reader's key holds the result: the same key may read it again
+        (its answer may have been lost) until :meth:`acknowledge_result` deletes it;
+        any other reader gets None. The check, the read and the mark happen in one
+        transaction, so two concurrent readers of a private job cannot both get it.
         """
 
         def take(conn: sqlite3.Connection) -> str | None:
             row = conn.execute(
-                "SELECT r.result, j.result_consumed FROM results r JOIN jobs j USING (job_id) WHERE job_id = ?",
+                "SELECT r.result, j.result_consumed, h.read_key FROM results r JOIN jobs j USING (job_id) "
+                "LEFT JOIN result_reads h USING (job_id) WHERE job_id = ?",
                 (job_id,),
             ).fetchone()
             if row is None or row["result_consumed"]:
                 return None
-            if consume:
-                conn.execute("UPDATE jobs SET result_consumed = 1 WHERE job_id = ?", (job_id,))
-                conn.execute("DELETE FROM results WHERE job_id = ?", (job_id,))
+            if not consume:
+                return row["result"]
+            if row["read_key"] is not None:
+                return row["result"] if row["read_key"] == read_key else None
+            if read_key is not None:
+                conn.execute("INSERT INTO result_reads (job_id, read_key) VALUES (?, ?)", (job_id, read_key))
+            else:
+                self._consume_result(conn, job_id)
             return row["result"]
 
         return self._write(take)
+
+    @_guarded
+    def acknowledge_result(self, job_id: str, read_key: str) -> bool:
+        """Delete the result held for ``read_key``; True when that key holds (or held) it."""
+
+        def apply(conn: sqlite3.Connection) -> bool:
+            row = conn.execute("SELECT read_key FROM result_reads WHERE job_id = ?", (job_id,)).fetchone()
+            if row is None or row["read_key"] != read_key:
+                return False
+            self._consume_result(conn, job_id)  # a repeated acknowledgement finds nothing left to delete
+            return True
+
+        return self._write(apply)
+
+    @staticmethod
+    def _consume_result(conn: sqlite3.Connection, job_id: str) -> None:
+        conn.execute("UPDATE jobs SET result_consumed = 1 WHERE job_id = ?", (job_id,))
+        conn.execute("DELETE FROM results WHERE job_id = ?", (job_id,))
 
     @_guarded
     def rename(self, job_id: str, name: str) -> bool:
@@ -512,7 +544,7 @@ class Store:
     def delete_job(self, job_id: str) -> bool:
         def apply(conn: sqlite3.Connection) -> bool:
             cursor = conn.execute("DELETE FROM jobs WHERE job_id = ?", (job_id,))
-            for table in ("steps", "circuits", "results"):
+            for table in ("steps", "circuits", "results", "result_reads"):
                 conn.execute(f"DELETE FROM {table} WHERE job_id = ?", (job_id,))
             return cursor.rowcount == 1
 
