@@ -28,6 +28,11 @@ def _parser() -> argparse.ArgumentParser:
     server.add_argument("--data-dir", type=Path, default=None, help=f"where the SQLite store lives (default {DEFAULT_DATA_DIR})")
     server.add_argument("--config", type=Path, default=None, help="a .toml or .json ServerConfig file")
     server.add_argument(
+        "--store-url", default=None,
+        help="the job store (default: a SQLite file in the data dir); postgresql+psycopg://user@host:port/db "
+        "for a database several replicas share",
+    )
+    server.add_argument(
         "--token", default=None,
         help="a token for the identity local/local/local/local (default: one generated and kept in the data dir)",
     )
@@ -46,6 +51,7 @@ def _config(args: argparse.Namespace) -> Any:
         "port": args.port,
         "workers": args.workers,
         "data_dir": args.data_dir,
+        "store_url": args.store_url,
     }
     if args.config is not None:
         config = ServerConfig.from_file(args.config, **{k: v for k, v in overrides.items() if v is not None})

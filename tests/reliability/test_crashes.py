@@ -14,6 +14,7 @@ import time
 import uuid
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -301,16 +302,24 @@ def test_store_full_in_the_middle_of_a_write_is_retryable_not_internal(tmp_path)
         return NewJob(job_id=job_id, backend="aer_simulator", owner=who, qpy=os.urandom(size),
                       num_experiments=1, options=RunOptions())
 
+    def pragma(sql: str) -> Any:
+        # The store's one SQLite connection (pool of one): a page limit set here applies to it.
+        with store.engine.connect() as conn:
+            raw = conn.connection.dbapi_connection
+            value = raw.execute(sql).fetchone()
+            assert not raw.in_transaction
+            return value
+
     try:
         store.create_job(job("small", 1000))
-        pages = store._conn.execute("PRAGMA page_count").fetchone()[0]
-        store._conn.execute(f"PRAGMA max_page_count = {pages + 5}")  # the disk is (nearly) full
+        pages = pragma("PRAGMA page_count")[0]
+        pragma(f"PRAGMA max_page_count = {pages + 5}")  # the disk is (nearly) full
         with pytest.raises(StoreUnavailable, match="full") as caught:
             store.create_job(job("big", 2_000_000))
         assert caught.value.status == 503
-        assert not store._conn.in_transaction
+        pragma("PRAGMA page_count")  # asserts no transaction was left open
         assert store.get_job("big") is None
-        store._conn.execute("PRAGMA max_page_count = 1073741823")  # space again
+        pragma("PRAGMA max_page_count = 1073741823")  # space again
         assert store.create_job(job("later", 1000)) == ("later", True)
     finally:
         store.close()

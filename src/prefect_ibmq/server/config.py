@@ -66,6 +66,12 @@ class ServerConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     data_dir: Path
+    #: The job store: None for a SQLite file in ``data_dir`` (one server); a SQLAlchemy URL
+    #: ``postgresql+psycopg://user@host:port/db`` for a database several replicas share.
+    store_url: str | None = None
+    #: Seconds a replica's lease lasts; it is renewed every third of that. A replica gone
+    #: without giving it back has its running jobs requeued once it runs out.
+    lease_s: float = Field(15.0, gt=0.0)
     #: token -> identity; tokens never appear in logs or answers.
     tokens: dict[str, Identity] = Field(default_factory=dict)
     backends: list[BackendSpec] = Field(default_factory=BackendSpec.defaults)
@@ -82,6 +88,15 @@ class ServerConfig(BaseModel):
     host: str = "127.0.0.1"
     port: int = Field(0, ge=0, le=65535)
     max_body_bytes: int = Field(64 * 1024 * 1024, ge=1024)
+
+    @model_validator(mode="after")
+    def _known_store_url(self) -> "ServerConfig":
+        url = self.store_url
+        if url is not None and not url.startswith(("sqlite:///", "postgresql+psycopg://")):
+            raise ValueError(
+                f"store_url must start with sqlite:/// or postgresql+psycopg://, not {url.split(':', 1)[0]!r}"
+            )
+        return self
 
     @model_validator(mode="after")
     def _unique_backend_names(self) -> "ServerConfig":

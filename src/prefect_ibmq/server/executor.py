@@ -99,6 +99,8 @@ class Executor:
     ) -> None:
         self._store = store
         self._queue = queue
+        #: The name this replica's claims carry (the store's origin).
+        self.replica_id = store.origin
         self._notifier = notifier
         self._simulators = simulators
         self._n_workers = workers
@@ -142,7 +144,7 @@ class Executor:
             self._threads.append(thread)
 
     def stop(self) -> None:
-        """Stop taking work, interrupt running jobs (left RUNNING: a restart requeues them), join."""
+        """Stop taking work, interrupt running jobs (left RUNNING: the reaper requeues them), join."""
         self._stopping.set()
         self._queue.close()
         with self._lock:
@@ -235,19 +237,13 @@ class Executor:
         self.enqueue(record, from_status=S.VALIDATED)
 
     def enqueue(self, record: JobRecord, from_status: S) -> bool:
-        """Move to QUEUED (unless already there) and put the job in the fairshare queue."""
+        """Move to QUEUED: the job is in the fairshare queue (the table) for any replica to claim."""
         job_id = record.job_id
-        if from_status is not S.QUEUED and not self._retry(
-            lambda: self.move(job_id, S.QUEUED, (from_status,), run_mode="fairshare")
+        if not self._retry(
+            lambda: self.move(job_id, S.QUEUED, (from_status,), run_mode="fairshare", queued_at=time.time())
         ):
             return False
-        owner = record.owner
-        self._queue.put(
-            QueuedJob(
-                job_id, record.backend, (owner.hub, owner.group, owner.project),
-                record.num_experiments, created=record.creation_date,
-            )
-        )
+        self._queue.put(job_id)
         return True
 
     # --- running ---------------------------------------------------------------------
@@ -259,26 +255,26 @@ class Executor:
         else:
             runner = _PoolRunner(self)
         while not self._stopping.is_set():
-            item = self._queue.take()
+            item = self._queue.take(self.replica_id)
             if item is None:
                 return
-            completed = False
+            self._notifier.notify(item.job_id)  # it is RUNNING now
             try:
-                completed = self._run(item, runner)
+                self._run(item, runner)
             except Exception:
                 logger.exception("worker failed on job %s", item.job_id)
             finally:
-                self._queue.done(item.job_id, completed)
                 with self._lock:
                     self._stops.pop(item.job_id, None)
 
     def _run(self, item: QueuedJob, runner: ChunkRunner) -> bool:
+        """Run a job this replica claimed (it is RUNNING under our name); True if it completed."""
         job_id = item.job_id
         stop = threading.Event()
         with self._lock:
             self._stops[job_id] = stop
-        if self._stopping.is_set() or not self._retry(lambda: self.move(job_id, S.RUNNING, (S.QUEUED,))):
-            return False
+        if self._retry(lambda: self._store.get_status(job_id)) is not S.RUNNING:
+            return False  # cancelled between the claim and now
         record = self._retry(lambda: self._store.get_job(job_id))
         data = self._retry(lambda: self._store.circuits(job_id, runnable=True)) or self._retry(
             lambda: self._store.circuits(job_id)
@@ -313,7 +309,9 @@ class Executor:
 
     def _finish(self, job_id: str, status: S, result: dict[str, Any], error: JobError | None) -> bool:
         text = encode_result(result)
-        stored = self._retry(lambda: self._store.finish_run(job_id, status, text, error))
+        stored = self._retry(
+            lambda: self._store.finish_run(job_id, status, text, error, time.time(), claimed_by=self.replica_id)
+        )
         if stored:
             logger.info("job %s -> %s", job_id, status.value)
             self._notifier.notify(job_id)

@@ -1,169 +1,190 @@
-"""The fairshare queue: per backend, round robin across projects.
+"""The fairshare queue, in the database: per backend, round robin across projects.
 
-Each backend keeps one FIFO per (hub, group, project) and a rotation of those
-projects; the next job is the head of the first project in the rotation, and a
-project that just had a job dispatched goes to the back. Workers are shared by
-all backends and take the backend whose next job is oldest.
+The queue is the jobs table itself (status QUEUED), so every replica sharing the
+database sees one queue. The order: each project's jobs oldest first, ranked 1, 2, ...;
+round r takes each project's r-th job; within a round, the project whose turn is
+oldest goes first. A project's turn is when it last had a job claimed, or when it
+came back to an empty queue, whichever is later (``fairshare_turns``): a project
+that just had a job dispatched goes to the back, as in a rotation.
+
+A worker claims the first job in that order with ``FOR UPDATE OF jobs SKIP LOCKED``
+(PostgreSQL refuses ``FOR UPDATE`` beside window functions, so the ranking is a CTE),
+moving it to RUNNING under this replica's name in the same transaction; concurrent
+claims from other replicas skip it instead of waiting. On SQLite the one writer at a
+time (``BEGIN IMMEDIATE``) does the same.
 
 Positions are 1-based per backend. Estimates come from the recent run time per
-experiment on each backend; priorities are fairshare floats in [0, 1]: one
-minus the share of recent run time a hub/group/project used.
+experiment on each backend (completed runs in the table); priorities are fairshare
+floats in [0, 1]: one minus the share of recent run time a hub/group/project used.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections import deque
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
-from prefect_ibmq.wire import QueueInfoModel
+from sqlalchemy import Connection, case, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from prefect_ibmq.wire import ApiJobStatus, QueueInfoModel
+
+from .schema import fairshare_turns, jobs, replicas
+from .store import Store, _guarded, now_iso
 
 Project = tuple[str, str, str]  # hub, group, project
+QUEUED = ApiJobStatus.QUEUED.value
+RUNNING = ApiJobStatus.RUNNING.value
+COMPLETED = ApiJobStatus.COMPLETED.value
+#: Recent completed runs that teach the estimates (per backend) and the priorities.
+RECENT_RUNS = 20
+USAGE_RUNS = 200
+#: An idle worker looks at the queue at least this often, even without a wake-up.
+IDLE_POLL_S = 1.0
 
 
 @dataclass
 class QueuedJob:
+    """A job a worker claimed: it is RUNNING under this replica's name."""
+
     job_id: str
     backend: str
     project: Project
     num_experiments: int
-    #: Creation time (ISO): FIFO order within a project follows submission, not the
-    #: order in which concurrent validations happened to finish.
     created: str = ""
 
 
-@dataclass
-class _BackendQueue:
-    per_project: dict[Project, deque[QueuedJob]] = field(default_factory=dict)
-    rotation: list[Project] = field(default_factory=list)
-    recent_seconds_per_experiment: deque[float] = field(default_factory=lambda: deque(maxlen=20))
-
-    def order(self) -> Iterator[QueuedJob]:
-        """Jobs in the order they will run: round r takes each project's r-th job."""
-        depth = max((len(q) for q in self.per_project.values()), default=0)
-        for r in range(depth):
-            for project in self.rotation:
-                jobs = self.per_project[project]
-                if r < len(jobs):
-                    yield jobs[r]
-
-    def head(self) -> QueuedJob | None:
-        for project in self.rotation:
-            return self.per_project[project][0]
-        return None
-
-    def pop_head(self) -> QueuedJob:
-        project = self.rotation.pop(0)
-        jobs = self.per_project[project]
-        job = jobs.popleft()
-        if jobs:
-            self.rotation.append(project)  # had its turn: to the back
-        else:
-            del self.per_project[project]
-        return job
-
-    def remove(self, job_id: str) -> bool:
-        for project, jobs in self.per_project.items():
-            for job in jobs:
-                if job.job_id == job_id:
-                    jobs.remove(job)
-                    if not jobs:
-                        del self.per_project[project]
-                        self.rotation.remove(project)
-                    return True
-        return False
+def _project_cols(table: Any = jobs) -> list[Any]:
+    return [table.c.backend, table.c.owner_hub, table.c.owner_group, table.c.owner_project]
 
 
-@dataclass
-class _Running:
-    job: QueuedJob
-    started: float  # time.monotonic()
+def _ranked(backends: Iterable[str]) -> Any:
+    """QUEUED jobs of ``backends`` with their round (rank) and their project's turn."""
+    project = _project_cols()
+    rank = func.row_number().over(partition_by=project, order_by=[jobs.c.creation_date, jobs.c.seq])
+    entered = func.min(jobs.c.queued_at).over(partition_by=project)
+    last = func.coalesce(fairshare_turns.c.last_claimed, 0.0)
+    turn = case((last > entered, last), else_=entered)
+    joined = jobs.outerjoin(
+        fairshare_turns,
+        (fairshare_turns.c.backend == jobs.c.backend)
+        & (fairshare_turns.c.owner_hub == jobs.c.owner_hub)
+        & (fairshare_turns.c.owner_group == jobs.c.owner_group)
+        & (fairshare_turns.c.owner_project == jobs.c.owner_project),
+    )
+    return (
+        select(jobs.c.job_id, jobs.c.seq, jobs.c.backend, jobs.c.num_experiments,
+               rank.label("rank"), turn.label("turn"))
+        .select_from(joined)
+        .where(jobs.c.status == QUEUED, jobs.c.backend.in_(list(backends)))
+        .cte("ranked")
+    )
 
 
 class FairshareQueue:
-    """Thread-safe; ``on_change`` gets the ids whose queue position may have changed."""
+    """Claims jobs for this replica's workers; ``on_change`` is called when positions may have moved."""
 
     def __init__(
         self,
+        store: Store,
         backends: dict[str, float],
         workers: int,
-        on_change: Callable[[list[str]], None] = lambda ids: None,
+        on_change: Callable[[], None] = lambda: None,
     ) -> None:
         """``backends`` maps each backend name to its first guess of seconds per experiment."""
-        self._cond = threading.Condition()
-        self._queues = {name: _BackendQueue() for name in backends}
+        self._store = store
         self._first_guess = dict(backends)
         self._workers = workers
         self._on_change = on_change
-        self._running: dict[str, _Running] = {}
-        self._usage: deque[tuple[Project, float]] = deque(maxlen=200)
+        self._cond = threading.Condition()
+        self._pokes = 0
         self._closed = False
 
     # --- producers and consumers -----------------------------------------------------
 
-    def put(self, job: QueuedJob) -> None:
+    def poke(self) -> None:
+        """A job entered the queue (here or on another replica): idle workers look again."""
         with self._cond:
-            if any(j.job_id == job.job_id for j in self._queues[job.backend].order()):
-                return
-            queue = self._queues[job.backend]
-            if job.project not in queue.per_project:
-                queue.per_project[job.project] = deque()
-                queue.rotation.append(job.project)
-            jobs = queue.per_project[job.project]
-            index = len(jobs)
-            while index > 0 and jobs[index - 1].created > job.created:
-                index -= 1
-            jobs.insert(index, job)
-            self._cond.notify()
-            changed = [j.job_id for j in queue.order()]
-        self._on_change(changed)
+            self._pokes += 1
+            self._cond.notify_all()
 
-    def take(self) -> QueuedJob | None:
-        """The next job to run (blocking); None once the queue is closed."""
-        with self._cond:
-            while True:
+    def put(self, job_id: str) -> None:
+        """``job_id`` was just moved to QUEUED: wake a worker, tell position waiters."""
+        self.poke()
+        self._on_change()
+
+    def take(self, replica_id: str) -> QueuedJob | None:
+        """Claim the next job (blocking); None once the queue is closed."""
+        while True:
+            with self._cond:
                 if self._closed:
                     return None
-                heads = [q.head() for q in self._queues.values()]
-                waiting = [h for h in heads if h is not None]
-                if waiting:
-                    first = min(waiting, key=lambda j: j.created)
-                    queue = self._queues[first.backend]
-                    job = queue.pop_head()
-                    self._running[job.job_id] = _Running(job, time.monotonic())
-                    changed = [j.job_id for j in queue.order()]
-                    break
-                self._cond.wait()
-        self._on_change(changed)
-        return job
+                seen = self._pokes
+            job = self._claim_or_none(replica_id)
+            if job is not None:
+                self._on_change()
+                return job
+            with self._cond:
+                if self._pokes == seen and not self._closed:
+                    self._cond.wait(IDLE_POLL_S)
 
-    def remove(self, job_id: str) -> bool:
-        """Take a job out of the queue (cancelled or deleted); False if it was not queued."""
-        with self._cond:
-            for queue in self._queues.values():
-                if queue.remove(job_id):
-                    changed = [j.job_id for j in queue.order()]
-                    break
-            else:
-                return False
-        self._on_change(changed)
-        return True
+    def _claim_or_none(self, replica_id: str) -> QueuedJob | None:
+        from .errors import StoreUnavailable
 
-    def done(self, job_id: str, completed: bool) -> None:
-        """A taken job stopped running; a completed run teaches the estimates."""
-        with self._cond:
-            running = self._running.pop(job_id, None)
-            if running is None or not completed:
-                return
-            seconds = time.monotonic() - running.started
-            job = running.job
-            self._queues[job.backend].recent_seconds_per_experiment.append(
-                seconds / max(1, job.num_experiments)
+        try:
+            return self.claim(replica_id)
+        except StoreUnavailable:
+            time.sleep(IDLE_POLL_S / 4)  # the database is busy or away: try again shortly
+            return None
+
+    @_guarded
+    def claim(self, replica_id: str) -> QueuedJob | None:
+        """Move the first queued job to RUNNING under ``replica_id``; None if none is queued."""
+        store = self._store
+
+        def apply(conn: Connection) -> QueuedJob | None:
+            ranked = _ranked(self._first_guess)
+            query = (
+                select(jobs.c.job_id, jobs.c.backend, jobs.c.owner_hub, jobs.c.owner_group,
+                       jobs.c.owner_project, jobs.c.num_experiments, jobs.c.creation_date)
+                .join(ranked, ranked.c.job_id == jobs.c.job_id)
+                .where(jobs.c.status == QUEUED)  # rechecked on the locked row
+                .order_by(ranked.c.rank, ranked.c.turn, ranked.c.seq)
+                .limit(1)
+                .with_for_update(of=jobs, skip_locked=True)
             )
-            self._usage.append((job.project, seconds))
+            row = conn.execute(query).first()
+            if row is None:
+                return None
+            now = time.time()
+            conn.execute(
+                update(jobs).where(jobs.c.job_id == row.job_id)
+                .values(status=RUNNING, claimed_by=replica_id, started_at=now, finished_at=None)
+            )
+            self._take_turn(conn, row, now)
+            store.enter_step(conn, row.job_id, RUNNING, now_iso())
+            store.announce(conn, row.job_id, RUNNING)
+            return QueuedJob(
+                row.job_id, row.backend, (row.owner_hub, row.owner_group, row.owner_project),
+                row.num_experiments, created=row.creation_date,
+            )
+
+        return store._write(apply)
+
+    @staticmethod
+    def _take_turn(conn: Connection, row: Any, now: float) -> None:
+        dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+        key = {"backend": row.backend, "owner_hub": row.owner_hub,
+               "owner_group": row.owner_group, "owner_project": row.owner_project}
+        upsert = dialect.insert(fairshare_turns).values(**key, last_claimed=now)
+        conn.execute(upsert.on_conflict_do_update(index_elements=list(key), set_={"last_claimed": now}))
+
+    def remove(self, job_id: str) -> None:
+        """A queued job left the queue (cancelled, deleted): positions behind it moved."""
+        self._on_change()
 
     def close(self) -> None:
         with self._cond:
@@ -172,34 +193,39 @@ class FairshareQueue:
 
     # --- reporting -------------------------------------------------------------------
 
+    @_guarded
     def info(self, job_id: str) -> QueueInfoModel | None:
         """Position, estimates and priorities of a queued job; None when not queued."""
-        with self._cond:
-            for name, queue in self._queues.items():
-                ahead_work = 0.0
-                for position, job in enumerate(queue.order(), start=1):
-                    if job.job_id == job_id:
-                        return self._info(name, queue, job, position, ahead_work)
-                    ahead_work += job.num_experiments
-        return None
-
-    def _info(
-        self, backend: str, queue: _BackendQueue, job: QueuedJob, position: int, ahead_experiments: float
-    ) -> QueueInfoModel:
-        recent = queue.recent_seconds_per_experiment
-        per_experiment = sum(recent) / len(recent) if recent else self._first_guess[backend]
-        now = time.monotonic()
-        running_left = sum(
-            max(0.0, r.job.num_experiments * per_experiment - (now - r.started))
-            for r in self._running.values()
-            if r.job.backend == backend
-        )
-        wait_s = (running_left + ahead_experiments * per_experiment) / self._workers
+        with self._store._reading() as conn:
+            job = conn.execute(
+                select(jobs.c.backend, jobs.c.num_experiments, *_project_cols()[1:])
+                .where(jobs.c.job_id == job_id, jobs.c.status == QUEUED)
+            ).first()
+            if job is None:
+                return None
+            ranked = _ranked([job.backend])
+            order = [ranked.c.rank, ranked.c.turn, ranked.c.seq]
+            placed = select(
+                ranked.c.job_id,
+                func.row_number().over(order_by=order).label("position"),
+                func.sum(ranked.c.num_experiments).over(order_by=order).label("through"),
+            ).subquery()
+            found = conn.execute(
+                select(placed.c.position, placed.c.through).where(placed.c.job_id == job_id)
+            ).first()
+            if found is None:
+                return None
+            per_experiment = self._seconds_per_experiment(conn, job.backend)
+            running_left = self._running_left(conn, job.backend, per_experiment)
+            workers = self._live_workers(conn)
+            usage = self._usage(conn)
+        ahead = float(found.through) - job.num_experiments
+        wait_s = (running_left + ahead * per_experiment) / workers
         start = datetime.now(timezone.utc) + timedelta(seconds=wait_s)
         complete = start + timedelta(seconds=job.num_experiments * per_experiment)
-        hub, group, project = self._priorities(job.project)
+        hub, group, project = _priorities(usage, (job.owner_hub, job.owner_group, job.owner_project))
         return QueueInfoModel(
-            position=position,
+            position=found.position,
             status="PENDING_IN_QUEUE",
             estimated_start_time=start.isoformat(timespec="microseconds"),
             estimated_complete_time=complete.isoformat(timespec="microseconds"),
@@ -208,12 +234,51 @@ class FairshareQueue:
             project_priority=project,
         )
 
-    def _priorities(self, who: Project) -> tuple[float, float, float]:
-        total = sum(seconds for _, seconds in self._usage)
-        if total <= 0:
-            return 1.0, 1.0, 1.0
-        shares = []
-        for depth in (1, 2, 3):  # hub, then hub+group, then hub+group+project
-            used = sum(seconds for p, seconds in self._usage if p[:depth] == who[:depth])
-            shares.append(round(1.0 - used / total, 6))
-        return shares[0], shares[1], shares[2]
+    def _seconds_per_experiment(self, conn: Connection, backend: str) -> float:
+        recent = (
+            select(((jobs.c.finished_at - jobs.c.started_at) / jobs.c.num_experiments).label("s"))
+            .where(jobs.c.backend == backend, jobs.c.status == COMPLETED, jobs.c.started_at.is_not(None))
+            .order_by(jobs.c.finished_at.desc())
+            .limit(RECENT_RUNS)
+            .subquery()
+        )
+        value = conn.execute(select(func.avg(recent.c.s))).scalar()
+        return float(value) if value is not None else self._first_guess[backend]
+
+    @staticmethod
+    def _running_left(conn: Connection, backend: str, per_experiment: float) -> float:
+        now = time.time()
+        rows = conn.execute(
+            select(jobs.c.num_experiments, jobs.c.started_at)
+            .where(jobs.c.backend == backend, jobs.c.status == RUNNING)
+        )
+        return sum(max(0.0, n * per_experiment - (now - (started or now))) for n, started in rows)
+
+    def _live_workers(self, conn: Connection) -> int:
+        total = conn.execute(
+            select(func.sum(replicas.c.workers)).where(replicas.c.lease_until >= time.time())
+        ).scalar()
+        return max(int(total or 0), self._workers, 1)
+
+    @staticmethod
+    def _usage(conn: Connection) -> list[tuple[Project, float]]:
+        rows = conn.execute(
+            select(jobs.c.owner_hub, jobs.c.owner_group, jobs.c.owner_project,
+                   (jobs.c.finished_at - jobs.c.started_at).label("s"))
+            .where(jobs.c.status == COMPLETED, jobs.c.started_at.is_not(None))
+            .order_by(jobs.c.finished_at.desc())
+            .limit(USAGE_RUNS)
+        )
+        return [((hub, group, project), float(s)) for hub, group, project, s in rows]
+
+
+def _priorities(usage: list[tuple[Project, float]], who: Project) -> tuple[float, float, float]:
+    total = sum(seconds for _, seconds in usage)
+    if total <= 0:
+        return 1.0, 1.0, 1.0
+    shares = []
+    for depth in (1, 2, 3):  # hub, then hub+group, then hub+group+project
+        used = sum(seconds for p, seconds in usage if p[:depth] == who[:depth])
+        shares.append(round(1.0 - used / total, 6))
+    return shares[0], shares[1], shares[2]
+

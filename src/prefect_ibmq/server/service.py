@@ -37,10 +37,11 @@ from .checks import check_submission
 from .config import ServerConfig
 from .errors import ApiError, not_found
 from .executor import BEFORE_VALIDATION, Executor
-from .notify import StatusNotifier
+from .notify import ReplicaListener, StatusNotifier
 from .queue import FairshareQueue
 from .simulators import build_simulators
-from .store import JobFilter, NewJob, Store
+from .replicas import Replica, new_replica_id
+from .store import CHANNEL, JobFilter, NewJob, Store
 
 logger = logging.getLogger("prefect_ibmq.server.service")
 S = ApiJobStatus
@@ -75,37 +76,52 @@ class JobService:
         self.config = config
         self.notifier = StatusNotifier()
         self.simulators = build_simulators(config.backends)
+        self.store = Store(config.data_dir, config.store_url, origin=new_replica_id())
         self.queue = FairshareQueue(
+            self.store,
             {name: sim.first_guess_seconds_per_experiment() for name, sim in self.simulators.items()},
             workers=config.workers,
-            on_change=self.notifier.notify,
+            on_change=self.notifier.notify_queue,
         )
-        self.store = Store(config.data_dir)
         self.executor = Executor(
             self.store, self.queue, self.notifier, self.simulators, config.workers, simulation=config.simulation
         )
+        self.replica = Replica(self.store, config.workers, config.lease_s, on_requeued=self._requeued)
+        self._listener: ReplicaListener | None = None
 
     # --- lifecycle -------------------------------------------------------------------
 
     def start(self) -> None:
-        """Start the executor and resume what a previous run left unfinished."""
+        """Listen to the other replicas, take a lease, requeue lapsed runs, start the executor."""
+        if not self.store.is_sqlite:
+            conninfo = self.store.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+            self._listener = ReplicaListener(conninfo, CHANNEL, self.store.origin, self._changed_elsewhere)
+            self._listener.start()
+        self.replica.start()  # requeues what a stopped or lapsed replica left RUNNING
         self.executor.start(prestart_simulators=self.config.prestart_simulators)
-        for job in self.store.jobs_in((S.QUEUED, S.RUNNING)):
-            if job.backend not in self.simulators:
-                logger.warning("job %s is for unconfigured backend %s; left queued", job.job_id, job.backend)
-                continue
-            if job.status is S.RUNNING:
-                # It was interrupted: queue it again (its RUNNING step is dropped, QUEUED re-entered).
-                if not self.executor.move(job.job_id, S.QUEUED, (S.RUNNING,), drop_steps=(S.RUNNING,), requeue=True):
-                    continue
-                logger.info("job %s was running when the server stopped; queued again", job.job_id)
-            self.executor.enqueue(job, from_status=S.QUEUED)
         for job in self.store.jobs_in(BEFORE_VALIDATION):
             self.executor.validate_later(job.job_id)
 
     def stop(self) -> None:
         self.executor.stop()
+        self.replica.stop()
+        if self._listener is not None:
+            self._listener.stop()
         self.store.close()
+
+    def _requeued(self, job_ids: list[str]) -> None:
+        self.notifier.notify(job_ids)
+        self.queue.put(job_ids[0])
+
+    def _changed_elsewhere(self, job_id: str, status: str) -> None:
+        """Another replica changed ``job_id``: wake its waiters here, stop it if it runs here."""
+        self.notifier.notify(job_id)
+        if status in (S.CANCELLED.value, "DELETED"):
+            self.executor.interrupt(job_id)
+        if status == S.QUEUED.value:
+            self.queue.put(job_id)
+        elif status in (S.RUNNING.value, S.CANCELLED.value, "DELETED"):
+            self.notifier.notify_queue()
 
     # --- backends --------------------------------------------------------------------
 

@@ -1,91 +1,51 @@
-"""The SQLite store: jobs, their steps (time_per_step), circuits and results.
+"""The job store on SQLAlchemy Core: jobs, their steps (time_per_step), circuits and results.
 
-One connection in WAL mode, used under a lock: SQLite serialises writers anyway
-and a single connection keeps every multi-statement change (a transition and
-its step, a result and its final status) in one transaction. The busy timeout
-is short and "locked" / "disk I/O" / "full" errors become
-:class:`~prefect_ibmq.server.errors.StoreUnavailable` (503), never a hang.
+``store_url`` picks the database: a SQLite file (the default, ``jobs.sqlite3`` in the
+data directory) or PostgreSQL (``postgresql+psycopg://...``), which several replicas
+of the service share. On SQLite one connection in WAL mode is used under a lock, and
+every write transaction is ``BEGIN IMMEDIATE`` (no deadlock on upgrade); on
+PostgreSQL a pool of connections serves threads at once. The schema comes from the
+Alembic migrations, applied when the store opens.
+
+"locked" / "disk I/O" / "full" errors of SQLite and a lost or refused PostgreSQL
+connection become :class:`~prefect_ibmq.server.errors.StoreUnavailable` (503), never
+a hang. Writes that change a job announce it on PostgreSQL with ``pg_notify`` in the
+same transaction, delivered to the other replicas at commit (see :mod:`.notify`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import logging
-import re
-import sqlite3
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
+from sqlalchemy import Connection, Engine, and_, create_engine, delete, event, func, insert, or_, select, update
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.engine import RowMapping
+
 from prefect_ibmq.wire import ApiJobStatus, Identity, JobError, JobRecord, RunOptions
 
+from . import migrate
 from .errors import StoreUnavailable
+from .schema import circuits, job_tags, jobs, result_reads, results, runtime_params, steps
 
 logger = logging.getLogger("prefect_ibmq.server.store")
 
 DB_FILE = "jobs.sqlite3"
 BUSY_TIMEOUT_S = 2.0
-_UNAVAILABLE = ("locked", "busy", "disk i/o error", "database or disk is full", "unable to open")
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS jobs (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    job_id TEXT NOT NULL UNIQUE,
-    backend TEXT NOT NULL,
-    status TEXT NOT NULL,
-    creation_date TEXT NOT NULL,
-    name TEXT,
-    tags TEXT NOT NULL,
-    share_level TEXT NOT NULL,
-    experiment_id TEXT,
-    client_info TEXT NOT NULL,
-    options TEXT NOT NULL,
-    header TEXT NOT NULL,
-    private INTEGER NOT NULL,
-    owner_user TEXT NOT NULL,
-    owner_hub TEXT NOT NULL,
-    owner_group TEXT NOT NULL,
-    owner_project TEXT NOT NULL,
-    num_experiments INTEGER NOT NULL,
-    run_mode TEXT,
-    error_code INTEGER,
-    error_message TEXT,
-    result_consumed INTEGER NOT NULL DEFAULT 0,
-    requeued INTEGER NOT NULL DEFAULT 0,
-    idempotency_key TEXT
-);
--- The same key from the same identity makes one job, even from concurrent requests.
-CREATE UNIQUE INDEX IF NOT EXISTS jobs_idempotency
-    ON jobs(owner_user, owner_hub, owner_group, owner_project, idempotency_key)
-    WHERE idempotency_key IS NOT NULL;
-CREATE INDEX IF NOT EXISTS jobs_status ON jobs(status);
-CREATE TABLE IF NOT EXISTS steps (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    job_id TEXT NOT NULL,
-    status TEXT NOT NULL,
-    at TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS steps_job ON steps(job_id);
-CREATE TABLE IF NOT EXISTS circuits (
-    job_id TEXT PRIMARY KEY,
-    qpy BLOB NOT NULL,
-    -- The circuits as they run (transpiled where needed); NULL until validated.
-    runnable_qpy BLOB
-);
-CREATE TABLE IF NOT EXISTS results (
-    job_id TEXT PRIMARY KEY,
-    result TEXT NOT NULL
-);
--- A private job's result held for the one reader (read key) that has it, until acknowledged.
-CREATE TABLE IF NOT EXISTS result_reads (
-    job_id TEXT PRIMARY KEY,
-    read_key TEXT NOT NULL
-);
-"""
+_SQLITE_UNAVAILABLE = ("locked", "busy", "disk i/o error", "database or disk is full", "unable to open")
+#: The channel of the replicas' wake-ups (payload: "<origin replica> <job id> <status>").
+CHANNEL = "prefect_ibmq_jobs"
+#: PostgreSQL connections per replica: request threads, workers, the lease keeper.
+PG_POOL_SIZE = 8
+PG_POOL_OVERFLOW = 8
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -103,30 +63,35 @@ def to_iso(value: datetime) -> str:
     return value.astimezone(timezone.utc).isoformat(timespec="microseconds")
 
 
+def sqlite_url(data_dir: Path) -> str:
+    return f"sqlite:///{data_dir / DB_FILE}"
+
+
 def _guarded(method: Callable[P, T]) -> Callable[P, T]:
-    """Turn SQLite's busy/I-O/full errors into StoreUnavailable (503)."""
+    """Turn a busy/full/failing SQLite or an unreachable PostgreSQL into StoreUnavailable (503)."""
 
     @functools.wraps(method)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
         try:
             return method(*args, **kwargs)
-        except sqlite3.OperationalError as exc:
-            text = str(exc).lower()
-            if any(marker in text for marker in _UNAVAILABLE):
-                logger.warning("store unavailable: %s", exc)
-                raise StoreUnavailable(str(exc)) from exc
+        except sa_exc.TimeoutError as exc:  # no pooled connection free in time
+            logger.warning("store unavailable: %s", exc)
+            raise StoreUnavailable(f"no database connection free: {exc}") from exc
+        except sa_exc.OperationalError as exc:
+            reason = str(exc.orig)
+            if exc.connection_invalidated or _unavailable(exc):
+                logger.warning("store unavailable: %s", reason)
+                raise StoreUnavailable(reason) from exc
             raise
 
     return wrapper
 
 
-@functools.lru_cache(maxsize=64)
-def _compiled(pattern: str) -> re.Pattern[str]:
-    return re.compile(pattern)
-
-
-def _regexp(pattern: str, value: str | None) -> bool:
-    return value is not None and _compiled(pattern).search(value) is not None
+def _unavailable(exc: sa_exc.OperationalError) -> bool:
+    if type(exc.orig).__module__.startswith("psycopg"):
+        return True  # connection lost/refused, server shutting down, deadlock, serialization
+    text_ = str(exc.orig).lower()
+    return any(marker in text_ for marker in _SQLITE_UNAVAILABLE)
 
 
 @dataclass
@@ -163,53 +128,90 @@ class JobFilter:
     experiment_id: str | None = None
 
 
+def make_engine(url: str) -> Engine:
+    """An engine for ``url``: SQLite with one locked connection, PostgreSQL with a pool."""
+    if url.startswith("sqlite"):
+        engine = create_engine(
+            url, pool_size=1, max_overflow=0, pool_timeout=BUSY_TIMEOUT_S * 4,
+            connect_args={"timeout": BUSY_TIMEOUT_S, "check_same_thread": False},
+        )
+        event.listen(engine, "connect", _sqlite_connect)
+        event.listen(engine, "begin", _sqlite_begin)
+        return engine
+    return create_engine(
+        url, pool_size=PG_POOL_SIZE, max_overflow=PG_POOL_OVERFLOW, pool_timeout=10, pool_pre_ping=True
+    )
+
+
+def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
+    # Autocommit at the driver: SQLAlchemy's "begin" event below issues the BEGIN itself.
+    dbapi_connection.isolation_level = None
+    dbapi_connection.execute("PRAGMA journal_mode=WAL")
+    dbapi_connection.execute("PRAGMA synchronous=NORMAL")
+
+
+def _sqlite_begin(connection: Connection) -> None:
+    # Writers take the write lock up front: no deadlock when a reader upgrades.
+    immediate = connection.info.pop("immediate", False)
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
 class Store:
     """Persistence of jobs; every method is thread-safe."""
 
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, url: str | None = None, origin: str = "") -> None:
+        """``url``: a SQLAlchemy URL (None: ``jobs.sqlite3`` in ``data_dir``); ``origin``: this replica."""
         data_dir.mkdir(parents=True, exist_ok=True)
-        self.path = data_dir / DB_FILE
-        self._lock = threading.RLock()
-        self._conn = sqlite3.connect(
-            self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
+        self.url = url or sqlite_url(data_dir)
+        self.engine = make_engine(self.url)
+        self.is_sqlite = self.engine.dialect.name == "sqlite"
+        self.path = Path(self.engine.url.database or "") if self.is_sqlite else None
+        self.origin = origin
+        # SQLite serialises writers anyway; one connection under a lock keeps it simple.
+        self._lock: contextlib.AbstractContextManager[Any] = (
+            threading.RLock() if self.is_sqlite else contextlib.nullcontext()
         )
-        self._conn.row_factory = sqlite3.Row
-        self._conn.create_function("REGEXP", 2, _regexp, deterministic=True)
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute("PRAGMA synchronous=NORMAL")
-        self._conn.executescript(SCHEMA)
+        self._migrate()
+
+    @_guarded
+    def _migrate(self) -> None:
+        with self._lock:
+            migrate.upgrade(self.engine)
 
     def close(self) -> None:
-        with self._lock:
-            self._conn.close()
+        self.engine.dispose()
 
     # --- transactions ----------------------------------------------------------------
 
-    def _write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        """Run ``fn`` in one IMMEDIATE transaction (taken up front: no deadlock on upgrade)."""
-        with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                out = fn(self._conn)
-                self._conn.execute("COMMIT")
-            except BaseException:
-                # SQLite may already have rolled back (a full disk, an I/O error): a second
-                # ROLLBACK would raise and hide the real error; none at all would leave the
-                # transaction open, and every later BEGIN would fail.
-                if self._conn.in_transaction:
-                    self._conn.execute("ROLLBACK")
-                raise
-            return out
+    def _write(self, fn: Callable[[Connection], T]) -> T:
+        """Run ``fn`` in one write transaction (IMMEDIATE on SQLite)."""
+        with self._lock, self.engine.connect() as conn:
+            conn.info["immediate"] = True
+            with conn.begin():
+                return fn(conn)
 
-    def _read(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
-        with self._lock:
-            return self._conn.execute(sql, params).fetchall()
+    @contextlib.contextmanager
+    def _reading(self) -> Iterator[Connection]:
+        """A connection for reads that belong together (one transaction)."""
+        with self._lock, self.engine.connect() as conn, conn.begin():
+            yield conn
+
+    def _read(self, statement: Any) -> list[RowMapping]:
+        with self._reading() as conn:
+            return list(conn.execute(statement).mappings())
+
+    def announce(self, conn: Connection, job_id: str, status: str) -> None:
+        """Tell the other replicas (at commit) that ``job_id`` changed; nothing on SQLite."""
+        if not self.is_sqlite:
+            conn.execute(
+                select(func.pg_notify(CHANNEL, f"{self.origin} {job_id} {status}"))
+            )
 
     @staticmethod
-    def _enter_step(conn: sqlite3.Connection, job_id: str, status: str, at: str) -> None:
+    def enter_step(conn: Connection, job_id: str, status: str, at: str) -> None:
         # Entering a step again (after a restart) replaces its earlier entry, keeping order.
-        conn.execute("DELETE FROM steps WHERE job_id = ? AND status = ?", (job_id, status))
-        conn.execute("INSERT INTO steps (job_id, status, at) VALUES (?, ?, ?)", (job_id, status, at))
+        conn.execute(delete(steps).where(steps.c.job_id == job_id, steps.c.status == status))
+        conn.execute(insert(steps).values(job_id=job_id, status=status, at=at))
 
     # --- creating and reading --------------------------------------------------------
 
@@ -221,76 +223,79 @@ class Store:
         the first job's id comes back with ``created=False``.
         """
 
-        def insert(conn: sqlite3.Connection) -> tuple[str, bool]:
+        def add(conn: Connection) -> tuple[str, bool]:
             if job.idempotency_key is not None:
                 existing = self._find_idempotent(conn, job.owner, job.idempotency_key)
                 if existing:
                     return existing, False
             created = now_iso()
-            conn.execute(
-                """INSERT INTO jobs (job_id, backend, status, creation_date, name, tags, share_level,
-                   experiment_id, client_info, options, header, private, owner_user, owner_hub,
-                   owner_group, owner_project, num_experiments, idempotency_key)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-                (
-                    job.job_id, job.backend, ApiJobStatus.CREATED.value, created, job.name,
-                    json.dumps(job.tags), job.share_level, job.experiment_id,
-                    json.dumps(job.client_info), job.options.model_dump_json(), json.dumps(job.header),
-                    int(job.private), job.owner.user, job.owner.hub, job.owner.group,
-                    job.owner.project, job.num_experiments, job.idempotency_key,
-                ),
-            )
-            conn.execute("INSERT INTO circuits (job_id, qpy) VALUES (?, ?)", (job.job_id, job.qpy))
-            self._enter_step(conn, job.job_id, ApiJobStatus.CREATING.value, created)
-            self._enter_step(conn, job.job_id, ApiJobStatus.CREATED.value, now_iso())
+            conn.execute(insert(jobs).values(**self._job_row(job, created)))
+            conn.execute(insert(circuits).values(job_id=job.job_id, qpy=job.qpy))
+            tags = list(dict.fromkeys(job.tags))
+            if tags:
+                conn.execute(insert(job_tags), [{"job_id": job.job_id, "tag": tag} for tag in tags])
+            self.enter_step(conn, job.job_id, ApiJobStatus.CREATING.value, created)
+            self.enter_step(conn, job.job_id, ApiJobStatus.CREATED.value, now_iso())
             return job.job_id, True
 
         try:
-            return self._write(insert)
-        except sqlite3.IntegrityError:
-            # Another connection (another server process) won the race for this key.
-            assert job.idempotency_key is not None
-            with self._lock:
-                existing = self._find_idempotent(self._conn, job.owner, job.idempotency_key)
+            return self._write(add)
+        except sa_exc.IntegrityError:
+            # Another connection (another request, another replica) won the race for this key.
+            if job.idempotency_key is None:
+                raise
+            with self._reading() as conn:
+                existing = self._find_idempotent(conn, job.owner, job.idempotency_key)
             if existing is None:
                 raise
             return existing, False
 
     @staticmethod
-    def _find_idempotent(conn: sqlite3.Connection, owner: Identity, key: str) -> str | None:
-        row = conn.execute(
-            """SELECT job_id FROM jobs WHERE owner_user = ? AND owner_hub = ? AND owner_group = ?
-               AND owner_project = ? AND idempotency_key = ?""",
-            (owner.user, owner.hub, owner.group, owner.project, key),
-        ).fetchone()
-        return row["job_id"] if row else None
+    def _job_row(job: NewJob, created: str) -> dict[str, Any]:
+        return {
+            "job_id": job.job_id, "backend": job.backend, "status": ApiJobStatus.CREATED.value,
+            "creation_date": created, "name": job.name, "tags": json.dumps(job.tags),
+            "share_level": job.share_level, "experiment_id": job.experiment_id,
+            "client_info": json.dumps(job.client_info), "options": job.options.model_dump_json(),
+            "header": json.dumps(job.header), "private": int(job.private),
+            "owner_user": job.owner.user, "owner_hub": job.owner.hub, "owner_group": job.owner.group,
+            "owner_project": job.owner.project, "num_experiments": job.num_experiments,
+            "idempotency_key": job.idempotency_key,
+        }
+
+    @staticmethod
+    def _find_idempotent(conn: Connection, owner: Identity, key: str) -> str | None:
+        return conn.execute(
+            select(jobs.c.job_id).where(
+                jobs.c.owner_user == owner.user, jobs.c.owner_hub == owner.hub,
+                jobs.c.owner_group == owner.group, jobs.c.owner_project == owner.project,
+                jobs.c.idempotency_key == key,
+            )
+        ).scalar()
 
     @_guarded
     def get_job(self, job_id: str) -> JobRecord | None:
-        rows = self._read("SELECT * FROM jobs WHERE job_id = ?", (job_id,))
-        if not rows:
-            return None
-        return self._records(rows)[0]
+        with self._reading() as conn:
+            rows = list(conn.execute(select(jobs).where(jobs.c.job_id == job_id)).mappings())
+            return self._records(conn, rows)[0] if rows else None
 
     @_guarded
     def get_status(self, job_id: str) -> ApiJobStatus | None:
-        rows = self._read("SELECT status FROM jobs WHERE job_id = ?", (job_id,))
+        rows = self._read(select(jobs.c.status).where(jobs.c.job_id == job_id))
         return ApiJobStatus(rows[0]["status"]) if rows else None
 
-    def _records(self, rows: list[sqlite3.Row]) -> list[JobRecord]:
+    def _records(self, conn: Connection, rows: list[RowMapping]) -> list[JobRecord]:
         ids = [row["job_id"] for row in rows]
-        steps: dict[str, dict[str, str]] = {job_id: {} for job_id in ids}
+        by_job: dict[str, dict[str, str]] = {job_id: {} for job_id in ids}
         for start in range(0, len(ids), 500):  # stay under SQLite's bound-parameter limit
             chunk = ids[start : start + 500]
-            marks = ",".join("?" * len(chunk))
-            for step in self._read(
-                f"SELECT job_id, status, at FROM steps WHERE job_id IN ({marks}) ORDER BY id", chunk
-            ):
-                steps[step["job_id"]][step["status"]] = step["at"]
-        return [self._record(row, steps[row["job_id"]]) for row in rows]
+            query = select(steps.c.job_id, steps.c.status, steps.c.at).where(steps.c.job_id.in_(chunk))
+            for step in conn.execute(query.order_by(steps.c.id)):
+                by_job[step.job_id][step.status] = step.at
+        return [self._record(row, by_job[row["job_id"]]) for row in rows]
 
     @staticmethod
-    def _record(row: sqlite3.Row, steps: dict[str, str]) -> JobRecord:
+    def _record(row: RowMapping, steps_at: dict[str, str]) -> JobRecord:
         error = None
         if row["error_code"] is not None:
             error = JobError(code=row["error_code"], message=row["error_message"] or "")
@@ -312,7 +317,7 @@ class Store:
                 group=row["owner_group"], project=row["owner_project"],
             ),
             num_experiments=row["num_experiments"],
-            time_per_step=steps,
+            time_per_step=steps_at,
             run_mode=row["run_mode"],
             error=error,
             result_consumed=bool(row["result_consumed"]),
@@ -324,84 +329,71 @@ class Store:
         self, viewer: Identity, filters: JobFilter, limit: int, offset: int
     ) -> tuple[list[JobRecord], int]:
         """Jobs ``viewer`` may see matching ``filters``, newest first, and their total count."""
-        where, params = self._visible_clause(viewer)
-        clauses, values = [where], list(params)
+        condition = self._list_condition(viewer, filters)
+        with self._reading() as conn:
+            total = conn.execute(select(func.count()).select_from(jobs).where(condition)).scalar_one()
+            query = select(jobs).where(condition).order_by(jobs.c.seq.desc()).limit(limit).offset(offset)
+            rows = list(conn.execute(query).mappings())
+            return self._records(conn, rows), total
+
+    def _list_condition(self, viewer: Identity, filters: JobFilter) -> Any:
+        clauses = [self._visible(viewer)]
         if filters.backend is not None:
-            clauses.append("backend = ?")
-            values.append(filters.backend)
+            clauses.append(jobs.c.backend == filters.backend)
         if filters.statuses:
-            clauses.append(f"status IN ({','.join('?' * len(filters.statuses))})")
-            values.extend(filters.statuses)
+            clauses.append(jobs.c.status.in_(list(filters.statuses)))
         if filters.tags:
-            marks = ",".join("?" * len(filters.tags))
+            wanted = sorted(set(filters.tags))
+            matching = select(job_tags.c.job_id).where(job_tags.c.tag.in_(wanted))
             if filters.tags_and:
-                clauses.append(
-                    f"(SELECT COUNT(DISTINCT value) FROM json_each(jobs.tags) WHERE value IN ({marks})) = ?"
-                )
-                values.extend(filters.tags)
-                values.append(len(set(filters.tags)))
-            else:
-                clauses.append(f"EXISTS (SELECT 1 FROM json_each(jobs.tags) WHERE value IN ({marks}))")
-                values.extend(filters.tags)
+                matching = matching.group_by(job_tags.c.job_id).having(func.count() == len(wanted))
+            clauses.append(jobs.c.job_id.in_(matching))
         if filters.name_regex is not None:
-            clauses.append("name REGEXP ?")
-            values.append(filters.name_regex)
+            # SQLite: SQLAlchemy's REGEXP function (Python's re); PostgreSQL: its "~" operator.
+            clauses.append(jobs.c.name.regexp_match(filters.name_regex))
         if filters.created_after is not None:
-            clauses.append("creation_date >= ?")
-            values.append(filters.created_after)
+            clauses.append(jobs.c.creation_date >= filters.created_after)
         if filters.created_before is not None:
-            clauses.append("creation_date <= ?")
-            values.append(filters.created_before)
+            clauses.append(jobs.c.creation_date <= filters.created_before)
         if filters.experiment_id is not None:
-            clauses.append("experiment_id = ?")
-            values.append(filters.experiment_id)
-        condition = " AND ".join(clauses)
-        with self._lock:
-            total = self._conn.execute(f"SELECT COUNT(*) FROM jobs WHERE {condition}", values).fetchone()[0]
-            rows = self._conn.execute(
-                f"SELECT * FROM jobs WHERE {condition} ORDER BY seq DESC LIMIT ? OFFSET ?",
-                [*values, limit, offset],
-            ).fetchall()
-        return self._records(rows), total
+            clauses.append(jobs.c.experiment_id == filters.experiment_id)
+        return and_(*clauses)
 
     @staticmethod
-    def _visible_clause(viewer: Identity) -> tuple[str, list[Any]]:
-        """SQL for "the owner, or shared with the viewer by its share level" (see auth.can_see)."""
-        sql = """(
-            (owner_user = ? AND owner_hub = ? AND owner_group = ? AND owner_project = ?)
-            OR share_level = 'global'
-            OR (share_level = 'hub' AND owner_hub = ?)
-            OR (share_level = 'group' AND owner_hub = ? AND owner_group = ?)
-            OR (share_level = 'project' AND owner_hub = ? AND owner_group = ? AND owner_project = ?)
-        )"""
-        v = viewer
-        return sql, [v.user, v.hub, v.group, v.project, v.hub, v.hub, v.group, v.hub, v.group, v.project]
+    def _visible(viewer: Identity) -> Any:
+        """"The owner, or shared with the viewer by its share level" (see auth.can_see)."""
+        v, c = viewer, jobs.c
+        same_hub = c.owner_hub == v.hub
+        same_group = same_hub & (c.owner_group == v.group)
+        return or_(
+            (c.owner_user == v.user) & same_group & (c.owner_project == v.project),
+            c.share_level == "global",
+            (c.share_level == "hub") & same_hub,
+            (c.share_level == "group") & same_group,
+            (c.share_level == "project") & same_group & (c.owner_project == v.project),
+        )
 
     @_guarded
     def circuits(self, job_id: str, runnable: bool = False) -> bytes | None:
-        column = "runnable_qpy" if runnable else "qpy"
-        rows = self._read(f"SELECT {column} AS data FROM circuits WHERE job_id = ?", (job_id,))
+        column = circuits.c.runnable_qpy if runnable else circuits.c.qpy
+        rows = self._read(select(column.label("data")).where(circuits.c.job_id == job_id))
         return bytes(rows[0]["data"]) if rows and rows[0]["data"] is not None else None
 
     @_guarded
     def jobs_in(self, statuses: Iterable[ApiJobStatus]) -> list[JobRecord]:
         """Jobs in any of ``statuses``, oldest first (used to resume work after a restart)."""
         values = [s.value for s in statuses]
-        rows = self._read(
-            f"SELECT * FROM jobs WHERE status IN ({','.join('?' * len(values))}) ORDER BY seq", values
-        )
-        return self._records(rows)
+        with self._reading() as conn:
+            rows = list(conn.execute(select(jobs).where(jobs.c.status.in_(values)).order_by(jobs.c.seq)).mappings())
+            return self._records(conn, rows)
 
     @_guarded
     def pending_counts(self) -> dict[str, int]:
         """backend -> number of jobs not yet final."""
         finals = [s.value for s in ApiJobStatus if s.is_final]
-        rows = self._read(
-            f"SELECT backend, COUNT(*) AS n FROM jobs WHERE status NOT IN ({','.join('?' * len(finals))})"
-            " GROUP BY backend",
-            finals,
-        )
-        return {row["backend"]: row["n"] for row in rows}
+        query = select(jobs.c.backend, func.count()).where(jobs.c.status.not_in(finals)).group_by(jobs.c.backend)
+        with self._reading() as conn:
+            return {backend: n for backend, n in conn.execute(query)}
 
     # --- changing --------------------------------------------------------------------
 
@@ -417,55 +409,68 @@ class Store:
         runnable_qpy: bytes | None = None,
         drop_steps: Iterable[ApiJobStatus] = (),
         requeue: bool = False,
+        queued_at: float | None = None,
     ) -> bool:
         """Move a job to ``to`` if it is in one of ``allowed_from``; False if it was not.
 
-        Conditional updates make races (cancel vs. completion) resolve to exactly one winner.
+        Conditional updates make races (cancel vs. completion, two replicas) resolve to
+        exactly one winner.
         """
         allowed = [s.value for s in allowed_from]
+        values: dict[str, Any] = {"status": to.value}
+        if error is not None:
+            values.update(error_code=error.code, error_message=error.message)
+        if run_mode is not None:
+            values["run_mode"] = run_mode
+        if requeue:
+            values["requeued"] = jobs.c.requeued + 1
+        if queued_at is not None:
+            values["queued_at"] = queued_at
 
-        def apply(conn: sqlite3.Connection) -> bool:
-            sets = ["status = ?"]
-            values: list[Any] = [to.value]
-            if error is not None:
-                sets += ["error_code = ?", "error_message = ?"]
-                values += [error.code, error.message]
-            if run_mode is not None:
-                sets.append("run_mode = ?")
-                values.append(run_mode)
-            if requeue:
-                sets.append("requeued = requeued + 1")
-            cursor = conn.execute(
-                f"UPDATE jobs SET {', '.join(sets)} WHERE job_id = ? AND status IN ({','.join('?' * len(allowed))})",
-                [*values, job_id, *allowed],
+        def apply(conn: Connection) -> bool:
+            moved = conn.execute(
+                update(jobs).where(jobs.c.job_id == job_id, jobs.c.status.in_(allowed)).values(**values)
             )
-            if cursor.rowcount != 1:
+            if moved.rowcount != 1:
                 return False
             for step in drop_steps:
-                conn.execute("DELETE FROM steps WHERE job_id = ? AND status = ?", (job_id, step.value))
+                conn.execute(delete(steps).where(steps.c.job_id == job_id, steps.c.status == step.value))
             if runnable_qpy is not None:
-                conn.execute("UPDATE circuits SET runnable_qpy = ? WHERE job_id = ?", (runnable_qpy, job_id))
-            self._enter_step(conn, job_id, to.value, now_iso())
+                conn.execute(update(circuits).where(circuits.c.job_id == job_id).values(runnable_qpy=runnable_qpy))
+            self.enter_step(conn, job_id, to.value, now_iso())
+            self.announce(conn, job_id, to.value)
             return True
 
         return self._write(apply)
 
     @_guarded
-    def finish_run(self, job_id: str, to: ApiJobStatus, result_json: str, error: JobError | None) -> bool:
-        """Store a run's result and final status together, if the job is still RUNNING."""
+    def finish_run(
+        self, job_id: str, to: ApiJobStatus, result_json: str, error: JobError | None,
+        finished_at: float, claimed_by: str,
+    ) -> bool:
+        """Store a run's result and final status together, if the job still RUNS under ``claimed_by``.
 
-        def apply(conn: sqlite3.Connection) -> bool:
-            cursor = conn.execute(
-                "UPDATE jobs SET status = ?, error_code = ?, error_message = ? WHERE job_id = ? AND status = ?",
-                (
-                    to.value, error.code if error else None, error.message if error else None,
-                    job_id, ApiJobStatus.RUNNING.value,
-                ),
+        A replica whose lease lapsed (its job requeued and claimed again elsewhere) stores nothing.
+        """
+
+        def apply(conn: Connection) -> bool:
+            moved = conn.execute(
+                update(jobs)
+                .where(
+                    jobs.c.job_id == job_id, jobs.c.status == ApiJobStatus.RUNNING.value,
+                    jobs.c.claimed_by == claimed_by,
+                )
+                .values(
+                    status=to.value, error_code=error.code if error else None,
+                    error_message=error.message if error else None, finished_at=finished_at,
+                )
             )
-            if cursor.rowcount != 1:
+            if moved.rowcount != 1:
                 return False
-            conn.execute("INSERT OR REPLACE INTO results (job_id, result) VALUES (?, ?)", (job_id, result_json))
-            self._enter_step(conn, job_id, to.value, now_iso())
+            conn.execute(delete(results).where(results.c.job_id == job_id))
+            conn.execute(insert(results).values(job_id=job_id, result=result_json))
+            self.enter_step(conn, job_id, to.value, now_iso())
+            self.announce(conn, job_id, to.value)
             return True
 
         return self._write(apply)
@@ -477,27 +482,27 @@ class Store:
         Without a ``read_key`` a consumed result is deleted as it is handed out. With
         one, the first reader's key holds the result: the same key may read it again
         (its answer may have been lost) until :meth:`acknowledge_result` deletes it;
-        any other reader gets None. The check, the read and the mark happen in one
-        transaction, so two concurrent readers of a private job cannot both get it.
+        any other reader gets None. A consuming read locks the job's row first
+        (``FOR UPDATE``; SQLite's writers are serialised anyway), so two concurrent
+        readers of a private job, even on two replicas, cannot both get it.
         """
 
-        def take(conn: sqlite3.Connection) -> str | None:
-            row = conn.execute(
-                "SELECT r.result, j.result_consumed, h.read_key FROM results r JOIN jobs j USING (job_id) "
-                "LEFT JOIN result_reads h USING (job_id) WHERE job_id = ?",
-                (job_id,),
-            ).fetchone()
-            if row is None or row["result_consumed"]:
+        def take(conn: Connection) -> str | None:
+            query = select(jobs.c.result_consumed).where(jobs.c.job_id == job_id)
+            consumed = conn.execute(query.with_for_update() if consume else query).scalar()
+            if consumed is None or consumed:  # no such job, or its result is gone
                 return None
-            if not consume:
-                return row["result"]
-            if row["read_key"] is not None:
-                return row["result"] if row["read_key"] == read_key else None
-            if read_key is not None:
-                conn.execute("INSERT INTO result_reads (job_id, read_key) VALUES (?, ?)", (job_id, read_key))
-            else:
+            text_ = conn.execute(select(results.c.result).where(results.c.job_id == job_id)).scalar()
+            if text_ is None or not consume:
+                return text_
+            holder = conn.execute(select(result_reads.c.read_key).where(result_reads.c.job_id == job_id)).scalar()
+            if holder is not None:
+                return text_ if holder == read_key else None
+            if read_key is None:
                 self._consume_result(conn, job_id)
-            return row["result"]
+            else:
+                conn.execute(insert(result_reads).values(job_id=job_id, read_key=read_key))
+            return text_
 
         return self._write(take)
 
@@ -505,24 +510,24 @@ class Store:
     def acknowledge_result(self, job_id: str, read_key: str) -> bool:
         """Delete the result held for ``read_key``; True when that key holds (or held) it."""
 
-        def apply(conn: sqlite3.Connection) -> bool:
-            row = conn.execute("SELECT read_key FROM result_reads WHERE job_id = ?", (job_id,)).fetchone()
-            if row is None or row["read_key"] != read_key:
+        def apply(conn: Connection) -> bool:
+            holder = conn.execute(select(result_reads.c.read_key).where(result_reads.c.job_id == job_id)).scalar()
+            if holder is None or holder != read_key:
                 return False
-            self._consume_result(conn, job_id)  # a repeated acknowledgement finds nothing left to delete
+            self._consume_result(conn, job_id)  # a repeated acknowledgement has nothing left to delete
             return True
 
         return self._write(apply)
 
     @staticmethod
-    def _consume_result(conn: sqlite3.Connection, job_id: str) -> None:
-        conn.execute("UPDATE jobs SET result_consumed = 1 WHERE job_id = ?", (job_id,))
-        conn.execute("DELETE FROM results WHERE job_id = ?", (job_id,))
+    def _consume_result(conn: Connection, job_id: str) -> None:
+        conn.execute(update(jobs).where(jobs.c.job_id == job_id).values(result_consumed=1))
+        conn.execute(delete(results).where(results.c.job_id == job_id))
 
     @_guarded
     def rename(self, job_id: str, name: str) -> bool:
-        def apply(conn: sqlite3.Connection) -> bool:
-            return conn.execute("UPDATE jobs SET name = ? WHERE job_id = ?", (name, job_id)).rowcount == 1
+        def apply(conn: Connection) -> bool:
+            return conn.execute(update(jobs).where(jobs.c.job_id == job_id).values(name=name)).rowcount == 1
 
         return self._write(apply)
 
@@ -530,22 +535,30 @@ class Store:
     def update_tags(self, job_id: str, change: Callable[[list[str]], list[str]]) -> list[str] | None:
         """Apply ``change`` to the job's tags in one transaction (no lost concurrent update)."""
 
-        def apply(conn: sqlite3.Connection) -> list[str] | None:
-            row = conn.execute("SELECT tags FROM jobs WHERE job_id = ?", (job_id,)).fetchone()
-            if row is None:
+        def apply(conn: Connection) -> list[str] | None:
+            current = conn.execute(
+                select(jobs.c.tags).where(jobs.c.job_id == job_id).with_for_update()
+            ).scalar()
+            if current is None:
                 return None
-            tags = change(json.loads(row["tags"]))
-            conn.execute("UPDATE jobs SET tags = ? WHERE job_id = ?", (json.dumps(tags), job_id))
+            tags = change(json.loads(current))
+            conn.execute(update(jobs).where(jobs.c.job_id == job_id).values(tags=json.dumps(tags)))
+            conn.execute(delete(job_tags).where(job_tags.c.job_id == job_id))
+            unique = list(dict.fromkeys(tags))
+            if unique:
+                conn.execute(insert(job_tags), [{"job_id": job_id, "tag": tag} for tag in unique])
             return tags
 
         return self._write(apply)
 
     @_guarded
     def delete_job(self, job_id: str) -> bool:
-        def apply(conn: sqlite3.Connection) -> bool:
-            cursor = conn.execute("DELETE FROM jobs WHERE job_id = ?", (job_id,))
-            for table in ("steps", "circuits", "results", "result_reads"):
-                conn.execute(f"DELETE FROM {table} WHERE job_id = ?", (job_id,))
-            return cursor.rowcount == 1
+        def apply(conn: Connection) -> bool:
+            deleted = conn.execute(delete(jobs).where(jobs.c.job_id == job_id)).rowcount == 1
+            for table in (steps, circuits, results, result_reads, job_tags, runtime_params):
+                conn.execute(delete(table).where(table.c.job_id == job_id))
+            if deleted:
+                self.announce(conn, job_id, "DELETED")
+            return deleted
 
         return self._write(apply)

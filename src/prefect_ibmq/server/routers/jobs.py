@@ -128,7 +128,7 @@ async def job_status(
     await run_in_threadpool(service.get, who, job_id)  # 404 unless visible
     notifier = service.notifier
     # Subscribe before reading, so a change between the read and the wait is not missed.
-    event = notifier.subscribe(job_id)
+    event = notifier.subscribe(job_id, watch_queue=until == "change" and known_position is not None)
     try:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + wait

@@ -1,0 +1,1 @@
+"""Alembic migrations of the job store (applied at start by :func:`prefect_ibmq.server.migrate.upgrade`)."""

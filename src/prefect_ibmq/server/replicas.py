@@ -1,0 +1,149 @@
+"""Replicas sharing one database: each holds a lease it renews; a reaper requeues the jobs of lapsed ones.
+
+A replica's row in ``replicas`` says until when it is alive (``lease_until``). A
+thread renews it every third of the lease and then reaps: jobs RUNNING under a
+replica whose lease ran out (SIGKILLed, its machine gone) go back to the queue,
+counted in ``requeued``, their RUNNING step dropped. A replica that stops cleanly
+deletes its row, so its unfinished jobs are requeued at the next reap rather than
+after the lease. A SQLite file has one replica: at start every other row is
+stale, so what was running when the server stopped is requeued at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import threading
+import time
+from collections.abc import Callable
+
+from sqlalchemy import Connection, delete, insert, or_, select, update
+
+from prefect_ibmq.wire import ApiJobStatus
+
+from .errors import StoreUnavailable
+from .schema import jobs, replicas, steps
+from .store import Store, _guarded, now_iso
+
+logger = logging.getLogger("prefect_ibmq.server.replicas")
+
+RUNNING = ApiJobStatus.RUNNING.value
+QUEUED = ApiJobStatus.QUEUED.value
+
+
+def new_replica_id() -> str:
+    return f"r-{secrets.token_hex(6)}"
+
+
+class Replica:
+    """This process's lease and the reaper; ``on_requeued`` gets the ids put back in the queue."""
+
+    def __init__(
+        self,
+        store: Store,
+        workers: int,
+        lease_s: float,
+        on_requeued: Callable[[list[str]], None] = lambda ids: None,
+    ) -> None:
+        self.replica_id = store.origin
+        self._store = store
+        self._workers = workers
+        self.lease_s = lease_s
+        self._on_requeued = on_requeued
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        """Take the lease, requeue what lapsed replicas left RUNNING, keep renewing."""
+        self._register()
+        self._reap_and_report()
+        self._thread = threading.Thread(target=self._keep, name="prefect-ibmq-lease", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Give the lease back: this replica's unfinished jobs are requeued by the next reap."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+        try:
+            self._store._write(
+                lambda conn: conn.execute(delete(replicas).where(replicas.c.replica_id == self.replica_id))
+            )
+        except Exception:  # the database is gone: the lease simply runs out
+            logger.warning("could not give back the lease of %s", self.replica_id, exc_info=True)
+
+    @_guarded
+    def _register(self) -> None:
+        def apply(conn: Connection) -> None:
+            if self._store.is_sqlite:
+                conn.execute(delete(replicas))  # one replica per SQLite file: the others are gone
+            conn.execute(
+                insert(replicas).values(
+                    replica_id=self.replica_id, workers=self._workers,
+                    lease_until=time.time() + self.lease_s, started=now_iso(),
+                )
+            )
+
+        self._store._write(apply)
+
+    @_guarded
+    def renew(self) -> None:
+        def apply(conn: Connection) -> None:
+            renewed = conn.execute(
+                update(replicas).where(replicas.c.replica_id == self.replica_id)
+                .values(lease_until=time.time() + self.lease_s)
+            )
+            if renewed.rowcount == 0:  # declared dead after a long stall: its jobs were requeued
+                logger.warning("replica %s had lost its lease; taking a new one", self.replica_id)
+                conn.execute(
+                    insert(replicas).values(
+                        replica_id=self.replica_id, workers=self._workers,
+                        lease_until=time.time() + self.lease_s, started=now_iso(),
+                    )
+                )
+
+        self._store._write(apply)
+
+    @_guarded
+    def reap(self) -> list[str]:
+        """Requeue the jobs RUNNING under no live replica; returns their ids."""
+        store = self._store
+
+        def apply(conn: Connection) -> list[str]:
+            now = time.time()
+            live = select(replicas.c.replica_id).where(replicas.c.lease_until >= now)
+            orphaned = or_(jobs.c.claimed_by.is_(None), jobs.c.claimed_by.not_in(live))
+            ids = list(
+                conn.execute(
+                    select(jobs.c.job_id).where(jobs.c.status == RUNNING, orphaned)
+                    .with_for_update(of=jobs, skip_locked=True)
+                ).scalars()
+            )
+            for job_id in ids:
+                conn.execute(
+                    update(jobs).where(jobs.c.job_id == job_id, jobs.c.status == RUNNING)
+                    .values(status=QUEUED, claimed_by=None, started_at=None, requeued=jobs.c.requeued + 1)
+                )
+                conn.execute(delete(steps).where(steps.c.job_id == job_id, steps.c.status == RUNNING))
+                store.enter_step(conn, job_id, QUEUED, now_iso())
+                store.announce(conn, job_id, QUEUED)
+            conn.execute(delete(replicas).where(replicas.c.lease_until < now))
+            return ids
+
+        return store._write(apply)
+
+    def _reap_and_report(self) -> None:
+        ids = self.reap()
+        if ids:
+            logger.info("requeued %d job(s) left running by a stopped replica: %s", len(ids), ids)
+            self._on_requeued(ids)
+
+    def _keep(self) -> None:
+        while not self._stop.wait(self.lease_s / 3):
+            try:
+                self.renew()
+                self._reap_and_report()
+            except StoreUnavailable as exc:  # renewed at the next tick; the lease has slack for it
+                logger.warning("lease of %s not renewed this time: %s", self.replica_id, exc)
+            except Exception:
+                logger.exception("lease keeper of %s failed a round", self.replica_id)
