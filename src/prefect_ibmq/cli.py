@@ -37,6 +37,10 @@ def _parser() -> argparse.ArgumentParser:
         help="a token for the identity local/local/local/local (default: one generated and kept in the data dir)",
     )
     server.add_argument("--workers", type=int, default=None, help="threads running jobs (default: CPU count)")
+    server.add_argument(
+        "--dask-scheduler", default=None, metavar="ADDRESS",
+        help='simulate on the workers of this Dask scheduler, e.g. tcp://10.0.0.5:8786 (simulation = "dask")',
+    )
     server.add_argument("--log-level", default="INFO", help="logging level of prefect_ibmq.server")
     return parser
 
@@ -53,6 +57,8 @@ def _config(args: argparse.Namespace) -> Any:
         "data_dir": args.data_dir,
         "store_url": args.store_url,
     }
+    if args.dask_scheduler:
+        overrides.update(simulation="dask", dask_scheduler=args.dask_scheduler)
     if args.config is not None:
         config = ServerConfig.from_file(args.config, **{k: v for k, v in overrides.items() if v is not None})
         if args.token:

@@ -78,8 +78,11 @@ class ServerConfig(BaseModel):
     workers: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1)
     #: Where aer simulates: a pool of ``workers`` processes (made on the first run), so
     #: jobs simulate in parallel and off the server's GIL; or the worker threads
-    #: themselves (no extra processes: tests, tiny deployments).
-    simulation: Literal["processes", "threads"] = "processes"
+    #: themselves (no extra processes: tests, tiny deployments); or the workers of the Dask
+    #: scheduler at ``dask_scheduler`` (simulation spread over machines; :mod:`.dasksim`).
+    simulation: Literal["processes", "threads", "dask"] = "processes"
+    #: The Dask scheduler of ``simulation = "dask"``, e.g. ``tcp://10.0.0.5:8786``.
+    dask_scheduler: str | None = None
     #: Start the simulator processes with the server rather than at its first job,
     #: which otherwise waits ~1 s for them to import qiskit. On for a long-running
     #: service (the embedded default, ``prefect-ibmq server``); off by default so
@@ -106,6 +109,17 @@ class ServerConfig(BaseModel):
             raise ValueError(f"backend names must be unique; repeated: {duplicates}")
         if not self.backends:
             raise ValueError("at least one backend is required")
+        return self
+
+    @model_validator(mode="after")
+    def _dask_scheduler_with_dask_only(self) -> "ServerConfig":
+        if self.simulation == "dask" and not self.dask_scheduler:
+            raise ValueError('simulation="dask" needs dask_scheduler, the address of a Dask scheduler')
+        if self.dask_scheduler and self.simulation != "dask":
+            raise ValueError(
+                f'dask_scheduler={self.dask_scheduler!r} is only used with simulation="dask", '
+                f"not simulation={self.simulation!r}"
+            )
         return self
 
     @classmethod

@@ -13,6 +13,11 @@ holds the GIL while it simulates, so in threads two jobs never simulate at once
 and requests, the client and Prefect in the same process crawl meanwhile. A
 chunk whose process dies runs once more on a fresh process; if that one dies
 too, the job fails with ERROR_RUNNING_JOB saying so.
+
+With ``simulation="dask"`` the chunks go to the workers of a Dask scheduler
+instead (:mod:`.dasksim`, connected at start), with one aer thread each and,
+per job, as many chunks in flight as the cluster has worker threads; Dask reruns
+the chunk of a worker that died.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from qiskit import QuantumCircuit, qpy
 
@@ -46,6 +51,9 @@ from .simulators import (
 )
 from .simpool import SimulatorPool, SimulatorProcessDied
 from .store import Store
+
+if TYPE_CHECKING:  # distributed is imported only with simulation="dask"
+    from .dasksim import DaskSimulators
 
 logger = logging.getLogger("prefect_ibmq.server.executor")
 
@@ -95,7 +103,8 @@ class Executor:
         notifier: StatusNotifier,
         simulators: dict[str, Simulator],
         workers: int,
-        simulation: Literal["processes", "threads"] = "processes",
+        simulation: Literal["processes", "threads", "dask"] = "processes",
+        dask_scheduler: str | None = None,
     ) -> None:
         self._store = store
         self._queue = queue
@@ -109,11 +118,14 @@ class Executor:
         self._stops: dict[str, threading.Event] = {}
         self._lock = threading.Lock()
         self._stopping = threading.Event()
-        #: OpenMP threads of each worker's aer: the cores divided among the workers.
-        self.aer_threads = max(1, (os.cpu_count() or 1) // workers)
+        #: OpenMP threads of each worker's aer: the cores divided among the workers
+        #: (one per Dask worker thread: the cluster's cores are not ours to divide).
+        self.aer_threads = 1 if simulation == "dask" else max(1, (os.cpu_count() or 1) // workers)
         self.simulation = simulation
-        #: The simulator processes (simulation="processes"), made on the first chunk.
-        self._pool: SimulatorPool | None = None
+        self._dask_scheduler = dask_scheduler
+        #: The simulator processes (simulation="processes"), made on the first chunk, or the
+        #: Dask client (simulation="dask"), connected at start.
+        self._pool: SimulatorPool | DaskSimulators | None = None
         self._pool_lock = threading.Lock()
         #: Chunks sent to a fresh simulator process because the one running them died.
         self.chunks_rerun = 0
@@ -132,9 +144,9 @@ class Executor:
 
     def start(self, prestart_simulators: bool = False) -> None:
         """Start the validation pool and the workers (and the simulator processes, if asked)."""
-        if prestart_simulators and self.simulation == "processes":
+        if self.simulation == "dask" or (prestart_simulators and self.simulation == "processes"):
             with self._pool_lock:
-                self._pool = SimulatorPool(self._n_workers)  # its processes start in the background
+                self._pool = self._new_pool()  # processes start in the background; Dask connects now
         self._validation = ThreadPoolExecutor(
             max_workers=min(2, self._n_workers), thread_name_prefix="prefect-ibmq-validate"
         )
@@ -180,13 +192,29 @@ class Executor:
         return pool.busy_pids() if pool is not None else []
 
     def _pool_submit(self, *args: Any) -> Future:
-        """Send a chunk to the simulator processes, made on the first call."""
+        """Send a chunk to the simulator processes, made on the first call (or to the Dask cluster)."""
         with self._pool_lock:
             if self._stopping.is_set():
                 raise RuntimeError("the executor is stopping")
             if self._pool is None:
-                self._pool = SimulatorPool(self._n_workers)
+                self._pool = self._new_pool()
             return self._pool.submit(*args)
+
+    def _new_pool(self) -> SimulatorPool | DaskSimulators:
+        if self.simulation == "dask":
+            from .dasksim import DaskSimulators
+
+            assert self._dask_scheduler, "ServerConfig checks that dask has a scheduler"
+            return DaskSimulators(self._dask_scheduler, self._stopping)
+        return SimulatorPool(self._n_workers)
+
+    def chunks_in_flight(self) -> int:
+        """Chunks of one job sent ahead: two, or on Dask one per worker thread of the cluster."""
+        with self._pool_lock:
+            pool = self._pool
+        if pool is None or isinstance(pool, SimulatorPool):
+            return POOL_LOOKAHEAD
+        return max(POOL_LOOKAHEAD, pool.threads())
 
     def validate_later(self, job_id: str, circuits: list[QuantumCircuit] | None = None) -> None:
         """Queue a job for validation (``circuits``: already decoded, saves a second decode)."""
@@ -286,6 +314,9 @@ class Executor:
             circuits = load_circuits(data)
             outcome = simulator.run(runner, circuits, record.options, job_id, record.header, stop, record.name)
         except Exception as exc:
+            if self._stopping.is_set():  # e.g. ServerStopping: left RUNNING, a restart queues it again
+                logger.info("job %s interrupted by shutdown: %s", job_id, exc)
+                return False
             logger.exception("job %s could not run", job_id)
             error = JobError(code=RUN_ERROR_CODE, message=f"the job could not run: {type(exc).__name__}: {exc}")
             result = {"backend_name": record.backend, "backend_version": "1.0.0", "qobj_id": job_id,
@@ -341,12 +372,14 @@ class Executor:
 
 
 class _PoolRunner:
-    """Sends chunks to the executor's process pool (one per worker thread, sharing the pool)."""
-
-    lookahead = POOL_LOOKAHEAD
+    """Sends chunks to the executor's process pool or Dask cluster (one per worker thread, sharing it)."""
 
     def __init__(self, executor: Executor) -> None:
         self._executor = executor
+
+    @property
+    def lookahead(self) -> int:
+        return self._executor.chunks_in_flight()
 
     def submit(self, spec: BackendSpec, part: list[QuantumCircuit], run_options: dict[str, Any]) -> ChunkCall:
         args = (spec, self._executor.aer_threads, dump_circuits(part), run_options)
@@ -354,7 +387,11 @@ class _PoolRunner:
 
 
 class _PoolCall:
-    """One chunk in the simulator processes; run once more if the process running it dies."""
+    """One chunk in the simulator processes; run once more if the process running it dies.
+
+    On Dask the scheduler reruns it instead, and :class:`.dasksim.DaskCall` raises
+    SimulatorCrashed, not SimulatorProcessDied, when it gives up.
+    """
 
     def __init__(self, executor: Executor, args: tuple[Any, ...], size: int) -> None:
         self._executor = executor

@@ -84,7 +84,8 @@ class JobService:
             on_change=self.notifier.notify_queue,
         )
         self.executor = Executor(
-            self.store, self.queue, self.notifier, self.simulators, config.workers, simulation=config.simulation
+            self.store, self.queue, self.notifier, self.simulators, config.workers,
+            simulation=config.simulation, dask_scheduler=config.dask_scheduler,
         )
         self.replica = Replica(self.store, config.workers, config.lease_s, on_requeued=self._requeued)
         self._listener: ReplicaListener | None = None

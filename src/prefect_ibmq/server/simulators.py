@@ -66,6 +66,10 @@ class SimulatorCrashed(Exception):
     """A simulator process died running a chunk, also when retried on a fresh pool: the job fails."""
 
 
+class ServerStopping(Exception):
+    """The server stopped while a chunk was still to run: the job is left RUNNING for the restart."""
+
+
 class ChunkCall(Protocol):
     def result(self) -> list[dict[str, Any]]: ...
 
@@ -306,7 +310,7 @@ class Simulator:
         """A chunk's experiments, with headers and the flaky backend's failure draws."""
         try:
             experiments = call.result()
-        except SimulatorCrashed:
+        except (SimulatorCrashed, ServerStopping):
             raise
         except Exception as exc:
             logger.warning("simulation failed on %s: %s", self.spec.name, exc)
@@ -352,13 +356,14 @@ def simulate(aer: AerSimulator, part: list[QuantumCircuit], run_options: dict[st
 
 # --- in a simulator process (simpool) ----------------------------------------------------------------
 
-#: AerSimulator per (backend spec, threads), built on a process's first chunk for it.
-_PROCESS_AERS: dict[tuple[str, int], AerSimulator] = {}
+#: AerSimulator per (backend spec, threads, thread), built on a process's first chunk for it
+#: (per thread: a Dask worker may run chunks in several threads at once).
+_PROCESS_AERS: dict[tuple[str, int, int], AerSimulator] = {}
 
 
 def simulate_qpy(spec: BackendSpec, threads: int, data: bytes, run_options: dict[str, Any]) -> list[dict[str, Any]]:
-    """What a pool process runs: a chunk of circuits as QPY -> aer's per-experiment result dicts."""
-    key = (spec.model_dump_json(), threads)
+    """What a pool process or Dask worker runs: a chunk of circuits as QPY -> aer's per-experiment result dicts."""
+    key = (spec.model_dump_json(), threads, threading.get_ident())
     aer = _PROCESS_AERS.get(key)
     if aer is None:
         aer = _PROCESS_AERS[key] = make_aer(threads, generic_backend(spec))
