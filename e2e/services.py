@@ -102,17 +102,18 @@ def _has_store_url() -> bool:
 def _start_job_service(procs: Processes, out: Path, env: dict[str, str], postgres: PostgresCluster,
                        scheduler: str, token: str) -> list[str]:
     if _has_store_url():
-        stores = [["--store-url", postgres.url("jobs", "psycopg")]] * REPLICAS
+        store, replicas = ["--store-url", postgres.url("jobs", "psycopg")], REPLICAS
     else:
         log("this job service has no --store-url: ONE replica on SQLite instead of two on PostgreSQL")
-        stores = [["--data-dir", str(out / "job-service")]]
+        store, replicas = [], 1
     urls, started = [], []
-    for index, store in enumerate(stores):
+    for index in range(replicas):
         port = free_port()
         urls.append(f"http://127.0.0.1:{port}")
+        # Each replica still has a data dir of its own (its lock file; the SQLite store without --store-url).
         started.append(procs.start(f"job-service-{index}", [
             str(BIN / "prefect-ibmq"), "server", "--port", str(port), "--token", token,
-            "--dask-scheduler", scheduler, *store], env))
+            "--data-dir", str(out / f"job-service-{index}"), "--dask-scheduler", scheduler, *store], env))
     for url, proc in zip(urls, started):
         wait_until(f"job service {url}", lambda u=url: httpx.get(f"{u}/v1/health", timeout=2).is_success,
                    START_LIMIT_S, alive=proc)

@@ -257,6 +257,12 @@ def check_shared_services(check: Checks, stack: Stack, client: httpx.Client, sin
         check(f"{len(stack.job_urls)} job-service replicas list the same {len(listed[0])} jobs, "
               f"the rows of the jobs table in PostgreSQL",
               all(ids == listed[0] for ids in listed) and stored == len(listed[0]), (stored, [len(i) for i in listed]))
+        live = set(stack.postgres.sql("jobs", "SELECT replica_id FROM replicas").split())
+        ran_by = dict(line.split("|") for line in stack.postgres.sql(
+            "jobs", "SELECT claimed_by, count(*) FROM jobs GROUP BY claimed_by").splitlines())
+        check(f"{len(live)} replicas hold a lease, and they ran the jobs (jobs per replica: "
+              f"{sorted(int(n) for n in ran_by.values())})",
+              len(live) == len(stack.job_urls) and set(ran_by) <= live, (live, ran_by))
     chunks = chunks_run(stack, since)
     workers = sorted({record["worker"] for record in chunks})
     check(f"the Dask workers ran the jobs' chunks ({len(chunks)} chunks for {len(completed)} completed jobs, "
