@@ -55,6 +55,26 @@ class Processes:
         log(f"started {name} (pid {proc.pid}): {' '.join(argv[:4])} ...")
         return proc
 
+    def run(self, argv: list[str], env: dict[str, str], timeout: float, log_name: str) -> str:
+        """Run a command to completion (bounded, in its own recorded group); its output is returned
+        and written to ``<logs>/<log_name>.log``."""
+        log(f"$ {' '.join(argv)}")
+        proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                stdin=subprocess.DEVNULL, start_new_session=True)
+        self.running.append((log_name, proc))  # stopped with the rest should we be interrupted
+        with open(self.logs.parent / "pids", "a") as pids:
+            pids.write(f"{proc.pid}\n")
+        try:
+            stdout, stderr = proc.communicate(timeout=timeout)
+        finally:
+            _signal_group(proc, signal.SIGKILL)  # a timeout, or children it left behind
+            proc.wait()
+            self.running.remove((log_name, proc))
+        (self.logs / f"{log_name}.log").write_text(f"$ {' '.join(argv)}\n{stdout}\n--- stderr ---\n{stderr}")
+        if proc.returncode:
+            raise RuntimeError(f"{argv[0]} {argv[1]} exited {proc.returncode}:\n{stdout[-2000:]}\n{stderr[-3000:]}")
+        return stdout
+
     def stop_all(self) -> None:
         for name, proc in reversed(self.running):
             if proc.poll() is None:
@@ -105,17 +125,6 @@ def wait_until(what: str, probe: Callable[[], Any], timeout: float, every: float
             last = exc
         time.sleep(every)
     raise TimeoutError(f"{what}: not ready after {timeout:.0f} s (last: {last!r})")
-
-
-def run(argv: list[str], env: dict[str, str], timeout: float, log_to: Path) -> str:
-    """Run a command to completion (bounded); its output goes to ``log_to`` and is returned."""
-    log(f"$ {' '.join(argv)}")
-    done = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout,
-                          stdin=subprocess.DEVNULL)
-    log_to.write_text(f"$ {' '.join(argv)}\n{done.stdout}\n--- stderr ---\n{done.stderr}")
-    if done.returncode:
-        raise RuntimeError(f"{argv[0]} {argv[1]} exited {done.returncode}:\n{done.stdout[-2000:]}\n{done.stderr[-3000:]}")
-    return done.stdout
 
 
 def api(client: httpx.Client, method: str, path: str, **kwargs: Any) -> Any:

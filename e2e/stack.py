@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from procs import BIN, ROOT, Checks, Processes, api, log, run, wait_until
+from procs import BIN, ROOT, Checks, Processes, api, log, wait_until
 from services import DASK_WORKERS, Stack, chunks_run, start_stack
 
 CHROMIUM = os.environ.get("E2E_CHROMIUM", "/usr/bin/chromium")
@@ -101,10 +101,9 @@ class Browser:
 # --- the steps --------------------------------------------------------------------
 
 
-def small_sweep(out: Path, env: dict[str, str]) -> dict[str, Any]:
+def small_sweep(procs: Processes, out: Path, env: dict[str, str]) -> dict[str, Any]:
     sweep_id = f"e2e-{secrets.token_hex(3)}"
-    stdout = run([sys.executable, "e2e/small_sweep.py", sweep_id, str(out / "sweep")], env, 240,
-                 out / "logs" / "small-sweep.log")
+    stdout = procs.run([sys.executable, "e2e/small_sweep.py", sweep_id, str(out / "sweep")], env, 240, "small-sweep")
     return json.loads(stdout.strip().splitlines()[-1])
 
 
@@ -177,10 +176,9 @@ def lab(check: Checks, procs: Processes, browser: Browser, out: Path, env: dict[
         stack: Stack, client: httpx.Client) -> None:
     ui = stack.ui
     logs = out / "logs"
-    run([str(BIN / "prefect"), "work-pool", "create", POOL, "--type", "process"], env, 60,
-        logs / "work-pool-create.log")
-    deployed = run([str(BIN / "prefect"), "--no-prompt", "deploy", "--prefect-file", "deployments/prefect.yaml",
-                    "--all"], env, 180, logs / "deploy.log")
+    procs.run([str(BIN / "prefect"), "work-pool", "create", POOL, "--type", "process"], env, 60, "work-pool-create")
+    deployed = procs.run([str(BIN / "prefect"), "--no-prompt", "deploy", "--prefect-file",
+                          "deployments/prefect.yaml", "--all"], env, 180, "deploy")
     deployments = api(client, "POST", "/deployments/filter", json={})
     names = {d["name"] for d in deployments}
     check("prefect deploy --all created both deployments", {"ghz-bell-sweep", "nightly-backend-check"} <= names,
@@ -197,7 +195,7 @@ def lab(check: Checks, procs: Processes, browser: Browser, out: Path, env: dict[
                       PREFECT_IBMQ_URL=stack.job_urls[-1])
     worker = procs.start("worker", [str(BIN / "prefect"), "worker", "start", "--pool", POOL, "--name", "e2e-worker"],
                          worker_env)
-    triggered = run([str(BIN / "prefect"), "deployment", "run", SCHEDULED], env, 60, logs / "deployment-run.log")
+    triggered = procs.run([str(BIN / "prefect"), "deployment", "run", SCHEDULED], env, 60, "deployment-run")
     match = re.search(r"UUID:\s*([0-9a-f-]{36})", triggered)
     check("prefect deployment run created a flow run", match, triggered[-800:])
     flow_run_id = match.group(1)
@@ -297,7 +295,7 @@ def main() -> int:
         stack = start_stack(procs, out, env)
         since = time.time()
         with httpx.Client(base_url=f"{stack.ui}/api", timeout=30) as client:
-            sweep = small_sweep(out, env)
+            sweep = small_sweep(procs, out, env)
             check(f"small sweep {sweep['sweep_id']} ran {len(sweep['job_ids'])} jobs and wrote both pictures",
                   len(sweep["job_ids"]) == 3 and all(Path(sweep["outputs"][n]).stat().st_size > 1000
                                                      for n in ("timeline", "step_durations")), sweep)
