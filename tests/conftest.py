@@ -65,3 +65,42 @@ def prefect_harness():
 
     with prefect_test_harness(server_startup_timeout=120):
         yield
+
+
+@pytest.fixture(scope="session")
+def pg_cluster():
+    """A PostgreSQL cluster for the session (initdb in a temporary folder, removed at the end).
+
+    Missing PostgreSQL fails the PostgreSQL cases with the install command; nothing is skipped.
+    """
+    from tests.pgcluster import PostgresCluster, PostgresMissing
+
+    try:
+        cluster = PostgresCluster()
+    except PostgresMissing as exc:
+        pytest.fail(str(exc), pytrace=False)
+    with cluster:
+        yield cluster
+
+
+_databases = iter(range(1, 1_000_000))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request):
+    """The store's URL on each engine: None (SQLite in the data dir) or a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        return None
+    return request.getfixturevalue("pg_cluster").create_database(f"store_{next(_databases)}")
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def engine_job_server(request, tmp_path_factory):
+    """The suite's server on each store engine, for the modules that say ``job_server = engine_job_server``."""
+    store_url = None
+    if request.param == "postgresql":
+        store_url = request.getfixturevalue("pg_cluster").create_database(f"server_{next(_databases)}")
+    server = JobServer(server_config(tmp_path_factory.mktemp("job-server"), store_url=store_url))
+    server.start()
+    yield server
+    server.stop()

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import threading
 
+import pytest
 from server_helpers import bell
+
+
+@pytest.fixture(scope="module")
+def job_server(engine_job_server):
+    """These tests run on SQLite and on PostgreSQL."""
+    return engine_job_server
 
 
 def _queued(api, job_id):

@@ -11,6 +11,12 @@ from qiskit.result import Result
 from server_helpers import bell
 
 
+@pytest.fixture(scope="module")
+def job_server(engine_job_server):
+    """These tests run on SQLite and on PostgreSQL."""
+    return engine_job_server
+
+
 def test_flaky_job_fails_with_readable_partial_results(alice):
     # 60 experiments at p=0.2 on the suite's seeded flaky backend: under this name, 10 fail.
     circuits = [bell(f"c{i}") for i in range(60)]

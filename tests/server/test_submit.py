@@ -17,6 +17,12 @@ from qiskit.circuit import Instruction
 from server_helpers import Api, bell, qpy_b64
 
 
+@pytest.fixture(scope="module")
+def job_server(engine_job_server):
+    """These tests run on SQLite and on PostgreSQL."""
+    return engine_job_server
+
+
 def _jobs_with_tag(api, tag):
     body = api.get("/jobs", params={"tags": tag}).json()
     return body["jobs"], body["total"]

@@ -55,7 +55,7 @@ class Replica:
 
     def start(self) -> None:
         """Take the lease, requeue what lapsed replicas left RUNNING, keep renewing."""
-        self._register()
+        self.register()
         self._reap_and_report()
         self._thread = threading.Thread(target=self._keep, name="prefect-ibmq-lease", daemon=True)
         self._thread.start()
@@ -73,7 +73,7 @@ class Replica:
             logger.warning("could not give back the lease of %s", self.replica_id, exc_info=True)
 
     @_guarded
-    def _register(self) -> None:
+    def register(self) -> None:
         def apply(conn: Connection) -> None:
             if self._store.is_sqlite:
                 conn.execute(delete(replicas))  # one replica per SQLite file: the others are gone

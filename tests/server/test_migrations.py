@@ -1,0 +1,127 @@
+"""Alembic migrations at start: from an empty database (both engines) and from a SQLite file of today's server."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+
+from prefect_ibmq.server.migrate import current_revision
+from prefect_ibmq.server.queue import FairshareQueue
+from prefect_ibmq.server.replicas import Replica
+from prefect_ibmq.server.schema import metadata
+from prefect_ibmq.server.store import DB_FILE, JobFilter, Store
+from prefect_ibmq.wire import ApiJobStatus as S
+from prefect_ibmq.wire import Identity, RunOptions
+
+ALICE = Identity(user="alice", hub="h1", group="g1", project="p1")
+
+#: The tables as the SQLite-only server (before SQLAlchemy and Alembic) made them, verbatim.
+TODAYS_SCHEMA = """
+CREATE TABLE IF NOT EXISTS jobs (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    job_id TEXT NOT NULL UNIQUE,
+    backend TEXT NOT NULL,
+    status TEXT NOT NULL,
+    creation_date TEXT NOT NULL,
+    name TEXT,
+    tags TEXT NOT NULL,
+    share_level TEXT NOT NULL,
+    experiment_id TEXT,
+    client_info TEXT NOT NULL,
+    options TEXT NOT NULL,
+    header TEXT NOT NULL,
+    private INTEGER NOT NULL,
+    owner_user TEXT NOT NULL,
+    owner_hub TEXT NOT NULL,
+    owner_group TEXT NOT NULL,
+    owner_project TEXT NOT NULL,
+    num_experiments INTEGER NOT NULL,
+    run_mode TEXT,
+    error_code INTEGER,
+    error_message TEXT,
+    result_consumed INTEGER NOT NULL DEFAULT 0,
+    requeued INTEGER NOT NULL DEFAULT 0,
+    idempotency_key TEXT
+);
+-- The same key from the same identity makes one job, even from concurrent requests.
+CREATE UNIQUE INDEX IF NOT EXISTS jobs_idempotency
+    ON jobs(owner_user, owner_hub, owner_group, owner_project, idempotency_key)
+    WHERE idempotency_key IS NOT NULL;
+CREATE INDEX IF NOT EXISTS jobs_status ON jobs(status);
+CREATE TABLE IF NOT EXISTS steps (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    job_id TEXT NOT NULL,
+    status TEXT NOT NULL,
+    at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS steps_job ON steps(job_id);
+CREATE TABLE IF NOT EXISTS circuits (
+    job_id TEXT PRIMARY KEY,
+    qpy BLOB NOT NULL,
+    -- The circuits as they run (transpiled where needed); NULL until validated.
+    runnable_qpy BLOB
+);
+CREATE TABLE IF NOT EXISTS results (
+    job_id TEXT PRIMARY KEY,
+    result TEXT NOT NULL
+);
+"""
+
+
+def test_an_empty_database_is_migrated_to_exactly_the_schema(tmp_path: Path, store_url):
+    store = Store(tmp_path, store_url)
+    try:
+        assert current_revision(store.engine) == "0002"
+        with store.engine.connect() as conn:
+            differences = compare_metadata(MigrationContext.configure(conn), metadata)
+        assert differences == []
+        Store(tmp_path, store_url).close()  # opening again migrates nothing and keeps working
+        assert current_revision(store.engine) == "0002"
+    finally:
+        store.close()
+
+
+def _todays_file(data_dir: Path) -> None:
+    """A jobs.sqlite3 as today's server leaves it: a queued, a running and a completed job."""
+    conn = sqlite3.connect(data_dir / DB_FILE)
+    conn.executescript(TODAYS_SCHEMA)
+    for seq, (job_id, status, tags) in enumerate(
+        [("done", "COMPLETED", ["old"]), ("running", "RUNNING", []), ("waiting", "QUEUED", ["old", "x"])], start=1
+    ):
+        conn.execute(
+            """INSERT INTO jobs (seq, job_id, backend, status, creation_date, name, tags, share_level,
+               client_info, options, header, private, owner_user, owner_hub, owner_group, owner_project,
+               num_experiments) VALUES (?, ?, 'aer_simulator', ?, ?, ?, ?, 'none', '{}', ?, '{}', 0,
+               'alice', 'h1', 'g1', 'p1', 1)""",
+            (seq, job_id, status, f"2026-01-01T00:00:0{seq}.000000+00:00", job_id, json.dumps(tags),
+             RunOptions().model_dump_json()),
+        )
+        conn.execute("INSERT INTO circuits (job_id, qpy) VALUES (?, x'00')", (job_id,))
+        conn.execute("INSERT INTO steps (job_id, status, at) VALUES (?, ?, '2026-01-01T00:00:09.000000+00:00')",
+                     (job_id, status))
+    conn.execute("""INSERT INTO results (job_id, result) VALUES ('done', '{"results": []}')""")
+    conn.commit()
+    conn.close()
+
+
+def test_a_sqlite_file_of_todays_server_is_migrated_and_its_work_resumed(tmp_path: Path):
+    _todays_file(tmp_path)
+    store = Store(tmp_path)
+    try:
+        assert current_revision(store.engine) == "0002"
+        assert store.get_job("done").status is S.COMPLETED
+        assert store.read_result("done", consume=False) == '{"results": []}'
+        tagged = store.list_jobs(ALICE, JobFilter(tags=["old", "x"], tags_and=True), 10, 0)[0]
+        assert [job.job_id for job in tagged] == ["waiting"]
+        # The restarted server requeues what was running, in its place: a project's jobs in submission order.
+        assert Replica(store, workers=1, lease_s=30).reap() == ["running"]
+        queue = FairshareQueue(store, {"aer_simulator": 0.1}, workers=1)
+        assert queue.info("running").position == 1 and queue.info("waiting").position == 2
+        assert [queue.claim("r").job_id, queue.claim("r").job_id] == ["running", "waiting"]
+        assert store.get_job("running").requeued == 1
+    finally:
+        store.close()

@@ -1,0 +1,178 @@
+"""The store, its queue and the replicas' leases, on SQLite and on PostgreSQL (``store_url``).
+
+Several Store objects on one database stand for several replicas (processes) of the service.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from sqlalchemy import update
+
+from prefect_ibmq.server.queue import FairshareQueue
+from prefect_ibmq.server.replicas import Replica
+from prefect_ibmq.server.schema import replicas
+from prefect_ibmq.server.store import JobFilter, NewJob, Store
+from prefect_ibmq.wire import ApiJobStatus as S
+from prefect_ibmq.wire import Identity, RunOptions
+
+ALICE = Identity(user="alice", hub="h1", group="g1", project="p1")
+BOB = Identity(user="bob", hub="h1", group="g1", project="p2")
+
+
+def new_job(job_id: str, owner: Identity = ALICE, **fields) -> NewJob:
+    return NewJob(job_id=job_id, backend="aer_simulator", owner=owner, qpy=b"qpy", num_experiments=2,
+                  options=RunOptions(), **fields)
+
+
+@pytest.fixture
+def stores(tmp_path: Path, store_url):
+    """Three stores (replicas r-a, r-b, r-c) on one database."""
+    opened = [Store(tmp_path, store_url, origin=f"r-{name}") for name in "abc"]
+    yield opened
+    for store in opened:
+        store.close()
+
+
+def queued(store: Store, job_id: str, owner: Identity = ALICE) -> None:
+    store.create_job(new_job(job_id, owner))
+    assert store.transition(job_id, S.QUEUED, (S.CREATED,), queued_at=time.time())
+
+
+def in_threads(count: int, fn) -> list:
+    out: list = [None] * count
+    barrier = threading.Barrier(count)
+
+    def run(index: int) -> None:
+        barrier.wait()
+        out[index] = fn(index)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return out
+
+
+def test_one_idempotency_key_makes_one_job_under_concurrent_creates(stores):
+    answers = in_threads(6, lambda i: stores[i % 3].create_job(new_job(f"job-{i}", idempotency_key="k1")))
+    assert sum(created for _, created in answers) == 1
+    assert len({job_id for job_id, _ in answers}) == 1
+    assert stores[0].list_jobs(ALICE, JobFilter(), 10, 0)[1] == 1
+
+
+def test_conditional_moves_and_read_once_have_one_winner(stores):
+    queued(stores[0], "j1")
+    queue = FairshareQueue(stores[0], {"aer_simulator": 0.1}, workers=1)
+    assert queue.claim("r-a").job_id == "j1"
+    # A completion and two cancels race: exactly one move wins.
+    moves = in_threads(
+        3,
+        lambda i: stores[i].finish_run("j1", S.COMPLETED, '{"ok": 1}', None, time.time(), claimed_by="r-a")
+        if i == 0 else stores[i].transition("j1", S.CANCELLED, (S.QUEUED, S.RUNNING)),
+    )
+    assert moves.count(True) == 1
+    if moves[0]:  # completed: a private read hands the result out once, on any replica
+        reads = in_threads(6, lambda i: stores[i % 3].read_result("j1", consume=True))
+        assert reads.count('{"ok": 1}') == 1 and reads.count(None) == 5
+        assert stores[1].get_job("j1").result_consumed
+
+
+def test_claims_follow_the_fairshare_order_across_replicas(stores):
+    for name in ("a1", "a2", "a3"):
+        queued(stores[0], name, ALICE)
+    queued(stores[1], "b1", BOB)
+    queues = [FairshareQueue(store, {"aer_simulator": 0.1}, workers=1) for store in stores]
+    # Every replica reports the same positions: alice's first, bob's, then alice's others.
+    for queue in queues:
+        assert [queue.info(j).position for j in ("a1", "b1", "a2", "a3")] == [1, 2, 3, 4]
+    claimed = [queues[i % 3].claim(f"r-{'abc'[i % 3]}").job_id for i in range(4)]
+    assert claimed == ["a1", "b1", "a2", "a3"]
+    assert queues[0].claim("r-a") is None
+    record = stores[2].get_job("a2")
+    assert record.status is S.RUNNING and "RUNNING" in record.time_per_step
+
+
+def test_concurrent_claims_take_every_job_once(stores):
+    for index in range(60):
+        queued(stores[index % 3], f"j{index:03d}", (ALICE, BOB)[index % 2])
+    queues = [FairshareQueue(store, {"aer_simulator": 0.1}, workers=1) for store in stores]
+
+    def drain(index: int) -> list[str]:
+        taken = []
+        while (job := queues[index % 3].claim(f"r-{index}")) is not None:
+            taken.append(job.job_id)
+        return taken
+
+    taken = [job_id for part in in_threads(6, drain) for job_id in part]
+    counts = Counter(taken)
+    assert len(counts) == 60 and set(counts.values()) == {1}
+
+
+def test_the_reaper_requeues_the_jobs_of_a_lapsed_replica(stores):
+    a, b = (Replica(store, workers=1, lease_s=30) for store in stores[:2])
+    a.register()
+    queued(stores[0], "j1")
+    assert FairshareQueue(stores[0], {"aer_simulator": 0.1}, workers=1).claim("r-a").job_id == "j1"
+    b.register()
+    if not stores[0].is_sqlite:
+        assert b.reap() == []  # r-a holds its lease
+        # r-a's lease runs out (as when it is SIGKILLed and stops renewing).
+        stores[1]._write(
+            lambda c: c.execute(update(replicas).where(replicas.c.replica_id == "r-a").values(lease_until=0))
+        )
+    # (A SQLite file has one replica: the one starting takes over at once, as after a restart.)
+    assert b.reap() == ["j1"]
+    record = stores[1].get_job("j1")
+    assert record.status is S.QUEUED and record.requeued == 1
+    assert "RUNNING" not in record.time_per_step
+    # The lapsed replica's late result is refused; another replica claims and finishes the job.
+    assert not stores[0].finish_run("j1", S.COMPLETED, "{}", None, time.time(), claimed_by="r-a")
+    assert FairshareQueue(stores[1], {"aer_simulator": 0.1}, workers=1).claim("r-b").job_id == "j1"
+    assert stores[1].finish_run("j1", S.COMPLETED, "{}", None, time.time(), claimed_by="r-b")
+
+
+def test_tag_and_name_filters(stores):
+    stores[0].create_job(new_job("x", name="bell-1", tags=["t1", "t2"]))
+    stores[0].create_job(new_job("y", name="ghz-1", tags=["t2"]))
+    listed = stores[1].list_jobs
+    assert {j.job_id for j in listed(ALICE, JobFilter(tags=["t1", "t2"], tags_and=True), 10, 0)[0]} == {"x"}
+    assert {j.job_id for j in listed(ALICE, JobFilter(tags=["t1", "t2"]), 10, 0)[0]} == {"x", "y"}
+    assert {j.job_id for j in listed(ALICE, JobFilter(name_regex="^gh"), 10, 0)[0]} == {"y"}
+    assert stores[2].update_tags("y", lambda tags: tags + ["t1"]) == ["t2", "t1"]
+    assert listed(ALICE, JobFilter(tags=["t1", "t2"], tags_and=True), 10, 0)[1] == 2
+    assert listed(BOB, JobFilter(), 10, 0)[1] == 0  # not shared with bob
+
+
+def test_a_replica_hears_another_replicas_changes(stores, store_url):
+    if store_url is None:
+        assert stores[0].is_sqlite  # one replica per SQLite file: nothing to hear
+        return
+    from prefect_ibmq.server.notify import ReplicaListener
+    from prefect_ibmq.server.store import CHANNEL
+
+    heard: list[tuple[str, str]] = []
+    got = threading.Event()
+
+    def on_change(job_id: str, status: str) -> None:
+        heard.append((job_id, status))
+        if status == "CANCELLED":
+            got.set()
+
+    conninfo = stores[0].engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+    listener = ReplicaListener(conninfo, CHANNEL, "r-a", on_change)
+    listener.start()
+    try:
+        stores[0].create_job(new_job("mine"))
+        stores[0].transition("mine", S.QUEUED, (S.CREATED,))  # r-a's own write: not delivered
+        queued(stores[1], "theirs")
+        stores[1].transition("theirs", S.CANCELLED, (S.QUEUED,))
+        assert got.wait(30)
+    finally:
+        listener.stop()
+    assert heard == [("theirs", "QUEUED"), ("theirs", "CANCELLED")]
