@@ -44,7 +44,7 @@ cleanup() {
             as_pg=$([ "$(id -u)" = 0 ] && echo "runuser -u postgres --")
             $as_pg "$pgbin/pg_ctl" -D "$pgdir/data" -m immediate -w stop >/dev/null 2>&1 || true
         fi
-        case "$pgdir" in */e2e-postgres-*) rm -rf "$pgdir" ;; esac
+        case "$pgdir" in */prefect-ibmq-pg-*) rm -rf "$pgdir" ;; esac
         rm -f "$OUT/postgres-dir"
     fi
 }
@@ -52,7 +52,7 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-# At most 8 minutes in all (each wait inside is bounded too); usually under 2.
-timeout --signal=TERM --kill-after=40 480 "$PY" e2e/stack.py --out "$OUT" "$@" &
+# At most 8 minutes in all (each wait inside is bounded too); usually under 3.
+timeout --signal=TERM --kill-after=40 480 "$PY" -m e2e.stack --out "$OUT" "$@" &
 driver=$!
 wait "$driver"

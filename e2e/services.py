@@ -16,8 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
-from postgres import PostgresCluster
-from procs import BIN, Processes, free_port, log, wait_until
+
+from e2e.postgres import E2EPostgres
+from e2e.procs import BIN, Processes, free_port, log, wait_until
 
 DASK_WORKERS = 2
 REPLICAS = 2
@@ -35,7 +36,7 @@ class Stack:
     ui: str
     job_urls: list[str]
     token: str
-    postgres: PostgresCluster
+    postgres: E2EPostgres
     dask_scheduler: str
     dask: object = field(repr=False)  # a distributed.Client recording the scheduler's task stream
 
@@ -47,10 +48,12 @@ class Stack:
 
 def start_stack(procs: Processes, out: Path, env: dict[str, str]) -> Stack:
     """Start PostgreSQL, the Prefect server on it, the Dask cluster and the job-service replicas."""
-    postgres = PostgresCluster(record_dir_in=out)
+    postgres = E2EPostgres(record_dir_in=out)
     procs.afterwards.append(lambda: postgres.stop(keep_log_as=out / "logs" / "postgres.log"))
-    postgres.start(databases=("prefect", "jobs"))
-    log(f"PostgreSQL {postgres.bin.parent.name} on 127.0.0.1:{postgres.port} (folder {postgres.dir})")
+    postgres.start()
+    for database in ("prefect", "jobs"):
+        postgres.create_database(database)
+    log(f"PostgreSQL {postgres.bin.parent.name} on 127.0.0.1:{postgres.port} (folder {postgres.root})")
     ui, server = _start_prefect_server(procs, env, postgres)
     scheduler, dask = _start_dask(procs, out, env)
     token = secrets.token_urlsafe(24)
@@ -62,7 +65,7 @@ def start_stack(procs: Processes, out: Path, env: dict[str, str]) -> Stack:
     return Stack(ui, job_urls, token, postgres, scheduler, dask)
 
 
-def _start_prefect_server(procs: Processes, env: dict[str, str], postgres: PostgresCluster) -> tuple[str, object]:
+def _start_prefect_server(procs: Processes, env: dict[str, str], postgres: E2EPostgres) -> tuple[str, object]:
     port = free_port()
     ui = f"http://127.0.0.1:{port}"
     env.update(PREFECT_API_URL=f"{ui}/api", PREFECT_UI_API_URL=f"{ui}/api", PREFECT_UI_URL=ui)
@@ -99,10 +102,10 @@ def _has_store_url() -> bool:
     return "--store-url" in helped.stdout
 
 
-def _start_job_service(procs: Processes, out: Path, env: dict[str, str], postgres: PostgresCluster,
+def _start_job_service(procs: Processes, out: Path, env: dict[str, str], postgres: E2EPostgres,
                        scheduler: str, token: str) -> list[str]:
     if _has_store_url():
-        store, replicas = ["--store-url", postgres.url("jobs", "psycopg")], REPLICAS
+        store, replicas = ["--store-url", postgres.url("jobs")], REPLICAS
     else:
         log("this job service has no --store-url: ONE replica on SQLite instead of two on PostgreSQL")
         store, replicas = [], 1

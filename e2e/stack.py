@@ -17,7 +17,7 @@
    same jobs (the rows of the ``jobs`` table), and the Dask workers ran their chunks.
 
 Everything started here is stopped at the end, failed or not. Each wait is bounded.
-Run from the project root: ``python e2e/stack.py [--out out/e2e]`` (``e2e/run.sh`` installs
+Run from the project root: ``python -m e2e.stack [--out out/e2e]`` (``e2e/run.sh`` installs
 PostgreSQL, Chromium, Playwright and Dask first). The last line counts the checks: ``e2e: N passed, M failed``.
 """
 
@@ -37,8 +37,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from procs import BIN, ROOT, Checks, Processes, api, log, wait_until
-from services import DASK_WORKERS, Stack, chunks_run, start_stack
+
+from e2e.procs import BIN, ROOT, Checks, Processes, api, log, wait_until
+from e2e.services import DASK_WORKERS, Stack, chunks_run, start_stack
 
 CHROMIUM = os.environ.get("E2E_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
