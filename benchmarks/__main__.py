@@ -6,7 +6,7 @@ unit and met where the module gives them; ``value_s``/``baseline_s`` are in ``un
 seconds when it is absent).
 
 Figures: 1 sweep, 2 completion, 3 requests_per_job, 4 tables, 5 load, 6 memory,
-7 dask_simulation.
+7 dask_simulation, 8 replicas.
 ``python -m benchmarks sweep tables`` runs only those.
 """
 
@@ -23,7 +23,7 @@ from pathlib import Path
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 
-FIGURE_MODULES = ["sweep", "completion", "requests_per_job", "tables", "load", "memory", "dask_simulation"]
+FIGURE_MODULES = ["sweep", "completion", "requests_per_job", "tables", "load", "memory", "dask_simulation", "replicas"]
 
 
 def main(argv: list[str]) -> int:

@@ -52,9 +52,11 @@ def create_app(config: ServerConfig, service: JobService | None = None) -> FastA
 
     @v1.get("/stats", tags=["health"], dependencies=[Depends(current_identity)],
             responses={code: {"model": ErrorBody} for code in (401, 503)})
-    async def stats() -> dict[str, int]:
-        """What the server is doing now: ``long_polls_waiting``, the status requests parked in a long-poll."""
-        return {"long_polls_waiting": service.notifier.waiting()}  # on the loop, as the notifier requires
+    async def stats() -> dict[str, int | str]:
+        """What the server is doing now: ``long_polls_waiting``, the status requests parked in a
+        long-poll; and ``replica_id``, the name its claims carry in the shared store."""
+        # waiting() on the loop, as the notifier requires.
+        return {"long_polls_waiting": service.notifier.waiting(), "replica_id": service.store.origin}
 
     v1.include_router(backends.router)
     v1.include_router(jobs.router)

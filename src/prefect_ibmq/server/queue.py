@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from sqlalchemy import Connection, case, func, select, update
+from sqlalchemy import Connection, bindparam, case, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from prefect_ibmq.wire import ApiJobStatus, QueueInfoModel
@@ -42,6 +42,8 @@ COMPLETED = ApiJobStatus.COMPLETED.value
 #: Recent completed runs that teach the estimates (per backend) and the priorities.
 RECENT_RUNS = 20
 USAGE_RUNS = 200
+#: Claims lost to other replicas in a row before this one gives up until the next wake-up.
+CLAIM_ATTEMPTS = 5
 #: An idle worker looks at the queue at least this often, even without a wake-up.
 IDLE_POLL_S = 1.0
 
@@ -102,6 +104,7 @@ class FairshareQueue:
         self._cond = threading.Condition()
         self._pokes = 0
         self._closed = False
+        self._claim: dict[str, Any] | None = None
 
     # --- producers and consumers -----------------------------------------------------
 
@@ -144,27 +147,23 @@ class FairshareQueue:
     def claim(self, replica_id: str) -> QueuedJob | None:
         """Move the first queued job to RUNNING under ``replica_id``; None if none is queued."""
         store = self._store
+        statements = self._claim_statements(store.engine.dialect.name)
 
         def apply(conn: Connection) -> QueuedJob | None:
-            ranked = _ranked(self._first_guess)
-            query = (
-                select(jobs.c.job_id, jobs.c.backend, jobs.c.owner_hub, jobs.c.owner_group,
-                       jobs.c.owner_project, jobs.c.num_experiments, jobs.c.creation_date)
-                .join(ranked, ranked.c.job_id == jobs.c.job_id)
-                .where(jobs.c.status == QUEUED)  # rechecked on the locked row
-                .order_by(ranked.c.rank, ranked.c.turn, ranked.c.seq)
-                .limit(1)
-                .with_for_update(of=jobs, skip_locked=True)
-            )
-            row = conn.execute(query).first()
-            if row is None:
+            for _ in range(CLAIM_ATTEMPTS):
+                row = conn.execute(statements["first"]).first()
+                # A job another replica claimed after our ranking but before our lock comes back
+                # RUNNING (the row as locked): the next statement's snapshot no longer ranks it.
+                if row is None or row.status == QUEUED:
+                    break
+            if row is None or row.status != QUEUED:
                 return None
             now = time.time()
-            conn.execute(
-                update(jobs).where(jobs.c.job_id == row.job_id)
-                .values(status=RUNNING, claimed_by=replica_id, started_at=now, finished_at=None)
-            )
-            self._take_turn(conn, row, now)
+            conn.execute(statements["run"], {"job": row.job_id, "replica": replica_id, "now": now})
+            conn.execute(statements["turn"], {
+                "backend": row.backend, "owner_hub": row.owner_hub, "owner_group": row.owner_group,
+                "owner_project": row.owner_project, "last_claimed": now,
+            })
             store.enter_step(conn, row.job_id, RUNNING, now_iso())
             store.announce(conn, row.job_id, RUNNING)
             return QueuedJob(
@@ -174,13 +173,35 @@ class FairshareQueue:
 
         return store._write(apply)
 
-    @staticmethod
-    def _take_turn(conn: Connection, row: Any, now: float) -> None:
-        dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-        key = {"backend": row.backend, "owner_hub": row.owner_hub,
-               "owner_group": row.owner_group, "owner_project": row.owner_project}
-        upsert = dialect.insert(fairshare_turns).values(**key, last_claimed=now)
-        conn.execute(upsert.on_conflict_do_update(index_elements=list(key), set_={"last_claimed": now}))
+    def _claim_statements(self, dialect_name: str) -> dict[str, Any]:
+        """The claim's statements, built once (building them costs more than running them)."""
+        if self._claim is None:
+            ranked = _ranked(self._first_guess)
+            first = (
+                select(jobs.c.job_id, jobs.c.backend, jobs.c.owner_hub, jobs.c.owner_group,
+                       jobs.c.owner_project, jobs.c.num_experiments, jobs.c.creation_date)
+                # From the ranking to the rows by primary key: whatever the planner's statistics
+                # (none yet on a new table), each ranked job is one index lookup, never a rescan.
+                .add_columns(jobs.c.status)  # as locked: claim() checks it is still QUEUED
+                .select_from(ranked)
+                .join(jobs, jobs.c.seq == ranked.c.seq)
+                .order_by(ranked.c.rank, ranked.c.turn, ranked.c.seq)
+                .limit(1)
+                .with_for_update(of=jobs, skip_locked=True)
+            )
+            run = (
+                update(jobs).where(jobs.c.job_id == bindparam("job"))
+                .values(status=RUNNING, claimed_by=bindparam("replica"), started_at=bindparam("now"),
+                        finished_at=None, runs=jobs.c.runs + 1)
+            )
+            dialect = postgresql if dialect_name == "postgresql" else sqlite
+            upsert = dialect.insert(fairshare_turns)
+            turn = upsert.on_conflict_do_update(
+                index_elements=[c.name for c in fairshare_turns.primary_key],
+                set_={"last_claimed": upsert.excluded.last_claimed},
+            )
+            self._claim = {"first": first, "run": run, "turn": turn}
+        return self._claim
 
     def remove(self, job_id: str) -> None:
         """A queued job left the queue (cancelled, deleted): positions behind it moved."""

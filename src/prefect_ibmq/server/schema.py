@@ -59,6 +59,8 @@ jobs = Table(
     Column("claimed_by", String),
     Column("started_at", Float),
     Column("finished_at", Float),
+    # How many times a replica claimed the job to run it (1 unless it was requeued).
+    Column("runs", Integer, nullable=False, server_default=text("0")),
     # The same key from the same identity makes one job, even from concurrent requests.
     Index(
         "jobs_idempotency",

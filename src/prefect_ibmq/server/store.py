@@ -26,7 +26,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
-from sqlalchemy import Connection, Engine, and_, create_engine, delete, event, func, insert, or_, select, update
+from sqlalchemy import Connection, Engine, and_, bindparam, create_engine, delete, event, func, insert, or_, select, update
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import RowMapping
 
@@ -46,6 +46,10 @@ CHANNEL = "prefect_ibmq_jobs"
 #: PostgreSQL connections per replica: request threads, workers, the lease keeper.
 PG_POOL_SIZE = 8
 PG_POOL_OVERFLOW = 8
+
+#: Built once: building a statement costs more than running it on SQLite.
+_DROP_STEP = delete(steps).where(steps.c.job_id == bindparam("job"), steps.c.status == bindparam("status"))
+_ENTER_STEP = insert(steps)
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -139,7 +143,7 @@ def make_engine(url: str) -> Engine:
         event.listen(engine, "begin", _sqlite_begin)
         return engine
     return create_engine(
-        url, pool_size=PG_POOL_SIZE, max_overflow=PG_POOL_OVERFLOW, pool_timeout=10, pool_pre_ping=True
+        url, pool_size=PG_POOL_SIZE, max_overflow=PG_POOL_OVERFLOW, pool_timeout=10
     )
 
 
@@ -210,8 +214,8 @@ class Store:
     @staticmethod
     def enter_step(conn: Connection, job_id: str, status: str, at: str) -> None:
         # Entering a step again (after a restart) replaces its earlier entry, keeping order.
-        conn.execute(delete(steps).where(steps.c.job_id == job_id, steps.c.status == status))
-        conn.execute(insert(steps).values(job_id=job_id, status=status, at=at))
+        conn.execute(_DROP_STEP, {"job": job_id, "status": status})
+        conn.execute(_ENTER_STEP, {"job_id": job_id, "status": status, "at": at})
 
     # --- creating and reading --------------------------------------------------------
 

@@ -25,6 +25,7 @@ def upgrade() -> None:
             ("claimed_by", sa.String), ("started_at", sa.Float), ("finished_at", sa.Float),
         ):
             batch.add_column(sa.Column(name, kind))
+        batch.add_column(sa.Column("runs", sa.Integer, nullable=False, server_default=sa.text("0")))
     op.create_index("jobs_session", "jobs", ["session_id"])
     op.create_index("jobs_claimed_by", "jobs", ["claimed_by"])
     op.create_table(
