@@ -22,10 +22,10 @@ DEFAULT_DATA_DIR = Path.home() / ".prefect-ibmq" / "server"
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="prefect-ibmq", description="Quantum jobs as first-class Prefect work.")
     commands = parser.add_subparsers(dest="command", required=True)
-    server = commands.add_parser("server", help="run the job service (REST API under /v1)")
+    server = commands.add_parser("server", help="run the job service (REST API under /v1, Qiskit Runtime API under /api/v1)")
     server.add_argument("--host", default=None, help="address to bind (default 127.0.0.1)")
     server.add_argument("--port", type=int, default=None, help=f"port to listen on (default {DEFAULT_PORT})")
-    server.add_argument("--data-dir", type=Path, default=None, help=f"where the SQLite store lives (default {DEFAULT_DATA_DIR})")
+    server.add_argument("--data-dir", type=Path, default=None, help=f"the server's files, and its SQLite store unless --store-url (default {DEFAULT_DATA_DIR})")
     server.add_argument("--config", type=Path, default=None, help="a .toml or .json ServerConfig file")
     server.add_argument(
         "--store-url", default=None,
@@ -93,11 +93,22 @@ def serve(args: argparse.Namespace) -> int:
         signal.signal(signum, lambda *_: stop.set())
     where = f" (token in {config.data_dir / TOKEN_FILE})" if not args.token and args.config is None else ""
     print(f"prefect-ibmq job service on {server.url}{where}", flush=True)
+    _print_instances(config, server.url)
     try:
         stop.wait()
     finally:
         server.stop()
     return 0
+
+
+def _print_instances(config: Any, url: str) -> None:
+    """Each project's instance CRN: what a Qiskit Runtime client names as its ``instance``."""
+    from prefect_ibmq.server.runtime.crn import instance_crn, instance_name
+
+    instances = {instance_name(identity): instance_crn(identity) for identity in config.tokens.values()}
+    print(f"Qiskit Runtime API on {url}/api/v1; instance CRN of each project:", flush=True)
+    for name, crn in sorted(instances.items()):
+        print(f"  {name}: {crn}", flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -203,6 +203,9 @@ class JobRecord(BaseModel):
     result_consumed: bool = False
     #: How often a restarted server put this job back in the queue after it had started running.
     requeued: int = 0
+    #: Qiskit Runtime jobs (``/api/v1/jobs``) only: their program and session; None for ``/v1`` jobs.
+    program_id: str | None = None
+    session_id: str | None = None
 
 
 #: Values of the status long-poll's ``until`` query parameter.

@@ -14,6 +14,8 @@ import pytest
 import requests
 
 from prefect_ibmq.server import BackendSpec, JobServer, ServerAlreadyRunning, ServerConfig
+from prefect_ibmq.server.config import LOCAL_IDENTITY
+from prefect_ibmq.server.runtime.crn import instance_crn
 
 
 def _free_port() -> int:
@@ -60,3 +62,5 @@ def test_console_command_serves_health_and_guards_its_data_dir(tmp_path):
             raise
     assert code == 0
     assert not (tmp_path / "server.json").exists()
+    # The instance CRN a Qiskit Runtime client names is shown at start.
+    assert f"local/local/local: {instance_crn(LOCAL_IDENTITY)}" in process.stdout.read().decode()

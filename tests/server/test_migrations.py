@@ -6,8 +6,10 @@ import json
 import sqlite3
 from pathlib import Path
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from sqlalchemy import inspect
 
 from prefect_ibmq.server.migrate import current_revision
 from prefect_ibmq.server.queue import FairshareQueue
@@ -71,6 +73,30 @@ CREATE TABLE IF NOT EXISTS results (
 );
 """
 
+#: What the server with the Qiskit Runtime API (still before Alembic) added on open, verbatim.
+RUNTIME_ADDITIONS = """
+CREATE TABLE IF NOT EXISTS runtime_params (
+    job_id TEXT PRIMARY KEY,
+    params TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS sessions (
+    session_id TEXT PRIMARY KEY,
+    mode TEXT NOT NULL,
+    backend TEXT NOT NULL,
+    owner_user TEXT NOT NULL,
+    owner_hub TEXT NOT NULL,
+    owner_group TEXT NOT NULL,
+    owner_project TEXT NOT NULL,
+    max_ttl INTEGER NOT NULL,
+    created TEXT NOT NULL,
+    accepting_jobs INTEGER NOT NULL DEFAULT 1,
+    closed TEXT
+);
+ALTER TABLE jobs ADD COLUMN program_id TEXT;
+ALTER TABLE jobs ADD COLUMN session_id TEXT;
+CREATE INDEX IF NOT EXISTS jobs_session ON jobs(session_id);
+"""
+
 
 def test_an_empty_database_is_migrated_to_exactly_the_schema(tmp_path: Path, store_url):
     store = Store(tmp_path, store_url)
@@ -85,10 +111,12 @@ def test_an_empty_database_is_migrated_to_exactly_the_schema(tmp_path: Path, sto
         store.close()
 
 
-def _todays_file(data_dir: Path) -> None:
+def _todays_file(data_dir: Path, with_runtime: bool) -> None:
     """A jobs.sqlite3 as today's server leaves it: a queued, a running and a completed job."""
     conn = sqlite3.connect(data_dir / DB_FILE)
     conn.executescript(TODAYS_SCHEMA)
+    if with_runtime:
+        conn.executescript(RUNTIME_ADDITIONS)
     for seq, (job_id, status, tags) in enumerate(
         [("done", "COMPLETED", ["old"]), ("running", "RUNNING", []), ("waiting", "QUEUED", ["old", "x"])], start=1
     ):
@@ -108,11 +136,17 @@ def _todays_file(data_dir: Path) -> None:
     conn.close()
 
 
-def test_a_sqlite_file_of_todays_server_is_migrated_and_its_work_resumed(tmp_path: Path):
-    _todays_file(tmp_path)
+@pytest.mark.parametrize("with_runtime", [False, True], ids=["v1-only", "with-runtime-tables"])
+def test_a_sqlite_file_of_todays_server_is_migrated_and_its_work_resumed(tmp_path: Path, with_runtime: bool):
+    _todays_file(tmp_path, with_runtime)
     store = Store(tmp_path)
     try:
         assert current_revision(store.engine) == "0003"
+        # Every table and column of the schema (the legacy file keeps its TEXT types: same in SQLite).
+        inspector = inspect(store.engine)
+        for table in metadata.sorted_tables:
+            columns = {column["name"] for column in inspector.get_columns(table.name)}
+            assert columns == set(table.columns.keys()), table.name
         assert store.get_job("done").status is S.COMPLETED
         assert store.read_result("done", consume=False) == '{"results": []}'
         tagged = store.list_jobs(ALICE, JobFilter(tags=["old", "x"], tags_and=True), 10, 0)[0]
@@ -129,7 +163,7 @@ def test_a_sqlite_file_of_todays_server_is_migrated_and_its_work_resumed(tmp_pat
 
 def test_a_sqlite_file_that_already_holds_a_private_result_keeps_it_through_the_migrations(tmp_path: Path):
     """The SQLite-only server of the read-then-acknowledge change made ``result_reads`` itself."""
-    _todays_file(tmp_path)
+    _todays_file(tmp_path, with_runtime=False)
     conn = sqlite3.connect(tmp_path / DB_FILE)
     conn.execute("CREATE TABLE result_reads (job_id TEXT PRIMARY KEY, read_key TEXT NOT NULL)")
     conn.execute("UPDATE jobs SET private = 1 WHERE job_id = 'done'")

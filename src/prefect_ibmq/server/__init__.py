@@ -1,4 +1,4 @@
-"""The job service: REST app, SQLite store, fairshare queue and simulator executor.
+"""The job service: REST app, store (SQLite, or PostgreSQL shared by replicas), fairshare queue, executor.
 
 Start one in a background thread with :class:`JobServer`, or as a process with
 ``prefect-ibmq server``. It imports nothing of the client; the two share only

@@ -16,6 +16,7 @@ from .config import ServerConfig
 from .errors import install_error_handlers
 from .limits import BodySizeLimit
 from .routers import backends, jobs
+from .runtime.app import install as install_runtime_api
 from .service import JobService
 
 
@@ -61,4 +62,6 @@ def create_app(config: ServerConfig, service: JobService | None = None) -> FastA
     v1.include_router(backends.router)
     v1.include_router(jobs.router)
     app.include_router(v1)
+    # The Qiskit Runtime REST API (/api/v1, IAM, instance discovery) on the same service.
+    install_runtime_api(app, service)
     return app

@@ -50,6 +50,7 @@ from .simulators import (
     ThreadRunner,
 )
 from .simpool import SimulatorPool, SimulatorProcessDied
+from .runtime.execute import execute
 from .store import Store
 
 if TYPE_CHECKING:  # distributed is imported only with simulation="dask"
@@ -240,6 +241,11 @@ class Executor:
         if record is None:
             return
         simulator = self._simulators.get(record.backend)
+        if simulator is not None and record.program_id is not None:
+            # A runtime job's inputs were checked in full at submit; the program runs them as sent.
+            if self._retry(lambda: self.move(job_id, S.VALIDATED, (S.VALIDATING,))):
+                self.enqueue(record, from_status=S.VALIDATED)
+            return
         try:
             if simulator is None:
                 raise InvalidJob(f"backend {record.backend!r} is no longer configured")
@@ -310,6 +316,8 @@ class Executor:
         if record is None or data is None:
             return False  # deleted meanwhile
         simulator = self._simulators[record.backend]
+        if record.program_id is not None:
+            return self._run_program(record, simulator, stop)
         try:
             circuits = load_circuits(data)
             outcome = simulator.run(runner, circuits, record.options, job_id, record.header, stop, record.name)
@@ -338,8 +346,40 @@ class Executor:
             )
         return self._finish(job_id, status, outcome.result, error) and status is S.COMPLETED
 
-    def _finish(self, job_id: str, status: S, result: dict[str, Any], error: JobError | None) -> bool:
-        text = encode_result(result)
+    def _run_program(self, record: JobRecord, simulator: Simulator, stop: threading.Event) -> bool:
+        """A Qiskit Runtime job: its program runs whole; the result (or the failure's reason) is stored."""
+        job_id = record.job_id
+        params = self._retry(lambda: self._store.runtime_params(job_id))
+        if params is None or record.program_id is None:
+            return False  # deleted meanwhile
+        # In the simulator processes; otherwise (threads, or any other simulation) in this worker thread.
+        submit = self._pool_call if self.simulation == "processes" else None
+        outcome = execute(
+            record.program_id, simulator.spec, self.aer_threads, job_id, params,
+            record.num_experiments, stop, submit,
+        )
+        if outcome is None:
+            logger.info("job %s interrupted%s", job_id, " by shutdown" if self._stopping.is_set() else "")
+            return False
+        if outcome.text is not None:
+            return self._finish(job_id, S.COMPLETED, outcome.text, None)
+        assert outcome.reason_code is not None and outcome.reason is not None
+        error = JobError(code=outcome.reason_code, message=outcome.reason)
+        # The failure's text is the result IBM serves for a failed job (error_message() reads it).
+        self._finish(job_id, S.ERROR_RUNNING_JOB, outcome.reason, error)
+        return False
+
+    def _pool_call(self, function: Callable[..., Any], *args: Any) -> Future:
+        """Run ``function(*args)`` in the simulator processes (made on the first call)."""
+        with self._pool_lock:
+            if self._stopping.is_set():
+                raise RuntimeError("the executor is stopping")
+            if self._pool is None:
+                self._pool = SimulatorPool(self._n_workers)
+            return self._pool.call(function, *args)
+
+    def _finish(self, job_id: str, status: S, result: dict[str, Any] | str, error: JobError | None) -> bool:
+        text = result if isinstance(result, str) else encode_result(result)
         stored = self._retry(
             lambda: self._store.finish_run(job_id, status, text, error, time.time(), claimed_by=self.replica_id)
         )

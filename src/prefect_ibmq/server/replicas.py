@@ -77,14 +77,17 @@ class Replica:
         def apply(conn: Connection) -> None:
             if self._store.is_sqlite:
                 conn.execute(delete(replicas))  # one replica per SQLite file: the others are gone
-            conn.execute(
-                insert(replicas).values(
-                    replica_id=self.replica_id, workers=self._workers,
-                    lease_until=time.time() + self.lease_s, started=now_iso(),
-                )
-            )
+            self._take_lease(conn)
 
         self._store._write(apply)
+
+    def _take_lease(self, conn: Connection) -> None:
+        conn.execute(
+            insert(replicas).values(
+                replica_id=self.replica_id, workers=self._workers,
+                lease_until=time.time() + self.lease_s, started=now_iso(),
+            )
+        )
 
     @_guarded
     def renew(self) -> None:
@@ -95,12 +98,7 @@ class Replica:
             )
             if renewed.rowcount == 0:  # declared dead after a long stall: its jobs were requeued
                 logger.warning("replica %s had lost its lease; taking a new one", self.replica_id)
-                conn.execute(
-                    insert(replicas).values(
-                        replica_id=self.replica_id, workers=self._workers,
-                        lease_until=time.time() + self.lease_s, started=now_iso(),
-                    )
-                )
+                self._take_lease(conn)
 
         self._store._write(apply)
 

@@ -231,6 +231,12 @@ class JobService:
         until :meth:`acknowledge_result`; read without one it is deleted at once.
         """
         record = self.get(who, job_id)
+        if record.program_id is not None:
+            raise ApiError(
+                409, ErrorCode.INVALID_STATE,
+                f"job {job_id!r} is a Qiskit Runtime {record.program_id} job; "
+                f"its result is at /api/v1/jobs/{job_id}/results",
+            )
         status = record.status
         if status not in FINAL_STATUSES:
             raise ApiError(

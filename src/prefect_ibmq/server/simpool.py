@@ -1,7 +1,7 @@
 """A pool of simulator processes: ``python -m prefect_ibmq.server.simworker`` children.
 
-The executor sends each chunk of circuits (QPY) here when
-``ServerConfig.simulation == "processes"``. aer holds the GIL while it
+The executor sends each chunk of circuits (QPY), and each Qiskit Runtime job's
+program, here when ``ServerConfig.simulation == "processes"``. aer holds the GIL while it
 simulates, so simulations in the server's threads neither overlap each other
 nor let requests, the client or Prefect (same process, embedded default) run.
 
@@ -26,8 +26,11 @@ import signal
 import subprocess
 import sys
 import threading
+from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any
+
+from .simulators import simulate_qpy
 
 logger = logging.getLogger("prefect_ibmq.server.simpool")
 
@@ -50,11 +53,15 @@ class SimulatorPool:
 
     def submit(self, *args: Any) -> Future:
         """Run ``simulators.simulate_qpy(*args)`` in a pool process."""
+        return self.call(simulate_qpy, *args)
+
+    def call(self, function: Callable[..., Any], *args: Any) -> Future:
+        """Run ``function(*args)`` in a pool process (a module-level function: it is pickled by name)."""
         future: Future = Future()
         with self._lock:
             if self._closed:
                 raise RuntimeError("the simulator pool is shut down")
-            self._tasks.put((future, args))
+            self._tasks.put((future, (function, args)))
         return future
 
     def pids(self) -> list[int]:

@@ -1,8 +1,9 @@
 """A simulator process of :mod:`.simpool`: ``python -m prefect_ibmq.server.simworker``.
 
-Reads (spec, threads, qpy, run_options) pickles from stdin and answers an
-(ok, value) pickle per request on a private copy of its stdout; exits at EOF
-(the pool shut down, or the server is gone).
+Reads (function, args) pickles from stdin (a module-level function, pickled by
+name: ``simulators.simulate_qpy`` for a chunk of circuits, ``runtime.execute.run_program``
+for a runtime job), calls it and answers an (ok, value) pickle per request on a
+private copy of its stdout; exits at EOF (the pool shut down, or the server is gone).
 """
 
 from __future__ import annotations
@@ -19,15 +20,15 @@ def main() -> None:
     replies: IO[bytes] = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)  # whatever prints goes to stderr, never into the reply stream
     requests = sys.stdin.buffer
-    from prefect_ibmq.server.simulators import simulate_qpy
+    import prefect_ibmq.server.simulators  # noqa: F401  (qiskit and aer load before the first request)
 
     while True:
         try:
-            args = pickle.load(requests)
+            function, args = pickle.load(requests)
         except EOFError:
             return
         try:
-            reply: tuple[bool, Any] = (True, simulate_qpy(*args))
+            reply: tuple[bool, Any] = (True, function(*args))
         except Exception as exc:
             reply = (False, exc)
         try:

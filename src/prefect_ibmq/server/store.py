@@ -34,7 +34,7 @@ from prefect_ibmq.wire import ApiJobStatus, Identity, JobError, JobRecord, RunOp
 
 from . import migrate
 from .errors import StoreUnavailable
-from .schema import circuits, job_tags, jobs, result_reads, results, runtime_params, steps
+from .schema import circuits, job_tags, jobs, result_reads, results, runtime_params, sessions, steps
 
 logger = logging.getLogger("prefect_ibmq.server.store")
 
@@ -98,6 +98,14 @@ def _unavailable(exc: sa_exc.OperationalError) -> bool:
     return any(marker in text_ for marker in _SQLITE_UNAVAILABLE)
 
 
+class SessionClosed(Exception):
+    """A job for a session that is closed (or gone): nothing was stored."""
+
+    def __init__(self, session_id: str) -> None:
+        super().__init__(f"session {session_id!r} is closed and accepts no more jobs")
+        self.session_id = session_id
+
+
 @dataclass
 class NewJob:
     """What :meth:`Store.create_job` needs."""
@@ -116,6 +124,10 @@ class NewJob:
     header: dict[str, Any] = field(default_factory=dict)
     private: bool = False
     idempotency_key: str | None = None
+    #: Qiskit Runtime jobs only: the program, its parameters (the client's JSON text) and session.
+    program_id: str | None = None
+    params: str | None = None
+    session_id: str | None = None
 
 
 @dataclass
@@ -130,6 +142,11 @@ class JobFilter:
     created_after: str | None = None
     created_before: str | None = None
     experiment_id: str | None = None
+    #: Qiskit Runtime jobs only (``/api/v1/jobs``), and their program and session filters.
+    runtime_only: bool = False
+    program_id: str | None = None
+    session_id: str | None = None
+    ascending: bool = False  # oldest first (``sort=ASC``)
 
 
 def make_engine(url: str) -> Engine:
@@ -228,6 +245,15 @@ class Store:
         """
 
         def add(conn: Connection) -> tuple[str, bool]:
+            if job.session_id is not None:
+                # Checked (and the session row locked) in the transaction that adds the job:
+                # a concurrent close wins or loses whole.
+                accepting = conn.execute(
+                    select(sessions.c.accepting_jobs).where(sessions.c.session_id == job.session_id)
+                    .with_for_update()
+                ).scalar()
+                if not accepting:
+                    raise SessionClosed(job.session_id)
             if job.idempotency_key is not None:
                 existing = self._find_idempotent(conn, job.owner, job.idempotency_key)
                 if existing:
@@ -235,6 +261,8 @@ class Store:
             created = now_iso()
             conn.execute(insert(jobs).values(**self._job_row(job, created)))
             conn.execute(insert(circuits).values(job_id=job.job_id, qpy=job.qpy))
+            if job.params is not None:
+                conn.execute(insert(runtime_params).values(job_id=job.job_id, params=job.params))
             tags = list(dict.fromkeys(job.tags))
             if tags:
                 conn.execute(insert(job_tags), [{"job_id": job.job_id, "tag": tag} for tag in tags])
@@ -264,7 +292,8 @@ class Store:
             "header": json.dumps(job.header), "private": int(job.private),
             "owner_user": job.owner.user, "owner_hub": job.owner.hub, "owner_group": job.owner.group,
             "owner_project": job.owner.project, "num_experiments": job.num_experiments,
-            "idempotency_key": job.idempotency_key,
+            "idempotency_key": job.idempotency_key, "program_id": job.program_id,
+            "session_id": job.session_id,
         }
 
     @staticmethod
@@ -326,17 +355,22 @@ class Store:
             error=error,
             result_consumed=bool(row["result_consumed"]),
             requeued=row["requeued"],
+            program_id=row["program_id"],
+            session_id=row["session_id"],
+            # A Qiskit Runtime job is its program's inputs, not a list of QPY circuits.
+            kind=f"runtime-{row['program_id']}" if row["program_id"] else "qpy-circuits",
         )
 
     @_guarded
     def list_jobs(
         self, viewer: Identity, filters: JobFilter, limit: int, offset: int
     ) -> tuple[list[JobRecord], int]:
-        """Jobs ``viewer`` may see matching ``filters``, newest first, and their total count."""
+        """Jobs ``viewer`` may see matching ``filters``, newest first (unless ascending), and their total count."""
         condition = self._list_condition(viewer, filters)
+        order = jobs.c.seq.asc() if filters.ascending else jobs.c.seq.desc()
         with self._reading() as conn:
             total = conn.execute(select(func.count()).select_from(jobs).where(condition)).scalar_one()
-            query = select(jobs).where(condition).order_by(jobs.c.seq.desc()).limit(limit).offset(offset)
+            query = select(jobs).where(condition).order_by(order).limit(limit).offset(offset)
             rows = list(conn.execute(query).mappings())
             return self._records(conn, rows), total
 
@@ -361,6 +395,12 @@ class Store:
             clauses.append(jobs.c.creation_date <= filters.created_before)
         if filters.experiment_id is not None:
             clauses.append(jobs.c.experiment_id == filters.experiment_id)
+        if filters.runtime_only:
+            clauses.append(jobs.c.program_id.is_not(None))
+        if filters.program_id is not None:
+            clauses.append(jobs.c.program_id == filters.program_id)
+        if filters.session_id is not None:
+            clauses.append(jobs.c.session_id == filters.session_id)
         return and_(*clauses)
 
     @staticmethod
@@ -382,6 +422,12 @@ class Store:
         column = circuits.c.runnable_qpy if runnable else circuits.c.qpy
         rows = self._read(select(column.label("data")).where(circuits.c.job_id == job_id))
         return bytes(rows[0]["data"]) if rows and rows[0]["data"] is not None else None
+
+    @_guarded
+    def runtime_params(self, job_id: str) -> str | None:
+        """A Qiskit Runtime job's program parameters (the client's JSON text)."""
+        rows = self._read(select(runtime_params.c.params).where(runtime_params.c.job_id == job_id))
+        return rows[0]["params"] if rows else None
 
     @_guarded
     def jobs_in(self, statuses: Iterable[ApiJobStatus]) -> list[JobRecord]:

@@ -1,7 +1,9 @@
 """The queue in the database, shared by replicas; tags as rows; Qiskit Runtime jobs and sessions.
 
 Jobs already queued keep their order: their ``queued_at`` becomes their ``seq``,
-older than any epoch time a new job gets.
+older than any epoch time a new job gets. A SQLite file of the server that already
+had the Qiskit Runtime tables and columns (added on open, before Alembic) keeps them:
+what exists is not made again.
 
 Revision ID: 0002
 Revises: 0001
@@ -19,14 +21,20 @@ depends_on = None
 
 
 def upgrade() -> None:
+    inspector = sa.inspect(op.get_bind())
+    tables = set(inspector.get_table_names())
+    present = {column["name"] for column in inspector.get_columns("jobs")}
+    indexes = {index["name"] for index in inspector.get_indexes("jobs")}
     with op.batch_alter_table("jobs") as batch:
         for name, kind in (
             ("program_id", sa.String), ("session_id", sa.String), ("queued_at", sa.Float),
             ("claimed_by", sa.String), ("started_at", sa.Float), ("finished_at", sa.Float),
         ):
-            batch.add_column(sa.Column(name, kind))
+            if name not in present:
+                batch.add_column(sa.Column(name, kind))
         batch.add_column(sa.Column("runs", sa.Integer, nullable=False, server_default=sa.text("0")))
-    op.create_index("jobs_session", "jobs", ["session_id"])
+    if "jobs_session" not in indexes:
+        op.create_index("jobs_session", "jobs", ["session_id"])
     op.create_index("jobs_claimed_by", "jobs", ["claimed_by"])
     op.create_table(
         "job_tags",
@@ -34,25 +42,7 @@ def upgrade() -> None:
         sa.Column("tag", sa.String, primary_key=True),
     )
     op.create_index("job_tags_tag", "job_tags", ["tag"])
-    op.create_table(
-        "runtime_params",
-        sa.Column("job_id", sa.String, primary_key=True),
-        sa.Column("params", sa.Text, nullable=False),
-    )
-    op.create_table(
-        "sessions",
-        sa.Column("session_id", sa.String, primary_key=True),
-        sa.Column("mode", sa.String, nullable=False),
-        sa.Column("backend", sa.String, nullable=False),
-        sa.Column("owner_user", sa.String, nullable=False),
-        sa.Column("owner_hub", sa.String, nullable=False),
-        sa.Column("owner_group", sa.String, nullable=False),
-        sa.Column("owner_project", sa.String, nullable=False),
-        sa.Column("max_ttl", sa.Integer, nullable=False),
-        sa.Column("created", sa.String, nullable=False),
-        sa.Column("accepting_jobs", sa.Integer, nullable=False, server_default=sa.text("1")),
-        sa.Column("closed", sa.String),
-    )
+    _create_runtime_tables(tables)
     op.create_table(
         "replicas",
         sa.Column("replica_id", sa.String, primary_key=True),
@@ -69,6 +59,31 @@ def upgrade() -> None:
         sa.Column("last_claimed", sa.Float, nullable=False),
     )
     _fill_from_existing_jobs()
+
+
+def _create_runtime_tables(tables: set[str]) -> None:
+    """Qiskit Runtime parameters and sessions (present already in a file of the pre-Alembic server)."""
+    if "runtime_params" not in tables:
+        op.create_table(
+            "runtime_params",
+            sa.Column("job_id", sa.String, primary_key=True),
+            sa.Column("params", sa.Text, nullable=False),
+        )
+    if "sessions" not in tables:
+        op.create_table(
+            "sessions",
+            sa.Column("session_id", sa.String, primary_key=True),
+            sa.Column("mode", sa.String, nullable=False),
+            sa.Column("backend", sa.String, nullable=False),
+            sa.Column("owner_user", sa.String, nullable=False),
+            sa.Column("owner_hub", sa.String, nullable=False),
+            sa.Column("owner_group", sa.String, nullable=False),
+            sa.Column("owner_project", sa.String, nullable=False),
+            sa.Column("max_ttl", sa.Integer, nullable=False),
+            sa.Column("created", sa.String, nullable=False),
+            sa.Column("accepting_jobs", sa.Integer, nullable=False, server_default=sa.text("1")),
+            sa.Column("closed", sa.String),
+        )
 
 
 def _fill_from_existing_jobs() -> None:

@@ -1,0 +1,51 @@
+"""Program ``sampler``: SamplerV2 pubs ``[circuit, parameter values, shots]`` on qiskit-aer's SamplerV2."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from qiskit import QuantumCircuit
+from qiskit.primitives import PrimitiveResult
+from qiskit.primitives.containers.sampler_pub import SamplerPub
+from qiskit_aer import AerSimulator
+from qiskit_aer.primitives import SamplerV2
+
+from ...config import BackendSpec
+from .common import InvalidParams, check_circuit, check_pub_count, options_of, parameter_values, pub_list, seed_from
+
+PROGRAM_ID = "sampler"
+#: Shots of a pub that names none, when ``options.default_shots`` is not set either (IBM's default).
+DEFAULT_SHOTS = 4096
+
+
+def _pubs(params: Any, spec: BackendSpec) -> list[SamplerPub]:
+    raw = pub_list(params)
+    check_pub_count(raw, spec)
+    default_shots = options_of(params).get("default_shots") or DEFAULT_SHOTS
+    pubs = []
+    for index, item in enumerate(raw):
+        circuit = item[0]
+        values = item[1] if len(item) > 1 else None
+        shots = item[2] if len(item) > 2 and item[2] is not None else default_shots
+        check_circuit(index, circuit, spec)
+        if circuit.num_clbits == 0:
+            raise InvalidParams(f"pub {index}: the circuit has no classical bits to sample")
+        if not isinstance(shots, int) or not 0 < shots <= spec.max_shots:
+            raise InvalidParams(f"pub {index}: shots={shots!r} must be an integer in 1..{spec.max_shots}")
+        try:
+            pubs.append(SamplerPub.coerce((circuit, parameter_values(index, circuit, values), shots)))
+        except InvalidParams:
+            raise
+        except Exception as exc:  # qiskit's own checks (ValueError, TypeError)
+            raise InvalidParams(f"pub {index}: {exc}") from exc
+    return pubs
+
+
+def check(params: Any, spec: BackendSpec) -> list[QuantumCircuit]:
+    return [pub.circuit for pub in _pubs(params, spec)]
+
+
+def run(params: Any, spec: BackendSpec, aer: AerSimulator, seed: int) -> PrimitiveResult:
+    pubs = _pubs(params, spec)
+    sampler = SamplerV2.from_backend(aer, seed=seed_from(options_of(params), seed))
+    return sampler.run(pubs).result()

@@ -1,0 +1,113 @@
+"""Request and response bodies of the runtime API (the shapes qiskit-ibm-runtime 0.51 sends and reads)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+#: ``state.status`` values of a runtime job.
+RuntimeStatus = Literal["Queued", "Running", "Completed", "Failed", "Cancelled"]
+
+
+class JobCreate(BaseModel):
+    """``POST /api/v1/jobs``. Fields the client may send and we do not use are accepted and ignored."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    program_id: str
+    backend: str | None = None
+    #: The program's inputs, in the client's tagged JSON (see codec.py).
+    params: dict[str, Any]
+    tags: list[str] = Field(default_factory=list)
+    session_id: str | None = None
+    private: bool = False
+    #: Maximum execution time in seconds (IBM's "cost"); accepted, not enforced.
+    cost: int | None = None
+    log_level: str | None = None
+
+
+class JobCreated(BaseModel):
+    id: str
+    backend: str
+    session_id: str | None = None
+
+
+class JobState(BaseModel):
+    status: RuntimeStatus
+    reason: str | None = None
+    reason_code: int | None = None
+
+
+class Usage(BaseModel):
+    quantum_seconds: float
+    seconds: float
+
+
+class Program(BaseModel):
+    id: str
+
+
+class RuntimeJob(BaseModel):
+    """``GET /api/v1/jobs/{id}`` (and each item of the listing)."""
+
+    id: str
+    backend: str
+    program: Program
+    state: JobState
+    #: The same as state.status, for clients that read it at the top (prefect-qiskit does).
+    status: RuntimeStatus
+    created: str
+    ended: str | None = None
+    tags: list[str]
+    session_id: str | None = None
+    private: bool
+    user_id: str
+    runtime: str = ""
+    usage: Usage
+    params: dict[str, Any] | None = None
+
+
+class JobList(BaseModel):
+    jobs: list[RuntimeJob]
+    count: int
+    limit: int
+    offset: int
+
+
+class TagsReplace(BaseModel):
+    """``PUT /api/v1/jobs/{id}/tags``: the job's new tags (they replace the old ones)."""
+
+    tags: list[str]
+
+
+class SessionCreate(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    mode: Literal["batch", "dedicated"] = "dedicated"
+    backend: str
+    instance: str | None = None
+    max_ttl: int | None = Field(None, ge=1)
+
+
+class SessionClose(BaseModel):
+    """``PATCH /api/v1/sessions/{id}``: only closing (``accepting_jobs: false``) is supported."""
+
+    accepting_jobs: Literal[False]
+
+
+class SessionInfo(BaseModel):
+    id: str
+    mode: str
+    backend_name: str
+    state: Literal["open", "active", "closed"]
+    accepting_jobs: bool
+    max_ttl: int
+    interactive_ttl: int | None = None
+    active_ttl: int | None = None
+    started_at: str
+    activated_at: str | None = None
+    closed_at: str | None = None
+    last_job_started: str | None = None
+    last_job_completed: str | None = None
+    elapsed_time: float | None = None

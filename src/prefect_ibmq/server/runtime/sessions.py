@@ -1,0 +1,52 @@
+"""``/api/v1/sessions``: batches and dedicated sessions (create, read, close, cancel).
+
+Jobs of a session go through the same fairshare queue as every other job: the
+local service has no exclusive device time to reserve.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Response
+
+from prefect_ibmq.wire import Identity
+
+from .deps import get_runtime, runtime_identity
+from .schemas import SessionClose, SessionCreate, SessionInfo
+from .service import RuntimeService
+
+router = APIRouter(prefix="/sessions", tags=["runtime: sessions"])
+
+
+@router.post("", response_model=SessionInfo, response_model_exclude_none=True)
+def create_session(
+    body: SessionCreate, who: Identity = Depends(runtime_identity), runtime: RuntimeService = Depends(get_runtime)
+) -> SessionInfo:
+    return runtime.create_session(who, body)
+
+
+@router.get("/{session_id}", response_model=SessionInfo, response_model_exclude_none=True)
+def get_session(
+    session_id: str, who: Identity = Depends(runtime_identity), runtime: RuntimeService = Depends(get_runtime)
+) -> SessionInfo:
+    return runtime.session(who, session_id)
+
+
+@router.patch("/{session_id}", status_code=204)
+def close_session(
+    session_id: str,
+    body: SessionClose,
+    who: Identity = Depends(runtime_identity),
+    runtime: RuntimeService = Depends(get_runtime),
+) -> Response:
+    """Stop accepting jobs; those already submitted still run."""
+    runtime.close_session(who, session_id, cancel=False)
+    return Response(status_code=204)
+
+
+@router.delete("/{session_id}/close", status_code=204)
+def cancel_session(
+    session_id: str, who: Identity = Depends(runtime_identity), runtime: RuntimeService = Depends(get_runtime)
+) -> Response:
+    """Stop accepting jobs and cancel those not final yet."""
+    runtime.close_session(who, session_id, cancel=True)
+    return Response(status_code=204)
