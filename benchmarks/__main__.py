@@ -5,8 +5,9 @@ Prints one table and writes benchmarks/results.json. Each figure module has
 unit and met where the module gives them; ``value_s``/``baseline_s`` are in ``unit``,
 seconds when it is absent).
 
-Figures: 1 sweep, 2 completion, 3 requests_per_job, 4 tables, 5 load, 6 memory,
-7 dask_simulation, 8 replicas.
+Figures: 1 sweep (1b sweep_large, 100,000 circuits, only with BENCH_LARGE=1), 2 completion,
+3 requests_per_job, 4 tables, 5 load, 6 memory, 7 fixed_cost, 8 timeouts, 9 caching,
+10 dask_simulation, 11 replicas.
 ``python -m benchmarks sweep tables`` runs only those.
 """
 
@@ -23,7 +24,8 @@ from pathlib import Path
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 
-FIGURE_MODULES = ["sweep", "completion", "requests_per_job", "tables", "load", "memory", "dask_simulation", "replicas"]
+FIGURE_MODULES = ["sweep", "sweep_large", "completion", "requests_per_job", "tables", "load", "memory",
+                  "fixed_cost", "timeouts", "caching", "dask_simulation", "replicas"]
 
 
 def main(argv: list[str]) -> int:

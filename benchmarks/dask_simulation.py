@@ -92,7 +92,7 @@ def throughput(url: str, circuits: list) -> float:
 
 
 def run(n_circuits: int = N_CIRCUITS) -> list[dict[str, Any]]:
-    """Measure figure 7 (~1 minute on 2 cores)."""
+    """Measure figure 10 (~1 minute on 2 cores)."""
     circuits = ghz_circuits(n_circuits)
     with server_process(TOKEN, workers=WORKERS) as url:
         processes_s = throughput(url, circuits)

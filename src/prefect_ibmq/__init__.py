@@ -1,23 +1,26 @@
 """prefect-ibmq: quantum jobs as first-class Prefect work.
 
-The names here are the client's (no Prefect import): ``IBMQService`` is the
-entry point; Prefect tasks and flows live in ``prefect_ibmq.tasks`` and
-``prefect_ibmq.flows``. The blocks are named here too but imported only when
-asked for, so ``prefect block register -m prefect_ibmq`` finds them while a plain
-``import prefect_ibmq`` stays free of Prefect.
+The names here are the client's: ``IBMQService`` is the entry point; Prefect
+tasks and flows live in ``prefect_ibmq.tasks`` and ``prefect_ibmq.flows``. The
+blocks are named here too. Every name is imported when first asked for, so
+``prefect block register -m prefect_ibmq`` finds the blocks while a plain
+``import prefect_ibmq`` stays free of Prefect (and of qiskit, until a client name is used).
 """
 
-from typing import Any
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
 
-from prefect_ibmq.backend import IBMQBackend, IBMQService
-from prefect_ibmq.exceptions import (
-    IBMQJobApiError,
-    IBMQJobError,
-    IBMQJobFailureError,
-    IBMQJobInvalidStateError,
-    IBMQJobTimeoutError,
-)
-from prefect_ibmq.job import ApiJobStatus, IBMQJob, QueueInfo
+if TYPE_CHECKING:
+    from prefect_ibmq.backend import IBMQBackend, IBMQService
+    from prefect_ibmq.blocks import IBMQJobBlock, IBMQServiceCredentials
+    from prefect_ibmq.exceptions import (
+        IBMQJobApiError,
+        IBMQJobError,
+        IBMQJobFailureError,
+        IBMQJobInvalidStateError,
+        IBMQJobTimeoutError,
+    )
+    from prefect_ibmq.job import ApiJobStatus, IBMQJob, QueueInfo
 
 __all__ = [
     "ApiJobStatus",
@@ -32,16 +35,32 @@ __all__ = [
     "QueueInfo",
 ]
 
-_BLOCKS = ("IBMQJobBlock", "IBMQServiceCredentials")
+#: Where each public name lives. They are imported on first use (qiskit takes ~1 s to
+#: import, Prefect more), so `prefect-ibmq --help` and the submodules that need neither stay fast.
+_HOMES = {
+    "ApiJobStatus": "prefect_ibmq.job",
+    "IBMQBackend": "prefect_ibmq.backend",
+    "IBMQJob": "prefect_ibmq.job",
+    "IBMQJobApiError": "prefect_ibmq.exceptions",
+    "IBMQJobError": "prefect_ibmq.exceptions",
+    "IBMQJobFailureError": "prefect_ibmq.exceptions",
+    "IBMQJobInvalidStateError": "prefect_ibmq.exceptions",
+    "IBMQJobTimeoutError": "prefect_ibmq.exceptions",
+    "IBMQService": "prefect_ibmq.backend",
+    "QueueInfo": "prefect_ibmq.job",
+    "IBMQJobBlock": "prefect_ibmq.blocks",
+    "IBMQServiceCredentials": "prefect_ibmq.blocks",
+}
 
 
 def __getattr__(name: str) -> Any:
-    if name in _BLOCKS:
-        from prefect_ibmq import blocks
-
-        return getattr(blocks, name)
-    raise AttributeError(f"module 'prefect_ibmq' has no attribute {name!r}")
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'prefect_ibmq' has no attribute {name!r}")
+    value = getattr(import_module(home), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
 
 
 def __dir__() -> list[str]:
-    return sorted([*globals(), *_BLOCKS])
+    return sorted({*globals(), *_HOMES})

@@ -2,7 +2,8 @@
 
 ``prefect-ibmq server`` runs the job service as a process: the same
 :class:`~prefect_ibmq.server.JobServer` the embedded default uses, on a fixed
-port, until SIGINT or SIGTERM.
+port, until SIGINT or SIGTERM. ``prefect-ibmq jobs ...`` lists, shows, cancels
+and waits for jobs (:mod:`prefect_ibmq.cli_jobs`).
 """
 
 from __future__ import annotations
@@ -13,14 +14,23 @@ import signal
 import sys
 import threading
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
+
+from prefect_ibmq.cli_jobs import add_jobs_parser, run_jobs_command
 
 DEFAULT_PORT = 8765
 DEFAULT_DATA_DIR = Path.home() / ".prefect-ibmq" / "server"
 
 
+class _Parser(argparse.ArgumentParser):
+    """Tells a bad argument in one line (not the usage block), then exits 2 as argparse does."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="prefect-ibmq", description="Quantum jobs as first-class Prefect work.")
+    parser = _Parser(prog="prefect-ibmq", description="Quantum jobs as first-class Prefect work.")
     commands = parser.add_subparsers(dest="command", required=True)
     server = commands.add_parser("server", help="run the job service (REST API under /v1, Qiskit Runtime API under /api/v1)")
     server.add_argument("--host", default=None, help="address to bind (default 127.0.0.1)")
@@ -42,6 +52,7 @@ def _parser() -> argparse.ArgumentParser:
         help='simulate on the workers of this Dask scheduler, e.g. tcp://10.0.0.5:8786 (simulation = "dask")',
     )
     server.add_argument("--log-level", default="INFO", help="logging level of prefect_ibmq.server")
+    add_jobs_parser(commands)
     return parser
 
 
@@ -115,6 +126,8 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "server":
         return serve(args)
+    if args.command == "jobs":
+        return run_jobs_command(args)
     raise AssertionError(f"unhandled command {args.command!r}")
 
 

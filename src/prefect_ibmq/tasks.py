@@ -1,22 +1,36 @@
 """Prefect tasks: one task run per remote operation on a job.
 
+How a platform plugs in: every task resolves its ``service`` argument with
+:func:`prefect_ibmq.platforms.resolve_platform` to a ``JobPlatform`` (see
+``platforms/base.py``): an object with async ``submit``, ``wait``, ``record``,
+``result``, ``status``, ``cancel``, ``update_tags`` and ``update_name``. The
+tasks own what is the same everywhere (retries, idempotency keys, run names,
+logs, events, the persisted result, cancelling on timeout); a platform owns only
+its remote calls. A new platform is a new module in ``prefect_ibmq/platforms/``
+implementing ``JobPlatform`` (wrapping a sync SDK with
+``anyio.to_thread.run_sync(..., abandon_on_cancel=True)``) plus one entry in
+``platforms._PLATFORMS`` that maps its credentials block to it.
+
 Only ``IBMQJobApiError`` (a transient service or network fault) is retried, with
 exponential backoff and jitter. Retrying is safe: a retried submit sends the
 same idempotency key, so the service gives back the job it already made; a
 retried wait or fetch reads the same job again and never submits.
 
-Timeouts are the client's, not Prefect's ``timeout_seconds`` (which cannot
-interrupt a blocking call in a worker thread): every HTTP request has connect and
-read timeouts, and ``wait_for_final_state`` takes its own ``timeout``.
+The tasks are async, so Prefect's ``timeout_seconds`` stops a run at once (it
+ends ``TimedOut``); a wait stopped that way cancels its job unless
+``cancel_on_timeout=False``, as the wait's own ``timeout`` does. Sync code (a
+sync flow) still calls them for their result (see :mod:`prefect_ibmq.syncable`).
 """
 
 from __future__ import annotations
 
 import hashlib
+import inspect
 from collections.abc import Sequence
 from typing import Any
 
-from prefect import get_run_logger, task
+import anyio
+from prefect import get_run_logger
 from prefect.cache_policies import NO_CACHE
 from prefect.context import TaskRunContext
 from prefect.events import emit_event
@@ -27,17 +41,25 @@ from qiskit import QuantumCircuit
 from qiskit.providers import JobStatus
 from qiskit.result import Result
 
-from prefect_ibmq.blocks import IBMQServiceCredentials, get_service
-from prefect_ibmq.job import IBMQJob, IBMQJobApiError, IBMQJobTimeoutError, QueueInfo
-from prefect_ibmq.backend import IBMQService
-from prefect_ibmq.wire import API_PREFIX, JobRecord
+from prefect_ibmq.blocks import IBMQServiceCredentials
+from prefect_ibmq.job import IBMQJobApiError, IBMQJobTimeoutError
+from prefect_ibmq.platforms import JobPlatform, resolve_platform
+from prefect_ibmq.syncable import io_task
+from prefect_ibmq.wire import JobRecord
 
 ServiceArg = IBMQServiceCredentials | None
 
 
-def retry_on_api_error(task: Any, task_run: Any, state: State) -> bool:
+def retry_on_api_error(task: Any, task_run: Any, state: State) -> Any:
     """Retry a task only when it failed with the one retryable error, IBMQJobApiError."""
-    return isinstance(state.result(raise_on_failure=False), IBMQJobApiError)
+    outcome = state.result(raise_on_failure=False)
+    if inspect.isawaitable(outcome):  # Prefect hands out the result of an async task's state by await
+        return _is_api_error(outcome)
+    return isinstance(outcome, IBMQJobApiError)
+
+
+async def _is_api_error(outcome: Any) -> bool:
+    return isinstance(await outcome, IBMQJobApiError)
 
 
 _RETRYING: dict[str, Any] = dict(
@@ -71,8 +93,8 @@ def derive_idempotency_key(circuits: Sequence[QuantumCircuit], *parts: object) -
     return digest.hexdigest()[:32]
 
 
-@task(task_run_name=_submit_run_name, cache_policy=NO_CACHE, **_RETRYING)
-def submit_job(
+@io_task(task_run_name=_submit_run_name, cache_policy=NO_CACHE, **_RETRYING)
+async def submit_job(
     circuits: Sequence[QuantumCircuit],
     backend_name: str = "aer_simulator",
     shots: int = 1024,
@@ -84,33 +106,49 @@ def submit_job(
     private: bool = False,
     idempotency_key: str | None = None,
     service: ServiceArg = None,
+    circuits_checked: bool = False,
 ) -> str:
     """Submit circuits as one job and return its id; a retry never makes a second job.
 
-    A ``private`` job hands out its result once; ``fetch_result`` keeps that copy.
+    Args:
+        circuits: The job's circuits; each must measure and fit the backend.
+        backend_name: The backend to run them on.
+        shots: Shots per circuit.
+        job_name: A name for the job.
+        job_tags: Tags for the job.
+        share_level: Who else may see it (global, hub, group, project, none).
+        experiment_id: Id of the experiment the job is part of.
+        header: A user header kept with the job.
+        private: The job's result can be read only once; ``fetch_result`` keeps that copy.
+        idempotency_key: The same key gives back the same job (default: one per task run).
+        service: Credentials of the service; None for the settings, else the embedded default.
+        circuits_checked: The caller validated these circuits against the backend already
+            (``backend.validate_circuits``), so they are not checked again.
+
+    Returns:
+        The job id.
+
+    Raises:
+        IBMQBackendValueError: If an argument is invalid (nothing is submitted).
+        IBMQJobApiError: If the service could not be reached (the task retries).
+
+    Examples:
+        >>> job_id = submit_job([bell()], shots=1024)  # inside a flow
     """
     key = idempotency_key or derive_idempotency_key(circuits, backend_name, shots, job_name)
-    resolved = get_service(service)
-    backend = resolved.backend(backend_name)
-    job = backend.run(
-        list(circuits),
-        shots=shots,
-        job_name=job_name,
-        job_tags=job_tags,
-        share_level=share_level,
-        experiment_id=experiment_id,
-        header=header,
-        private=private,
-        idempotency_key=key,
+    platform = resolve_platform(service)
+    job_id = await platform.submit(
+        circuits, backend_name, key, shots=shots, job_name=job_name, job_tags=job_tags, share_level=share_level,
+        experiment_id=experiment_id, header=header, private=private, circuits_checked=circuits_checked,
     )
     get_run_logger().info(
-        "Submitted job %s (%d circuits) to %s: %s", job.job_id(), len(circuits), backend_name, job_link(resolved, job)
+        "Submitted job %s (%d circuits) to %s: %s", job_id, len(circuits), backend_name, platform.job_link(job_id)
     )
-    return job.job_id()
+    return job_id
 
 
-@task(task_run_name=_job_run_name("wait"), cache_policy=NO_CACHE, **_RETRYING)
-def wait_for_final_state(
+@io_task(task_run_name=_job_run_name("wait"), cache_policy=NO_CACHE, **_RETRYING)
+async def wait_for_final_state(
     job_id: str,
     timeout: float | None = None,
     cancel_on_timeout: bool = True,
@@ -118,11 +156,24 @@ def wait_for_final_state(
 ) -> JobRecord:
     """Wait (by long-poll) until the job is final; log and emit an event on every change.
 
-    When ``timeout`` passes first the job is cancelled (unless ``cancel_on_timeout``
-    is False) and ``IBMQJobTimeoutError`` is raised.
+    Args:
+        job_id: The job to wait for.
+        timeout: Seconds to wait; None waits as long as it takes.
+        cancel_on_timeout: Cancel the job when the wait is stopped first: by ``timeout``
+            or by the task's ``timeout_seconds``.
+        service: Credentials of the service.
+
+    Returns:
+        The job's final record.
+
+    Raises:
+        IBMQJobTimeoutError: When ``timeout`` passes first.
+
+    Examples:
+        >>> record = wait_for_final_state.with_options(timeout_seconds=60)(job_id)
     """
     logger = get_run_logger()
-    job = get_service(service).job(job_id)
+    platform = resolve_platform(service)
     reported: list[tuple[str, int | None]] = []
 
     def report(record: JobRecord, position: int | None) -> None:
@@ -134,26 +185,28 @@ def wait_for_final_state(
         )
         emit_job_event(record, position)
 
-    def on_change(job_id: str, status: JobStatus, job: IBMQJob, queue_info: QueueInfo | None = None) -> None:
-        report(job.record, queue_info.position if queue_info else None)
-
-    # The record was read just now: report it as it is (asking status() and queue_info() again cost 2 requests).
-    report(job.record, job.queue_position())
     try:
-        job.wait_for_final_state(timeout=timeout, callback=on_change)
-    except IBMQJobTimeoutError:
-        if cancel_on_timeout and job.cancel():
-            logger.warning("Job %s did not finish within %s s and was cancelled", job_id, timeout)
-            report(job.record, None)
+        return await platform.wait(job_id, timeout, report)
+    except (IBMQJobTimeoutError, anyio.get_cancelled_exc_class()):
+        if cancel_on_timeout:
+            # Prefect's timeout cancels this task: the cancel request must still go out.
+            with anyio.CancelScope(shield=True):
+                await _cancel_stopped_wait(platform, job_id, timeout, report)
         raise
-    # The job's own callback stops before the final state; report that one too.
-    report(job.record, None)
-    return job.record
 
 
-def job_link(service: IBMQService, job: IBMQJob) -> str:
-    """Where the job's record can be read (with the token) on its service."""
-    return f"{service.url}{API_PREFIX}/jobs/{job.job_id()}"
+async def _cancel_stopped_wait(platform: JobPlatform, job_id: str, timeout: float | None, report: Any) -> None:
+    logger = get_run_logger()
+    try:
+        cancelled = await platform.cancel(job_id)
+        if cancelled:
+            report(await platform.record(job_id), None)
+    except IBMQJobApiError as exc:
+        logger.warning("Job %s: the wait was stopped, but cancelling the job failed: %s", job_id, exc)
+        return
+    if cancelled:
+        reason = f"within {timeout} s" if timeout is not None else "before the task's timeout"
+        logger.warning("Job %s did not finish %s and was cancelled", job_id, reason)
 
 
 def emit_job_event(record: JobRecord, queue_position: int | None = None) -> None:
@@ -175,36 +228,43 @@ def _result_cache_key(context: Any, parameters: dict[str, Any]) -> str:
 
 # The result is persisted under a key made from the job id: a private job hands its
 # result out once, so a retried or re-run fetch must read the stored copy instead.
-@task(
+# Prefect need not also keep each result in memory: a 100,000-circuit sweep would hold them all.
+@io_task(
     task_run_name=_job_run_name("fetch"),
     cache_key_fn=_result_cache_key,
     persist_result=True,
+    cache_result_in_memory=False,
     **_RETRYING,
 )
-def fetch_result(job_id: str, partial: bool = True, service: ServiceArg = None) -> Result:
-    """The job's result; with ``partial`` the experiments of a failed job that did run."""
-    result = get_service(service).job(job_id).result(partial=partial)
+async def fetch_result(job_id: str, partial: bool = True, service: ServiceArg = None) -> Result:
+    """The final job's result; with ``partial`` the experiments of a failed job that did run.
+
+    Raises:
+        IBMQJobInvalidStateError: If the job was cancelled or is not final.
+        IBMQJobFailureError: If the job failed (and ``partial`` is False, or nothing ran).
+    """
+    result = await resolve_platform(service).result(job_id, partial)
     ok = sum(1 for experiment in result.results if experiment.success)
     get_run_logger().info("Fetched result of job %s: %d of %d experiments succeeded", job_id, ok, len(result.results))
     return result
 
 
-@task(task_run_name=_job_run_name("status"), cache_policy=NO_CACHE, **_RETRYING)
-def job_status(job_id: str, service: ServiceArg = None) -> JobStatus:
+@io_task(task_run_name=_job_run_name("status"), cache_policy=NO_CACHE, **_RETRYING)
+async def job_status(job_id: str, service: ServiceArg = None) -> JobStatus:
     """The job's current status."""
-    return get_service(service).job(job_id).status()
+    return await resolve_platform(service).status(job_id)
 
 
-@task(task_run_name=_job_run_name("cancel"), cache_policy=NO_CACHE, **_RETRYING)
-def cancel_job(job_id: str, service: ServiceArg = None) -> bool:
+@io_task(task_run_name=_job_run_name("cancel"), cache_policy=NO_CACHE, **_RETRYING)
+async def cancel_job(job_id: str, service: ServiceArg = None) -> bool:
     """Cancel the job; False when it was already final."""
-    cancelled = get_service(service).job(job_id).cancel()
+    cancelled = await resolve_platform(service).cancel(job_id)
     get_run_logger().info("Job %s %s", job_id, "cancelled" if cancelled else "could not be cancelled")
     return cancelled
 
 
-@task(task_run_name=_job_run_name("tags"), cache_policy=NO_CACHE, **_RETRYING)
-def update_job_tags(
+@io_task(task_run_name=_job_run_name("tags"), cache_policy=NO_CACHE, **_RETRYING)
+async def update_job_tags(
     job_id: str,
     replacement_tags: list[str] | None = None,
     additional_tags: list[str] | None = None,
@@ -212,10 +272,10 @@ def update_job_tags(
     service: ServiceArg = None,
 ) -> list[str]:
     """Replace, then add, then remove tags; returns the job's new tags."""
-    return get_service(service).job(job_id).update_tags(replacement_tags, additional_tags, removal_tags)
+    return await resolve_platform(service).update_tags(job_id, replacement_tags, additional_tags, removal_tags)
 
 
-@task(task_run_name=_job_run_name("rename"), cache_policy=NO_CACHE, **_RETRYING)
-def update_job_name(job_id: str, name: str, service: ServiceArg = None) -> str:
+@io_task(task_run_name=_job_run_name("rename"), cache_policy=NO_CACHE, **_RETRYING)
+async def update_job_name(job_id: str, name: str, service: ServiceArg = None) -> str:
     """Rename the job; returns the new name."""
-    return get_service(service).job(job_id).update_name(name)
+    return await resolve_platform(service).update_name(job_id, name)

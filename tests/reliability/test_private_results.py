@@ -73,3 +73,34 @@ def test_private_result_read_by_two_objects_through_lost_answers_goes_to_one(job
             second.result()
     assert proxy.injected["drop_response"] == 1
     assert sum(counts[0].values()) == SHOTS
+
+
+def test_fetch_result_task_reads_a_private_result_through_lost_answers(
+    job_server, alice_token, prefect_harness, figures
+):
+    """The Prefect task (async client): its read and its acknowledgement each lose one answer."""
+    from prefect import flow
+
+    from prefect_ibmq.blocks import IBMQServiceCredentials
+    from prefect_ibmq.tasks import fetch_result
+
+    job_id = _finished_private_job(job_server.url, alice_token, "private-task-lost-answers").job_id()
+    with FaultProxy(job_server.url) as proxy:
+        proxy.add_rule(Rule("drop_response", method="GET", path=RESULT_PATH, times=1))
+        proxy.add_rule(Rule("drop_response", method="DELETE", path=RESULT_PATH, times=1))
+        via_proxy = IBMQServiceCredentials(url=proxy.url, token=alice_token)
+
+        @flow
+        def read_private() -> list[dict]:
+            return fetch_result(job_id, service=via_proxy).get_counts()
+
+        counts = read_private()
+        dropped = proxy.injected["drop_response"]
+    direct = IBMQService(job_server.url, alice_token)
+    consumed = direct.job(job_id).record.result_consumed
+    figures.record("private_result_lost_answers_task", drop_response_injected=dropped, acknowledged=int(consumed))
+    assert dropped == 2
+    assert len(counts) == 2 and all(sum(c.values()) == SHOTS for c in counts)
+    assert consumed is True
+    with pytest.raises(IBMQJobResultConsumedError):
+        direct.job(job_id).result()

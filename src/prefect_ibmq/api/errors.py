@@ -8,8 +8,8 @@ to do next.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any, Protocol
 
-import requests
 from pydantic import ValidationError
 
 from prefect_ibmq.exceptions import (
@@ -54,8 +54,24 @@ _BY_CODE: dict[ErrorCode, tuple[type[IBMQError], str]] = {
 }
 
 
+class Answer(Protocol):
+    """What is read of an HTTP answer: a ``requests`` or an ``httpx`` response."""
+
+    status_code: int
+
+    def json(self) -> Any: ...
+
+
+def unreachable_error(call: Any, url: str, reason: str, attempt: int) -> IBMQJobApiError:
+    """The error for a call that got no answer (after ``attempt`` repeats)."""
+    return IBMQJobApiError(
+        f"{call.what} failed: could not reach the job service at {url} "
+        f"({reason}, {attempt + 1} attempt(s)). Check that it is running; retrying later may succeed."
+    )
+
+
 def error_from_response(
-    response: requests.Response,
+    response: Answer,
     what: str,
     secret: str,
     overrides: Mapping[ErrorCode, type[IBMQError]] | None = None,
@@ -77,7 +93,7 @@ def error_from_response(
     return error_type(message.replace(secret, "***") if secret else message)
 
 
-def _error_without_body(response: requests.Response, what: str) -> IBMQError:
+def _error_without_body(response: Answer, what: str) -> IBMQError:
     """An answer that is not an ErrorBody: a proxy in between, or not our server at all."""
     status = response.status_code
     if status >= 500 or status == 429:

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 import random
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from prefect_ibmq.api.calls import Call
+
+logger = logging.getLogger("prefect_ibmq.api.client")
 
 #: Answers that say "try again": rate limited, or the server or a proxy failed transiently.
 RETRYABLE_STATUS_CODES = frozenset({429, 500, 502, 503, 504})
@@ -28,6 +35,19 @@ class RetryPolicy:
         cap = min(self.backoff_max, self.backoff_base * 2**attempt)
         jittered = random.uniform(cap / 2, cap)
         return max(jittered, retry_after or 0.0)
+
+    def should_repeat(self, call: "Call", status_code: int, attempt: int) -> bool:
+        """Whether an answer with ``status_code`` to repeat number ``attempt`` is worth repeating."""
+        return call.repeatable and status_code in RETRYABLE_STATUS_CODES and attempt < self.max_retries
+
+    def back_off(self, call: "Call", attempt: int, reason: str, retry_after: float | None) -> float:
+        """Log the repeat to come and return the seconds to sleep before it."""
+        delay = self.delay(attempt, retry_after)
+        logger.warning(
+            "%s %s failed (%s); repeat %d of %d in %.2f s",
+            call.method, call.path, reason, attempt + 1, self.max_retries, delay,
+        )
+        return delay
 
 
 def parse_retry_after(value: str | None) -> float | None:

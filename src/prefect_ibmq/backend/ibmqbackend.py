@@ -142,15 +142,45 @@ class IBMQBackend(BackendV2):
             IBMQBackendValueError: If an argument is invalid (nothing is submitted).
             IBMQJobApiError: If the service could not be reached.
         """
+        check_job_fields(None, None, None, None, None, idempotency_key, False)
+        submission = self.prepare_submission(
+            circuits, shots, memory, seed_simulator, job_name, job_tags, share_level, experiment_id, header, private
+        )
+        record = self._api.job_submit(submission, idempotency_key or uuid.uuid4().hex)
+        return IBMQJob.from_record(self, self._api, record)
+
+    def prepare_submission(
+        self,
+        circuits: QuantumCircuit | Sequence[QuantumCircuit],
+        shots: int | None = None,
+        memory: bool | None = None,
+        seed_simulator: int | None = None,
+        job_name: str | None = None,
+        job_tags: list[str] | None = None,
+        share_level: str | None = None,
+        experiment_id: str | None = None,
+        header: dict[str, Any] | None = None,
+        private: bool = False,
+        circuits_checked: bool = False,
+    ) -> JobSubmission:
+        """Check every argument as :meth:`run` does and build the body it sends (circuits as QPY).
+
+        ``circuits_checked``: the caller has run :meth:`validate_circuits` on these circuits
+        already (a sweep checks all its circuits before the first job), so they are not checked twice.
+
+        Raises:
+            IBMQBackendValueError: If an argument is invalid.
+        """
         shots = self.options.shots if shots is None else shots
         memory = self.options.memory if memory is None else memory
         seed_simulator = self.options.seed_simulator if seed_simulator is None else seed_simulator
         batch = circuit_list(circuits)
         check_experiment_count(batch, self._configuration)
-        check_each_circuit(batch, self._configuration)
+        if not circuits_checked:
+            check_each_circuit(batch, self._configuration)
         check_run_options(shots, memory, seed_simulator, self._configuration)
-        check_job_fields(job_name, job_tags, share_level, experiment_id, header, idempotency_key, private)
-        submission = JobSubmission(
+        check_job_fields(job_name, job_tags, share_level, experiment_id, header, None, private)
+        return JobSubmission(
             backend=self.name,
             qpy=_to_qpy_base64(batch),
             options=RunOptions(shots=shots, memory=memory, seed_simulator=seed_simulator),
@@ -162,8 +192,6 @@ class IBMQBackend(BackendV2):
             client_info=_client_info(),
             private=private,
         )
-        record = self._api.job_submit(submission, idempotency_key or uuid.uuid4().hex)
-        return IBMQJob.from_record(self, self._api, record)
 
 
 def _to_qpy_base64(circuits: list[QuantumCircuit]) -> str:

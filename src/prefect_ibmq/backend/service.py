@@ -9,7 +9,7 @@ from typing import Any
 
 from qiskit.providers import JobStatus
 
-from prefect_ibmq.api import AccountClient, RetryPolicy
+from prefect_ibmq.api import AccountClient, AsyncAccountClient, RetryPolicy
 from prefect_ibmq.backend.ibmqbackend import IBMQBackend
 from prefect_ibmq.exceptions import IBMQBackendNotFoundError, IBMQBackendValueError
 from prefect_ibmq.job import IBMQJob
@@ -70,6 +70,10 @@ class IBMQService:
     def url(self) -> str:
         """The service's base URL."""
         return self._api.url
+
+    def async_client(self) -> AsyncAccountClient:
+        """A new async client of this service and identity (open it in the event loop that uses it)."""
+        return self._api.to_async()
 
     def __repr__(self) -> str:
         return f"IBMQService(url={self.url!r}, token='***')"

@@ -17,10 +17,10 @@ from pathlib import Path
 from uuid import UUID
 
 import pandas as pd
-from prefect.artifacts import create_markdown_artifact, create_progress_artifact, create_table_artifact
-from prefect.artifacts import update_progress_artifact
+from prefect.artifacts import acreate_markdown_artifact, acreate_progress_artifact, acreate_table_artifact
+from prefect.artifacts import aupdate_progress_artifact
 
-_TABLE_COLUMNS = ["job_id", "name", "backend", "status", "num_experiments", "success_count", "created",
+_TABLE_COLUMNS = ["job_id", "name", "backend", "status", "cached", "num_experiments", "success_count", "created",
                   "validation_s", "queue_s", "run_s", "total_s", "error_message"]
 
 
@@ -30,7 +30,7 @@ def artifact_key(*parts: str) -> str:
     return re.sub(r"-{2,}", "-", key) or "prefect-ibmq"
 
 
-def publish_job_table(key: str, summary: pd.DataFrame) -> UUID:
+async def publish_job_table(key: str, summary: pd.DataFrame) -> UUID:
     """The per-job timing table (one row per job) as a table artifact."""
     table = summary.reindex(columns=[c for c in _TABLE_COLUMNS if c in summary.columns]).copy()
     if "created" in table:
@@ -39,12 +39,15 @@ def publish_job_table(key: str, summary: pd.DataFrame) -> UUID:
         if column in table:
             table[column] = table[column].round(3)
     records = table.astype(object).where(table.notna(), None).to_dict("records")
-    return create_table_artifact(records, key=key, description="Per-job timings (seconds) and outcome")
+    return await acreate_table_artifact(records, key=key, description="Per-job timings (seconds) and outcome")
 
 
 def summary_markdown(title: str, summary: pd.DataFrame, counts: pd.DataFrame | None = None) -> str:
     """Jobs by status, failed experiments, and queue/run time median and p95, as markdown."""
-    lines = [f"# {title}", "", f"**{len(summary)} jobs**, {int(summary['num_experiments'].sum())} experiments", ""]
+    reused = int(summary["cached"].sum()) if "cached" in summary else 0
+    from_cache = f" ({reused} reused from the cache, nothing submitted for them)" if reused else ""
+    lines = [f"# {title}", "",
+             f"**{len(summary)} jobs**{from_cache}, {int(summary['num_experiments'].sum())} experiments", ""]
     lines += ["| status | jobs |", "| --- | ---: |"]
     lines += [f"| {status} | {n} |" for status, n in summary["status"].astype(str).value_counts().items()]
     lines += ["", "| step | median (s) | p95 (s) | max (s) |", "| --- | ---: | ---: | ---: |"]
@@ -63,32 +66,36 @@ def summary_markdown(title: str, summary: pd.DataFrame, counts: pd.DataFrame | N
     return "\n".join(lines)
 
 
-def publish_summary(key: str, title: str, summary: pd.DataFrame, counts: pd.DataFrame | None = None) -> UUID:
+async def publish_summary(key: str, title: str, summary: pd.DataFrame, counts: pd.DataFrame | None = None) -> UUID:
     """The markdown summary as an artifact."""
-    return create_markdown_artifact(summary_markdown(title, summary, counts), key=key, description=title)
+    return await acreate_markdown_artifact(summary_markdown(title, summary, counts), key=key, description=title)
 
 
 class Progress:
     """A progress artifact that follows finished work.
 
-    Each update is a request to the Prefect API (~30 ms), made in the sweep's
+    Each update is a request to the Prefect API (~30 ms), made in the flow's
     event loop; so it is sent at most every ``min_interval`` seconds, and always
-    when the work is complete.
+    when the work is complete. Make it with :meth:`create`.
     """
 
-    def __init__(self, key: str, total: int, what: str, min_interval: float = 1.0) -> None:
-        self.total = max(total, 1)
-        self.what = what
-        self.min_interval = min_interval
-        self.artifact_id = create_progress_artifact(0.0, key=key, description=f"0 of {total} {what} done")
+    def __init__(self, artifact_id: UUID, total: int, what: str, min_interval: float) -> None:
+        self.artifact_id, self.total, self.what, self.min_interval = artifact_id, max(total, 1), what, min_interval
         self._sent_at = time.monotonic()
 
-    def update(self, done: int, total: int | None = None) -> float:
+    @classmethod
+    async def create(cls, key: str, total: int, what: str, min_interval: float = 1.0) -> "Progress":
+        """A new progress artifact at 0 %."""
+        artifact_id = await acreate_progress_artifact(0.0, key=key, description=f"0 of {total} {what} done")
+        return cls(artifact_id, total, what, min_interval)
+
+    async def update(self, done: int, total: int | None = None) -> float:
         """Record ``done`` of ``total`` (the total may grow, e.g. with resubmissions); returns the percentage."""
         self.total = max(total or self.total, 1)
         percent = 100.0 * min(done, self.total) / self.total
         if done >= self.total or time.monotonic() - self._sent_at >= self.min_interval:
-            update_progress_artifact(self.artifact_id, percent, description=f"{done} of {self.total} {self.what} done")
+            await aupdate_progress_artifact(self.artifact_id, percent,
+                                            description=f"{done} of {self.total} {self.what} done")
             self._sent_at = time.monotonic()
         return percent
 
@@ -104,6 +111,7 @@ def pictures_markdown(title: str, pictures: dict[str, bytes], paths: dict[str, P
     return "\n".join(lines)
 
 
-def publish_pictures(key: str, title: str, pictures: dict[str, bytes], paths: dict[str, Path] | None = None) -> UUID:
+async def publish_pictures(key: str, title: str, pictures: dict[str, bytes],
+                           paths: dict[str, Path] | None = None) -> UUID:
     """The PNG pictures (name -> bytes) as one markdown artifact that shows them inline."""
-    return create_markdown_artifact(pictures_markdown(title, pictures, paths), key=key, description=title)
+    return await acreate_markdown_artifact(pictures_markdown(title, pictures, paths), key=key, description=title)

@@ -6,18 +6,15 @@ from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
-from prefect import flow
 from qiskit.result import Result
 
 from prefect_ibmq.blocks import IBMQServiceCredentials, get_service
 from prefect_ibmq.circuits import load_circuits
 from prefect_ibmq.flows.artifacts import artifact_key, publish_job_table, publish_summary
+from prefect_ibmq.syncable import io_flow
 from prefect_ibmq.tables import counts_frame, job_summary_frame, time_per_step_frame
-from prefect_ibmq.tasks import fetch_result, submit_job, wait_for_final_state
+from prefect_ibmq.flows.job import JobStageError, run_job
 from prefect_ibmq.wire import ApiJobStatus
-
-# Statuses whose jobs ran experiments, so a (partial) result can be read.
-RAN_STATUSES = (ApiJobStatus.COMPLETED, ApiJobStatus.ERROR_RUNNING_JOB)
 
 
 @dataclass
@@ -31,9 +28,12 @@ class RunReport:
     counts: pd.DataFrame
     result: Result | None
 
+    def __repr__(self) -> str:  # the frames' own reprs are long and slow to make
+        return f"RunReport(job_id={self.job_id!r}, status={self.status.value}, count_rows={len(self.counts)})"
 
-@flow(name="run-circuits")
-def run_circuits(
+
+@io_flow(name="run-circuits")
+async def run_circuits(
     circuits: list[Any] | str,
     backend_name: str = "aer_simulator",
     shots: int = 1024,
@@ -42,21 +42,42 @@ def run_circuits(
     timeout: float | None = None,
     cancel_on_timeout: bool = True,
     service: IBMQServiceCredentials | None = None,
+    cache_results: bool = False,
 ) -> RunReport:
     """Submit circuits as one job, wait for its final state, read its (partial) result, tabulate.
 
-    ``circuits`` are QuantumCircuits, OpenQASM 2/3 texts, or paths/globs of .qasm files.
     Publishes a per-job timing table and a markdown summary.
+
+    Args:
+        circuits: QuantumCircuits, OpenQASM 2/3 texts, or paths/globs of .qasm files.
+        timeout: Seconds the job may take to reach a final state (then it is cancelled,
+            unless ``cancel_on_timeout`` is False).
+        cache_results: Reuse the stored counts of a job with the same circuits (QPY digest),
+            backend and shots instead of submitting (see :mod:`prefect_ibmq.flows.job`).
+
+    Returns:
+        A ``RunReport``; its ``summary`` has a ``cached`` column.
+
+    Raises:
+        IBMQJobTimeoutError: If the job is not final within ``timeout``.
+        IBMQBackendValueError, CircuitInputError: On bad input, before anything is submitted.
+
+    Examples:
+        >>> report = run_circuits([bell()], shots=1024)
     """
     qcs = load_circuits(circuits)
     get_service(service).backend(backend_name).validate_circuits(qcs, shots=shots)
-    job_id = submit_job(qcs, backend_name, shots, job_name=job_name, job_tags=job_tags, service=service)
-    record = wait_for_final_state(job_id, timeout=timeout, cancel_on_timeout=cancel_on_timeout, service=service)
-    result = fetch_result(job_id, partial=True, service=service) if record.status in RAN_STATUSES else None
+    try:
+        job = await run_job(qcs, backend_name, shots, cache=cache_results, job_name=job_name, job_tags=job_tags,
+                            timeout=timeout, cancel_on_timeout=cancel_on_timeout, service=service)
+    except JobStageError as exc:
+        raise exc.error from None  # the task's own error: a timeout, a bad token, ...
+    job_id, record, result = job.record.job_id, job.record, job.result
     results = [result] if result is not None else []
     summary = job_summary_frame([record], results)
+    summary["cached"] = job.cached
     counts = counts_frame(results)
     key = artifact_key("job", job_name or job_id)
-    publish_job_table(f"{key}-timings", summary)
-    publish_summary(f"{key}-summary", f"Job {job_id} on {backend_name}: {record.status.value}", summary, counts)
+    await publish_job_table(f"{key}-timings", summary)
+    await publish_summary(f"{key}-summary", f"Job {job_id} on {backend_name}: {record.status.value}", summary, counts)
     return RunReport(job_id, record.status, time_per_step_frame([record]), summary, counts, result)

@@ -5,25 +5,27 @@ Each job is tagged ``ibmq_jobset_<sweep_id>`` and named ``<sweep_id>_<index>_``
 (resubmissions of its failed experiments ``<sweep_id>_<index>_r<round>``), so a
 rerun with the same sweep id finds the jobs that exist and submits only the rest.
 At most ``max_jobs_in_flight`` jobs are between submission and fetched result;
-the loop below reacts to task completions (no polling), one task run per remote
-operation: submit, wait, fetch.
+each job is an asyncio task of the flow that awaits one task run per remote
+operation: submit, wait, fetch. The flow is async (Prefect's async engine) and
+still callable from sync code (see :mod:`prefect_ibmq.syncable`).
 """
 
 from __future__ import annotations
 
-import queue
+import asyncio
+import hashlib
 import re
 import uuid
-from collections import deque
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import anyio
 import numpy as np
 import pandas as pd
-from prefect import flow, get_run_logger
-from prefect.futures import PrefectFuture
+from prefect import get_run_logger
+from prefect.utilities.annotations import quote
 from qiskit import QuantumCircuit
 
 from prefect_ibmq.backend import IBMQService
@@ -31,10 +33,10 @@ from prefect_ibmq.blocks import IBMQServiceCredentials, get_service
 from prefect_ibmq.circuits import load_circuits
 from prefect_ibmq.flows.artifacts import Progress, artifact_key, publish_job_table, publish_pictures, publish_summary
 from prefect_ibmq.flows.outputs import write_frames
-from prefect_ibmq.flows.run import RAN_STATUSES
+from prefect_ibmq.flows.job import JobStageError, run_job
 from prefect_ibmq.plots import render_pictures, write_pictures
+from prefect_ibmq.syncable import io_flow, io_task
 from prefect_ibmq.tables import counts_frame, job_summary_frame, time_per_step_frame
-from prefect_ibmq.tasks import fetch_result, submit_job, wait_for_final_state
 from prefect_ibmq.wire import JOBSET_TAG_PREFIX, JobRecord
 
 _SWEEP_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,63}$")
@@ -69,10 +71,16 @@ class SweepReport:
     counts: pd.DataFrame
     failed_circuits: list[int]
     outputs: dict[str, Path] = field(default_factory=dict)
+    #: Jobs whose counts came from the cache (``cache_results=True``) instead of a new job.
+    cached: int = 0
+
+    def __repr__(self) -> str:  # the frames' own reprs are long and slow to make
+        return (f"SweepReport(sweep_id={self.sweep_id!r}, jobs={len(self.job_ids)}, submitted={self.submitted}, "
+                f"reused={self.reused}, cached={self.cached}, failed_circuits={len(self.failed_circuits)})")
 
 
-@flow(name="circuit-sweep")
-def circuit_sweep(
+@io_flow(name="circuit-sweep")
+async def circuit_sweep(
     circuits: list[Any] | str,
     backend_name: str = "aer_simulator",
     shots: int = 1024,
@@ -85,6 +93,7 @@ def circuit_sweep(
     job_tags: list[str] | None = None,
     share_level: str | None = None,
     service: IBMQServiceCredentials | None = None,
+    cache_results: bool = False,
 ) -> SweepReport:
     """Run circuits as a job set and tabulate them; a rerun with the same ``sweep_id`` resumes.
 
@@ -101,6 +110,19 @@ def circuit_sweep(
         timeout: seconds each job may take to reach a final state (then it is cancelled).
         output_dir: where the counts, timings and summary tables and the timeline.png and
             step_durations.png pictures are written (the pictures are published in the UI either way).
+        cache_results: reuse the stored counts of a job with the same circuits (by QPY digest), backend
+            and shots, from any earlier run or sweep id, instead of submitting it again (see
+            :mod:`prefect_ibmq.flows.job`). Off by default: a sample is a sample.
+
+    Returns:
+        A ``SweepReport``; its ``summary`` has a ``cached`` column.
+
+    Raises:
+        SweepError: If some jobs could not be submitted, waited on or read (the rest are tabulated first).
+        ValueError, CircuitInputError, IBMQBackendValueError: On bad input, before anything is submitted.
+
+    Examples:
+        >>> report = circuit_sweep(ghz_bell_set(100), sweep_id="nightly", output_dir="out")
     """
     logger = get_run_logger()
     sweep_id = _checked_sweep_id(sweep_id)
@@ -120,32 +142,28 @@ def circuit_sweep(
         "Sweep %s: %d circuits in %d jobs of up to %d on %s (%d jobs already exist)",
         sweep_id, len(qcs), len(chunks), size, backend_name, len(existing),
     )
-    common = dict(shots=shots, tags=[tag, *(job_tags or [])], share_level=share_level, timeout=timeout)
+    common = dict(shots=shots, tags=[tag, *(job_tags or [])], share_level=share_level, timeout=timeout,
+                  cache=cache_results)
     pipeline = _Pipeline(sweep_id, backend_name, qcs, existing, max_jobs_in_flight, common, service)
-    progress = Progress(artifact_key(sweep_id, "progress"), len(chunks), "jobs")
-    for finished, planned in pipeline.run(chunks, resubmit_failed):
-        percent = progress.update(finished, planned)
+    progress = await Progress.create(artifact_key(sweep_id, "progress"), len(chunks), "jobs")
+
+    async def on_finished(finished: int, planned: int) -> None:
+        percent = await progress.update(finished, planned)
         logger.info("Sweep %s: %s %d/%d jobs done", sweep_id, _bar(percent), finished, planned)
+
+    await pipeline.run(chunks, resubmit_failed, on_finished)
 
     summary = job_summary_frame(pipeline.records)
     summary["success_count"] = pd.array(summary["job_id"].map(pipeline.success_counts), dtype="Int64")
+    summary["cached"] = summary["job_id"].isin(pipeline.cached_job_ids)
     timings = time_per_step_frame(pipeline.records)
     counts = _latest_attempts(pipeline.count_parts)
     failed = sorted(pipeline.failed_circuits)
-    outputs = write_frames(Path(output_dir), counts=counts, timings=timings, summary=summary) if output_dir else {}
-    publish_job_table(artifact_key(sweep_id, "timings"), summary)
-    publish_summary(artifact_key(sweep_id, "summary"), f"Sweep {sweep_id} on {backend_name}", summary, counts)
-    try:  # pictures are a view of the tables above: a plotting error must not lose the sweep
-        pictures = render_pictures(timings, summary)
-        paths = write_pictures(Path(output_dir), pictures) if output_dir else {}
-        outputs.update(paths)
-        publish_pictures(artifact_key(sweep_id, "pictures"), f"Sweep {sweep_id}: job timeline and step durations",
-                         pictures, paths)
-    except Exception:
-        logger.warning("Sweep %s: could not draw or publish the pictures", sweep_id, exc_info=True)
+    outputs = await _publish(sweep_id, backend_name, output_dir, counts, timings, summary, cache_results)
     logger.info(
-        "Sweep %s done: %d jobs (%d submitted now, %d reused), %d circuits without a successful result",
-        sweep_id, len(pipeline.records), pipeline.submitted, pipeline.reused, len(failed),
+        "Sweep %s done: %d jobs (%d submitted now, %d reused, %d from the cache), %d circuits without a successful "
+        "result", sweep_id, len(pipeline.records), pipeline.submitted, pipeline.reused, len(pipeline.cached_job_ids),
+        len(failed),
     )
     if pipeline.errors:
         raise SweepError(
@@ -154,18 +172,71 @@ def circuit_sweep(
         )
     return SweepReport(
         sweep_id, [r.job_id for r in pipeline.records], pipeline.submitted, pipeline.reused,
-        timings, summary, counts, failed, outputs,
+        timings, summary, counts, failed, outputs, len(pipeline.cached_job_ids),
     )
 
 
+async def _publish(sweep_id: str, backend_name: str, output_dir: str | None, counts: pd.DataFrame,
+                   timings: pd.DataFrame, summary: pd.DataFrame, cache: bool) -> dict[str, Path]:
+    """Write the tables (and pictures) to ``output_dir`` and publish them as artifacts; returns the files.
+
+    The pictures (~0.3 s of matplotlib) are drawn in a worker thread while the tables
+    are written and published, so their cost overlaps that I/O instead of adding to it;
+    with ``cache`` they are a cached task of their own (the same jobs make the same pictures).
+    """
+    if cache:
+        drawing = asyncio.ensure_future(draw_pictures(quote(timings), quote(summary), _frames_digest(timings, summary)))
+    else:
+        drawing = asyncio.ensure_future(anyio.to_thread.run_sync(render_pictures, timings, summary))
+    outputs = {}
+    if output_dir:
+        outputs = await anyio.to_thread.run_sync(
+            lambda: write_frames(Path(output_dir), counts=counts, timings=timings, summary=summary)
+        )
+    await asyncio.gather(  # two Prefect API calls at once
+        publish_job_table(artifact_key(sweep_id, "timings"), summary),
+        publish_summary(artifact_key(sweep_id, "summary"), f"Sweep {sweep_id} on {backend_name}", summary, counts),
+    )
+    try:  # pictures are a view of the tables above: a plotting error must not lose the sweep
+        pictures = await drawing
+        paths = write_pictures(Path(output_dir), pictures) if output_dir else {}
+        outputs.update(paths)
+        await publish_pictures(artifact_key(sweep_id, "pictures"),
+                               f"Sweep {sweep_id}: job timeline and step durations", pictures, paths)
+    except Exception:
+        get_run_logger().warning("Sweep %s: could not draw or publish the pictures", sweep_id, exc_info=True)
+    return outputs
+
+
+def _frames_digest(timings: pd.DataFrame, summary: pd.DataFrame) -> str:
+    """A digest of what the pictures show: the jobs' step times, and queue and run time per backend."""
+    digest = hashlib.sha256()
+    for frame in (timings.drop(columns=["tags"], errors="ignore"), summary[["backend", "queue_s", "run_s"]]):
+        digest.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+    return digest.hexdigest()
+
+
+@io_task(task_run_name="draw-pictures", persist_result=True,
+         cache_key_fn=lambda context, parameters: f"prefect-ibmq-pictures-{parameters['digest']}")
+async def draw_pictures(timings: pd.DataFrame, summary: pd.DataFrame, digest: str) -> dict[str, bytes]:
+    """The sweep's pictures as PNG bytes, stored by Prefect under ``digest`` (see ``_frames_digest``)."""
+    return await anyio.to_thread.run_sync(render_pictures, timings, summary)
+
+
 class _Pipeline:
-    """Moves each chunk through submit -> wait -> fetch, at most ``limit`` chunks at a time."""
+    """Moves each chunk through submit -> wait -> fetch, at most ``limit`` chunks at a time.
+
+    Each chunk is one asyncio task of the flow's event loop that awaits its three
+    task runs in turn; a semaphore keeps ``limit`` of them between submission and
+    fetched result. No polling and no threads: the loop wakes when a task run ends.
+    """
 
     def __init__(self, sweep_id: str, backend_name: str, circuits: list[QuantumCircuit],
                  existing: dict[str, JobRecord], limit: int, common: dict[str, Any],
                  service: IBMQServiceCredentials | None) -> None:
         self.sweep_id, self.backend_name, self.circuits = sweep_id, backend_name, circuits
-        self.existing, self.limit, self.common, self.service = existing, limit, common, service
+        self.existing, self.common, self.service = existing, common, service
+        self.slots = asyncio.Semaphore(limit)
         self.records: list[JobRecord] = []
         # Each result is tabulated as it arrives and then dropped, so results are never held twice.
         self.count_parts: list[pd.DataFrame] = []
@@ -173,77 +244,60 @@ class _Pipeline:
         self.errors: list[str] = []
         self.failed_circuits: set[int] = set()
         self.submitted = self.reused = 0
-        # Task futures report here when done; the loop blocks on this queue, it never polls.
-        self._events: queue.SimpleQueue[tuple[PrefectFuture, Chunk, str, JobRecord | None]] = queue.SimpleQueue()
+        self.cached_job_ids: set[str] = set()
 
-    def run(self, chunks: list[Chunk], rounds: int) -> Iterator[tuple[int, int]]:
-        """Yield (jobs finished, jobs planned) each time a job is finished."""
-        pending, in_flight, finished, planned = deque(chunks), 0, 0, len(chunks)
-        while pending or in_flight:
-            while pending and in_flight < self.limit:
-                self._start(pending.popleft())
-                in_flight += 1
-            future, chunk, stage, record = self._events.get()
-            retry = self._advance(future, chunk, stage, record)
-            if retry is None:
-                continue  # the chunk moved on to its next stage
-            in_flight -= 1
-            finished += 1
-            self.failed_circuits.difference_update(chunk.circuit_indices)
-            self.failed_circuits.update(retry)
-            if retry and chunk.round < rounds:
-                pending.append(Chunk(chunk.index, chunk.round + 1, retry))
-                planned += 1
-            yield finished, planned
+    async def run(self, chunks: list[Chunk], rounds: int,
+                  on_finished: Callable[[int, int], Awaitable[None]]) -> None:
+        """Run every chunk (and the resubmissions of failed experiments); ``on_finished`` hears of each job."""
+        done, planned = 0, len(chunks)
+        async with asyncio.TaskGroup() as group:
 
-    def _start(self, chunk: Chunk) -> None:
+            async def run_chunk(chunk: Chunk) -> None:
+                nonlocal done, planned
+                async with self.slots:
+                    retry = await self._stages(chunk)
+                done += 1
+                self.failed_circuits.difference_update(chunk.circuit_indices)
+                self.failed_circuits.update(retry)
+                if retry and chunk.round < rounds:
+                    planned += 1
+                    group.create_task(run_chunk(Chunk(chunk.index, chunk.round + 1, retry)))
+                await on_finished(done, planned)
+
+            for chunk in chunks:
+                group.create_task(run_chunk(chunk))
+
+    async def _stages(self, chunk: Chunk) -> tuple[int, ...]:
+        """Submit (unless the job exists), wait, fetch; returns the chunk's circuits without a result."""
         name = chunk.job_name(self.sweep_id)
-        record = self.existing.get(name)
-        if record is not None:
+        existing = self.existing.get(name)
+        if existing is not None:
             self.reused += 1
-            self._wait(chunk, record.job_id)
-            return
-        future = submit_job.submit(
-            [self.circuits[i] for i in chunk.circuit_indices], self.backend_name, self.common["shots"],
-            job_name=name, job_tags=self.common["tags"], share_level=self.common["share_level"],
-            header={"sweep_id": self.sweep_id, "circuit_indices": list(chunk.circuit_indices)},
-            # The same key on a rerun too: a submit that reached the service before a crash is not repeated.
-            idempotency_key=f"sweep-{self.sweep_id}-{name}", service=self.service,
-        )
-        self._watch(future, chunk, "submit")
-
-    def _wait(self, chunk: Chunk, job_id: str) -> None:
-        future = wait_for_final_state.submit(job_id, timeout=self.common["timeout"], service=self.service)
-        self._watch(future, chunk, "wait")
-
-    def _watch(self, future: PrefectFuture, chunk: Chunk, stage: str, record: JobRecord | None = None) -> None:
-        future.add_done_callback(lambda f: self._events.put((f, chunk, stage, record)))
-
-    def _advance(self, future: PrefectFuture, chunk: Chunk, stage: str,
-                 record: JobRecord | None) -> tuple[int, ...] | None:
-        """Start the chunk's next stage, or finish it: then return its circuits without a result."""
-        name = chunk.job_name(self.sweep_id)
-        future.wait()  # done already; this makes the future hold its final state, without asking the API
-        state = future.state
-        if not state.is_completed():
-            self.errors.append(f"{name}: {stage} failed: {state.message}")
-            get_run_logger().error("Job %s: %s failed: %s", name, stage, state.message)
+        try:
+            job = await run_job(
+                [self.circuits[i] for i in chunk.circuit_indices], self.backend_name, self.common["shots"],
+                cache=self.common["cache"], existing=existing, timeout=self.common["timeout"], service=self.service,
+                job_name=name, job_tags=self.common["tags"], share_level=self.common["share_level"],
+                header={"sweep_id": self.sweep_id, "circuit_indices": list(chunk.circuit_indices)},
+                # The same key on a rerun too: a submit that reached the service before a crash is not repeated.
+                idempotency_key=f"sweep-{self.sweep_id}-{name}",
+            )
+        except JobStageError as exc:
+            if existing is None and exc.stage in ("wait", "fetch"):
+                self.submitted += 1
+            self.errors.append(f"{name}: {exc}")
+            get_run_logger().error("Job %s: %s", name, exc)
             return chunk.circuit_indices
-        value = future.result()
-        if stage == "submit":
+        if job.cached:
+            self.cached_job_ids.add(job.record.job_id)
+        elif existing is None:
             self.submitted += 1
-            self._wait(chunk, value)
-            return None
-        if stage == "wait" and value.status in RAN_STATUSES:
-            self._watch(fetch_result.submit(value.job_id, partial=True, service=self.service), chunk, "fetch", value)
-            return None
-        record, result = (value, None) if stage == "wait" else (record, value)
-        self.records.append(record)
-        if result is None:
+        self.records.append(job.record)
+        if job.result is None:
             return chunk.circuit_indices
-        self.count_parts.append(_tabulate(counts_frame([result]), chunk.circuit_indices, chunk.round))
-        succeeded = [experiment.success for experiment in result.results]
-        self.success_counts[record.job_id] = sum(succeeded)
+        self.count_parts.append(_tabulate(counts_frame([job.result]), chunk.circuit_indices, chunk.round))
+        succeeded = [experiment.success for experiment in job.result.results]
+        self.success_counts[job.record.job_id] = sum(succeeded)
         return tuple(i for i, ok in zip(chunk.circuit_indices, succeeded) if not ok)
 
 

@@ -389,14 +389,7 @@ class IBMQJob(JobV1):
         """
         _check_seconds("wait", wait)
         self.wait_for_final_state(timeout=timeout, wait=_poll_seconds(wait))
-        status = self._record.status
-        if status is ApiJobStatus.CANCELLED:
-            raise IBMQJobInvalidStateError(f"Job {self.job_id()} was cancelled, so it has no result.")
-        if api_status_to_job_status(status) is JobStatus.ERROR and not partial:
-            raise IBMQJobFailureError(
-                f"Job {self.job_id()} failed ({status.value}). Use job.error_message() for details, "
-                "or job.result(partial=True) for the experiments that ran."
-            )
+        check_result_readable(self._record, partial)
         if self._result is None or refresh:
             self._result = Result.from_dict(self._read_result(partial))
         return self._result
@@ -405,13 +398,10 @@ class IBMQJob(JobV1):
         try:
             return self._api.job_result(self.job_id(), partial=partial, read_key=self._read_key)
         except IBMQJobInvalidStateError as exc:
-            if api_status_to_job_status(self._record.status) is not JobStatus.ERROR:
+            error = result_unavailable_error(self._record, exc)
+            if error is exc:
                 raise
-            # A job that failed before running has not even a partial result.
-            raise IBMQJobFailureError(
-                f"Job {self.job_id()} failed before running any experiment ({self._record.status.value}), "
-                "so it has no result. Use job.error_message() for details."
-            ) from exc
+            raise error from exc
 
     # --- changes -------------------------------------------------------------
 
@@ -471,15 +461,7 @@ class IBMQJob(JobV1):
                 str, or a list names a job-set tag (nothing is sent then).
             IBMQJobApiError: If the service could not be reached.
         """
-        if replacement_tags is None and additional_tags is None and removal_tags is None:
-            raise IBMQJobInvalidStateError(
-                "The tags cannot be updated: give replacement_tags, additional_tags or removal_tags."
-            )
-        update = TagsUpdate(
-            replacement_tags=_checked_tags("replacement_tags", replacement_tags),
-            additional_tags=_checked_tags("additional_tags", additional_tags),
-            removal_tags=_checked_tags("removal_tags", removal_tags),
-        )
+        update = tags_update(replacement_tags, additional_tags, removal_tags)
         new_tags = self._api.job_update_tags(self.job_id(), update)
         self._record = self._record.model_copy(update={"tags": new_tags})
         return list(new_tags)
@@ -533,8 +515,42 @@ class IBMQJob(JobV1):
             self.refresh()  # a server that does not send the record with a final status
 
 
+def check_result_readable(record: JobRecord, partial: bool) -> None:
+    """Raise when a final job has no result to read (cancelled; failed, unless ``partial``)."""
+    if record.status is ApiJobStatus.CANCELLED:
+        raise IBMQJobInvalidStateError(f"Job {record.job_id} was cancelled, so it has no result.")
+    if api_status_to_job_status(record.status) is JobStatus.ERROR and not partial:
+        raise IBMQJobFailureError(
+            f"Job {record.job_id} failed ({record.status.value}). Use job.error_message() for details, "
+            "or job.result(partial=True) for the experiments that ran."
+        )
+
+
+def result_unavailable_error(record: JobRecord, error: IBMQJobInvalidStateError) -> Exception:
+    """What the service's "no result" means: a job that failed before running has not even a partial one."""
+    if api_status_to_job_status(record.status) is not JobStatus.ERROR:
+        return error
+    return IBMQJobFailureError(
+        f"Job {record.job_id} failed before running any experiment ({record.status.value}), "
+        "so it has no result. Use job.error_message() for details."
+    )
+
+
 def _poll_seconds(wait: float) -> float:
     return min(max(float(wait), _MIN_POLL_SECONDS), MAX_STATUS_WAIT)
+
+
+def tags_update(replacement_tags: Any, additional_tags: Any, removal_tags: Any) -> TagsUpdate:
+    """The checked body of a tags update (see :meth:`IBMQJob.update_tags`)."""
+    if replacement_tags is None and additional_tags is None and removal_tags is None:
+        raise IBMQJobInvalidStateError(
+            "The tags cannot be updated: give replacement_tags, additional_tags or removal_tags."
+        )
+    return TagsUpdate(
+        replacement_tags=_checked_tags("replacement_tags", replacement_tags),
+        additional_tags=_checked_tags("additional_tags", additional_tags),
+        removal_tags=_checked_tags("removal_tags", removal_tags),
+    )
 
 
 def _checked_tags(argument: str, tags: Any) -> list[str] | None:

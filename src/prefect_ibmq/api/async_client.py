@@ -1,0 +1,139 @@
+"""``AsyncAccountClient``: the job service's REST API for async code (httpx).
+
+It sends the same :mod:`prefect_ibmq.api.calls` as the sync ``AccountClient``
+(requests), maps errors and repeats transient failures the same way, and waits
+with ``await``: so a task that uses it can be cancelled at once (Prefect's
+``timeout_seconds``), between or during requests. Its connections belong to
+the event loop it is opened in; make it with ``AccountClient.to_async()`` and
+use it as ``async with``.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import ssl
+from typing import Any
+
+import anyio
+import httpx
+
+from prefect_ibmq.api import calls
+from prefect_ibmq.api.errors import error_from_response, unreachable_error
+from prefect_ibmq.api.base import ClientBase
+from prefect_ibmq.api.retry import parse_retry_after
+from prefect_ibmq.exceptions import IBMQError, IBMQJobApiError
+from prefect_ibmq.wire import RESULT_HELD_HEADER, ApiJobStatus, CancelResponse, JobList, JobRecord
+from prefect_ibmq.wire import JobStatusResponse, JobSubmission, TagsUpdate, new_read_key
+
+logger = logging.getLogger("prefect_ibmq.api.client")
+
+
+@functools.cache
+def _tls_context() -> ssl.SSLContext:
+    """One TLS context per process: loading the CA certificates costs ~20 ms, and a client is made per task run."""
+    return httpx.create_ssl_context()
+
+
+class AsyncAccountClient(ClientBase):
+    """Talks to one job service as one identity, from async code, over an ``httpx.AsyncClient``.
+
+    Args: those of :class:`~prefect_ibmq.api.base.ClientBase` (url, token, timeouts, retry).
+    """
+
+    def __init__(self, url: str, token: str, **settings: Any) -> None:
+        super().__init__(url, token, **settings)
+        self._http = httpx.AsyncClient(headers={"Authorization": f"Bearer {token}"}, verify=_tls_context())
+
+    async def __aenter__(self) -> "AsyncAccountClient":
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the pooled connections."""
+        await self._http.aclose()
+
+    async def job_submit(self, submission: JobSubmission, idempotency_key: str) -> JobRecord:
+        """Create a job; the same key gives back the same job."""
+        return await self.send(calls.job_submit(submission, idempotency_key))
+
+    async def job_list(self, params: dict[str, Any]) -> JobList:
+        """Jobs the caller may see, newest first (the query of ``GET /v1/jobs``)."""
+        return await self.send(calls.job_list(params))
+
+    async def job_get(self, job_id: str) -> JobRecord:
+        """Everything the service knows about a job."""
+        return await self.send(calls.job_get(job_id))
+
+    async def job_status(
+        self,
+        job_id: str,
+        wait: float | None = None,
+        known: ApiJobStatus | None = None,
+        known_position: int | None = None,
+        until_final: bool = False,
+    ) -> JobStatusResponse:
+        """A job's status; with ``wait`` a long-poll (see ``AccountClient.job_status``)."""
+        return await self.send(calls.job_status(job_id, wait, known, known_position, until_final))
+
+    async def job_result(self, job_id: str, partial: bool = False, read_key: str | None = None) -> dict[str, Any]:
+        """The result dict that ``qiskit.result.Result.from_dict`` reads.
+
+        The read carries a read key (``read_key``, else a fresh one): a private
+        job's result stays held for it, so a read whose answer is lost is simply
+        repeated, and is acknowledged once it arrived (see docs/rest-api.md).
+        """
+        key = read_key or new_read_key()
+        answer = await self.exchange(calls.job_result(job_id, partial, key))
+        if RESULT_HELD_HEADER in answer.headers:
+            try:
+                await self.exchange(calls.job_acknowledge_result(job_id, key))
+            except IBMQError as exc:
+                logger.warning(calls.ACKNOWLEDGEMENT_FAILED, exc)
+        return answer.json()
+
+    async def job_cancel(self, job_id: str) -> CancelResponse:
+        """Ask the service to cancel a job."""
+        return await self.send(calls.job_cancel(job_id))
+
+    async def job_update_tags(self, job_id: str, update: TagsUpdate) -> list[str]:
+        """Apply a tags update (replace, then add, then remove) and return the new tags."""
+        return (await self.send(calls.job_update_tags(job_id, update))).tags
+
+    async def job_update_name(self, job_id: str, name: str) -> str:
+        """Rename a job and return its new name."""
+        return (await self.send(calls.job_update_name(job_id, name))).name
+
+    async def send(self, call: calls.Call) -> Any:
+        """Send one call (see ``exchange``); returns its parsed answer."""
+        return call.parse((await self.exchange(call)).json())
+
+    async def exchange(self, call: calls.Call) -> httpx.Response:
+        """Send one call, repeating it on transient failures when that is safe; returns its successful answer."""
+        url = self._url_of(call)
+        timeout = httpx.Timeout(self._read_timeout_of(call), connect=self._connect_timeout)
+        attempt = 0
+        while True:
+            try:
+                response = await self._http.request(
+                    call.method, url, params=call.params, json=call.json, headers=call.headers, timeout=timeout
+                )
+            except (httpx.TransportError, httpx.TimeoutException) as exc:
+                if call.repeatable and attempt < self._retry.max_retries:
+                    await anyio.sleep(self._retry.back_off(call, attempt, type(exc).__name__, None))
+                    attempt += 1
+                    continue
+                raise unreachable_error(call, self._url, type(exc).__name__, attempt) from None
+            except httpx.HTTPError as exc:
+                raise IBMQJobApiError(f"{call.what} failed: {type(exc).__name__} for {self._url}.") from None
+            logger.debug("%s %s -> %s", call.method, call.path, response.status_code)
+            if response.is_success:
+                return response
+            if self._retry.should_repeat(call, response.status_code, attempt):
+                retry_after = parse_retry_after(response.headers.get("Retry-After"))
+                await anyio.sleep(self._retry.back_off(call, attempt, f"HTTP {response.status_code}", retry_after))
+                attempt += 1
+                continue
+            raise error_from_response(response, call.what, self._token, call.overrides)

@@ -1,0 +1,170 @@
+"""Each REST call of the job service, described once for the sync and the async client.
+
+A :class:`Call` says what to send (method, path, query, body, headers), how long
+the server may hold the answer (a long-poll), which error codes mean something
+more specific here, and which wire model the answer is. ``AccountClient``
+(requests) and ``AsyncAccountClient`` (httpx) only send calls and parse answers;
+so both speak exactly the same API, with the same error mapping and retry rule.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from prefect_ibmq.exceptions import IBMQBackendNotFoundError, IBMQBackendValueError, IBMQError, IBMQJobApiError
+from prefect_ibmq.wire import (
+    IDEMPOTENCY_HEADER,
+    READ_KEY_HEADER,
+    ApiJobStatus,
+    BackendConfiguration,
+    BackendStatus,
+    CancelResponse,
+    CircuitsResponse,
+    ErrorCode,
+    JobList,
+    JobRecord,
+    JobStatusResponse,
+    JobSubmission,
+    NameResponse,
+    NameUpdate,
+    TagsResponse,
+    TagsUpdate,
+)
+
+_IDEMPOTENT_METHODS = frozenset({"GET", "PUT", "PATCH", "DELETE"})
+_BACKEND_NOT_FOUND = {ErrorCode.NOT_FOUND: IBMQBackendNotFoundError}
+
+
+@dataclass(frozen=True)
+class Call:
+    """One request to the API under ``/v1`` and how to read its answer."""
+
+    method: str
+    path: str
+    what: str  # starts every error message: "Reading job 123 failed ..."
+    params: Mapping[str, Any] | None = None
+    json: Any = None
+    headers: Mapping[str, str] | None = None
+    #: Seconds the server may hold the answer (a long-poll); reading must outlast them.
+    long_poll: float | None = None
+    overrides: Mapping[ErrorCode, type[IBMQError]] | None = None
+    #: The wire model of the answer; None hands back the JSON as it is.
+    model: type[BaseModel] | None = None
+    many: bool = False  # the answer is a list of ``model``
+
+    @property
+    def repeatable(self) -> bool:
+        """Whether sending it again is safe: idempotent methods, and a POST with an idempotency key."""
+        return self.method in _IDEMPOTENT_METHODS or bool(self.headers and IDEMPOTENCY_HEADER in self.headers)
+
+    def parse(self, data: Any) -> Any:
+        """The answer as ``model`` (or a list of them); IBMQJobApiError when it does not fit."""
+        if self.model is None:
+            return data
+        try:
+            if self.many:
+                return [self.model.model_validate(item) for item in data]
+            return self.model.model_validate(data)
+        except (ValidationError, TypeError) as exc:
+            count = exc.error_count() if isinstance(exc, ValidationError) else 1
+            raise IBMQJobApiError(
+                f"{self.what}: the service's answer is not a valid {self.model.__name__} ({count} error(s)). "
+                "Check that client and server versions match."
+            ) from exc
+
+
+def backends() -> Call:
+    return Call("GET", "/backends", "Listing backends", model=BackendConfiguration, many=True)
+
+
+def backend_configuration(name: str) -> Call:
+    return Call("GET", f"/backends/{name}", f"Reading backend {name!r}", overrides=_BACKEND_NOT_FOUND,
+                model=BackendConfiguration)
+
+
+def backend_status(name: str) -> Call:
+    return Call("GET", f"/backends/{name}/status", f"Reading the status of backend {name!r}",
+                overrides=_BACKEND_NOT_FOUND, model=BackendStatus)
+
+
+def job_submit(submission: JobSubmission, idempotency_key: str) -> Call:
+    return Call(
+        "POST", "/jobs", f"Submitting a job to backend {submission.backend!r}",
+        json=submission.model_dump(mode="json"),
+        headers={IDEMPOTENCY_HEADER: idempotency_key},
+        overrides={
+            ErrorCode.INVALID_REQUEST: IBMQBackendValueError,
+            ErrorCode.INVALID_TAGS: IBMQBackendValueError,
+            ErrorCode.NOT_FOUND: IBMQBackendNotFoundError,
+        },
+        model=JobRecord,
+    )
+
+
+def job_list(params: Mapping[str, Any]) -> Call:
+    return Call("GET", "/jobs", "Listing jobs", params=params,
+                overrides={ErrorCode.INVALID_REQUEST: IBMQBackendValueError}, model=JobList)
+
+
+def job_get(job_id: str) -> Call:
+    return Call("GET", f"/jobs/{job_id}", f"Reading job {job_id}", model=JobRecord)
+
+
+def job_status(
+    job_id: str,
+    wait: float | None = None,
+    known: ApiJobStatus | None = None,
+    known_position: int | None = None,
+    until_final: bool = False,
+) -> Call:
+    """A status read; with ``wait`` a long-poll (see ``JobStatusResponse``)."""
+    params: dict[str, Any] = {}
+    if until_final:
+        params["until"] = "final"
+    if wait:
+        params["wait"] = wait
+    if known is not None:
+        params["known"] = ApiJobStatus(known).value
+    if known_position is not None:
+        params["known_position"] = known_position
+    return Call("GET", f"/jobs/{job_id}/status", f"Reading the status of job {job_id}", params=params,
+                long_poll=wait or None, model=JobStatusResponse)
+
+
+def job_result(job_id: str, partial: bool, read_key: str) -> Call:
+    """A result read with the reader's key: a private job's result stays held for it until acknowledged."""
+    return Call("GET", f"/jobs/{job_id}/result", f"Reading the result of job {job_id}",
+                params={"partial": str(partial).lower()}, headers={READ_KEY_HEADER: read_key})
+
+
+def job_acknowledge_result(job_id: str, read_key: str) -> Call:
+    """The reader has the held result: the service deletes it (a DELETE, so repeated safely)."""
+    return Call("DELETE", f"/jobs/{job_id}/result", f"Acknowledging the result of job {job_id}",
+                headers={READ_KEY_HEADER: read_key})
+
+
+#: Logged when an acknowledgement fails: nothing is lost, the result stays held for this key.
+ACKNOWLEDGEMENT_FAILED = "%s; the result stays stored, readable with this reader's key only"
+
+
+def job_circuits(job_id: str) -> Call:
+    return Call("GET", f"/jobs/{job_id}/circuits", f"Reading the circuits of job {job_id}", model=CircuitsResponse)
+
+
+def job_cancel(job_id: str) -> Call:
+    # A POST without a key: not repeated on failure.
+    return Call("POST", f"/jobs/{job_id}/cancel", f"Cancelling job {job_id}", model=CancelResponse)
+
+
+def job_update_tags(job_id: str, update: TagsUpdate) -> Call:
+    return Call("PATCH", f"/jobs/{job_id}/tags", f"Updating the tags of job {job_id}",
+                json=update.model_dump(mode="json"), model=TagsResponse)
+
+
+def job_update_name(job_id: str, name: str) -> Call:
+    return Call("PUT", f"/jobs/{job_id}/name", f"Renaming job {job_id}",
+                json=NameUpdate(name=name).model_dump(), model=NameResponse)

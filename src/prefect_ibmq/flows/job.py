@@ -1,0 +1,171 @@
+"""One job of a flow, from circuits to its result: submit, wait, fetch (one task run each), optionally cached.
+
+With ``cache=True`` the three task runs happen inside ``run_job_cached``, a task
+whose result Prefect persists under a key made of the circuits' QPY digest, the
+backend, the shots and the service (not the job's name, tags or sweep id). When
+that key was stored before, Prefect hands back the stored job and counts: no job
+is submitted. Only a job whose every experiment succeeded is stored; any other
+outcome ends the cached task failed (``IncompleteJob``), so it runs again next time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import anyio
+from prefect import get_run_logger
+from prefect.runtime import task_run as current_task_run
+from prefect.utilities.annotations import quote
+from qiskit import QuantumCircuit, qpy
+from qiskit.result import Result
+
+from prefect_ibmq.platforms import resolve_platform
+from prefect_ibmq.syncable import io_task
+from prefect_ibmq.tasks import fetch_result, submit_job, wait_for_final_state
+from prefect_ibmq.wire import ApiJobStatus, JobRecord
+
+# Statuses whose jobs ran experiments, so a (partial) result can be read.
+RAN_STATUSES = (ApiJobStatus.COMPLETED, ApiJobStatus.ERROR_RUNNING_JOB)
+
+
+@dataclass(frozen=True)
+class FinishedJob:
+    """A job that reached a final state, its result (None when nothing ran), and whether it came from the cache."""
+
+    record: JobRecord
+    result: Result | None
+    cached: bool = False
+
+    @property
+    def complete(self) -> bool:
+        """Whether the job completed and every experiment succeeded."""
+        return (self.record.status is ApiJobStatus.COMPLETED and self.result is not None
+                and all(experiment.success for experiment in self.result.results))
+
+
+class JobStageError(Exception):
+    """A task run of the job failed (after its retries): ``stage`` is submit, wait or fetch; ``error`` is why."""
+
+    def __init__(self, stage: str, error: BaseException) -> None:
+        super().__init__(stage, error)
+        self.stage, self.error = stage, error
+        self.message = str(error) or type(error).__name__
+
+    def __str__(self) -> str:
+        return f"{self.stage} failed: {self.message}"
+
+
+class IncompleteJob(Exception):
+    """The cached job did not complete every experiment, so its outcome is not stored."""
+
+    def __init__(self, job: FinishedJob) -> None:
+        super().__init__(job)
+        self.job = job
+
+    def __str__(self) -> str:
+        return f"job {self.job.record.job_id} ended {self.job.record.status.value} with failed experiments"
+
+
+async def run_job(circuits: Sequence[QuantumCircuit], backend_name: str, shots: int, *, cache: bool = False,
+                  existing: JobRecord | None = None, **options: Any) -> FinishedJob:
+    """Run one job to its result (or take ``existing``'s), or, with ``cache``, reuse a stored identical one.
+
+    ``options``: ``submit_job``'s job_name, job_tags, share_level, header, idempotency_key, service,
+    and ``timeout``/``cancel_on_timeout`` of the wait. The circuits must have been checked with
+    ``backend.validate_circuits`` (both flows do that before any job): they are not checked again.
+
+    Raises:
+        JobStageError: If a task run failed.
+    """
+    if not cache or existing is not None:
+        return await _submit_wait_fetch(circuits, backend_name, shots, existing, **options)
+    digest = await anyio.to_thread.run_sync(circuits_digest, circuits)
+    header = options.pop("header", None)
+    state = await run_job_cached(quote(list(circuits)), digest, backend_name, shots, return_state=True,
+                                 header=quote(header) if header else None, **options)
+    outcome = await state.aresult(raise_on_failure=False)
+    if isinstance(outcome, IncompleteJob):
+        return outcome.job
+    if isinstance(outcome, BaseException):
+        raise outcome if isinstance(outcome, JobStageError) else JobStageError("run", outcome)
+    if state.name == "Cached":
+        get_run_logger().info(
+            "Reused the counts of job %s from the cache (same circuits %s..., backend %s, %d shots): nothing submitted",
+            outcome.record.job_id, digest[:12], backend_name, shots,
+        )
+        return FinishedJob(outcome.record, outcome.result, cached=True)
+    return outcome
+
+
+async def _submit_wait_fetch(circuits: Sequence[QuantumCircuit], backend_name: str, shots: int,
+                             existing: JobRecord | None, *, timeout: float | None = None,
+                             cancel_on_timeout: bool = True, service: Any = None, **submit: Any) -> FinishedJob:
+    stage = "submit"
+    try:
+        if existing is None:
+            # quote: Prefect would otherwise walk every circuit (and header item) looking for futures.
+            header = submit.pop("header", None)
+            job_id = await submit_job(quote(circuits), backend_name, shots, service=service, circuits_checked=True,
+                                      header=quote(header) if header else None, **submit)
+        else:
+            job_id = existing.job_id
+        stage = "wait"
+        record = await wait_for_final_state(job_id, timeout=timeout, cancel_on_timeout=cancel_on_timeout,
+                                            service=service)
+        stage = "fetch"
+        result = await fetch_result(job_id, partial=True, service=service) if record.status in RAN_STATUSES else None
+    except Exception as exc:
+        raise JobStageError(stage, exc) from exc
+    return FinishedJob(record, result)
+
+
+def circuits_digest(circuits: Sequence[QuantumCircuit]) -> str:
+    """SHA-256 of the circuits' QPY: the same circuits (names included) give the same digest."""
+    buffer = io.BytesIO()
+    qpy.dump(list(circuits), buffer)
+    return hashlib.sha256(buffer.getvalue()).hexdigest()
+
+
+def _cache_key(context: Any, parameters: dict[str, Any]) -> str:
+    where = resolve_platform(parameters.get("service")).job_link("")
+    identity = f"{parameters['digest']}|{parameters['backend_name']}|{parameters['shots']}|{where}"
+    return "prefect-ibmq-job-" + hashlib.sha256(identity.encode()).hexdigest()[:40]
+
+
+def _cached_run_name() -> str:
+    params = current_task_run.parameters
+    return f"cached-job-{params.get('job_name') or params.get('digest', '')[:12]}"
+
+
+@io_task(task_run_name=_cached_run_name, cache_key_fn=_cache_key, persist_result=True, cache_result_in_memory=False)
+async def run_job_cached(
+    circuits: list[QuantumCircuit],
+    digest: str,
+    backend_name: str,
+    shots: int,
+    job_name: str | None = None,
+    job_tags: list[str] | None = None,
+    share_level: str | None = None,
+    header: dict[str, Any] | None = None,
+    idempotency_key: str | None = None,
+    timeout: float | None = None,
+    cancel_on_timeout: bool = True,
+    service: Any = None,
+) -> FinishedJob:
+    """Submit, wait and fetch one job; Prefect stores the outcome under ``_cache_key`` and reuses it.
+
+    Raises:
+        IncompleteJob: If an experiment failed or the job did not complete (nothing is stored).
+        JobStageError: If a task run failed.
+    """
+    job = await _submit_wait_fetch(
+        circuits, backend_name, shots, None, timeout=timeout, cancel_on_timeout=cancel_on_timeout, service=service,
+        job_name=job_name, job_tags=job_tags, share_level=share_level, header=header, idempotency_key=idempotency_key,
+    )
+    if not job.complete:
+        raise IncompleteJob(job)
+    return job
