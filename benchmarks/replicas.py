@@ -1,4 +1,4 @@
-"""Figure 8: replicas of the job service on one PostgreSQL database, 1 against 2 and 3.
+"""Figure 11: replicas of the job service on one PostgreSQL database, 1 against 2 and 3.
 
 For each replica count: a fresh database on a throwaway PostgreSQL cluster
 (``tests/pgcluster.py``), that many ``prefect-ibmq server --store-url ...``
@@ -134,7 +134,7 @@ def run() -> list[dict[str, Any]]:
     for count in COUNTS[1:]:
         for index, what in enumerate(("submissions", "completed jobs")):
             rows.append(figure(
-                f"8. {what}/s, {JOBS} 1-circuit jobs, {count} replicas on PostgreSQL (vs 1 replica)",
+                f"11. {what}/s, {JOBS} 1-circuit jobs, {count} replicas on PostgreSQL (vs 1 replica)",
                 rates[count][index], rates[1][index], "report (2 cores: no gain possible)", True, unit="/s",
             ))
     return rows

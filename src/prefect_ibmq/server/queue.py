@@ -264,7 +264,10 @@ class FairshareQueue:
             .subquery()
         )
         value = conn.execute(select(func.avg(recent.c.s))).scalar()
-        return float(value) if value is not None else self._first_guess[backend]
+        if value is not None:
+            return float(value)
+        # A backend only other replicas offer has no first guess here until one of its runs completes.
+        return self._first_guess.get(backend, max(self._first_guess.values(), default=1.0))
 
     @staticmethod
     def _running_left(conn: Connection, backend: str, per_experiment: float) -> float:
