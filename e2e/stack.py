@@ -1,20 +1,24 @@
 """``make e2e``: the whole stack for real, and what a person sees of it in a browser.
 
-1. A Prefect server (``prefect server start`` on 127.0.0.1, its own PREFECT_HOME and SQLite
-   database under the output folder) and the job service as its own process
-   (``prefect-ibmq server --port P --token T --data-dir D``).
-2. A small ``circuit_sweep`` against both; then headless Chromium (Debian's, driven by
-   Playwright) opens the flow run's page, its Task Runs tab and its Artifacts tab, and
-   the artifacts themselves: the job ids are in the task run names, and the summary, the
+1. The services as a lab runs them past one machine (``e2e/services.py``): a PostgreSQL
+   cluster, a Prefect server (``prefect server start`` on 127.0.0.1) on its ``prefect``
+   database, a Dask scheduler with two worker processes, and two job-service replicas
+   (``prefect-ibmq server --store-url postgresql+psycopg://.../jobs --dask-scheduler ...``)
+   sharing the ``jobs`` database and the Dask cluster.
+2. A small ``circuit_sweep`` through the first replica; then headless Chromium (Debian's,
+   driven by Playwright) opens the flow run's page, its Task Runs tab and its Artifacts tab,
+   and the artifacts themselves: the job ids are in the task run names, and the summary, the
    per-job timings table, the progress and the pictures are visible. Screenshots are saved.
 3. The lab set-up: a process work pool, ``prefect deploy --all`` of deployments/prefect.yaml,
-   ``prefect worker start`` pointed at the job service, ``prefect deployment run`` of the
+   ``prefect worker start`` pointed at the second replica, ``prefect deployment run`` of the
    scheduled nightly-backend-check; that flow run completes, its artifacts exist and the
-   job service holds its jobs.
+   first replica lists its jobs.
+4. Where it all went: Prefect's flow runs are rows in PostgreSQL, both replicas list the
+   same jobs (the rows of the ``jobs`` table), and the Dask workers ran their chunks.
 
 Everything started here is stopped at the end, failed or not. Each wait is bounded.
-Run from the project root: ``python e2e/stack.py [--out out/e2e]`` (``e2e/run.sh`` installs
-Chromium and Playwright first). The last line counts the checks: ``e2e: N passed, M failed``.
+Run from the project root: ``python -m e2e.stack [--out out/e2e]`` (``e2e/run.sh`` installs
+PostgreSQL, Chromium, Playwright and Dask first). The last line counts the checks: ``e2e: N passed, M failed``.
 """
 
 from __future__ import annotations
@@ -26,124 +30,22 @@ import re
 import secrets
 import shutil
 import signal
-import socket
-import subprocess
 import sys
 import time
 import traceback
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import httpx
 
-ROOT = Path(__file__).resolve().parent.parent
-BIN = Path(sys.executable).parent
+from e2e.procs import BIN, ROOT, Checks, Processes, api, log, wait_until
+from e2e.services import DASK_WORKERS, Stack, chunks_run, start_stack
+
 CHROMIUM = os.environ.get("E2E_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--no-first-run"]
 POOL = "ibmq-pool"  # the work pool deployments/prefect.yaml names
 SCHEDULED = "nightly-backend-check/nightly-backend-check"
-
-
-def log(message: str) -> None:
-    print(f"[e2e {time.strftime('%H:%M:%S')}] {message}", flush=True)
-
-
-class Checks:
-    """Named checks; a failing one stops the run (what follows would only fail for the same reason)."""
-
-    def __init__(self) -> None:
-        self.passed: list[str] = []
-        self.failed: list[str] = []
-
-    def __call__(self, name: str, ok: Any, detail: Any = "") -> None:
-        if not ok:
-            self.failed.append(name)
-            raise AssertionError(f"check failed: {name}{f' ({detail})' if detail != '' else ''}")
-        self.passed.append(name)
-        log(f"ok: {name}")
-
-
-class Processes:
-    """Child processes, each in its own session so that stopping one stops its children too."""
-
-    def __init__(self, logs: Path) -> None:
-        self.logs = logs
-        self.running: list[tuple[str, subprocess.Popen]] = []
-
-    def start(self, name: str, argv: list[str], env: dict[str, str]) -> subprocess.Popen:
-        out = open(self.logs / f"{name}.log", "wb")
-        proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, start_new_session=True)
-        out.close()
-        self.running.append((name, proc))
-        with open(self.logs.parent / "pids", "a") as pids:  # run.sh's trap kills these groups if we die
-            pids.write(f"{proc.pid}\n")
-        log(f"started {name} (pid {proc.pid}): {' '.join(argv[:4])} ...")
-        return proc
-
-    def stop_all(self) -> None:
-        for name, proc in reversed(self.running):
-            if proc.poll() is None:
-                _signal_group(proc, signal.SIGTERM)
-                try:
-                    proc.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    _signal_group(proc, signal.SIGKILL)
-                    proc.wait(timeout=5)
-            # children left behind in the group (e.g. a flow run the worker started)
-            _signal_group(proc, signal.SIGKILL)
-            log(f"stopped {name} (exit {proc.returncode})")
-        self.running.clear()
-        (self.logs.parent / "pids").unlink(missing_ok=True)
-
-
-def _signal_group(proc: subprocess.Popen, signum: int) -> None:
-    try:
-        os.killpg(proc.pid, signum)  # the group of this child only: it was started with start_new_session
-    except (ProcessLookupError, PermissionError):
-        pass
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_until(what: str, probe: Callable[[], Any], timeout: float, every: float = 0.5,
-               alive: subprocess.Popen | None = None) -> Any:
-    """Call ``probe`` until it returns something truthy; fail after ``timeout`` s or when ``alive`` exits."""
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        if alive is not None and alive.poll() is not None:
-            raise RuntimeError(f"{what}: the process exited with {alive.returncode} (see its log)")
-        try:
-            value = probe()
-            if value:
-                return value
-        except Exception as exc:  # not up yet
-            last = exc
-        time.sleep(every)
-    raise TimeoutError(f"{what}: not ready after {timeout:.0f} s (last: {last!r})")
-
-
-def run(argv: list[str], env: dict[str, str], timeout: float, log_to: Path) -> str:
-    """Run a command to completion (bounded); its output goes to ``log_to`` and is returned."""
-    log(f"$ {' '.join(argv)}")
-    done = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout,
-                          stdin=subprocess.DEVNULL)
-    log_to.write_text(f"$ {' '.join(argv)}\n{done.stdout}\n--- stderr ---\n{done.stderr}")
-    if done.returncode:
-        raise RuntimeError(f"{argv[0]} {argv[1]} exited {done.returncode}:\n{done.stdout[-2000:]}\n{done.stderr[-3000:]}")
-    return done.stdout
-
-
-def api(client: httpx.Client, method: str, path: str, **kwargs: Any) -> Any:
-    response = client.request(method, path, **kwargs)
-    response.raise_for_status()
-    return response.json()
 
 
 # --- the browser ----------------------------------------------------------------
@@ -200,29 +102,9 @@ class Browser:
 # --- the steps --------------------------------------------------------------------
 
 
-def start_services(procs: Processes, out: Path, env: dict[str, str]) -> tuple[str, str, str]:
-    prefect_port, jobs_port = free_port(), free_port()
-    ui = f"http://127.0.0.1:{prefect_port}"
-    env.update(PREFECT_API_URL=f"{ui}/api", PREFECT_UI_API_URL=f"{ui}/api", PREFECT_UI_URL=ui)
-    server = procs.start("prefect-server", [str(BIN / "prefect"), "server", "start", "--host", "127.0.0.1",
-                                            "--port", str(prefect_port)], env)
-    token = secrets.token_urlsafe(24)
-    jobs_url = f"http://127.0.0.1:{jobs_port}"
-    job_service = procs.start("job-service", [str(BIN / "prefect-ibmq"), "server", "--port", str(jobs_port),
-                                              "--token", token, "--data-dir", str(out / "job-service")], env)
-    env.update(PREFECT_IBMQ_URL=jobs_url, PREFECT_IBMQ_TOKEN=token)
-    wait_until("job service", lambda: httpx.get(f"{jobs_url}/v1/health", timeout=2).is_success, 60,
-               alive=job_service)
-    wait_until("Prefect server", lambda: httpx.get(f"{ui}/api/health", timeout=2).is_success, 120,
-               alive=server)
-    log(f"Prefect server at {ui}, job service at {jobs_url}")
-    return ui, jobs_url, token
-
-
-def small_sweep(out: Path, env: dict[str, str]) -> dict[str, Any]:
+def small_sweep(procs: Processes, out: Path, env: dict[str, str]) -> dict[str, Any]:
     sweep_id = f"e2e-{secrets.token_hex(3)}"
-    stdout = run([sys.executable, "e2e/small_sweep.py", sweep_id, str(out / "sweep")], env, 240,
-                 out / "logs" / "small-sweep.log")
+    stdout = procs.run([sys.executable, "e2e/small_sweep.py", sweep_id, str(out / "sweep")], env, 240, "small-sweep")
     return json.loads(stdout.strip().splitlines()[-1])
 
 
@@ -292,12 +174,12 @@ def check_ui(check: Checks, browser: Browser, ui: str, client: httpx.Client, swe
 
 
 def lab(check: Checks, procs: Processes, browser: Browser, out: Path, env: dict[str, str],
-        ui: str, client: httpx.Client, jobs_url: str, token: str) -> None:
+        stack: Stack, client: httpx.Client) -> None:
+    ui = stack.ui
     logs = out / "logs"
-    run([str(BIN / "prefect"), "work-pool", "create", POOL, "--type", "process"], env, 60,
-        logs / "work-pool-create.log")
-    deployed = run([str(BIN / "prefect"), "--no-prompt", "deploy", "--prefect-file", "deployments/prefect.yaml",
-                    "--all"], env, 180, logs / "deploy.log")
+    procs.run([str(BIN / "prefect"), "work-pool", "create", POOL, "--type", "process"], env, 60, "work-pool-create")
+    deployed = procs.run([str(BIN / "prefect"), "--no-prompt", "deploy", "--prefect-file",
+                          "deployments/prefect.yaml", "--all"], env, 180, "deploy")
     deployments = api(client, "POST", "/deployments/filter", json={})
     names = {d["name"] for d in deployments}
     check("prefect deploy --all created both deployments", {"ghz-bell-sweep", "nightly-backend-check"} <= names,
@@ -309,10 +191,12 @@ def lab(check: Checks, procs: Processes, browser: Browser, out: Path, env: dict[
     check("the nightly deployment carries its cron schedule",
           any(s["schedule"].get("cron") == "0 2 * * *" for s in nightly.get("schedules", [])), nightly.get("schedules"))
 
-    worker_env = dict(env, PREFECT_WORKER_QUERY_SECONDS="2", PREFECT_WORKER_PREFETCH_SECONDS="5")
+    # The worker's flow runs use the last replica; the sweep used the first.
+    worker_env = dict(env, PREFECT_WORKER_QUERY_SECONDS="2", PREFECT_WORKER_PREFETCH_SECONDS="5",
+                      PREFECT_IBMQ_URL=stack.job_urls[-1])
     worker = procs.start("worker", [str(BIN / "prefect"), "worker", "start", "--pool", POOL, "--name", "e2e-worker"],
                          worker_env)
-    triggered = run([str(BIN / "prefect"), "deployment", "run", SCHEDULED], env, 60, logs / "deployment-run.log")
+    triggered = procs.run([str(BIN / "prefect"), "deployment", "run", SCHEDULED], env, 60, "deployment-run")
     match = re.search(r"UUID:\s*([0-9a-f-]{36})", triggered)
     check("prefect deployment run created a flow run", match, triggered[-800:])
     flow_run_id = match.group(1)
@@ -339,10 +223,11 @@ def lab(check: Checks, procs: Processes, browser: Browser, out: Path, env: dict[
 
     from prefect_ibmq import IBMQService
 
-    service = IBMQService(url=jobs_url, token=token)
+    # Asked through the first replica: it sees what the worker's runs submitted through the last.
+    service = IBMQService(url=stack.job_urls[0], token=stack.token)
     names = {job.name() for job in service.jobs(limit=100)}
-    check("the job service holds the nightly jobs", {"nightly-aer_simulator", "nightly-noisy_simulator"} <= names,
-          names)
+    check(f"the job service holds the nightly jobs (asked through replica 1 of {len(stack.job_urls)})",
+          {"nightly-aer_simulator", "nightly-noisy_simulator"} <= names, names)
 
     browser.open(f"{ui}/runs/flow-run/{flow_run_id}")
     browser.wait_text(flow_run["name"])
@@ -352,6 +237,36 @@ def lab(check: Checks, procs: Processes, browser: Browser, out: Path, env: dict[
     browser.wait_text("nightly-backend-check")
     browser.page.wait_for_timeout(500)
     browser.shot("09-deployments")
+
+
+def check_shared_services(check: Checks, stack: Stack, client: httpx.Client, since: float) -> None:
+    """What the run left where a lab past one machine keeps it: PostgreSQL and the Dask cluster."""
+    from prefect_ibmq import IBMQService
+
+    in_database = int(stack.postgres.sql("prefect", "SELECT count(*) FROM flow_run"))
+    through_api = api(client, "POST", "/flow_runs/count", json={})
+    check(f"Prefect keeps its flow runs in PostgreSQL ({in_database} rows in flow_run, as its API counts)",
+          in_database == through_api and in_database >= 2, (in_database, through_api))
+    listed = [{job.job_id() for job in IBMQService(url=url, token=stack.token).jobs(limit=1000)}
+              for url in stack.job_urls]
+    completed = [job for job in IBMQService(url=stack.job_urls[0], token=stack.token).jobs(limit=1000)
+                 if job.record.status.value == "COMPLETED"]
+    if stack.shared_store:
+        stored = int(stack.postgres.sql("jobs", "SELECT count(*) FROM jobs"))
+        check(f"{len(stack.job_urls)} job-service replicas list the same {len(listed[0])} jobs, "
+              f"the rows of the jobs table in PostgreSQL",
+              all(ids == listed[0] for ids in listed) and stored == len(listed[0]), (stored, [len(i) for i in listed]))
+        live = set(stack.postgres.sql("jobs", "SELECT replica_id FROM replicas").split())
+        ran_by = dict(line.split("|") for line in stack.postgres.sql(
+            "jobs", "SELECT claimed_by, count(*) FROM jobs GROUP BY claimed_by").splitlines())
+        check(f"{len(live)} replicas hold a lease, and they ran the jobs (jobs per replica: "
+              f"{sorted(int(n) for n in ran_by.values())})",
+              len(live) == len(stack.job_urls) and set(ran_by) <= live, (live, ran_by))
+    chunks = chunks_run(stack, since)
+    workers = sorted({record["worker"] for record in chunks})
+    check(f"the Dask workers ran the jobs' chunks ({len(chunks)} chunks for {len(completed)} completed jobs, "
+          f"on {len(workers)} of {DASK_WORKERS} workers)",
+          len(completed) >= 5 and len(chunks) >= len(completed), (len(chunks), len(completed), workers))
 
 
 def main() -> int:
@@ -372,22 +287,25 @@ def main() -> int:
     check = Checks()
     procs = Processes(out / "logs")
     browser: Browser | None = None
+    stack: Stack | None = None
     # SIGTERM/SIGINT (e.g. from run.sh's trap) unwind through the finally below.
     for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(signum, lambda s, _f: sys.exit(128 + s))
     error = None
     try:
-        ui, jobs_url, token = start_services(procs, out, env)
-        with httpx.Client(base_url=f"{ui}/api", timeout=30) as client:
-            sweep = small_sweep(out, env)
+        stack = start_stack(procs, out, env)
+        since = time.time()
+        with httpx.Client(base_url=f"{stack.ui}/api", timeout=30) as client:
+            sweep = small_sweep(procs, out, env)
             check(f"small sweep {sweep['sweep_id']} ran {len(sweep['job_ids'])} jobs and wrote both pictures",
                   len(sweep["job_ids"]) == 3 and all(Path(sweep["outputs"][n]).stat().st_size > 1000
                                                      for n in ("timeline", "step_durations")), sweep)
             for name in ("timeline", "step_durations"):
                 shutil.copy(sweep["outputs"][name], out / "screenshots" / f"sweep-{name}.png")
             browser = Browser(out)
-            check_ui(check, browser, ui, client, sweep)
-            lab(check, procs, browser, out, env, ui, client, jobs_url, token)
+            check_ui(check, browser, stack.ui, client, sweep)
+            lab(check, procs, browser, out, env, stack, client)
+            check_shared_services(check, stack, client, since)
     except BaseException as exc:  # noqa: BLE001 - reported, then the stack is stopped
         error = exc
         if not isinstance(exc, AssertionError):
@@ -404,6 +322,8 @@ def main() -> int:
                 browser.close()
             except Exception:
                 traceback.print_exc()
+        if stack is not None:
+            stack.dask.close()  # type: ignore[attr-defined]  # before the scheduler it talks to stops
         procs.stop_all()
     log(f"logs in {out / 'logs'}, screenshots in {out / 'screenshots'}; {time.monotonic() - started:.0f} s")
     if error is not None:

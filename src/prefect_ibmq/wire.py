@@ -11,6 +11,7 @@ parsing messages.
 
 from __future__ import annotations
 
+import secrets
 from enum import Enum
 from typing import Any, Literal
 
@@ -18,6 +19,15 @@ from pydantic import BaseModel, ConfigDict, Field
 
 API_PREFIX = "/v1"
 IDEMPOTENCY_HEADER = "Idempotency-Key"
+#: A reader's key for a private job's result: the same key may read it again until it acknowledges.
+READ_KEY_HEADER = "Result-Read-Key"
+#: Answered with a private job's result held for the read key; the reader then acknowledges.
+RESULT_HELD_HEADER = "Result-Held"
+
+
+def new_read_key() -> str:
+    """A fresh, unguessable read key for one reader of a result."""
+    return secrets.token_urlsafe(24)
 #: Tags with this prefix mark a job set (a sweep); users cannot add or remove them.
 JOBSET_TAG_PREFIX = "ibmq_jobset"
 #: Longest long-poll a status request may ask for, in seconds.

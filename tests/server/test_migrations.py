@@ -101,12 +101,12 @@ CREATE INDEX IF NOT EXISTS jobs_session ON jobs(session_id);
 def test_an_empty_database_is_migrated_to_exactly_the_schema(tmp_path: Path, store_url):
     store = Store(tmp_path, store_url)
     try:
-        assert current_revision(store.engine) == "0002"
+        assert current_revision(store.engine) == "0003"
         with store.engine.connect() as conn:
             differences = compare_metadata(MigrationContext.configure(conn), metadata)
         assert differences == []
         Store(tmp_path, store_url).close()  # opening again migrates nothing and keeps working
-        assert current_revision(store.engine) == "0002"
+        assert current_revision(store.engine) == "0003"
     finally:
         store.close()
 
@@ -141,7 +141,7 @@ def test_a_sqlite_file_of_todays_server_is_migrated_and_its_work_resumed(tmp_pat
     _todays_file(tmp_path, with_runtime)
     store = Store(tmp_path)
     try:
-        assert current_revision(store.engine) == "0002"
+        assert current_revision(store.engine) == "0003"
         # Every table and column of the schema (the legacy file keeps its TEXT types: same in SQLite).
         inspector = inspect(store.engine)
         for table in metadata.sorted_tables:
@@ -157,5 +157,26 @@ def test_a_sqlite_file_of_todays_server_is_migrated_and_its_work_resumed(tmp_pat
         assert queue.info("running").position == 1 and queue.info("waiting").position == 2
         assert [queue.claim("r").job_id, queue.claim("r").job_id] == ["running", "waiting"]
         assert store.get_job("running").requeued == 1
+    finally:
+        store.close()
+
+
+def test_a_sqlite_file_that_already_holds_a_private_result_keeps_it_through_the_migrations(tmp_path: Path):
+    """The SQLite-only server of the read-then-acknowledge change made ``result_reads`` itself."""
+    _todays_file(tmp_path, with_runtime=False)
+    conn = sqlite3.connect(tmp_path / DB_FILE)
+    conn.execute("CREATE TABLE result_reads (job_id TEXT PRIMARY KEY, read_key TEXT NOT NULL)")
+    conn.execute("UPDATE jobs SET private = 1 WHERE job_id = 'done'")
+    conn.execute("INSERT INTO result_reads (job_id, read_key) VALUES ('done', 'key-a')")
+    conn.commit()
+    conn.close()
+    store = Store(tmp_path)
+    try:
+        assert current_revision(store.engine) == "0003"
+        assert store.read_result("done", consume=True, read_key="key-b") is None  # held for key-a
+        assert store.read_result("done", consume=True, read_key="key-a") == '{"results": []}'
+        assert store.acknowledge_result("done", "key-a") is True
+        assert store.read_result("done", consume=True, read_key="key-a") is None
+        assert store.get_job("done").result_consumed is True
     finally:
         store.close()

@@ -78,6 +78,57 @@ def test_private_result_concurrent_readers_get_it_once(alice):
     assert sorted(codes) == [200] + [410] * 5
 
 
+def _read(api, job_id: str, key: str | None = None):
+    return api.get(f"/jobs/{job_id}/result", headers={"Result-Read-Key": key} if key else None)
+
+
+def _ack(api, job_id: str, key: str):
+    return api.request("DELETE", f"/jobs/{job_id}/result", headers={"Result-Read-Key": key})
+
+
+def test_private_result_read_with_a_key_is_held_for_that_key_until_acknowledged(alice, bob):
+    job = alice.submit(private=True, share_level="global")
+    job_id = job["job_id"]
+    alice.wait_final(job_id)
+    first = _read(alice, job_id, "key-a")
+    assert first.status_code == 200 and first.headers["Result-Held"] == "until-acknowledged"
+    # The same reader asks again (its answer was lost): the same result, still held.
+    again = _read(alice, job_id, "key-a")
+    assert again.status_code == 200 and again.json() == first.json()
+    # Nobody else gets it: another key, no key, another identity allowed to see the job.
+    assert _read(alice, job_id, "key-b").status_code == 410
+    assert _read(alice, job_id).status_code == 410
+    assert _read(bob, job_id, "key-c").json()["code"] == "RESULT_CONSUMED"
+    assert alice.get(f"/jobs/{job_id}").json()["result_consumed"] is False
+    wrong = _ack(alice, job_id, "key-b")
+    assert wrong.status_code == 409 and "not held for this read key" in wrong.json()["message"]
+    assert _ack(alice, job_id, "key-a").status_code == 204
+    assert _ack(alice, job_id, "key-a").status_code == 204  # a repeated acknowledgement is harmless
+    assert _read(alice, job_id, "key-a").status_code == 410  # acknowledged: gone for everyone
+    assert alice.get(f"/jobs/{job_id}").json()["result_consumed"] is True
+
+
+def test_private_result_concurrent_keyed_readers_one_holds_it(alice):
+    job = alice.submit(private=True)
+    alice.wait_final(job["job_id"])
+    with ThreadPoolExecutor(6) as pool:
+        answers = list(pool.map(lambda i: (i, _read(alice, job["job_id"], f"key-{i}").status_code), range(6)))
+    winners = [i for i, code in answers if code == 200]
+    assert len(winners) == 1 and sorted(code for _, code in answers) == [200] + [410] * 5
+    assert _read(alice, job["job_id"], f"key-{winners[0]}").status_code == 200
+
+
+def test_acknowledging_a_shared_result_keeps_it_and_a_key_is_required(alice):
+    job = alice.submit()
+    alice.wait_final(job["job_id"])
+    read = _read(alice, job["job_id"], "key-a")
+    assert read.status_code == 200 and "Result-Held" not in read.headers
+    assert _ack(alice, job["job_id"], "key-a").status_code == 204
+    assert _read(alice, job["job_id"]).status_code == 200  # not private: it stays readable
+    missing = alice.request("DELETE", f"/jobs/{job['job_id']}/result")
+    assert missing.status_code == 422 and "Result-Read-Key" in missing.json()["message"]
+
+
 def test_unseeded_flaky_draws_follow_the_random_job_id_seeded_ones_the_name():
     from prefect_ibmq.server.simulators import _draw_seed
 

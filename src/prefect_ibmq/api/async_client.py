@@ -22,9 +22,9 @@ from prefect_ibmq.api import calls
 from prefect_ibmq.api.errors import error_from_response, unreachable_error
 from prefect_ibmq.api.base import ClientBase
 from prefect_ibmq.api.retry import parse_retry_after
-from prefect_ibmq.exceptions import IBMQJobApiError
-from prefect_ibmq.wire import ApiJobStatus, CancelResponse, JobList, JobRecord, JobStatusResponse
-from prefect_ibmq.wire import JobSubmission, TagsUpdate
+from prefect_ibmq.exceptions import IBMQError, IBMQJobApiError
+from prefect_ibmq.wire import RESULT_HELD_HEADER, ApiJobStatus, CancelResponse, JobList, JobRecord
+from prefect_ibmq.wire import JobStatusResponse, JobSubmission, TagsUpdate, new_read_key
 
 logger = logging.getLogger("prefect_ibmq.api.client")
 
@@ -78,9 +78,21 @@ class AsyncAccountClient(ClientBase):
         """A job's status; with ``wait`` a long-poll (see ``AccountClient.job_status``)."""
         return await self.send(calls.job_status(job_id, wait, known, known_position, until_final))
 
-    async def job_result(self, job_id: str, partial: bool = False) -> dict[str, Any]:
-        """The result dict that ``qiskit.result.Result.from_dict`` reads."""
-        return await self.send(calls.job_result(job_id, partial))
+    async def job_result(self, job_id: str, partial: bool = False, read_key: str | None = None) -> dict[str, Any]:
+        """The result dict that ``qiskit.result.Result.from_dict`` reads.
+
+        The read carries a read key (``read_key``, else a fresh one): a private
+        job's result stays held for it, so a read whose answer is lost is simply
+        repeated, and is acknowledged once it arrived (see docs/rest-api.md).
+        """
+        key = read_key or new_read_key()
+        answer = await self.exchange(calls.job_result(job_id, partial, key))
+        if RESULT_HELD_HEADER in answer.headers:
+            try:
+                await self.exchange(calls.job_acknowledge_result(job_id, key))
+            except IBMQError as exc:
+                logger.warning(calls.ACKNOWLEDGEMENT_FAILED, exc)
+        return answer.json()
 
     async def job_cancel(self, job_id: str) -> CancelResponse:
         """Ask the service to cancel a job."""
@@ -95,7 +107,11 @@ class AsyncAccountClient(ClientBase):
         return (await self.send(calls.job_update_name(job_id, name))).name
 
     async def send(self, call: calls.Call) -> Any:
-        """Send one call, repeating it on transient failures when that is safe; returns its parsed answer."""
+        """Send one call (see ``exchange``); returns its parsed answer."""
+        return call.parse((await self.exchange(call)).json())
+
+    async def exchange(self, call: calls.Call) -> httpx.Response:
+        """Send one call, repeating it on transient failures when that is safe; returns its successful answer."""
         url = self._url_of(call)
         timeout = httpx.Timeout(self._read_timeout_of(call), connect=self._connect_timeout)
         attempt = 0
@@ -114,7 +130,7 @@ class AsyncAccountClient(ClientBase):
                 raise IBMQJobApiError(f"{call.what} failed: {type(exc).__name__} for {self._url}.") from None
             logger.debug("%s %s -> %s", call.method, call.path, response.status_code)
             if response.is_success:
-                return call.parse(response.json())
+                return response
             if self._retry.should_repeat(call, response.status_code, attempt):
                 retry_after = parse_retry_after(response.headers.get("Retry-After"))
                 await anyio.sleep(self._retry.back_off(call, attempt, f"HTTP {response.status_code}", retry_after))

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ValidationError
 from prefect_ibmq.exceptions import IBMQBackendNotFoundError, IBMQBackendValueError, IBMQError, IBMQJobApiError
 from prefect_ibmq.wire import (
     IDEMPOTENCY_HEADER,
+    READ_KEY_HEADER,
     ApiJobStatus,
     BackendConfiguration,
     BackendStatus,
@@ -134,9 +135,20 @@ def job_status(
                 long_poll=wait or None, model=JobStatusResponse)
 
 
-def job_result(job_id: str, partial: bool = False) -> Call:
+def job_result(job_id: str, partial: bool, read_key: str) -> Call:
+    """A result read with the reader's key: a private job's result stays held for it until acknowledged."""
     return Call("GET", f"/jobs/{job_id}/result", f"Reading the result of job {job_id}",
-                params={"partial": str(partial).lower()})
+                params={"partial": str(partial).lower()}, headers={READ_KEY_HEADER: read_key})
+
+
+def job_acknowledge_result(job_id: str, read_key: str) -> Call:
+    """The reader has the held result: the service deletes it (a DELETE, so repeated safely)."""
+    return Call("DELETE", f"/jobs/{job_id}/result", f"Acknowledging the result of job {job_id}",
+                headers={READ_KEY_HEADER: read_key})
+
+
+#: Logged when an acknowledgement fails: nothing is lost, the result stays held for this key.
+ACKNOWLEDGEMENT_FAILED = "%s; the result stays stored, readable with this reader's key only"
 
 
 def job_circuits(job_id: str) -> Call:

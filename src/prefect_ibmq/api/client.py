@@ -19,9 +19,10 @@ from prefect_ibmq.api import calls
 from prefect_ibmq.api.base import ClientBase
 from prefect_ibmq.api.errors import error_from_response, unreachable_error
 from prefect_ibmq.api.retry import parse_retry_after
-from prefect_ibmq.exceptions import IBMQJobApiError
+from prefect_ibmq.exceptions import IBMQError, IBMQJobApiError
 from prefect_ibmq.wire import (
     API_PREFIX,
+    RESULT_HELD_HEADER,
     ApiJobStatus,
     BackendConfiguration,
     BackendStatus,
@@ -31,6 +32,7 @@ from prefect_ibmq.wire import (
     JobStatusResponse,
     JobSubmission,
     TagsUpdate,
+    new_read_key,
 )
 
 if TYPE_CHECKING:
@@ -111,9 +113,21 @@ class AccountClient(ClientBase):
         """
         return self.send(calls.job_status(job_id, wait, known, known_position, until_final))
 
-    def job_result(self, job_id: str, partial: bool = False) -> dict[str, Any]:
-        """The result dict that ``qiskit.result.Result.from_dict`` reads."""
-        return self.send(calls.job_result(job_id, partial))
+    def job_result(self, job_id: str, partial: bool = False, read_key: str | None = None) -> dict[str, Any]:
+        """The result dict that ``qiskit.result.Result.from_dict`` reads.
+
+        The read carries a read key (``read_key``, else a fresh one): a private
+        job's result stays held for it, so a read whose answer is lost is simply
+        repeated, and is acknowledged once it arrived (see docs/rest-api.md).
+        """
+        key = read_key or new_read_key()
+        answer = self.exchange(calls.job_result(job_id, partial, key))
+        if RESULT_HELD_HEADER in answer.headers:
+            try:
+                self.exchange(calls.job_acknowledge_result(job_id, key))
+            except IBMQError as exc:
+                logger.warning(calls.ACKNOWLEDGEMENT_FAILED, exc)
+        return answer.json()
 
     def job_circuits(self, job_id: str) -> str:
         """The job's circuits as base64 QPY."""
@@ -144,7 +158,11 @@ class AccountClient(ClientBase):
     # --- plumbing -----------------------------------------------------------
 
     def send(self, call: calls.Call) -> Any:
-        """Send one call, repeating it on transient failures when that is safe; returns its parsed answer."""
+        """Send one call (see ``exchange``); returns its parsed answer."""
+        return call.parse(self.exchange(call).json())
+
+    def exchange(self, call: calls.Call) -> requests.Response:
+        """Send one call, repeating it on transient failures when that is safe; returns its successful answer."""
         url, read_timeout = self._url_of(call), self._read_timeout_of(call)
         attempt = 0
         while True:
@@ -163,7 +181,7 @@ class AccountClient(ClientBase):
                 raise IBMQJobApiError(f"{call.what} failed: {type(exc).__name__} for {self._url}.") from None
             logger.debug("%s %s -> %s", call.method, call.path, response.status_code)
             if response.ok:
-                return call.parse(response.json())
+                return response
             if self._retry.should_repeat(call, response.status_code, attempt):
                 retry_after = parse_retry_after(response.headers.get("Retry-After"))
                 time.sleep(self._retry.back_off(call, attempt, f"HTTP {response.status_code}", retry_after))

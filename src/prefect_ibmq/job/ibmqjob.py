@@ -32,6 +32,7 @@ from prefect_ibmq.wire import (
     JobRecord,
     JobStatusResponse,
     TagsUpdate,
+    new_read_key,
 )
 
 if TYPE_CHECKING:
@@ -124,6 +125,8 @@ class IBMQJob(JobV1):
         fields.update(job_id=job_id, backend=backend.name, creation_date=creation_date, status=status)
         self._record = JobRecord.model_validate(fields)
         self._result: Result | None = Result.from_dict(result) if result else None
+        # This instance's key for reading a private result: a read that failed may be repeated.
+        self._read_key = new_read_key()
         self._circuits: list[QuantumCircuit] | None = None
 
     @classmethod
@@ -362,7 +365,9 @@ class IBMQJob(JobV1):
         The first call reads the result from the service and caches it in this
         instance; later calls answer from the cache. A private job's result can
         be read from the service only once: other instances then get
-        :class:`IBMQJobResultConsumedError`.
+        :class:`IBMQJobResultConsumedError`. This instance may repeat a read
+        that failed on the way (the service holds the result for it until the
+        client acknowledges the answer).
 
         With ``partial=True`` a failed job answers the experiments that ran;
         ``result.success`` is then False and ``get_counts`` of a failed
@@ -391,7 +396,7 @@ class IBMQJob(JobV1):
 
     def _read_result(self, partial: bool) -> dict[str, Any]:
         try:
-            return self._api.job_result(self.job_id(), partial=partial)
+            return self._api.job_result(self.job_id(), partial=partial, read_key=self._read_key)
         except IBMQJobInvalidStateError as exc:
             error = result_unavailable_error(self._record, exc)
             if error is exc:

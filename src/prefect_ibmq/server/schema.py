@@ -100,6 +100,14 @@ results = Table(
     Column("result", Text, nullable=False),
 )
 
+#: A private job's result held for the one reader (its read key) that has it, until acknowledged.
+result_reads = Table(
+    "result_reads",
+    metadata,
+    Column("job_id", String, primary_key=True),
+    Column("read_key", String, nullable=False),
+)
+
 #: One row per (job, tag): tag filters in plain SQL on both engines (jobs.tags keeps the order).
 job_tags = Table(
     "job_tags",

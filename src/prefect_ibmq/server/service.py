@@ -224,8 +224,12 @@ class JobService:
         jobs, total = self.store.list_jobs(who, filters, limit, offset)
         return JobList(jobs=[self._with_queue_info(job) for job in jobs], total=total)
 
-    def result(self, who: Identity, job_id: str, partial: bool) -> str:
-        """The result JSON text (a private job's only once)."""
+    def result(self, who: Identity, job_id: str, partial: bool, read_key: str | None = None) -> tuple[str, bool]:
+        """The result JSON text (a private job's to one reader only) and whether it is held for ``read_key``.
+
+        A private job's result read with a ``read_key`` stays stored for that key
+        until :meth:`acknowledge_result`; read without one it is deleted at once.
+        """
         record = self.get(who, job_id)
         if record.program_id is not None:
             raise ApiError(
@@ -247,15 +251,26 @@ class JobService:
                 409, ErrorCode.JOB_FAILED,
                 f"job {job_id!r} failed ({message}); ask with partial=true for the experiments that succeeded",
             )
-        text = self.store.read_result(job_id, consume=record.private)
+        text = self.store.read_result(job_id, consume=record.private, read_key=read_key)
         if text is None:
             if record.private:
                 raise ApiError(
                     410, ErrorCode.RESULT_CONSUMED,
-                    f"job {job_id!r} is private and its result was already read once; it is no longer stored",
+                    f"job {job_id!r} is private and its result was already read once (by another reader, "
+                    "or acknowledged); it is no longer handed out",
                 )
             raise ApiError(500, ErrorCode.INTERNAL, f"job {job_id!r} is {status.value} but has no stored result")
-        return text
+        return text, record.private and read_key is not None
+
+    def acknowledge_result(self, who: Identity, job_id: str, read_key: str) -> None:
+        """The reader holding a private job's result has it: delete it (a shared job's stays)."""
+        record = self.get(who, job_id)
+        if record.private and not self.store.acknowledge_result(job_id, read_key):
+            raise ApiError(
+                409, ErrorCode.INVALID_STATE,
+                f"the result of private job {job_id!r} is not held for this read key: "
+                "acknowledge with the key of the read that returned it",
+            )
 
     def circuits(self, who: Identity, job_id: str) -> str:
         self.get(who, job_id)

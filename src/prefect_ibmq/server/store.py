@@ -34,7 +34,7 @@ from prefect_ibmq.wire import ApiJobStatus, Identity, JobError, JobRecord, RunOp
 
 from . import migrate
 from .errors import StoreUnavailable
-from .schema import circuits, job_tags, jobs, results, runtime_params, sessions, steps
+from .schema import circuits, job_tags, jobs, result_reads, results, runtime_params, sessions, steps
 
 logger = logging.getLogger("prefect_ibmq.server.store")
 
@@ -526,30 +526,53 @@ class Store:
         return self._write(apply)
 
     @_guarded
-    def read_result(self, job_id: str, consume: bool) -> str | None:
-        """The stored result JSON; with ``consume`` it is handed out once (None afterwards).
+    def read_result(self, job_id: str, consume: bool, read_key: str | None = None) -> str | None:
+        """The stored result JSON; with ``consume`` it goes to one reader only (None for others).
 
-        The check, the read, the mark and the delete happen in one transaction (the
-        mark is a conditional update), so two concurrent readers of a private job,
-        even on two replicas, cannot both get it.
+        Without a ``read_key`` a consumed result is deleted as it is handed out. With
+        one, the first reader's key holds the result: the same key may read it again
+        (its answer may have been lost) until :meth:`acknowledge_result` deletes it;
+        any other reader gets None. A consuming read locks the job's row first
+        (``FOR UPDATE``; SQLite's writers are serialised anyway), so two concurrent
+        readers of a private job, even on two replicas, cannot both get it.
         """
 
         def take(conn: Connection) -> str | None:
+            query = select(jobs.c.result_consumed).where(jobs.c.job_id == job_id)
+            consumed = conn.execute(query.with_for_update() if consume else query).scalar()
+            if consumed is None or consumed:  # no such job, or its result is gone
+                return None
             text_ = conn.execute(select(results.c.result).where(results.c.job_id == job_id)).scalar()
-            if text_ is None:
-                return None
-            if consume:
-                marked = conn.execute(
-                    update(jobs).where(jobs.c.job_id == job_id, jobs.c.result_consumed == 0).values(result_consumed=1)
-                )
-                if marked.rowcount != 1:
-                    return None
-                conn.execute(delete(results).where(results.c.job_id == job_id))
-            elif conn.execute(select(jobs.c.result_consumed).where(jobs.c.job_id == job_id)).scalar():
-                return None
+            if text_ is None or not consume:
+                return text_
+            holder = conn.execute(select(result_reads.c.read_key).where(result_reads.c.job_id == job_id)).scalar()
+            if holder is not None:
+                return text_ if holder == read_key else None
+            if read_key is None:
+                self._consume_result(conn, job_id)
+            else:
+                conn.execute(insert(result_reads).values(job_id=job_id, read_key=read_key))
             return text_
 
         return self._write(take)
+
+    @_guarded
+    def acknowledge_result(self, job_id: str, read_key: str) -> bool:
+        """Delete the result held for ``read_key``; True when that key holds (or held) it."""
+
+        def apply(conn: Connection) -> bool:
+            holder = conn.execute(select(result_reads.c.read_key).where(result_reads.c.job_id == job_id)).scalar()
+            if holder is None or holder != read_key:
+                return False
+            self._consume_result(conn, job_id)  # a repeated acknowledgement has nothing left to delete
+            return True
+
+        return self._write(apply)
+
+    @staticmethod
+    def _consume_result(conn: Connection, job_id: str) -> None:
+        conn.execute(update(jobs).where(jobs.c.job_id == job_id).values(result_consumed=1))
+        conn.execute(delete(results).where(results.c.job_id == job_id))
 
     @_guarded
     def rename(self, job_id: str, name: str) -> bool:
@@ -582,7 +605,7 @@ class Store:
     def delete_job(self, job_id: str) -> bool:
         def apply(conn: Connection) -> bool:
             deleted = conn.execute(delete(jobs).where(jobs.c.job_id == job_id)).rowcount == 1
-            for table in (steps, circuits, results, job_tags, runtime_params):
+            for table in (steps, circuits, results, result_reads, job_tags, runtime_params):
                 conn.execute(delete(table).where(table.c.job_id == job_id))
             if deleted:
                 self.announce(conn, job_id, "DELETED")

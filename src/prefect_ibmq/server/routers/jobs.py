@@ -13,6 +13,8 @@ from starlette.concurrency import run_in_threadpool
 from prefect_ibmq.wire import (
     IDEMPOTENCY_HEADER,
     MAX_STATUS_WAIT,
+    READ_KEY_HEADER,
+    RESULT_HELD_HEADER,
     ApiJobStatus,
     CancelResponse,
     CircuitsResponse,
@@ -165,11 +167,26 @@ async def job_status(
 def job_result(
     job_id: str,
     partial: bool = False,
+    read_key: str | None = Header(None, alias=READ_KEY_HEADER, min_length=1, max_length=255),
     who: Identity = Depends(current_identity),
     service: JobService = Depends(get_service),
 ) -> Response:
+    text, held = service.result(who, job_id, partial, read_key)
     # The stored JSON goes out as it is: no decode and re-encode of a large result.
-    return Response(content=service.result(who, job_id, partial), media_type="application/json")
+    headers = {RESULT_HELD_HEADER: "until-acknowledged"} if held else None
+    return Response(content=text, media_type="application/json", headers=headers)
+
+
+@router.delete("/{job_id}/result", status_code=204, response_class=Response)
+def acknowledge_result(
+    job_id: str,
+    read_key: str = Header(..., alias=READ_KEY_HEADER, min_length=1, max_length=255),
+    who: Identity = Depends(current_identity),
+    service: JobService = Depends(get_service),
+) -> Response:
+    """The reader has the result: a private job's result held for its read key is deleted."""
+    service.acknowledge_result(who, job_id, read_key)
+    return Response(status_code=204)
 
 
 @router.get("/{job_id}/circuits", response_model=CircuitsResponse)
