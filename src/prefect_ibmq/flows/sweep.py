@@ -139,12 +139,16 @@ async def circuit_sweep(
         timeout: seconds each job may take to reach a final state (then it is cancelled).
         output_dir: where the counts, timings and summary tables and the timeline.png and
             step_durations.png pictures are written (the pictures are published in the UI either way).
+            The counts are appended job by job as results arrive (``counts.parquet``, a row group per
+            job, or ``counts.csv`` without pyarrow); without ``output_dir`` they go to a temporary
+            file that lives as long as the report.
         cache_results: reuse the stored counts of a job with the same circuits (by QPY digest), backend
             and shots, from any earlier run or sweep id, instead of submitting it again (see
             :mod:`prefect_ibmq.flows.job`). Off by default: a sample is a sample.
 
     Returns:
-        A ``SweepReport``; its ``summary`` has a ``cached`` column.
+        A ``SweepReport``; its ``summary`` has a ``cached`` column, its ``counts`` are read from
+        ``counts_path`` when asked for.
 
     Raises:
         SweepError: If some jobs could not be submitted, waited on or read (the rest are tabulated first).
