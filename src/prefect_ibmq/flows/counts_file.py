@@ -85,7 +85,7 @@ class CountsFile:
                     writer.write_table(table.filter(keep))
         else:
             header = True
-            for chunk in pd.read_csv(self.path, dtype=_csv_dtypes(self._empty), chunksize=100_000):
+            for chunk in _read_csv(self.path, self._empty, chunksize=100_000):
                 keep = self._is_latest(chunk["circuit_index"].to_numpy(), chunk["round"].to_numpy())
                 chunk[keep].to_csv(temporary, mode="w" if header else "a", header=header, index=False)
                 header = False
@@ -100,10 +100,12 @@ def read_counts(path: Path, empty: pd.DataFrame) -> pd.DataFrame:
     if path.suffix == ".parquet":
         counts = pd.read_parquet(path)
     else:
-        counts = pd.read_csv(path, dtype=_csv_dtypes(empty), keep_default_na=False, na_values=[""])
+        counts = _read_csv(path, empty)
     counts = counts.astype(empty.dtypes.to_dict())
     return counts.sort_values(["circuit_index", "bitstring"], kind="stable").reset_index(drop=True)
 
 
-def _csv_dtypes(empty: pd.DataFrame) -> dict[str, Any]:
-    return {name: ("boolean" if dtype == bool else dtype) for name, dtype in empty.dtypes.items()}
+def _read_csv(path: Path, empty: pd.DataFrame, **options: Any) -> Any:
+    """The CSV with ``empty``'s dtypes; only an empty field is NA (a circuit may be named "NA")."""
+    dtypes = {name: ("boolean" if dtype == bool else dtype) for name, dtype in empty.dtypes.items()}
+    return pd.read_csv(path, dtype=dtypes, keep_default_na=False, na_values=[""], **options)

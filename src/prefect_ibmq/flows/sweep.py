@@ -206,6 +206,8 @@ async def circuit_sweep(
         len(failed),
     )
     if pipeline.errors:
+        if temporary is not None:  # no report will own the temporary counts file
+            shutil.rmtree(temporary, ignore_errors=True)
         raise SweepError(
             f"sweep {sweep_id}: {len(pipeline.errors)} jobs did not finish ({'; '.join(pipeline.errors[:5])}); "
             f"rerun with sweep_id={sweep_id!r} to pick up where this run stopped"
