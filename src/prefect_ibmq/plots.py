@@ -66,7 +66,7 @@ def timeline(frame: pd.DataFrame, max_rows: int = MAX_ROWS) -> Figure:
     """
     if max_rows < 1:
         raise ValueError(f"max_rows must be >= 1, not {max_rows!r}")
-    fig = Figure(layout="constrained")
+    fig = Figure()
     spans = _phase_spans(frame)
     if spans.empty:
         fig.set_size_inches(8, 2.5)
@@ -94,6 +94,8 @@ def timeline(frame: pd.DataFrame, max_rows: int = MAX_ROWS) -> Figure:
         ends = (jobs[jobs["outcome"] != ""].groupby(["row", "outcome"]).agg(end=("end", "median")).reset_index())
 
     fig.set_size_inches(11, min(2.2 + 0.28 * n_rows, 12.0))
+    labels_width = _row_labels_inches(jobs, n_rows, per_row)
+    _margins(fig, left=0.45 + labels_width, right=1.35, top=0.45, bottom=0.75)
     ax = fig.add_subplot()
     height = 0.8 if n_rows <= 400 else 1.0
     handles = []
@@ -114,7 +116,7 @@ def timeline(frame: pd.DataFrame, max_rows: int = MAX_ROWS) -> Figure:
             handles.append(Line2D([], [], linestyle="", marker=marker, color=color, label=label))
 
     ax.set_ylim(n_rows - 0.5, -0.5)  # first created on top
-    _row_ticks(ax, jobs, n_rows, per_row)
+    _row_ticks(ax, _row_labels(jobs, n_rows, per_row), n_rows)
     ax.xaxis_date()
     locator = mdates.AutoDateLocator()
     ax.xaxis.set_major_locator(locator)
@@ -125,7 +127,8 @@ def timeline(frame: pd.DataFrame, max_rows: int = MAX_ROWS) -> Figure:
     ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, title="phase")
     backends = ", ".join(sorted(spans["backend"].dropna().astype(str).unique()))
     binned = "" if per_row == 1 else f" ({per_row} jobs per row, median times)"
-    ax.set_title(f"Job timeline: {n_jobs} jobs on {backends}{binned}")
+    # y given: matplotlib then skips measuring every tick label to lift the title above them (none are on top).
+    ax.set_title(f"Job timeline: {n_jobs} jobs on {backends}{binned}", y=1.0)
     return fig
 
 
@@ -137,9 +140,10 @@ def step_durations(frame: pd.DataFrame) -> Figure:
     seconds scale and one box per backend that has such times (tick label
     ``<backend>\\n(n=<jobs>)``); the median text is ``"median <value> s"``.
     """
-    fig = Figure(layout="constrained")
+    fig = Figure()
     backends = sorted(frame["backend"].dropna().astype(str).unique()) if len(frame) else []
     fig.set_size_inches(max(7.0, 2.0 + 2.2 * len(backends)), 4.5)
+    _margins(fig, left=0.75, right=0.2, top=0.65, bottom=0.55, between=0.85)
     axes = fig.subplots(1, 2, squeeze=True)
     for ax, (column, title, color) in zip(axes, (("queue_s", "queue time", PHASE_COLORS["queued"]),
                                                  ("run_s", "run time", PHASE_COLORS["running"]))):
@@ -149,7 +153,7 @@ def step_durations(frame: pd.DataFrame) -> Figure:
             if len(values):
                 data.append(values)
                 labels.append(f"{backend}\n(n={len(values)})")
-        ax.set_title(title)
+        ax.set_title(title, y=1.0)  # y given: no measuring of tick labels (see timeline)
         ax.set_ylabel("seconds")
         if not data:
             ax.text(0.5, 0.5, "no jobs with this step", ha="center", va="center", transform=ax.transAxes)
@@ -232,20 +236,41 @@ def _phase_spans(frame: pd.DataFrame) -> pd.DataFrame:
     return spans[columns]
 
 
-def _row_ticks(ax, jobs: pd.DataFrame, n_rows: int, per_row: int) -> None:
-    """Rows named by job (few rows) or numbered by job position (many rows or bins)."""
+def _row_labels(jobs: pd.DataFrame, n_rows: int, per_row: int) -> dict[int, str]:
+    """Row -> tick label: job names (few rows) or job positions (many rows or bins)."""
     if per_row == 1 and n_rows <= _NAMED_ROWS:
         names = jobs["name"].astype(object).where(jobs["name"].notna(), None)
         labels = [f"{n or j}" if len(f"{n or j}") <= 28 else f"{n or j}"[:27] + "…"
                   for n, j in zip(names, jobs.index)]
-        ax.set_yticks(np.arange(n_rows), labels, fontsize=8 if n_rows > 15 else 9)
-        return
+        return dict(enumerate(labels))
     step = max(1, math.ceil(n_rows / 20))
-    rows = np.arange(0, n_rows, step)
     n_jobs = len(jobs)
-    labels = [f"{r * per_row + 1}" if per_row == 1 else f"{r * per_row + 1}-{min((r + 1) * per_row, n_jobs)}"
-              for r in rows]
-    ax.set_yticks(rows, labels, fontsize=8)
+    return {r: f"{r * per_row + 1}" if per_row == 1 else f"{r * per_row + 1}-{min((r + 1) * per_row, n_jobs)}"
+            for r in range(0, n_rows, step)}
+
+
+def _row_ticks(ax, labels: dict[int, str], n_rows: int) -> None:
+    ax.set_yticks(list(labels), list(labels.values()), fontsize=_row_font_size(labels, n_rows))
+
+
+def _row_font_size(labels: dict[int, str], n_rows: int) -> int:
+    named = len(labels) == n_rows and n_rows <= _NAMED_ROWS
+    return 9 if named and n_rows <= 15 else 8
+
+
+def _row_labels_inches(jobs: pd.DataFrame, n_rows: int, per_row: int) -> float:
+    """A generous width of the widest row label (0.62 em per character), so the fixed margin never clips it."""
+    labels = _row_labels(jobs, n_rows, per_row)
+    widest = max((len(label) for label in labels.values()), default=1)
+    return widest * 0.62 * _row_font_size(labels, n_rows) / 72
+
+
+def _margins(fig: Figure, left: float, right: float, top: float, bottom: float, between: float = 0.0) -> None:
+    """Fixed margins in inches (instead of a layout engine, which draws every text once more to measure it)."""
+    width, height = fig.get_size_inches()
+    axes_width = (width - left - right - between) / 2  # each of two axes side by side
+    fig.subplots_adjust(left=left / width, right=1 - right / width, top=1 - top / height,
+                        bottom=bottom / height, wspace=between / axes_width)
 
 
 def _seconds(value: float) -> str:

@@ -43,8 +43,13 @@ async def publish_job_table(key: str, summary: pd.DataFrame) -> UUID:
     return await acreate_table_artifact(records, key=key, description="Per-job timings (seconds) and outcome")
 
 
-def summary_markdown(title: str, summary: pd.DataFrame, counts: pd.DataFrame | None = None) -> str:
-    """Jobs by status, failed experiments, and queue/run time median and p95, as markdown."""
+def failed_experiments(counts: pd.DataFrame) -> pd.DataFrame:
+    """The failed experiments of a counts frame: job_id, experiment, circuit (one row each)."""
+    return counts.loc[~counts["success"].astype(bool), ["job_id", "experiment", "circuit"]].drop_duplicates()
+
+
+def summary_markdown(title: str, summary: pd.DataFrame, failed: pd.DataFrame | None = None) -> str:
+    """Jobs by status, the ``failed`` experiments (see ``failed_experiments``), queue/run time median and p95."""
     reused = int(summary["cached"].sum()) if "cached" in summary else 0
     from_cache = f" ({reused} reused from the cache, nothing submitted for them)" if reused else ""
     lines = [f"# {title}", "",
@@ -56,8 +61,7 @@ def summary_markdown(title: str, summary: pd.DataFrame, counts: pd.DataFrame | N
         values = summary[column].dropna()
         if len(values):
             lines.append(f"| {label} | {values.median():.3f} | {values.quantile(0.95):.3f} | {values.max():.3f} |")
-    if counts is not None and len(counts):
-        failed = counts.loc[~counts["success"].astype(bool), ["job_id", "experiment", "circuit"]].drop_duplicates()
+    if failed is not None:
         lines += ["", f"**Failed experiments: {len(failed)}**"]
         if len(failed):
             lines += ["", "| job | experiment | circuit |", "| --- | ---: | --- |"]
@@ -67,9 +71,9 @@ def summary_markdown(title: str, summary: pd.DataFrame, counts: pd.DataFrame | N
     return "\n".join(lines)
 
 
-async def publish_summary(key: str, title: str, summary: pd.DataFrame, counts: pd.DataFrame | None = None) -> UUID:
-    """The markdown summary as an artifact."""
-    return await acreate_markdown_artifact(summary_markdown(title, summary, counts), key=key, description=title)
+async def publish_summary(key: str, title: str, summary: pd.DataFrame, failed: pd.DataFrame | None = None) -> UUID:
+    """The markdown summary (with the ``failed`` experiments, if given) as an artifact."""
+    return await acreate_markdown_artifact(summary_markdown(title, summary, failed), key=key, description=title)
 
 
 class Progress:

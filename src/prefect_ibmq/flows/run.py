@@ -10,7 +10,7 @@ from qiskit.result import Result
 
 from prefect_ibmq.blocks import ServiceCredentials, get_service
 from prefect_ibmq.circuits import load_circuits
-from prefect_ibmq.flows.artifacts import artifact_key, publish_job_table, publish_summary
+from prefect_ibmq.flows.artifacts import artifact_key, failed_experiments, publish_job_table, publish_summary
 from prefect_ibmq.flows.sessions import execution_mode, runtime_arguments
 from prefect_ibmq.syncable import io_flow
 from prefect_ibmq.tables import counts_frame, job_summary_frame, time_per_step_frame
@@ -85,5 +85,6 @@ async def run_circuits(
     counts = counts_frame(results)
     key = artifact_key("job", job_name or job_id)
     await publish_job_table(f"{key}-timings", summary)
-    await publish_summary(f"{key}-summary", f"Job {job_id} on {backend_name}: {record.status.value}", summary, counts)
+    await publish_summary(f"{key}-summary", f"Job {job_id} on {backend_name}: {record.status.value}", summary,
+                          failed_experiments(counts) if len(counts) else None)
     return RunReport(job_id, record.status, time_per_step_frame([record]), summary, counts, result)

@@ -15,7 +15,10 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import re
+import shutil
+import tempfile
 import uuid
+import weakref
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +35,7 @@ from prefect_ibmq.backend import IBMQService
 from prefect_ibmq.blocks import ServiceCredentials, get_service
 from prefect_ibmq.circuits import load_circuits
 from prefect_ibmq.flows.artifacts import Progress, artifact_key, publish_job_table, publish_pictures, publish_summary
+from prefect_ibmq.flows.counts_file import CountsFile, counts_suffix, read_counts
 from prefect_ibmq.flows.outputs import write_frames
 from prefect_ibmq.flows.job import JobStageError, run_job
 from prefect_ibmq.flows.sessions import execution_mode, runtime_arguments
@@ -61,7 +65,13 @@ class Chunk:
 
 @dataclass
 class SweepReport:
-    """What ``circuit_sweep`` returns: its jobs, what this run submitted, and the tables."""
+    """What ``circuit_sweep`` returns: its jobs, what this run submitted, the small tables, and where the counts are.
+
+    The counts are not held: ``counts`` reads them from ``counts_path`` each time it is
+    asked for (keep the frame in a variable to use it more than once). Without an
+    ``output_dir`` the file is a temporary one, deleted with the report; a pickled
+    report then carries the counts themselves.
+    """
 
     sweep_id: str
     job_ids: list[str]
@@ -69,11 +79,30 @@ class SweepReport:
     reused: int
     timings: pd.DataFrame
     summary: pd.DataFrame
-    counts: pd.DataFrame
+    counts_path: Path
     failed_circuits: list[int]
     outputs: dict[str, Path] = field(default_factory=dict)
     #: Jobs whose counts came from the cache (``cache_results=True``) instead of a new job.
     cached: int = 0
+    _counts: pd.DataFrame | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def counts(self) -> pd.DataFrame:
+        """One row per circuit (its latest attempt) and outcome, sorted by circuit index and bitstring."""
+        if self._counts is not None:
+            return self._counts
+        return read_counts(self.counts_path, _empty_counts())
+
+    def _delete_with_report(self, directory: Path) -> None:
+        """Delete ``directory`` (the temporary counts file's) when this report is collected."""
+        weakref.finalize(self, shutil.rmtree, directory, True)
+        self._temporary = True
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        if state.pop("_temporary", False):  # the file goes with this report: carry the counts instead
+            state["_counts"] = self.counts
+        return state
 
     def __repr__(self) -> str:  # the frames' own reprs are long and slow to make
         return (f"SweepReport(sweep_id={self.sweep_id!r}, jobs={len(self.job_ids)}, submitted={self.submitted}, "
@@ -112,6 +141,9 @@ async def circuit_sweep(
         timeout: seconds each job may take to reach a final state (then it is cancelled).
         output_dir: where the counts, timings and summary tables and the timeline.png and
             step_durations.png pictures are written (the pictures are published in the UI either way).
+            The counts are appended job by job as results arrive (``counts.parquet``, a row group per
+            job, or ``counts.csv`` without pyarrow); without ``output_dir`` they go to a temporary
+            file that lives as long as the report.
         cache_results: reuse the stored counts of a job with the same circuits (by QPY digest), backend
             and shots, from any earlier run or sweep id, instead of submitting it again (see
             :mod:`prefect_ibmq.flows.job`). Off by default: a sample is a sample.
@@ -120,7 +152,8 @@ async def circuit_sweep(
         mode: IBM Quantum Platform only: ``batch`` (the default there), ``session`` or ``job``.
 
     Returns:
-        A ``SweepReport``; its ``summary`` has a ``cached`` column.
+        A ``SweepReport``; its ``summary`` has a ``cached`` column, its ``counts`` are read from
+        ``counts_path`` when asked for.
 
     Raises:
         SweepError: If some jobs could not be submitted, waited on or read (the rest are tabulated first).
@@ -147,6 +180,8 @@ async def circuit_sweep(
         "Sweep %s: %d circuits in %d jobs of up to %d on %s (%d jobs already exist)",
         sweep_id, len(qcs), len(chunks), size, backend_name, len(existing),
     )
+    temporary = None if output_dir else Path(tempfile.mkdtemp(prefix=f"prefect-ibmq-sweep-{sweep_id}-"))
+    counts_file = CountsFile(Path(output_dir or temporary) / f"counts.{counts_suffix()}", _empty_counts(), len(qcs))
     progress = await Progress.create(artifact_key(sweep_id, "progress"), len(chunks), "jobs")
 
     async def on_finished(finished: int, planned: int) -> None:
@@ -156,35 +191,45 @@ async def circuit_sweep(
     with execution_mode(service, backend_name, mode, default="batch") as runtime:
         common = dict(shots=shots, tags=[tag, *(job_tags or [])], share_level=share_level, timeout=timeout,
                       cache=cache_results, runtime=runtime_arguments(runtime))
-        pipeline = _Pipeline(sweep_id, backend_name, qcs, existing, max_jobs_in_flight, common, service)
-        await pipeline.run(chunks, resubmit_failed, on_finished)
+        pipeline = _Pipeline(sweep_id, backend_name, qcs, existing, max_jobs_in_flight, common, service, counts_file)
+        try:
+            await pipeline.run(chunks, resubmit_failed, on_finished)
+        finally:
+            counts_path = await anyio.to_thread.run_sync(counts_file.close)
 
     summary = job_summary_frame(pipeline.records)
     summary["success_count"] = pd.array(summary["job_id"].map(pipeline.success_counts), dtype="Int64")
     summary["cached"] = summary["job_id"].isin(pipeline.cached_job_ids)
     timings = time_per_step_frame(pipeline.records)
-    counts = _latest_attempts(pipeline.count_parts)
     failed = sorted(pipeline.failed_circuits)
-    outputs = await _publish(sweep_id, backend_name, output_dir, counts, timings, summary, cache_results)
+    outputs = await _publish(sweep_id, backend_name, output_dir, pipeline.failed_experiments(), timings, summary,
+                             cache_results)
+    if output_dir:
+        outputs = {"counts": counts_path, **outputs}
     logger.info(
         "Sweep %s done: %d jobs (%d submitted now, %d reused, %d from the cache), %d circuits without a successful "
         "result", sweep_id, len(pipeline.records), pipeline.submitted, pipeline.reused, len(pipeline.cached_job_ids),
         len(failed),
     )
     if pipeline.errors:
+        if temporary is not None:  # no report will own the temporary counts file
+            shutil.rmtree(temporary, ignore_errors=True)
         raise SweepError(
             f"sweep {sweep_id}: {len(pipeline.errors)} jobs did not finish ({'; '.join(pipeline.errors[:5])}); "
             f"rerun with sweep_id={sweep_id!r} to pick up where this run stopped"
         )
-    return SweepReport(
+    report = SweepReport(
         sweep_id, [r.job_id for r in pipeline.records], pipeline.submitted, pipeline.reused,
-        timings, summary, counts, failed, outputs, len(pipeline.cached_job_ids),
+        timings, summary, counts_path, failed, outputs, len(pipeline.cached_job_ids),
     )
+    if temporary is not None:
+        report._delete_with_report(temporary)
+    return report
 
 
-async def _publish(sweep_id: str, backend_name: str, output_dir: str | None, counts: pd.DataFrame,
+async def _publish(sweep_id: str, backend_name: str, output_dir: str | None, failed: pd.DataFrame,
                    timings: pd.DataFrame, summary: pd.DataFrame, cache: bool) -> dict[str, Path]:
-    """Write the tables (and pictures) to ``output_dir`` and publish them as artifacts; returns the files.
+    """Write the timings and summary (and pictures) to ``output_dir``, publish them as artifacts; returns the files.
 
     The pictures (~0.3 s of matplotlib) are drawn in a worker thread while the tables
     are written and published, so their cost overlaps that I/O instead of adding to it;
@@ -197,11 +242,11 @@ async def _publish(sweep_id: str, backend_name: str, output_dir: str | None, cou
     outputs = {}
     if output_dir:
         outputs = await anyio.to_thread.run_sync(
-            lambda: write_frames(Path(output_dir), counts=counts, timings=timings, summary=summary)
+            lambda: write_frames(Path(output_dir), timings=timings, summary=summary)
         )
     await asyncio.gather(  # two Prefect API calls at once
         publish_job_table(artifact_key(sweep_id, "timings"), summary),
-        publish_summary(artifact_key(sweep_id, "summary"), f"Sweep {sweep_id} on {backend_name}", summary, counts),
+        publish_summary(artifact_key(sweep_id, "summary"), f"Sweep {sweep_id} on {backend_name}", summary, failed),
     )
     try:  # pictures are a view of the tables above: a plotting error must not lose the sweep
         pictures = await drawing
@@ -239,13 +284,15 @@ class _Pipeline:
 
     def __init__(self, sweep_id: str, backend_name: str, circuits: list[QuantumCircuit],
                  existing: dict[str, JobRecord], limit: int, common: dict[str, Any],
-                 service: ServiceCredentials | None) -> None:
+                 service: ServiceCredentials | None, counts_file: CountsFile) -> None:
         self.sweep_id, self.backend_name, self.circuits = sweep_id, backend_name, circuits
         self.existing, self.common, self.service = existing, common, service
         self.slots = asyncio.Semaphore(limit)
         self.records: list[JobRecord] = []
-        # Each result is tabulated as it arrives and then dropped, so results are never held twice.
-        self.count_parts: list[pd.DataFrame] = []
+        # Each result is tabulated and written as it arrives, then dropped: counts are never all held.
+        self.counts_file = counts_file
+        # circuit index -> (job_id, experiment, circuit name) of its latest attempt, when that failed.
+        self.failures: dict[int, tuple[str, int, str]] = {}
         self.success_counts: dict[str, int] = {}
         self.errors: list[str] = []
         self.failed_circuits: set[int] = set()
@@ -301,10 +348,20 @@ class _Pipeline:
         self.records.append(job.record)
         if job.result is None:
             return chunk.circuit_indices
-        self.count_parts.append(_tabulate(counts_frame([job.result]), chunk.circuit_indices, chunk.round))
+        self.counts_file.append(_tabulate(counts_frame([job.result]), chunk.circuit_indices, chunk.round))
         succeeded = [experiment.success for experiment in job.result.results]
         self.success_counts[job.record.job_id] = sum(succeeded)
+        for experiment, (index, ok) in enumerate(zip(chunk.circuit_indices, succeeded)):
+            if ok:
+                self.failures.pop(index, None)
+            else:
+                self.failures[index] = (job.record.job_id, experiment, self.circuits[index].name)
         return tuple(i for i, ok in zip(chunk.circuit_indices, succeeded) if not ok)
+
+    def failed_experiments(self) -> pd.DataFrame:
+        """The experiments whose circuit's latest attempt failed: job_id, experiment, circuit (by circuit index)."""
+        rows = [self.failures[index] for index in sorted(self.failures)]
+        return pd.DataFrame(rows, columns=["job_id", "experiment", "circuit"])
 
 
 def _tabulate(counts: pd.DataFrame, circuit_indices: tuple[int, ...], round_: int) -> pd.DataFrame:
@@ -315,11 +372,9 @@ def _tabulate(counts: pd.DataFrame, circuit_indices: tuple[int, ...], round_: in
     return counts
 
 
-def _latest_attempts(parts: list[pd.DataFrame]) -> pd.DataFrame:
-    """All counts, keeping for each circuit only its latest attempt (a resubmission replaces a failure)."""
-    counts = pd.concat(parts, ignore_index=True) if parts else _tabulate(counts_frame([]), (), 0)
-    latest = counts.groupby("circuit_index")["round"].transform("max")
-    return counts[counts["round"] == latest].sort_values(["circuit_index", "bitstring"]).reset_index(drop=True)
+def _empty_counts() -> pd.DataFrame:
+    """A sweep's counts columns and dtypes, without rows."""
+    return _tabulate(counts_frame([]), (), 0)
 
 
 def _existing_jobs(service: IBMQService, tag: str) -> dict[str, JobRecord]:
