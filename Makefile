@@ -9,7 +9,7 @@ export PREFECT_HOME ?= $(CURDIR)/.prefect-home
 export PREFECT_IBMQ_DATA_DIR ?= $(CURDIR)/.prefect-ibmq
 export PYTHONUNBUFFERED := 1
 
-.PHONY: run test bench e2e clean
+.PHONY: run test lint bench e2e clean
 
 $(STAMP): pyproject.toml requirements.lock
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -22,6 +22,11 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# Style, imports, likely bugs and docstrings of public names (ruff), then types (mypy); config in pyproject.toml.
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 
 bench: $(STAMP)
 	$(PY) -m benchmarks

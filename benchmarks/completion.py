@@ -39,9 +39,8 @@ def _long_poll(job: Any) -> None:
 
 
 def _latencies(url: str, n_jobs: int, wait: Callable[[Any], None], seed: int) -> list[float]:
-    from prefect_ibmq import IBMQService
-
     from benchmarks.common import ghz
+    from prefect_ibmq import IBMQService
 
     latencies: list[float] = []
     lock = threading.Lock()

@@ -49,10 +49,9 @@ def _child(n_circuits: int, url: str, output_dir: str) -> None:
     """Runs in the subprocess: the sweep, then its peak RSS as JSON on the last line of stdout."""
     import logging
 
+    from benchmarks.common import ghz_circuits
     from prefect_ibmq.blocks import IBMQServiceCredentials
     from prefect_ibmq.flows import circuit_sweep
-
-    from benchmarks.common import ghz_circuits
 
     logging.getLogger("prefect").setLevel(logging.WARNING)
     circuits = ghz_circuits(n_circuits, low=1, high=2)

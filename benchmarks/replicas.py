@@ -66,7 +66,7 @@ def replicas(store_url: str, count: int) -> Iterator[list[str]]:
                 cwd=ROOT, stdout=subprocess.DEVNULL, stderr=log,
             ))
             urls.append(f"http://127.0.0.1:{port}")
-        for url, proc in zip(urls, procs):
+        for url, proc in zip(urls, procs, strict=False):
             deadline = time.monotonic() + 90
             while True:
                 if proc.poll() is not None or time.monotonic() > deadline:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -32,7 +32,7 @@ LIFECYCLE = ("CREATING", "CREATED", "VALIDATING", "VALIDATED", "QUEUED", "RUNNIN
 def make_jobs(n_jobs: int, seed: int = 0) -> list[dict[str, Any]]:
     """JobRecord-shaped dicts (as ``GET /v1/jobs`` sends them) with 7 timed steps each."""
     rng = np.random.default_rng(seed)
-    start = datetime(2025, 1, 1, tzinfo=timezone.utc)
+    start = datetime(2025, 1, 1, tzinfo=UTC)
     gaps = rng.exponential(0.5, size=(n_jobs, len(LIFECYCLE)))
     gaps[:, 0] = np.arange(n_jobs) * 0.01
     offsets = np.cumsum(gaps, axis=1)
@@ -49,7 +49,7 @@ def make_jobs(n_jobs: int, seed: int = 0) -> list[dict[str, Any]]:
                 "tags": ["ibmq_jobset_bench", "bench"],
                 "owner": {"user": "u", "hub": "h", "group": "g", "project": "p"},
                 "num_experiments": 100,
-                "time_per_step": dict(zip(LIFECYCLE, stamps)),
+                "time_per_step": dict(zip(LIFECYCLE, stamps, strict=False)),
             }
         )
     return jobs
@@ -69,7 +69,7 @@ def make_results(n_experiments: int, per_job: int = 100, seed: int = 0) -> list[
                 {
                     "shots": 1024,
                     "success": True,
-                    "data": {"counts": {hex(int(o)): int(c) for o, c in zip(outcomes, counts) if c}},
+                    "data": {"counts": {hex(int(o)): int(c) for o, c in zip(outcomes, counts, strict=False) if c}},
                     "header": {
                         "name": f"ghz{width}_{j + i}",
                         "memory_slots": width,

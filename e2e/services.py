@@ -117,7 +117,7 @@ def _start_job_service(procs: Processes, out: Path, env: dict[str, str], postgre
         started.append(procs.start(f"job-service-{index}", [
             str(BIN / "prefect-ibmq"), "server", "--port", str(port), "--token", token,
             "--data-dir", str(out / f"job-service-{index}"), "--dask-scheduler", scheduler, *store], env))
-    for url, proc in zip(urls, started):
+    for url, proc in zip(urls, started, strict=False):
         wait_until(f"job service {url}", lambda u=url: httpx.get(f"{u}/v1/health", timeout=2).is_success,
                    START_LIMIT_S, alive=proc)
     return urls

@@ -185,8 +185,8 @@ def lab(check: Checks, procs: Processes, browser: Browser, out: Path, env: dict[
     check("prefect deploy --all created both deployments", {"ghz-bell-sweep", "nightly-backend-check"} <= names,
           f"{names}\n{deployed[-1500:]}")
     nightly = next(d for d in deployments if d["name"] == "nightly-backend-check")
-    check("the deployment runs its flow in the project root",
-          {"prefect.deployments.steps.set_working_directory": {"directory": str(ROOT)}} in (nightly["pull_steps"] or []),
+    in_root = {"prefect.deployments.steps.set_working_directory": {"directory": str(ROOT)}}
+    check("the deployment runs its flow in the project root", in_root in (nightly["pull_steps"] or []),
           nightly["pull_steps"])
     check("the nightly deployment carries its cron schedule",
           any(s["schedule"].get("cron") == "0 2 * * *" for s in nightly.get("schedules", [])), nightly.get("schedules"))
@@ -218,7 +218,8 @@ def lab(check: Checks, procs: Processes, browser: Browser, out: Path, env: dict[
     run_ids = [flow_run_id, *(r["id"] for r in child_runs)]
     artifacts = api(client, "POST", "/artifacts/filter", json={"artifacts": {"flow_run_id": {"any_": run_ids}}})
     keys = {a["key"] for a in artifacts if a.get("key")}
-    expected = {f"job-nightly-{b}-{kind}" for b in ("aer-simulator", "noisy-simulator") for kind in ("timings", "summary")}
+    backends = ("aer-simulator", "noisy-simulator")
+    expected = {f"job-nightly-{b}-{kind}" for b in backends for kind in ("timings", "summary")}
     check("the nightly run's artifacts exist (a timings table and a summary per backend)", expected <= keys, keys)
 
     from prefect_ibmq import IBMQService

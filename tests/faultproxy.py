@@ -60,7 +60,7 @@ class FaultProxy:
         with self._lock:
             self.rules.append(rule)
 
-    def __enter__(self) -> "FaultProxy":
+    def __enter__(self) -> FaultProxy:
         self._thread.start()
         return self
 

@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from prefect_ibmq.backend import IBMQBackend, IBMQService
-    from prefect_ibmq.blocks import IBMQJobBlock, IBMQServiceCredentials, IBMQuantumPlatformCredentials
     from prefect_ibmq.exceptions import (
         IBMQJobApiError,
         IBMQJobError,

@@ -10,11 +10,10 @@ from __future__ import annotations
 import glob
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Union
 
 from qiskit import QuantumCircuit, qasm2, qasm3
 
-CircuitLike = Union[QuantumCircuit, str, Path]
+CircuitLike = QuantumCircuit | str | Path
 
 
 class CircuitInputError(ValueError):

@@ -32,10 +32,12 @@ class _Parser(argparse.ArgumentParser):
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="prefect-ibmq", description="Quantum jobs as first-class Prefect work.")
     commands = parser.add_subparsers(dest="command", required=True)
-    server = commands.add_parser("server", help="run the job service (REST API under /v1, Qiskit Runtime API under /api/v1)")
+    server = commands.add_parser(
+        "server", help="run the job service (REST API under /v1, Qiskit Runtime API under /api/v1)")
     server.add_argument("--host", default=None, help="address to bind (default 127.0.0.1)")
     server.add_argument("--port", type=int, default=None, help=f"port to listen on (default {DEFAULT_PORT})")
-    server.add_argument("--data-dir", type=Path, default=None, help=f"the server's files, and its SQLite store unless --store-url (default {DEFAULT_DATA_DIR})")
+    server.add_argument("--data-dir", type=Path, default=None,
+                        help=f"the server's files and SQLite store unless --store-url (default {DEFAULT_DATA_DIR})")
     server.add_argument("--config", type=Path, default=None, help="a .toml or .json ServerConfig file")
     server.add_argument(
         "--store-url", default=None,

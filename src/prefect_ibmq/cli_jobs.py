@@ -192,7 +192,7 @@ def _show(service: IBMQService, args: argparse.Namespace, console: Console) -> i
     for key, value in fields.items():
         about.add_row(key, value)
     timing = Table("STEP", "ENTERED", "SECONDS IN STEP", box=None, title="time per step", title_justify="left")
-    for (step, entered), following in zip(steps, [*steps[1:], None]):
+    for (step, entered), following in zip(steps, [*steps[1:], None], strict=False):
         seconds = f"{(following[1] - entered).total_seconds():.3f}" if following else ""
         timing.add_row(step, entered.strftime(_TIME_FORMAT + ".%f")[:-3], seconds)
     console.print(about)

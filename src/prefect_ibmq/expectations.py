@@ -66,7 +66,7 @@ def expectation_frame(result: Any, pubs: Sequence[Any] | None = None, job_id: st
 
 def observable_label(observable: Any) -> str:
     """``ZZ`` for one Pauli with coefficient 1, else ``c1*P1 + c2*P2`` (observable as a dict or SparsePauliOp)."""
-    terms = observable.items() if isinstance(observable, dict) else zip(*_sparse_terms(observable))
+    terms = observable.items() if isinstance(observable, dict) else zip(*_sparse_terms(observable), strict=False)
     labels = [pauli if complex(coeff) == 1 else f"{_number(coeff)}*{pauli}" for pauli, coeff in terms]
     return " + ".join(labels)
 

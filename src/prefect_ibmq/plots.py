@@ -146,7 +146,7 @@ def step_durations(frame: pd.DataFrame) -> Figure:
     _margins(fig, left=0.75, right=0.2, top=0.65, bottom=0.55, between=0.85)
     axes = fig.subplots(1, 2, squeeze=True)
     for ax, (column, title, color) in zip(axes, (("queue_s", "queue time", PHASE_COLORS["queued"]),
-                                                 ("run_s", "run time", PHASE_COLORS["running"]))):
+                                                 ("run_s", "run time", PHASE_COLORS["running"])), strict=False):
         data, labels = [], []
         for backend in backends:
             values = frame.loc[frame["backend"].astype(str) == backend, column].dropna().to_numpy(float)
@@ -241,7 +241,7 @@ def _row_labels(jobs: pd.DataFrame, n_rows: int, per_row: int) -> dict[int, str]
     if per_row == 1 and n_rows <= _NAMED_ROWS:
         names = jobs["name"].astype(object).where(jobs["name"].notna(), None)
         labels = [f"{n or j}" if len(f"{n or j}") <= 28 else f"{n or j}"[:27] + "…"
-                  for n, j in zip(names, jobs.index)]
+                  for n, j in zip(names, jobs.index, strict=False)]
         return dict(enumerate(labels))
     step = max(1, math.ceil(n_rows / 20))
     n_jobs = len(jobs)

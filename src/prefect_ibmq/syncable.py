@@ -37,7 +37,7 @@ class SyncCallableTask(Task):
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return _run_here(super().__call__(*args, **kwargs))
 
-    def with_options(self, *args: Any, **kwargs: Any) -> "SyncCallableTask":
+    def with_options(self, *args: Any, **kwargs: Any) -> SyncCallableTask:
         copy = super().with_options(*args, **kwargs)  # Prefect builds a plain Task
         copy.__class__ = type(self)
         return copy
@@ -49,7 +49,7 @@ class SyncCallableFlow(Flow):
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return _run_here(super().__call__(*args, **kwargs))
 
-    def with_options(self, *args: Any, **kwargs: Any) -> "SyncCallableFlow":
+    def with_options(self, *args: Any, **kwargs: Any) -> SyncCallableFlow:
         copy = super().with_options(*args, **kwargs)  # Prefect builds a plain Flow
         copy.__class__ = type(self)
         return copy

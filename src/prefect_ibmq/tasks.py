@@ -41,7 +41,7 @@ from qiskit import QuantumCircuit
 from qiskit.providers import JobStatus
 from qiskit.result import Result
 
-from prefect_ibmq.blocks import IBMQuantumPlatformCredentials, IBMQServiceCredentials
+from prefect_ibmq.blocks import IBMQServiceCredentials, IBMQuantumPlatformCredentials
 from prefect_ibmq.job import IBMQJobApiError, IBMQJobTimeoutError
 from prefect_ibmq.platforms import JobPlatform, resolve_platform
 from prefect_ibmq.runtime.options import RuntimeOptions
@@ -254,8 +254,9 @@ async def fetch_result(job_id: str, partial: bool = True, service: ServiceArg = 
     """
     result = await resolve_platform(service).result(job_id, partial)
     # A Result has experiments; an estimator's PrimitiveResult (IBM Quantum Platform) has PUB results, all done.
-    outcomes = [experiment.success for experiment in result.results] if hasattr(result, "results") else [True] * len(result)
-    get_run_logger().info("Fetched result of job %s: %d of %d experiments succeeded", job_id, sum(outcomes), len(outcomes))
+    outcomes = [e.success for e in result.results] if hasattr(result, "results") else [True] * len(result)
+    get_run_logger().info("Fetched result of job %s: %d of %d experiments succeeded",
+                          job_id, sum(outcomes), len(outcomes))
     return result
 
 

@@ -97,7 +97,7 @@ def test_list_filters_and_show_time_per_step(job_server, alice):
     assert lines[0].split() == ["job", "id", first.job_id()]
     assert ["status", "DONE", "(COMPLETED)"] in [line.split() for line in lines]
     assert ["tags", f"{tag},", "x"] in [line.split() for line in lines]
-    steps = [line.split()[0] for line in lines[lines.index(next(l for l in lines if "STEP" in l)) + 1:]]
+    steps = [line.split()[0] for line in lines[lines.index(next(line for line in lines if "STEP" in line)) + 1:]]
     assert steps == list(first.time_per_step())
     assert steps == sorted(steps, key=LIFECYCLE.index) and steps[-3:] == ["QUEUED", "RUNNING", "COMPLETED"]
     record = ok_json("show", first.job_id(), *url)
@@ -122,7 +122,7 @@ def test_wait_follows_a_job_that_cancel_stops(job_server, alice):
     statuses = [line["status"] for line in seen]
     assert waited.returncode == 1  # it ended, but not DONE
     assert statuses[-1] == "CANCELLED" and "RUNNING" in statuses and seen[-1]["job_status"] == "CANCELLED"
-    assert all(a != b for a, b in zip(seen, seen[1:]))  # one line per change
+    assert all(a != b for a, b in zip(seen, seen[1:], strict=False))  # one line per change
     assert job.status() is JobStatus.CANCELLED
 
     again = cli("cancel", job.job_id(), *url)

@@ -6,8 +6,8 @@ import pytest
 from qiskit.providers import JobStatus
 
 from prefect_ibmq import IBMQJob, IBMQService
-from prefect_ibmq.circuits import bell  # noqa: F401  (the tests import it from here)
 from prefect_ibmq.api import RetryPolicy
+from prefect_ibmq.circuits import bell  # noqa: F401  (the tests import it from here)
 from tests.conftest import TOKENS
 from tests.faultproxy import FaultProxy
 

@@ -14,6 +14,7 @@ from tests.faultproxy import Rule
 
 from .conftest import FAST_RETRY, bell, token_of
 
+
 @pytest.mark.parametrize("fault", ["500", "502", "503", "429", "reset"])
 def test_get_is_repeated_after_a_transient_fault(proxy, proxied, fault):
     proxy.add_rule(Rule(fault, method="GET", path="/v1/backends", times=2))

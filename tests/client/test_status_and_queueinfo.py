@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
 from qiskit.providers import JobStatus
@@ -23,7 +23,7 @@ def test_every_api_status_maps_as_the_legacy_provider_did():
 
 
 def test_queue_info_from_wire_has_local_datetimes_and_formats():
-    start = datetime.now(timezone.utc) + timedelta(minutes=5)
+    start = datetime.now(UTC) + timedelta(minutes=5)
     model = QueueInfoModel(position=3, status="QUEUED", estimated_start_time=start.isoformat(), hub_priority=0.5)
     info = QueueInfo.from_model(model, job_id="j1")
     assert info.position == 3 and info.job_id == "j1"
@@ -56,5 +56,5 @@ def test_backoff_grows_with_jitter_and_honours_retry_after():
 def test_retry_after_reads_seconds_and_http_dates():
     assert parse_retry_after("3") == 3.0
     assert parse_retry_after(None) is None and parse_retry_after("soon") is None
-    later = datetime.now(timezone.utc) + timedelta(seconds=30)
+    later = datetime.now(UTC) + timedelta(seconds=30)
     assert 25 <= parse_retry_after(format_datetime(later, usegmt=True)) <= 30

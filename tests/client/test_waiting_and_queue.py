@@ -31,7 +31,7 @@ def test_wait_for_final_state_calls_back_on_changes(slow):
         assert kwargs["queue_info"] is None or isinstance(kwargs["queue_info"], QueueInfo)
     seen = [(args[1], kwargs["queue_info"] and kwargs["queue_info"].position) for args, kwargs in calls]
     # Without `wait`, the callback runs only when the status or the queue position changed.
-    assert all(before != after for before, after in zip(seen, seen[1:]))
+    assert all(before != after for before, after in zip(seen, seen[1:], strict=False))
 
 
 def test_wait_with_interval_calls_back_every_interval(slow):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import subprocess
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import matplotlib.dates as mdates
 import numpy as np
@@ -24,7 +24,7 @@ from prefect_ibmq.tables import job_summary_frame, time_per_step_frame
 from prefect_ibmq.wire import JobRecord
 
 OWNER = {"user": "alice", "hub": "h1", "group": "g1", "project": "p1"}
-T0 = datetime(2025, 3, 1, 12, 0, 0, tzinfo=timezone.utc)
+T0 = datetime(2025, 3, 1, 12, 0, 0, tzinfo=UTC)
 #: Matplotlib date numbers are days (~20,000 now): compare times to 1 ms, not relatively.
 TIME_TOL = 1e-3 / 86400
 PHASES = ["created", "validating", "queued", "running"]

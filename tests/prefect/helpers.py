@@ -16,7 +16,8 @@ from prefect.client.schemas.filters import (
 def artifacts_of(flow_run_id: UUID) -> dict[str, object]:
     """The flow run's artifacts by key (latest version of each)."""
     with get_client(sync_client=True) as client:
-        found = client.read_artifacts(artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id])))
+        wanted = ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id]))
+        found = client.read_artifacts(artifact_filter=wanted)
     return {a.key: a for a in found if a.key}
 
 

@@ -10,7 +10,6 @@ from prefect_ibmq.circuits import CircuitInputError, bell, ghz, ghz_bell_set
 from prefect_ibmq.exceptions import IBMQBackendValueError
 from prefect_ibmq.flows import circuit_sweep, run_circuits
 from prefect_ibmq.wire import ApiJobStatus
-
 from tests.prefect.helpers import artifacts_of, task_run_names
 
 BELL_QASM3 = """OPENQASM 3.0;

@@ -14,15 +14,14 @@ from prefect.exceptions import ParameterTypeError
 from qiskit import QuantumCircuit
 from qiskit.circuit import Parameter
 
-from prefect_ibmq.blocks import IBMQuantumPlatformCredentials, IBMQServiceCredentials
+from prefect_ibmq.blocks import IBMQServiceCredentials, IBMQuantumPlatformCredentials
 from prefect_ibmq.circuits import bell, ghz_bell_set
 from prefect_ibmq.exceptions import IBMQBackendValueError
 from prefect_ibmq.flows import circuit_sweep, estimator_sweep, run_circuits
 from prefect_ibmq.runtime.options import RuntimeOptions
-from prefect_ibmq.tasks import submit_job, update_job_name, update_job_tags
 from prefect_ibmq.server.runtime.crn import instance_crn
+from prefect_ibmq.tasks import submit_job, update_job_name, update_job_tags
 from prefect_ibmq.wire import ApiJobStatus
-
 from tests.conftest import TOKENS
 from tests.prefect.helpers import artifacts_of, task_run_names
 
@@ -102,7 +101,8 @@ def test_estimator_sweep_gives_bell_zz_and_a_parameter_scan(platform, tmp_path):
     assert values[(0, "ZZ", 0)] == pytest.approx(1.0, abs=0.05)
     assert values[(0, "XX", 0)] == pytest.approx(1.0, abs=0.05)
     assert values[(0, "ZI", 0)] == pytest.approx(0.0, abs=0.05)
-    assert values[(1, "ZI", 0)] == pytest.approx(1.0, abs=0.05) and values[(1, "ZI", 1)] == pytest.approx(-1.0, abs=0.05)
+    assert values[(1, "ZI", 0)] == pytest.approx(1.0, abs=0.05)
+    assert values[(1, "ZI", 1)] == pytest.approx(-1.0, abs=0.05)
     assert len(report.expectations) == 3 + 3 * 2 and (report.expectations["std"] >= 0).all()
     assert set(report.summary["status"].astype(str)) == {"COMPLETED"}
     assert {"expectations", "timings", "summary", "timeline", "step_durations"} <= set(report.outputs)

@@ -10,9 +10,9 @@ from qiskit.providers import JobStatus
 
 from prefect_ibmq import IBMQJobTimeoutError, IBMQService
 from prefect_ibmq.api import RetryPolicy
-from prefect_ibmq.exceptions import IBMQJobResultConsumedError
 from prefect_ibmq.blocks import IBMQServiceCredentials
 from prefect_ibmq.circuits import bell, ghz
+from prefect_ibmq.exceptions import IBMQJobResultConsumedError
 from prefect_ibmq.tasks import (
     cancel_job,
     fetch_result,
@@ -23,7 +23,6 @@ from prefect_ibmq.tasks import (
     wait_for_final_state,
 )
 from prefect_ibmq.wire import ApiJobStatus
-
 from tests.faultproxy import FaultProxy, Rule
 from tests.prefect.helpers import state_names, task_runs
 

@@ -57,7 +57,7 @@ class ServerProcess:
         self.process: subprocess.Popen | None = None
         self.starts = 0
 
-    def start(self, timeout: float = 120.0) -> "ServerProcess":
+    def start(self, timeout: float = 120.0) -> ServerProcess:
         assert self.process is None or self.process.poll() is not None, "already running"
         self.starts += 1
         log = open(self.log_path, "ab")

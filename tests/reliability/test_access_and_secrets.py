@@ -22,11 +22,9 @@ from prefect_ibmq.blocks import IBMQServiceCredentials
 from prefect_ibmq.circuits import ghz
 from prefect_ibmq.exceptions import IBMQJobNotFoundError
 from prefect_ibmq.flows import circuit_sweep, run_circuits
-from prefect_ibmq.server import BackendSpec, JobServer, ServerConfig
-from prefect_ibmq.server import auth
+from prefect_ibmq.server import BackendSpec, JobServer, ServerConfig, auth
 from prefect_ibmq.tasks import fetch_result, job_status
 from prefect_ibmq.wire import ApiJobStatus, Identity
-
 from tests.conftest import TOKENS
 from tests.reliability.helpers import tokens_toml
 

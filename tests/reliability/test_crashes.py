@@ -27,7 +27,6 @@ from prefect_ibmq.circuits import ghz
 from prefect_ibmq.exceptions import IBMQJobApiError
 from prefect_ibmq.flows import circuit_sweep
 from prefect_ibmq.wire import JOBSET_TAG_PREFIX
-
 from tests.client.conftest import wait_for_status
 from tests.conftest import TOKENS
 from tests.reliability.helpers import ROOT, subprocess_env, tokens_toml

@@ -8,9 +8,9 @@ from __future__ import annotations
 from collections import Counter
 
 import schemathesis
-from schemathesis import GenerationMode
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis.errors import Unsatisfiable
+from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
@@ -22,7 +22,6 @@ from schemathesis.specs.openapi.checks import (
 
 from prefect_ibmq import IBMQService
 from prefect_ibmq.circuits import ghz
-
 from tests.conftest import TOKENS
 
 MAX_EXAMPLES = 50

@@ -16,7 +16,6 @@ from prefect_ibmq import IBMQService
 from prefect_ibmq.api.retry import RetryPolicy
 from prefect_ibmq.circuits import ghz
 from prefect_ibmq.exceptions import IBMQJobApiError, IBMQJobResultConsumedError
-
 from tests.faultproxy import FaultProxy, Rule
 
 RESULT_PATH = r"/v1/jobs/[^/]+/result"

@@ -15,7 +15,6 @@ from prefect_ibmq.blocks import IBMQServiceCredentials
 from prefect_ibmq.circuits import ghz
 from prefect_ibmq.flows import circuit_sweep
 from prefect_ibmq.wire import JOBSET_TAG_PREFIX
-
 from tests.faultproxy import FAULTS, FaultProxy, Rule
 
 RATE = 0.2

@@ -13,7 +13,6 @@ import pytest
 
 from prefect_ibmq.server import BackendSpec, JobServer, ServerConfig
 from prefect_ibmq.server.runtime.crn import instance_crn
-
 from tests.conftest import TOKENS
 
 GUARD = Path(__file__).parent / "guard"

@@ -12,7 +12,7 @@ import json
 import sys
 import time
 import warnings
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from qiskit import ClassicalRegister, QuantumCircuit, QuantumRegister
@@ -57,7 +57,7 @@ def zz_pub(backend: Any) -> tuple[QuantumCircuit, SparsePauliOp]:
 def job_mode(service: Any) -> dict[str, Any]:
     """Sampler job: counts per register, metrics, tags, listing by tags and times."""
     backend = service.backend("aer_simulator")
-    before = datetime.now(timezone.utc) - timedelta(seconds=1)
+    before = datetime.now(UTC) - timedelta(seconds=1)
     sampler = SamplerV2(mode=backend)
     sampler.options.simulator.seed_simulator = 7
     job = sampler.run([isa(backend, bell_two_registers())], shots=2000)

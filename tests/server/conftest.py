@@ -7,6 +7,7 @@ from collections.abc import Iterator
 import pytest
 from server_helpers import Api
 
+
 @pytest.fixture
 def tokens(job_server) -> dict[str, str]:
     """user name -> token, from the session server's config."""

@@ -29,7 +29,8 @@ def test_console_command_serves_health_and_guards_its_data_dir(tmp_path):
     assert script.exists(), "the console script is installed with the package"
     port = _free_port()
     process = subprocess.Popen(
-        [str(script), "server", "--port", str(port), "--data-dir", str(tmp_path), "--token", "cli-token", "--workers", "1"],
+        [str(script), "server", "--port", str(port), "--data-dir", str(tmp_path), "--token", "cli-token",
+         "--workers", "1"],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
     )

@@ -7,7 +7,6 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 
 from qiskit.result import Result
-
 from server_helpers import LIFECYCLE, bell
 
 

@@ -6,9 +6,9 @@ import json
 import os
 
 import pytest
+from server_helpers import Api, bell
 
 from prefect_ibmq.server import BackendSpec, JobServer, ServerAlreadyRunning, ServerConfig
-from server_helpers import Api, bell
 
 
 def _config(job_server, data_dir) -> ServerConfig:

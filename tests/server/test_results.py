@@ -7,7 +7,6 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from qiskit.exceptions import QiskitError
 from qiskit.result import Result
-
 from server_helpers import bell
 
 

@@ -13,7 +13,6 @@ from urllib.parse import urlparse
 import pytest
 from qiskit import QuantumCircuit, qpy
 from qiskit.circuit import Instruction
-
 from server_helpers import Api, bell, qpy_b64
 
 

@@ -5,10 +5,9 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
-
 from server_helpers import bell
 
 
@@ -98,7 +97,7 @@ def test_list_filters(alice):
     created = alice.get(f"/jobs/{ids[1]}").json()["creation_date"]
     assert listed(tags=marker, created_after=created) == [ids[2], ids[1]]
     assert listed(tags=marker, created_before=created) == [ids[1], ids[0]]
-    future = (datetime.now(timezone.utc) + timedelta(days=1)).isoformat()
+    future = (datetime.now(UTC) + timedelta(days=1)).isoformat()
     assert listed(tags=marker, created_after=future) == []
 
 

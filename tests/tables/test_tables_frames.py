@@ -224,7 +224,7 @@ def test_counts_match_qiskit_get_counts(aer_result):
     for i, circuit in enumerate(circuits()):
         rows = frame[frame["experiment"] == i]
         assert rows["circuit"].eq(circuit.name).all()
-        assert dict(zip(rows["bitstring"], rows["count"])) == aer_result.get_counts(i)
+        assert dict(zip(rows["bitstring"], rows["count"], strict=False)) == aer_result.get_counts(i)
     assert set(frame.loc[frame["experiment"] == 0, "bitstring"]) == {"00 0", "11 1"}  # register spacing
     assert frame.loc[frame["experiment"] == 2, "bitstring"].str.len().eq(4).all()  # zero padded
     sums = frame.groupby("experiment")["probability"].sum()
@@ -267,7 +267,7 @@ def test_wide_register_beyond_64_bits():
     wide.measure(range(70), range(70))
     result = AerSimulator(method="stabilizer").run(wide, shots=200, seed_simulator=3).result()
     frame = counts_frame(result)
-    assert dict(zip(frame["bitstring"], frame["count"])) == result.get_counts()
+    assert dict(zip(frame["bitstring"], frame["count"], strict=False)) == result.get_counts()
     assert frame["bitstring"].str.len().eq(70).all()
 
 

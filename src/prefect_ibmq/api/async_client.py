@@ -19,12 +19,21 @@ import anyio
 import httpx
 
 from prefect_ibmq.api import calls
-from prefect_ibmq.api.errors import error_from_response, unreachable_error
 from prefect_ibmq.api.base import ClientBase
+from prefect_ibmq.api.errors import error_from_response, unreachable_error
 from prefect_ibmq.api.retry import parse_retry_after
 from prefect_ibmq.exceptions import IBMQError, IBMQJobApiError
-from prefect_ibmq.wire import RESULT_HELD_HEADER, ApiJobStatus, CancelResponse, JobList, JobRecord
-from prefect_ibmq.wire import JobStatusResponse, JobSubmission, TagsUpdate, new_read_key
+from prefect_ibmq.wire import (
+    RESULT_HELD_HEADER,
+    ApiJobStatus,
+    CancelResponse,
+    JobList,
+    JobRecord,
+    JobStatusResponse,
+    JobSubmission,
+    TagsUpdate,
+    new_read_key,
+)
 
 logger = logging.getLogger("prefect_ibmq.api.client")
 
@@ -45,7 +54,7 @@ class AsyncAccountClient(ClientBase):
         super().__init__(url, token, **settings)
         self._http = httpx.AsyncClient(headers={"Authorization": f"Bearer {token}"}, verify=_tls_context())
 
-    async def __aenter__(self) -> "AsyncAccountClient":
+    async def __aenter__(self) -> AsyncAccountClient:
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:

@@ -145,7 +145,7 @@ class AccountClient(ClientBase):
         """Rename a job and return its new name."""
         return self.send(calls.job_update_name(job_id, name)).name
 
-    def to_async(self) -> "AsyncAccountClient":
+    def to_async(self) -> AsyncAccountClient:
         """A new ``AsyncAccountClient`` for the same service, identity, timeouts and retry policy.
 
         Each one holds connections of the event loop it is used in: open it in that loop

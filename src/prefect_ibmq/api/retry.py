@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import random
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING
 
@@ -36,11 +36,11 @@ class RetryPolicy:
         jittered = random.uniform(cap / 2, cap)
         return max(jittered, retry_after or 0.0)
 
-    def should_repeat(self, call: "Call", status_code: int, attempt: int) -> bool:
+    def should_repeat(self, call: Call, status_code: int, attempt: int) -> bool:
         """Whether an answer with ``status_code`` to repeat number ``attempt`` is worth repeating."""
         return call.repeatable and status_code in RETRYABLE_STATUS_CODES and attempt < self.max_retries
 
-    def back_off(self, call: "Call", attempt: int, reason: str, retry_after: float | None) -> float:
+    def back_off(self, call: Call, attempt: int, reason: str, retry_after: float | None) -> float:
         """Log the repeat to come and return the seconds to sleep before it."""
         delay = self.delay(attempt, retry_after)
         logger.warning(
@@ -63,5 +63,5 @@ def parse_retry_after(value: str | None) -> float | None:
     except (TypeError, ValueError):
         return None
     if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())

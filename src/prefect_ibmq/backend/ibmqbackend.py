@@ -39,7 +39,7 @@ class IBMQBackend(BackendV2):
     """
 
     def __init__(
-        self, configuration: BackendConfiguration, service: "IBMQService", api_client: AccountClient
+        self, configuration: BackendConfiguration, service: IBMQService, api_client: AccountClient
     ) -> None:
         super().__init__(
             provider=service,

@@ -25,7 +25,7 @@ DEFAULT_DATA_DIR = "~/.prefect-ibmq"
 SERVER_FILE = "server.json"
 
 _lock = threading.Lock()
-_embedded: dict[Path, "_Embedded"] = {}
+_embedded: dict[Path, _Embedded] = {}
 
 
 @dataclass

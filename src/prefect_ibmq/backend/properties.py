@@ -41,7 +41,7 @@ class BackendProperties(BaseModel):
     gates: tuple[GateProperties, ...] = ()
 
     @classmethod
-    def from_published(cls, backend_name: str, published: dict[str, Any]) -> "BackendProperties":
+    def from_published(cls, backend_name: str, published: dict[str, Any]) -> BackendProperties:
         """From the ``properties`` dict of a backend configuration."""
         return cls(backend_name=backend_name, qubits=published.get("qubits", ()), gates=published.get("gates", ()))
 

@@ -50,7 +50,7 @@ class IBMQService:
         self._on_close: Callable[[], None] | None = None
 
     @classmethod
-    def local(cls, data_dir: str | PathLike[str] | None = None) -> "IBMQService":
+    def local(cls, data_dir: str | PathLike[str] | None = None) -> IBMQService:
         """The embedded default: the job service of ``data_dir``, started in this process if none runs.
 
         ``data_dir`` defaults to ``$PREFECT_IBMQ_DATA_DIR``, else ``~/.prefect-ibmq``.
@@ -78,7 +78,7 @@ class IBMQService:
     def __repr__(self) -> str:
         return f"IBMQService(url={self.url!r}, token='***')"
 
-    def __enter__(self) -> "IBMQService":
+    def __enter__(self) -> IBMQService:
         return self
 
     def __exit__(self, *exc_info: object) -> None:

@@ -1,5 +1,6 @@
 """Ready flows: ``run_circuits`` (one job), ``circuit_sweep`` (a resumable job set) and
-``estimator_sweep`` (expectation values on IBM Quantum Platform)."""
+``estimator_sweep`` (expectation values on IBM Quantum Platform).
+"""
 
 from prefect_ibmq.flows.estimator import EstimatorSweepReport, estimator_sweep
 from prefect_ibmq.flows.run import RunReport, run_circuits

@@ -18,8 +18,12 @@ from pathlib import Path
 from uuid import UUID
 
 import pandas as pd
-from prefect.artifacts import acreate_markdown_artifact, acreate_progress_artifact, acreate_table_artifact
-from prefect.artifacts import aupdate_progress_artifact
+from prefect.artifacts import (
+    acreate_markdown_artifact,
+    acreate_progress_artifact,
+    acreate_table_artifact,
+    aupdate_progress_artifact,
+)
 
 _TABLE_COLUMNS = ["job_id", "name", "backend", "status", "cached", "num_experiments", "success_count", "created",
                   "validation_s", "queue_s", "run_s", "total_s", "error_message"]
@@ -92,7 +96,7 @@ class Progress:
         self._sending = asyncio.Lock()
 
     @classmethod
-    async def create(cls, key: str, total: int, what: str, min_interval: float = 1.0) -> "Progress":
+    async def create(cls, key: str, total: int, what: str, min_interval: float = 1.0) -> Progress:
         """A new progress artifact at 0 %."""
         artifact_id = await acreate_progress_artifact(0.0, key=key, description=f"0 of {total} {what} done")
         return cls(artifact_id, total, what, min_interval)

@@ -107,5 +107,5 @@ def read_counts(path: Path, empty: pd.DataFrame) -> pd.DataFrame:
 
 def _read_csv(path: Path, empty: pd.DataFrame, **options: Any) -> Any:
     """The CSV with ``empty``'s dtypes; only an empty field is NA (a circuit may be named "NA")."""
-    dtypes = {name: ("boolean" if dtype == bool else dtype) for name, dtype in empty.dtypes.items()}
+    dtypes = {name: ("boolean" if dtype is bool else dtype) for name, dtype in empty.dtypes.items()}
     return pd.read_csv(path, dtype=dtypes, keep_default_na=False, na_values=[""], **options)

@@ -28,8 +28,8 @@ from prefect_ibmq.blocks import IBMQuantumPlatformCredentials
 from prefect_ibmq.circuits import load_circuits
 from prefect_ibmq.expectations import expectation_frame
 from prefect_ibmq.flows.artifacts import artifact_key, publish_job_table, publish_pictures, publish_summary
-from prefect_ibmq.flows.outputs import write_frames
 from prefect_ibmq.flows.job import JobStageError, run_job
+from prefect_ibmq.flows.outputs import write_frames
 from prefect_ibmq.flows.sessions import execution_mode
 from prefect_ibmq.flows.sweep import Chunk, SweepError, _check_at_least, _checked_sweep_id, _existing_jobs
 from prefect_ibmq.plots import render_pictures, write_pictures
@@ -177,7 +177,7 @@ class _Rounds:
         pending = chunks
         while pending:
             outcomes = await asyncio.gather(*(self._chunk(chunk) for chunk in pending))
-            retry = [chunk for chunk, ok in zip(pending, outcomes) if not ok]
+            retry = [chunk for chunk, ok in zip(pending, outcomes, strict=False) if not ok]
             pending = [Chunk(c.index, c.round + 1, c.circuit_indices) for c in retry if c.round < rounds]
 
     async def _chunk(self, chunk: Chunk) -> bool:

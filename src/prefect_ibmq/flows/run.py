@@ -11,10 +11,10 @@ from qiskit.result import Result
 from prefect_ibmq.blocks import ServiceCredentials, get_service
 from prefect_ibmq.circuits import load_circuits
 from prefect_ibmq.flows.artifacts import artifact_key, failed_experiments, publish_job_table, publish_summary
+from prefect_ibmq.flows.job import JobStageError, run_job
 from prefect_ibmq.flows.sessions import execution_mode, runtime_arguments
 from prefect_ibmq.syncable import io_flow
 from prefect_ibmq.tables import counts_frame, job_summary_frame, time_per_step_frame
-from prefect_ibmq.flows.job import JobStageError, run_job
 from prefect_ibmq.wire import ApiJobStatus
 
 

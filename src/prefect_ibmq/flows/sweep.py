@@ -36,8 +36,8 @@ from prefect_ibmq.blocks import ServiceCredentials, get_service
 from prefect_ibmq.circuits import load_circuits
 from prefect_ibmq.flows.artifacts import Progress, artifact_key, publish_job_table, publish_pictures, publish_summary
 from prefect_ibmq.flows.counts_file import CountsFile, counts_suffix, read_counts
-from prefect_ibmq.flows.outputs import write_frames
 from prefect_ibmq.flows.job import JobStageError, run_job
+from prefect_ibmq.flows.outputs import write_frames
 from prefect_ibmq.flows.sessions import execution_mode, runtime_arguments
 from prefect_ibmq.plots import render_pictures, write_pictures
 from prefect_ibmq.syncable import io_flow, io_task
@@ -351,12 +351,12 @@ class _Pipeline:
         self.counts_file.append(_tabulate(counts_frame([job.result]), chunk.circuit_indices, chunk.round))
         succeeded = [experiment.success for experiment in job.result.results]
         self.success_counts[job.record.job_id] = sum(succeeded)
-        for experiment, (index, ok) in enumerate(zip(chunk.circuit_indices, succeeded)):
+        for experiment, (index, ok) in enumerate(zip(chunk.circuit_indices, succeeded, strict=False)):
             if ok:
                 self.failures.pop(index, None)
             else:
                 self.failures[index] = (job.record.job_id, experiment, self.circuits[index].name)
-        return tuple(i for i, ok in zip(chunk.circuit_indices, succeeded) if not ok)
+        return tuple(i for i, ok in zip(chunk.circuit_indices, succeeded, strict=False) if not ok)
 
     def failed_experiments(self) -> pd.DataFrame:
         """The experiments whose circuit's latest attempt failed: job_id, experiment, circuit (by circuit index)."""

@@ -90,7 +90,7 @@ class IBMQJob(JobV1):
 
     def __init__(
         self,
-        backend: "IBMQBackend",
+        backend: IBMQBackend,
         api_client: AccountClient,
         job_id: str,
         creation_date: str,
@@ -130,7 +130,7 @@ class IBMQJob(JobV1):
         self._circuits: list[QuantumCircuit] | None = None
 
     @classmethod
-    def from_record(cls, backend: "IBMQBackend", api_client: AccountClient, record: JobRecord) -> "IBMQJob":
+    def from_record(cls, backend: IBMQBackend, api_client: AccountClient, record: JobRecord) -> IBMQJob:
         """A job instance for a record the service sent."""
         return cls(backend, api_client, **record.model_dump(exclude={"backend"}))
 
@@ -483,7 +483,7 @@ class IBMQJob(JobV1):
                 return []
         return list(self._circuits)
 
-    def properties(self) -> "BackendProperties | None":
+    def properties(self) -> BackendProperties | None:
         """The noise properties of the job's backend, or None for an ideal backend.
 
         Raises:

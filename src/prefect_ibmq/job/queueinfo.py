@@ -41,7 +41,7 @@ class QueueInfo:
     job_id: str | None = None
 
     @classmethod
-    def from_model(cls, model: QueueInfoModel, job_id: str | None = None) -> "QueueInfo":
+    def from_model(cls, model: QueueInfoModel, job_id: str | None = None) -> QueueInfo:
         """Build from the wire model (ISO UTC strings become local datetimes)."""
         return cls(
             position=model.position,

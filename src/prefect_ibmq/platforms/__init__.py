@@ -23,7 +23,8 @@ _PLATFORMS: list[tuple[type, Callable[[Any], JobPlatform]]] = [
 
 def resolve_platform(service: Any = None) -> JobPlatform:
     """The platform a task's ``service`` names; anything else (a job service block, an
-    ``IBMQService``, or None for the settings/embedded default) is a prefect-ibmq job service."""
+    ``IBMQService``, or None for the settings/embedded default) is a prefect-ibmq job service.
+    """
     for kind, make in _PLATFORMS:
         if isinstance(service, kind):
             return make(service)

@@ -21,8 +21,12 @@ from qiskit.result import Result
 from prefect_ibmq.api import AsyncAccountClient
 from prefect_ibmq.backend import IBMQService
 from prefect_ibmq.exceptions import IBMQJobApiError, IBMQJobInvalidStateError, IBMQJobTimeoutError
-from prefect_ibmq.job.ibmqjob import WAIT_OUTAGE_TOLERANCE_S, check_result_readable, result_unavailable_error
-from prefect_ibmq.job.ibmqjob import tags_update
+from prefect_ibmq.job.ibmqjob import (
+    WAIT_OUTAGE_TOLERANCE_S,
+    check_result_readable,
+    result_unavailable_error,
+    tags_update,
+)
 from prefect_ibmq.job.status import api_status_to_job_status
 from prefect_ibmq.platforms.base import Report
 from prefect_ibmq.wire import API_PREFIX, MAX_STATUS_WAIT, ApiJobStatus, JobRecord, JobStatusResponse

@@ -115,8 +115,8 @@ class RuntimeJobPlatform:
     async def update_tags(self, job_id: str, replacement_tags: list[str] | None,
                           additional_tags: list[str] | None, removal_tags: list[str] | None) -> list[str]:
         platform = await self._platform()
-        return await _in_thread(lambda: platform.job(job_id, metrics=False).update_tags(replacement_tags, additional_tags,
-                                                                         removal_tags))
+        job = await _in_thread(lambda: platform.job(job_id, metrics=False))
+        return await _in_thread(lambda: job.update_tags(replacement_tags, additional_tags, removal_tags))
 
     async def update_name(self, job_id: str, name: str) -> str:
         """Rename: IBM Quantum Platform has no job names, so the job's ``job_name:`` tag is rewritten."""

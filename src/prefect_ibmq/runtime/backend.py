@@ -114,7 +114,8 @@ class RuntimeBackend:
         return RuntimeJob(self._platform, facts)
 
     def _job_with_tag(self, tag: str) -> RuntimeJob | None:
-        answer = retrying(f"looking up jobs tagged {tag}", lambda: self._platform.client.jobs_get(limit=1, job_tags=[tag]))
+        client = self._platform.client
+        answer = retrying(f"looking up jobs tagged {tag}", lambda: client.jobs_get(limit=1, job_tags=[tag]))
         found = answer.get("jobs") or []
         return RuntimeJob(self._platform, facts_from_document(found[0], self._platform.instance)) if found else None
 

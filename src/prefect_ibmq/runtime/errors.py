@@ -63,7 +63,7 @@ def transient_as_api_error(action: str) -> Iterator[None]:
 
 
 def retrying(action: str, read: Callable[[], T], attempts: int = READ_ATTEMPTS) -> T:
-    """``read()`` (safe to repeat), retried on transient faults (0.25 s, 0.5 s, then 1 s apart); then IBMQJobApiError."""
+    """``read()`` (safe to repeat), retried on transient faults 0.25 s, 0.5 s, then 1 s apart; then IBMQJobApiError."""
     for attempt in range(attempts):
         try:
             with transient_as_api_error(action):

@@ -146,7 +146,8 @@ class RuntimeJob:
     def update_tags(self, replacement_tags: list[str] | None = None, additional_tags: list[str] | None = None,
                     removal_tags: list[str] | None = None) -> list[str]:
         """Replace, then add, then remove tags (the adapter's name and idempotency tags stay)."""
-        tags = list(self._facts.tags) if replacement_tags is None else replacement_tags + reserved_tags(self._facts.tags)
+        current = self._facts.tags
+        tags = list(current) if replacement_tags is None else replacement_tags + reserved_tags(current)
         tags += [tag for tag in additional_tags or () if tag not in tags]
         tags = [tag for tag in tags if tag not in (removal_tags or ()) or tag in reserved_tags([tag])]
         return self._put_tags(tags)

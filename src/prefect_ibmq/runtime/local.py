@@ -83,7 +83,7 @@ def local_instance(url: str, token: str, timeout: float = 10.0) -> str:
     return search.json()["items"][0]["crn"]
 
 
-def local_runtime_service(url: str, token: str, instance: str | None = None) -> "QiskitRuntimeService":
+def local_runtime_service(url: str, token: str, instance: str | None = None) -> QiskitRuntimeService:
     """A ``QiskitRuntimeService`` talking to the prefect-ibmq job service at ``url``.
 
     Args:
@@ -118,7 +118,7 @@ def local_runtime_service(url: str, token: str, instance: str | None = None) -> 
 
 
 @contextmanager
-def embedded_runtime_service(data_dir: str | PathLike[str] | None = None) -> Iterator["QiskitRuntimeService"]:
+def embedded_runtime_service(data_dir: str | PathLike[str] | None = None) -> Iterator[QiskitRuntimeService]:
     """The embedded default's job service (the one ``IBMQService.local()`` uses) through the stock client.
 
     Connects to the service of ``data_dir`` (default ``$PREFECT_IBMQ_DATA_DIR``, else

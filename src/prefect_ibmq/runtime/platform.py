@@ -59,8 +59,9 @@ class RuntimePlatform:
         documents: list[dict[str, Any]] = []
         while len(documents) < limit:
             wanted = min(limit - len(documents), MAX_PAGE)
-            answer = retrying("listing jobs", lambda: self.client.jobs_get(
-                limit=wanted, skip=skip + len(documents), job_tags=job_tags, backend_name=backend_name))
+            offset = skip + len(documents)
+            answer = retrying("listing jobs", lambda wanted=wanted, offset=offset: self.client.jobs_get(
+                limit=wanted, skip=offset, job_tags=job_tags, backend_name=backend_name))
             page = answer.get("jobs") or []
             documents += page
             if len(page) < wanted:

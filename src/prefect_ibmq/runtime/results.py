@@ -14,7 +14,7 @@ Pure qiskit: nothing here imports ``qiskit_ibm_runtime``.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -79,7 +79,7 @@ def _result(job_id: str | None, backend_name: str | None, experiments: list[dict
     return Result.from_dict({
         "backend_name": backend_name or "",
         "backend_version": "ibm-quantum-platform",
-        "date": datetime.now(timezone.utc).isoformat(),
+        "date": datetime.now(UTC).isoformat(),
         "header": {},
         "qobj_id": job_id,
         "job_id": job_id,

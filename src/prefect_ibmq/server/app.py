@@ -55,7 +55,8 @@ def create_app(config: ServerConfig, service: JobService | None = None) -> FastA
             responses={code: {"model": ErrorBody} for code in (401, 503)})
     async def stats() -> dict[str, int | str]:
         """What the server is doing now: ``long_polls_waiting``, the status requests parked in a
-        long-poll; and ``replica_id``, the name its claims carry in the shared store."""
+        long-poll; and ``replica_id``, the name its claims carry in the shared store.
+        """
         # waiting() on the loop, as the notifier requires.
         return {"long_polls_waiting": service.notifier.waiting(), "replica_id": service.store.origin}
 

@@ -42,7 +42,7 @@ class BackendSpec(BaseModel):
     seed: int | None = None
 
     @model_validator(mode="after")
-    def _fill_kind_defaults(self) -> "BackendSpec":
+    def _fill_kind_defaults(self) -> BackendSpec:
         # Defaults depend on kind, so they are filled after validation (frozen: via __dict__).
         if self.n_qubits is None:
             self.__dict__["n_qubits"] = 5 if self.kind == "noisy" else 24
@@ -51,7 +51,7 @@ class BackendSpec(BaseModel):
         return self
 
     @classmethod
-    def defaults(cls) -> list["BackendSpec"]:
+    def defaults(cls) -> list[BackendSpec]:
         """The three backends a server offers when its config names none."""
         return [
             cls(name="aer_simulator", kind="ideal"),
@@ -93,7 +93,7 @@ class ServerConfig(BaseModel):
     max_body_bytes: int = Field(64 * 1024 * 1024, ge=1024)
 
     @model_validator(mode="after")
-    def _known_store_url(self) -> "ServerConfig":
+    def _known_store_url(self) -> ServerConfig:
         url = self.store_url
         if url is not None and not url.startswith(("sqlite:///", "postgresql+psycopg://")):
             raise ValueError(
@@ -102,7 +102,7 @@ class ServerConfig(BaseModel):
         return self
 
     @model_validator(mode="after")
-    def _unique_backend_names(self) -> "ServerConfig":
+    def _unique_backend_names(self) -> ServerConfig:
         names = [spec.name for spec in self.backends]
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:
@@ -112,7 +112,7 @@ class ServerConfig(BaseModel):
         return self
 
     @model_validator(mode="after")
-    def _dask_scheduler_with_dask_only(self) -> "ServerConfig":
+    def _dask_scheduler_with_dask_only(self) -> ServerConfig:
         if self.simulation == "dask" and not self.dask_scheduler:
             raise ValueError('simulation="dask" needs dask_scheduler, the address of a Dask scheduler')
         if self.dask_scheduler and self.simulation != "dask":
@@ -123,7 +123,7 @@ class ServerConfig(BaseModel):
         return self
 
     @classmethod
-    def default(cls, data_dir: Path | str, **overrides: Any) -> "ServerConfig":
+    def default(cls, data_dir: Path | str, **overrides: Any) -> ServerConfig:
         """One local identity whose token is made once and kept in ``data_dir`` (mode 0600)."""
         data_dir = Path(data_dir)
         token = load_or_create_token(data_dir)
@@ -131,7 +131,7 @@ class ServerConfig(BaseModel):
         return cls(data_dir=data_dir, tokens={token: LOCAL_IDENTITY}, **overrides)
 
     @classmethod
-    def from_file(cls, path: Path | str, **overrides: Any) -> "ServerConfig":
+    def from_file(cls, path: Path | str, **overrides: Any) -> ServerConfig:
         """Read a TOML or JSON file: ``data_dir``, ``tokens``, ``backends``, ``workers``, ...
 
         ``tokens`` maps each token to ``{user, hub, group, project}``; ``backends`` is a

@@ -75,7 +75,7 @@ class DaskSimulators:
         self._threads = 0
         self._threads_at = float("-inf")
 
-    def submit(self, *args: Any) -> "DaskCall":
+    def submit(self, *args: Any) -> DaskCall:
         """Run ``simulators.simulate_qpy(*args)`` on a Dask worker."""
         # pure=False: two jobs' identical chunks must stay two tasks, or cancelling one job's
         # chunk would cancel the other's too.
@@ -104,7 +104,8 @@ class DaskSimulators:
 
 class DaskCall:
     """A chunk on the cluster, as a :class:`.simulators.ChunkCall` (a Dask future is not a
-    ``concurrent.futures.Future``)."""
+    ``concurrent.futures.Future``).
+    """
 
     def __init__(self, future: Future, stopping: threading.Event) -> None:
         self._future = future

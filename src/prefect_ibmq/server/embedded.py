@@ -73,7 +73,7 @@ class JobServer:
 
     # --- context manager -------------------------------------------------------------
 
-    def __enter__(self) -> "JobServer":
+    def __enter__(self) -> JobServer:
         self.start()
         return self
 
@@ -84,7 +84,7 @@ class JobServer:
 
     # --- start and stop --------------------------------------------------------------
 
-    def start(self) -> "JobServer":
+    def start(self) -> JobServer:
         if self._thread is not None:
             raise RuntimeError("this JobServer is already started")
         data_dir = Path(self.config.data_dir)
@@ -150,7 +150,8 @@ class JobServer:
 
     def stop(self) -> None:
         """Stop serving, interrupt running jobs (a restart requeues them), join threads, end the
-        simulator processes, close the DB."""
+        simulator processes, close the DB.
+        """
         if self._thread is None:
             return
         assert self._server is not None

@@ -37,10 +37,12 @@ from qiskit import QuantumCircuit, qpy
 from prefect_ibmq.wire import ApiJobStatus as S
 from prefect_ibmq.wire import JobError, JobRecord
 
+from .config import BackendSpec
 from .errors import StoreUnavailable
 from .notify import StatusNotifier
 from .queue import FairshareQueue, QueuedJob
-from .config import BackendSpec
+from .runtime.execute import execute
+from .simpool import SimulatorPool, SimulatorProcessDied
 from .simulators import (
     ChunkCall,
     ChunkRunner,
@@ -49,8 +51,6 @@ from .simulators import (
     SimulatorCrashed,
     ThreadRunner,
 )
-from .simpool import SimulatorPool, SimulatorProcessDied
-from .runtime.execute import execute
 from .store import Store
 
 if TYPE_CHECKING:  # distributed is imported only with simulation="dask"
@@ -84,7 +84,7 @@ def encode_result(result: dict[str, Any]) -> str:
 
 
 def _jsonable(value: Any) -> Any:
-    """numpy scalars/arrays, complex numbers and qiskit objects in aer's output."""
+    """Numpy scalars/arrays, complex numbers and qiskit objects in aer's output."""
     if isinstance(value, complex):
         return [value.real, value.imag]
     if hasattr(value, "tolist"):

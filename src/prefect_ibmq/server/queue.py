@@ -24,7 +24,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, case, func, select, update
@@ -242,7 +242,7 @@ class FairshareQueue:
             usage = self._usage(conn)
         ahead = float(found.through) - job.num_experiments
         wait_s = (running_left + ahead * per_experiment) / workers
-        start = datetime.now(timezone.utc) + timedelta(seconds=wait_s)
+        start = datetime.now(UTC) + timedelta(seconds=wait_s)
         complete = start + timedelta(seconds=job.num_experiments * per_experiment)
         hub, group, project = _priorities(usage, (job.owner_hub, job.owner_group, job.owner_project))
         return QueueInfoModel(

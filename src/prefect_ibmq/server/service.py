@@ -39,8 +39,8 @@ from .errors import ApiError, not_found
 from .executor import BEFORE_VALIDATION, Executor
 from .notify import ReplicaListener, StatusNotifier
 from .queue import FairshareQueue
-from .simulators import build_simulators
 from .replicas import Replica, new_replica_id
+from .simulators import build_simulators
 from .store import CHANNEL, JobFilter, NewJob, Store
 
 logger = logging.getLogger("prefect_ibmq.server.service")

@@ -89,7 +89,7 @@ class ThreadRunner:
 
     lookahead = 1
 
-    def __init__(self, simulators: dict[str, "Simulator"], threads: int) -> None:
+    def __init__(self, simulators: dict[str, Simulator], threads: int) -> None:
         self._simulators = simulators
         self._threads = threads
         self._aers: dict[str, AerSimulator] = {}
@@ -316,7 +316,7 @@ class Simulator:
             logger.warning("simulation failed on %s: %s", self.spec.name, exc)
             return [_failed(_header(c), run_options["shots"], f"ERROR: simulation failed: {exc}") for c in part]
         out_list = []
-        for circuit, experiment in zip(part, experiments):
+        for circuit, experiment in zip(part, experiments, strict=False):
             experiment.setdefault("header", _header(circuit))
             if self.spec.failure_probability and rng.random() < self.spec.failure_probability:
                 experiment = _failed(
@@ -347,7 +347,7 @@ def make_aer(threads: int, generic: GenericBackendV2 | None) -> AerSimulator:
 
 
 def simulate(aer: AerSimulator, part: list[QuantumCircuit], run_options: dict[str, Any]) -> list[dict[str, Any]]:
-    """aer's per-experiment result dicts for ``part``; raises if aer fails."""
+    """Aer's per-experiment result dicts for ``part``; raises if aer fails."""
     experiments = list(_execute(aer, part, run_options).to_dict()["results"])
     if len(experiments) != len(part):
         raise RuntimeError(f"aer returned {len(experiments)} results for {len(part)} circuits")

@@ -22,11 +22,24 @@ import logging
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
-from sqlalchemy import Connection, Engine, and_, bindparam, create_engine, delete, event, func, insert, or_, select, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    and_,
+    bindparam,
+    create_engine,
+    delete,
+    event,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import RowMapping
 
@@ -57,14 +70,14 @@ T = TypeVar("T")
 
 def now_iso() -> str:
     """Now, as ISO 8601 UTC with microseconds (the format of every stored time)."""
-    return datetime.now(timezone.utc).isoformat(timespec="microseconds")
+    return datetime.now(UTC).isoformat(timespec="microseconds")
 
 
 def to_iso(value: datetime) -> str:
     """A datetime in the stored format (naive ones are taken as UTC), so strings compare."""
     if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
-    return value.astimezone(timezone.utc).isoformat(timespec="microseconds")
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).isoformat(timespec="microseconds")
 
 
 def sqlite_url(data_dir: Path) -> str:
@@ -439,7 +452,7 @@ class Store:
 
     @_guarded
     def pending_counts(self) -> dict[str, int]:
-        """backend -> number of jobs not yet final."""
+        """Backend -> number of jobs not yet final."""
         finals = [s.value for s in ApiJobStatus if s.is_final]
         query = select(jobs.c.backend, func.count()).where(jobs.c.status.not_in(finals)).group_by(jobs.c.backend)
         with self._reading() as conn:

@@ -31,7 +31,7 @@ class EstimatorProgram:
         isa = pass_manager(backend, optimization_level).run([pub.circuit for pub in pubs])
         return [
             EstimatorPub(circuit, pub.observables.apply_layout(circuit.layout), pub.parameter_values, pub.precision)
-            for circuit, pub in zip(isa, pubs)
+            for circuit, pub in zip(isa, pubs, strict=False)
         ]
 
     def run(self, mode: Any, pubs: list[EstimatorPub], tags: list[str], options: Mapping[str, Any]) -> Any:

@@ -21,7 +21,7 @@ class SamplerProgram:
         if optimization_level is None:
             return pubs
         isa = pass_manager(backend, optimization_level).run([pub.circuit for pub in pubs])
-        return [SamplerPub(circuit, pub.parameter_values, pub.shots) for circuit, pub in zip(isa, pubs)]
+        return [SamplerPub(circuit, pub.parameter_values, pub.shots) for circuit, pub in zip(isa, pubs, strict=False)]
 
     def run(self, mode: Any, pubs: list[SamplerPub], tags: list[str], options: Mapping[str, Any]) -> Any:
         from qiskit_ibm_runtime import SamplerV2

@@ -10,10 +10,9 @@ from fastapi.responses import PlainTextResponse
 from prefect_ibmq.wire import FINAL_STATUSES, ApiJobStatus, Identity
 
 from ..store import JobFilter
-
 from .deps import get_runtime, runtime_identity
-from .service import RuntimeService, parse_time
 from .schemas import JobCreate, JobCreated, JobList, RuntimeJob, TagsReplace
+from .service import RuntimeService, parse_time
 
 router = APIRouter(prefix="/jobs", tags=["runtime: jobs"])
 #: The largest page of ``GET /jobs``.

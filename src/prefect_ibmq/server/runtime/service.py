@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import secrets
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from prefect_ibmq.wire import FINAL_STATUSES, ApiJobStatus, Identity, JobRecord, RunOptions
@@ -59,7 +59,7 @@ def parse_time(value: str, name: str) -> str:
 
 def _expired(row: session_store.SessionRow) -> bool:
     """Past its max_ttl since it was created (it then accepts no more jobs, as on IBM Quantum)."""
-    age = datetime.now(timezone.utc) - datetime.fromisoformat(row.created)
+    age = datetime.now(UTC) - datetime.fromisoformat(row.created)
     return age.total_seconds() > row.max_ttl
 
 

@@ -1,5 +1,6 @@
 """Program ``estimator``: EstimatorV2 pubs ``[circuit, observables, parameter values, precision]``
-on qiskit-aer's EstimatorV2 (exact expectation values; a precision > 0 adds that much Gaussian noise)."""
+on qiskit-aer's EstimatorV2 (exact expectation values; a precision > 0 adds that much Gaussian noise).
+"""
 
 from __future__ import annotations
 
