@@ -291,7 +291,8 @@ def test_store_full_in_the_middle_of_a_write_is_retryable_not_internal(tmp_path)
     import os
 
     from prefect_ibmq.server.errors import StoreUnavailable
-    from prefect_ibmq.server.store import NewJob, Store
+    from prefect_ibmq.server.rows import NewJob
+    from prefect_ibmq.server.store import Store
     from prefect_ibmq.wire import Identity, RunOptions
 
     store = Store(tmp_path)

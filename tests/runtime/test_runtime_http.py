@@ -16,8 +16,9 @@ from qiskit_ibm_runtime import RuntimeDecoder, RuntimeEncoder
 
 from prefect_ibmq.runtime.local import local_instance
 from prefect_ibmq.server import JobServer
+from prefect_ibmq.server.rows import NewJob
 from prefect_ibmq.server.runtime.crn import instance_crn
-from prefect_ibmq.server.store import NewJob, SessionClosed
+from prefect_ibmq.server.store import SessionClosed
 from prefect_ibmq.wire import ApiJobStatus, RunOptions
 from tests.conftest import TOKENS
 from tests.runtime.conftest import runtime_config

@@ -11,11 +11,13 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 
+from prefect_ibmq.server.engine import DB_FILE
+from prefect_ibmq.server.filters import JobFilter
 from prefect_ibmq.server.migrate import current_revision
 from prefect_ibmq.server.queue import FairshareQueue
 from prefect_ibmq.server.replicas import Replica
 from prefect_ibmq.server.schema import metadata
-from prefect_ibmq.server.store import DB_FILE, JobFilter, Store
+from prefect_ibmq.server.store import Store
 from prefect_ibmq.wire import ApiJobStatus as S
 from prefect_ibmq.wire import Identity, RunOptions
 

@@ -13,10 +13,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import update
 
+from prefect_ibmq.server.filters import JobFilter
 from prefect_ibmq.server.queue import FairshareQueue
 from prefect_ibmq.server.replicas import Replica
+from prefect_ibmq.server.rows import NewJob
 from prefect_ibmq.server.schema import replicas
-from prefect_ibmq.server.store import JobFilter, NewJob, Store
+from prefect_ibmq.server.store import Store
 from prefect_ibmq.wire import ApiJobStatus as S
 from prefect_ibmq.wire import Identity, RunOptions
 

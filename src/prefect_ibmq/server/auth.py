@@ -51,7 +51,7 @@ def is_owner(job: JobRecord, who: Identity) -> bool:
 
 
 def can_see(job: JobRecord, who: Identity) -> bool:
-    """The owner always; others as the share level allows (mirrors Store._visible_clause)."""
+    """The owner always; others as the share level allows (mirrors filters.visible_to)."""
     if is_owner(job, who):
         return True
     owner, level = job.owner, job.share_level

@@ -32,8 +32,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from prefect_ibmq.wire import ApiJobStatus, QueueInfoModel
 
+from .engine import guarded
 from .schema import fairshare_turns, jobs, replicas
-from .store import Store, _guarded, now_iso
+from .store import Store, now_iso
 
 Project = tuple[str, str, str]  # hub, group, project
 QUEUED = ApiJobStatus.QUEUED.value
@@ -143,7 +144,7 @@ class FairshareQueue:
             time.sleep(IDLE_POLL_S / 4)  # the database is busy or away: try again shortly
             return None
 
-    @_guarded
+    @guarded
     def claim(self, replica_id: str) -> QueuedJob | None:
         """Move the first queued job to RUNNING under ``replica_id``; None if none is queued."""
         store = self._store
@@ -214,7 +215,7 @@ class FairshareQueue:
 
     # --- reporting -------------------------------------------------------------------
 
-    @_guarded
+    @guarded
     def info(self, job_id: str) -> QueueInfoModel | None:
         """Position, estimates and priorities of a queued job; None when not queued."""
         with self._store._reading() as conn:

@@ -21,9 +21,10 @@ from sqlalchemy import Connection, delete, insert, or_, select, update
 
 from prefect_ibmq.wire import ApiJobStatus
 
+from .engine import guarded
 from .errors import StoreUnavailable
 from .schema import jobs, replicas, steps
-from .store import Store, _guarded, now_iso
+from .store import Store, now_iso
 
 logger = logging.getLogger("prefect_ibmq.server.replicas")
 
@@ -72,7 +73,7 @@ class Replica:
         except Exception:  # the database is gone: the lease simply runs out
             logger.warning("could not give back the lease of %s", self.replica_id, exc_info=True)
 
-    @_guarded
+    @guarded
     def register(self) -> None:
         def apply(conn: Connection) -> None:
             if self._store.is_sqlite:
@@ -89,7 +90,7 @@ class Replica:
             )
         )
 
-    @_guarded
+    @guarded
     def renew(self) -> None:
         def apply(conn: Connection) -> None:
             renewed = conn.execute(
@@ -102,7 +103,7 @@ class Replica:
 
         self._store._write(apply)
 
-    @_guarded
+    @guarded
     def reap(self) -> list[str]:
         """Requeue the jobs RUNNING under no live replica; returns their ids."""
         store = self._store

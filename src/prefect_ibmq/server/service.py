@@ -37,11 +37,13 @@ from .checks import check_submission
 from .config import ServerConfig
 from .errors import ApiError, not_found
 from .executor import BEFORE_VALIDATION, Executor
+from .filters import JobFilter
 from .notify import ReplicaListener, StatusNotifier
 from .queue import FairshareQueue
 from .replicas import Replica, new_replica_id
+from .rows import NewJob
 from .simulators import build_simulators
-from .store import CHANNEL, JobFilter, NewJob, Store
+from .store import CHANNEL, Store
 
 logger = logging.getLogger("prefect_ibmq.server.service")
 S = ApiJobStatus

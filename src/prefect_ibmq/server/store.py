@@ -7,64 +7,45 @@ every write transaction is ``BEGIN IMMEDIATE`` (no deadlock on upgrade); on
 PostgreSQL a pool of connections serves threads at once. The schema comes from the
 Alembic migrations, applied when the store opens.
 
-"locked" / "disk I/O" / "full" errors of SQLite and a lost or refused PostgreSQL
-connection become :class:`~prefect_ibmq.server.errors.StoreUnavailable` (503), never
-a hang. Writes that change a job announce it on PostgreSQL with ``pg_notify`` in the
-same transaction, delivered to the other replicas at commit (see :mod:`.notify`).
+Every query method is :func:`~.engine.guarded`: an unusable database answers 503,
+never a hang. Writes that change a job announce it on PostgreSQL with ``pg_notify``
+in the same transaction, delivered to the other replicas at commit (see :mod:`.notify`).
+Engines live in :mod:`.engine`, rows <-> records in :mod:`.rows`, listing filters in
+:mod:`.filters`.
 """
 
 from __future__ import annotations
 
 import contextlib
-import functools
 import json
 import logging
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, TypeVar
 
-from sqlalchemy import (
-    Connection,
-    Engine,
-    and_,
-    bindparam,
-    create_engine,
-    delete,
-    event,
-    func,
-    insert,
-    or_,
-    select,
-    update,
-)
+from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import RowMapping
 
-from prefect_ibmq.wire import ApiJobStatus, Identity, JobError, JobRecord, RunOptions
+from prefect_ibmq.wire import ApiJobStatus, Identity, JobError, JobRecord
 
 from . import migrate
-from .errors import StoreUnavailable
+from .engine import guarded, make_engine, sqlite_url
+from .filters import JobFilter, matching
+from .rows import NewJob, job_row, records
 from .schema import circuits, job_tags, jobs, result_reads, results, runtime_params, sessions, steps
 
 logger = logging.getLogger("prefect_ibmq.server.store")
 
-DB_FILE = "jobs.sqlite3"
-BUSY_TIMEOUT_S = 2.0
-_SQLITE_UNAVAILABLE = ("locked", "busy", "disk i/o error", "database or disk is full", "unable to open")
 #: The channel of the replicas' wake-ups (payload: "<origin replica> <job id> <status>").
 CHANNEL = "prefect_ibmq_jobs"
-#: PostgreSQL connections per replica: request threads, workers, the lease keeper.
-PG_POOL_SIZE = 8
-PG_POOL_OVERFLOW = 8
 
 #: Built once: building a statement costs more than running it on SQLite.
 _DROP_STEP = delete(steps).where(steps.c.job_id == bindparam("job"), steps.c.status == bindparam("status"))
 _ENTER_STEP = insert(steps)
 
-P = ParamSpec("P")
 T = TypeVar("T")
 
 
@@ -80,114 +61,12 @@ def to_iso(value: datetime) -> str:
     return value.astimezone(UTC).isoformat(timespec="microseconds")
 
 
-def sqlite_url(data_dir: Path) -> str:
-    return f"sqlite:///{data_dir / DB_FILE}"
-
-
-def _guarded(method: Callable[P, T]) -> Callable[P, T]:
-    """Turn a busy/full/failing SQLite or an unreachable PostgreSQL into StoreUnavailable (503)."""
-
-    @functools.wraps(method)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
-        try:
-            return method(*args, **kwargs)
-        except sa_exc.TimeoutError as exc:  # no pooled connection free in time
-            logger.warning("store unavailable: %s", exc)
-            raise StoreUnavailable(f"no database connection free: {exc}") from exc
-        except sa_exc.OperationalError as exc:
-            reason = str(exc.orig)
-            if exc.connection_invalidated or _unavailable(exc):
-                logger.warning("store unavailable: %s", reason)
-                raise StoreUnavailable(reason) from exc
-            raise
-
-    return wrapper
-
-
-def _unavailable(exc: sa_exc.OperationalError) -> bool:
-    if type(exc.orig).__module__.startswith("psycopg"):
-        return True  # connection lost/refused, server shutting down, deadlock, serialization
-    text_ = str(exc.orig).lower()
-    return any(marker in text_ for marker in _SQLITE_UNAVAILABLE)
-
-
 class SessionClosed(Exception):
     """A job for a session that is closed (or gone): nothing was stored."""
 
     def __init__(self, session_id: str) -> None:
         super().__init__(f"session {session_id!r} is closed and accepts no more jobs")
         self.session_id = session_id
-
-
-@dataclass
-class NewJob:
-    """What :meth:`Store.create_job` needs."""
-
-    job_id: str
-    backend: str
-    owner: Identity
-    qpy: bytes
-    num_experiments: int
-    options: RunOptions
-    name: str | None = None
-    tags: list[str] = field(default_factory=list)
-    share_level: str = "none"
-    experiment_id: str | None = None
-    client_info: dict[str, str] = field(default_factory=dict)
-    header: dict[str, Any] = field(default_factory=dict)
-    private: bool = False
-    idempotency_key: str | None = None
-    #: Qiskit Runtime jobs only: the program, its parameters (the client's JSON text) and session.
-    program_id: str | None = None
-    params: str | None = None
-    session_id: str | None = None
-
-
-@dataclass
-class JobFilter:
-    """The filters of ``GET /v1/jobs`` (None: not filtered)."""
-
-    backend: str | None = None
-    statuses: Sequence[str] | None = None
-    tags: Sequence[str] | None = None
-    tags_and: bool = False
-    name_regex: str | None = None
-    created_after: str | None = None
-    created_before: str | None = None
-    experiment_id: str | None = None
-    #: Qiskit Runtime jobs only (``/api/v1/jobs``), and their program and session filters.
-    runtime_only: bool = False
-    program_id: str | None = None
-    session_id: str | None = None
-    ascending: bool = False  # oldest first (``sort=ASC``)
-
-
-def make_engine(url: str) -> Engine:
-    """An engine for ``url``: SQLite with one locked connection, PostgreSQL with a pool."""
-    if url.startswith("sqlite"):
-        engine = create_engine(
-            url, pool_size=1, max_overflow=0, pool_timeout=BUSY_TIMEOUT_S * 4,
-            connect_args={"timeout": BUSY_TIMEOUT_S, "check_same_thread": False},
-        )
-        event.listen(engine, "connect", _sqlite_connect)
-        event.listen(engine, "begin", _sqlite_begin)
-        return engine
-    return create_engine(
-        url, pool_size=PG_POOL_SIZE, max_overflow=PG_POOL_OVERFLOW, pool_timeout=10
-    )
-
-
-def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
-    # Autocommit at the driver: SQLAlchemy's "begin" event below issues the BEGIN itself.
-    dbapi_connection.isolation_level = None
-    dbapi_connection.execute("PRAGMA journal_mode=WAL")
-    dbapi_connection.execute("PRAGMA synchronous=NORMAL")
-
-
-def _sqlite_begin(connection: Connection) -> None:
-    # Writers take the write lock up front: no deadlock when a reader upgrades.
-    immediate = connection.info.pop("immediate", False)
-    connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
 class Store:
@@ -207,7 +86,7 @@ class Store:
         )
         self._migrate()
 
-    @_guarded
+    @guarded
     def _migrate(self) -> None:
         with self._lock:
             migrate.upgrade(self.engine)
@@ -249,7 +128,7 @@ class Store:
 
     # --- creating and reading --------------------------------------------------------
 
-    @_guarded
+    @guarded
     def create_job(self, job: NewJob) -> tuple[str, bool]:
         """Store a job going CREATING -> CREATED; returns (job_id, created).
 
@@ -272,7 +151,7 @@ class Store:
                 if existing:
                     return existing, False
             created = now_iso()
-            conn.execute(insert(jobs).values(**self._job_row(job, created)))
+            conn.execute(insert(jobs).values(**job_row(job, created)))
             conn.execute(insert(circuits).values(job_id=job.job_id, qpy=job.qpy))
             if job.params is not None:
                 conn.execute(insert(runtime_params).values(job_id=job.job_id, params=job.params))
@@ -296,20 +175,6 @@ class Store:
             return existing, False
 
     @staticmethod
-    def _job_row(job: NewJob, created: str) -> dict[str, Any]:
-        return {
-            "job_id": job.job_id, "backend": job.backend, "status": ApiJobStatus.CREATED.value,
-            "creation_date": created, "name": job.name, "tags": json.dumps(job.tags),
-            "share_level": job.share_level, "experiment_id": job.experiment_id,
-            "client_info": json.dumps(job.client_info), "options": job.options.model_dump_json(),
-            "header": json.dumps(job.header), "private": int(job.private),
-            "owner_user": job.owner.user, "owner_hub": job.owner.hub, "owner_group": job.owner.group,
-            "owner_project": job.owner.project, "num_experiments": job.num_experiments,
-            "idempotency_key": job.idempotency_key, "program_id": job.program_id,
-            "session_id": job.session_id,
-        }
-
-    @staticmethod
     def _find_idempotent(conn: Connection, owner: Identity, key: str) -> str | None:
         return conn.execute(
             select(jobs.c.job_id).where(
@@ -319,138 +184,51 @@ class Store:
             )
         ).scalar()
 
-    @_guarded
+    @guarded
     def get_job(self, job_id: str) -> JobRecord | None:
         with self._reading() as conn:
             rows = list(conn.execute(select(jobs).where(jobs.c.job_id == job_id)).mappings())
-            return self._records(conn, rows)[0] if rows else None
+            return records(conn, rows)[0] if rows else None
 
-    @_guarded
+    @guarded
     def get_status(self, job_id: str) -> ApiJobStatus | None:
         rows = self._read(select(jobs.c.status).where(jobs.c.job_id == job_id))
         return ApiJobStatus(rows[0]["status"]) if rows else None
 
-    def _records(self, conn: Connection, rows: list[RowMapping]) -> list[JobRecord]:
-        ids = [row["job_id"] for row in rows]
-        by_job: dict[str, dict[str, str]] = {job_id: {} for job_id in ids}
-        for start in range(0, len(ids), 500):  # stay under SQLite's bound-parameter limit
-            chunk = ids[start : start + 500]
-            query = select(steps.c.job_id, steps.c.status, steps.c.at).where(steps.c.job_id.in_(chunk))
-            for step in conn.execute(query.order_by(steps.c.id)):
-                by_job[step.job_id][step.status] = step.at
-        return [self._record(row, by_job[row["job_id"]]) for row in rows]
-
-    @staticmethod
-    def _record(row: RowMapping, steps_at: dict[str, str]) -> JobRecord:
-        error = None
-        if row["error_code"] is not None:
-            error = JobError(code=row["error_code"], message=row["error_message"] or "")
-        return JobRecord(
-            job_id=row["job_id"],
-            backend=row["backend"],
-            status=ApiJobStatus(row["status"]),
-            creation_date=row["creation_date"],
-            name=row["name"],
-            tags=json.loads(row["tags"]),
-            share_level=row["share_level"],
-            experiment_id=row["experiment_id"],
-            client_info=json.loads(row["client_info"]),
-            options=RunOptions.model_validate_json(row["options"]),
-            header=json.loads(row["header"]),
-            private=bool(row["private"]),
-            owner=Identity(
-                user=row["owner_user"], hub=row["owner_hub"],
-                group=row["owner_group"], project=row["owner_project"],
-            ),
-            num_experiments=row["num_experiments"],
-            time_per_step=steps_at,
-            run_mode=row["run_mode"],
-            error=error,
-            result_consumed=bool(row["result_consumed"]),
-            requeued=row["requeued"],
-            program_id=row["program_id"],
-            session_id=row["session_id"],
-            # A Qiskit Runtime job is its program's inputs, not a list of QPY circuits.
-            kind=f"runtime-{row['program_id']}" if row["program_id"] else "qpy-circuits",
-        )
-
-    @_guarded
+    @guarded
     def list_jobs(
         self, viewer: Identity, filters: JobFilter, limit: int, offset: int
     ) -> tuple[list[JobRecord], int]:
         """Jobs ``viewer`` may see matching ``filters``, newest first (unless ascending), and their total count."""
-        condition = self._list_condition(viewer, filters)
+        condition = matching(viewer, filters)
         order = jobs.c.seq.asc() if filters.ascending else jobs.c.seq.desc()
         with self._reading() as conn:
             total = conn.execute(select(func.count()).select_from(jobs).where(condition)).scalar_one()
             query = select(jobs).where(condition).order_by(order).limit(limit).offset(offset)
             rows = list(conn.execute(query).mappings())
-            return self._records(conn, rows), total
+            return records(conn, rows), total
 
-    def _list_condition(self, viewer: Identity, filters: JobFilter) -> Any:
-        clauses = [self._visible(viewer)]
-        if filters.backend is not None:
-            clauses.append(jobs.c.backend == filters.backend)
-        if filters.statuses:
-            clauses.append(jobs.c.status.in_(list(filters.statuses)))
-        if filters.tags:
-            wanted = sorted(set(filters.tags))
-            matching = select(job_tags.c.job_id).where(job_tags.c.tag.in_(wanted))
-            if filters.tags_and:
-                matching = matching.group_by(job_tags.c.job_id).having(func.count() == len(wanted))
-            clauses.append(jobs.c.job_id.in_(matching))
-        if filters.name_regex is not None:
-            # SQLite: SQLAlchemy's REGEXP function (Python's re); PostgreSQL: its "~" operator.
-            clauses.append(jobs.c.name.regexp_match(filters.name_regex))
-        if filters.created_after is not None:
-            clauses.append(jobs.c.creation_date >= filters.created_after)
-        if filters.created_before is not None:
-            clauses.append(jobs.c.creation_date <= filters.created_before)
-        if filters.experiment_id is not None:
-            clauses.append(jobs.c.experiment_id == filters.experiment_id)
-        if filters.runtime_only:
-            clauses.append(jobs.c.program_id.is_not(None))
-        if filters.program_id is not None:
-            clauses.append(jobs.c.program_id == filters.program_id)
-        if filters.session_id is not None:
-            clauses.append(jobs.c.session_id == filters.session_id)
-        return and_(*clauses)
-
-    @staticmethod
-    def _visible(viewer: Identity) -> Any:
-        """"The owner, or shared with the viewer by its share level" (see auth.can_see)."""
-        v, c = viewer, jobs.c
-        same_hub = c.owner_hub == v.hub
-        same_group = same_hub & (c.owner_group == v.group)
-        return or_(
-            (c.owner_user == v.user) & same_group & (c.owner_project == v.project),
-            c.share_level == "global",
-            (c.share_level == "hub") & same_hub,
-            (c.share_level == "group") & same_group,
-            (c.share_level == "project") & same_group & (c.owner_project == v.project),
-        )
-
-    @_guarded
+    @guarded
     def circuits(self, job_id: str, runnable: bool = False) -> bytes | None:
         column = circuits.c.runnable_qpy if runnable else circuits.c.qpy
         rows = self._read(select(column.label("data")).where(circuits.c.job_id == job_id))
         return bytes(rows[0]["data"]) if rows and rows[0]["data"] is not None else None
 
-    @_guarded
+    @guarded
     def runtime_params(self, job_id: str) -> str | None:
         """A Qiskit Runtime job's program parameters (the client's JSON text)."""
         rows = self._read(select(runtime_params.c.params).where(runtime_params.c.job_id == job_id))
         return rows[0]["params"] if rows else None
 
-    @_guarded
+    @guarded
     def jobs_in(self, statuses: Iterable[ApiJobStatus]) -> list[JobRecord]:
         """Jobs in any of ``statuses``, oldest first (used to resume work after a restart)."""
         values = [s.value for s in statuses]
         with self._reading() as conn:
             rows = list(conn.execute(select(jobs).where(jobs.c.status.in_(values)).order_by(jobs.c.seq)).mappings())
-            return self._records(conn, rows)
+            return records(conn, rows)
 
-    @_guarded
+    @guarded
     def pending_counts(self) -> dict[str, int]:
         """Backend -> number of jobs not yet final."""
         finals = [s.value for s in ApiJobStatus if s.is_final]
@@ -460,7 +238,7 @@ class Store:
 
     # --- changing --------------------------------------------------------------------
 
-    @_guarded
+    @guarded
     def transition(
         self,
         job_id: str,
@@ -506,7 +284,7 @@ class Store:
 
         return self._write(apply)
 
-    @_guarded
+    @guarded
     def finish_run(
         self, job_id: str, to: ApiJobStatus, result_json: str, error: JobError | None,
         finished_at: float, claimed_by: str,
@@ -538,7 +316,7 @@ class Store:
 
         return self._write(apply)
 
-    @_guarded
+    @guarded
     def read_result(self, job_id: str, consume: bool, read_key: str | None = None) -> str | None:
         """The stored result JSON; with ``consume`` it goes to one reader only (None for others).
 
@@ -569,7 +347,7 @@ class Store:
 
         return self._write(take)
 
-    @_guarded
+    @guarded
     def acknowledge_result(self, job_id: str, read_key: str) -> bool:
         """Delete the result held for ``read_key``; True when that key holds (or held) it."""
 
@@ -587,14 +365,14 @@ class Store:
         conn.execute(update(jobs).where(jobs.c.job_id == job_id).values(result_consumed=1))
         conn.execute(delete(results).where(results.c.job_id == job_id))
 
-    @_guarded
+    @guarded
     def rename(self, job_id: str, name: str) -> bool:
         def apply(conn: Connection) -> bool:
             return conn.execute(update(jobs).where(jobs.c.job_id == job_id).values(name=name)).rowcount == 1
 
         return self._write(apply)
 
-    @_guarded
+    @guarded
     def update_tags(self, job_id: str, change: Callable[[list[str]], list[str]]) -> list[str] | None:
         """Apply ``change`` to the job's tags in one transaction (no lost concurrent update)."""
 
@@ -614,7 +392,7 @@ class Store:
 
         return self._write(apply)
 
-    @_guarded
+    @guarded
     def delete_job(self, job_id: str) -> bool:
         def apply(conn: Connection) -> bool:
             deleted = conn.execute(delete(jobs).where(jobs.c.job_id == job_id)).rowcount == 1

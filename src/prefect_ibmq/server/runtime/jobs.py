@@ -9,7 +9,7 @@ from fastapi.responses import PlainTextResponse
 
 from prefect_ibmq.wire import FINAL_STATUSES, ApiJobStatus, Identity
 
-from ..store import JobFilter
+from ..filters import JobFilter
 from .deps import get_runtime, runtime_identity
 from .schemas import JobCreate, JobCreated, JobList, RuntimeJob, TagsReplace
 from .service import RuntimeService, parse_time

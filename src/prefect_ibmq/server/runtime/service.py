@@ -16,8 +16,9 @@ from prefect_ibmq.wire import FINAL_STATUSES, ApiJobStatus, Identity, JobRecord,
 
 from ..auth import can_see
 from ..executor import dump_circuits
+from ..rows import NewJob
 from ..service import JobService
-from ..store import NewJob, SessionClosed, to_iso
+from ..store import SessionClosed, to_iso
 from . import session_store
 from .codec import UnsupportedValue, decode_params
 from .crn import instance_crn

@@ -14,8 +14,9 @@ from sqlalchemy import Connection, func, insert, select, update
 
 from prefect_ibmq.wire import Identity
 
+from ..engine import guarded
 from ..schema import jobs, sessions
-from ..store import Store, _guarded, now_iso
+from ..store import Store, now_iso
 
 
 @dataclass
@@ -30,7 +31,7 @@ class SessionRow:
     closed: str | None
 
 
-@_guarded
+@guarded
 def create_session(store: Store, session_id: str, mode: str, backend: str, owner: Identity, max_ttl: int) -> None:
     def add(conn: Connection) -> None:
         conn.execute(
@@ -44,7 +45,7 @@ def create_session(store: Store, session_id: str, mode: str, backend: str, owner
     store._write(add)
 
 
-@_guarded
+@guarded
 def get_session(store: Store, session_id: str) -> SessionRow | None:
     rows = store._read(select(sessions).where(sessions.c.session_id == session_id))
     if not rows:
@@ -64,7 +65,7 @@ def get_session(store: Store, session_id: str) -> SessionRow | None:
     )
 
 
-@_guarded
+@guarded
 def close_session(store: Store, session_id: str) -> None:
     """Stop accepting jobs; the first close time stays."""
 
@@ -77,7 +78,7 @@ def close_session(store: Store, session_id: str) -> None:
     store._write(close)
 
 
-@_guarded
+@guarded
 def session_jobs(store: Store, session_id: str) -> list[dict[str, Any]]:
     """(job_id, status) of a session's jobs, oldest first."""
     query = select(jobs.c.job_id, jobs.c.status).where(jobs.c.session_id == session_id).order_by(jobs.c.seq)
