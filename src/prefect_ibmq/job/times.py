@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from prefect_ibmq.timestamps import parse_iso
+
 
 def utc_iso_to_local(value: str) -> datetime:
     """A tz-aware datetime in the local time zone from an ISO 8601 string (naive means UTC)."""
-    moment = datetime.fromisoformat(value)
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone()
+    return parse_iso(value).astimezone()
 
 
 def to_utc_iso(moment: datetime) -> str:

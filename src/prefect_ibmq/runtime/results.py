@@ -14,12 +14,13 @@ Pure qiskit: nothing here imports ``qiskit_ibm_runtime``.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
 from qiskit.primitives import BitArray, PrimitiveResult
 from qiskit.result import Result
+
+from prefect_ibmq.timestamps import now_iso
 
 
 def is_primitive_result(value: Any) -> bool:
@@ -79,7 +80,7 @@ def _result(job_id: str | None, backend_name: str | None, experiments: list[dict
     return Result.from_dict({
         "backend_name": backend_name or "",
         "backend_version": "ibm-quantum-platform",
-        "date": datetime.now(UTC).isoformat(),
+        "date": now_iso(),
         "header": {},
         "qobj_id": job_id,
         "job_id": job_id,

@@ -2,7 +2,8 @@
 
 Start one in a background thread with :class:`JobServer`, or as a process with
 ``prefect-ibmq server``. It imports nothing of the client; the two share only
-:mod:`prefect_ibmq.wire`.
+:mod:`prefect_ibmq.wire` (the wire format) and :mod:`prefect_ibmq.timestamps` (its times,
+standard library only). ``tests/server/test_layering.py`` checks it.
 """
 
 from .app import create_app

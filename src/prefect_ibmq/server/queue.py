@@ -30,11 +30,12 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, case, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from prefect_ibmq.timestamps import now_iso, to_iso
 from prefect_ibmq.wire import ApiJobStatus, QueueInfoModel
 
 from .engine import guarded
 from .schema import fairshare_turns, jobs, replicas
-from .store import Store, now_iso
+from .store import Store
 
 Project = tuple[str, str, str]  # hub, group, project
 QUEUED = ApiJobStatus.QUEUED.value
@@ -249,8 +250,8 @@ class FairshareQueue:
         return QueueInfoModel(
             position=found.position,
             status="PENDING_IN_QUEUE",
-            estimated_start_time=start.isoformat(timespec="microseconds"),
-            estimated_complete_time=complete.isoformat(timespec="microseconds"),
+            estimated_start_time=to_iso(start),
+            estimated_complete_time=to_iso(complete),
             hub_priority=hub,
             group_priority=group,
             project_priority=project,

@@ -19,12 +19,13 @@ from collections.abc import Callable
 
 from sqlalchemy import Connection, delete, insert, or_, select, update
 
+from prefect_ibmq.timestamps import now_iso
 from prefect_ibmq.wire import ApiJobStatus
 
 from .engine import guarded
 from .errors import StoreUnavailable
 from .schema import jobs, replicas, steps
-from .store import Store, now_iso
+from .store import Store
 
 logger = logging.getLogger("prefect_ibmq.server.replicas")
 

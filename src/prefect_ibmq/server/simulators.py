@@ -35,10 +35,10 @@ from qiskit.result import Result
 from qiskit.transpiler import Target
 from qiskit_aer import AerSimulator
 
+from prefect_ibmq.timestamps import now_iso
 from prefect_ibmq.wire import BackendConfiguration, RunOptions
 
 from .config import BackendSpec
-from .store import now_iso
 
 logger = logging.getLogger("prefect_ibmq.server.simulators")
 

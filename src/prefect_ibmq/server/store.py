@@ -21,7 +21,6 @@ import json
 import logging
 import threading
 from collections.abc import Callable, Iterable, Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -29,6 +28,7 @@ from sqlalchemy import Connection, bindparam, delete, func, insert, select, upda
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import RowMapping
 
+from prefect_ibmq.timestamps import now_iso
 from prefect_ibmq.wire import ApiJobStatus, Identity, JobError, JobRecord
 
 from . import migrate
@@ -47,18 +47,6 @@ _DROP_STEP = delete(steps).where(steps.c.job_id == bindparam("job"), steps.c.sta
 _ENTER_STEP = insert(steps)
 
 T = TypeVar("T")
-
-
-def now_iso() -> str:
-    """Now, as ISO 8601 UTC with microseconds (the format of every stored time)."""
-    return datetime.now(UTC).isoformat(timespec="microseconds")
-
-
-def to_iso(value: datetime) -> str:
-    """A datetime in the stored format (naive ones are taken as UTC), so strings compare."""
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value.astimezone(UTC).isoformat(timespec="microseconds")
 
 
 class SessionClosed(Exception):

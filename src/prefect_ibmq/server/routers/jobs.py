@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime
 from typing import Any, Literal
 
 from fastapi import APIRouter, Body, Depends, Header, Query, Response
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
+from prefect_ibmq.timestamps import parse_iso, to_iso
 from prefect_ibmq.wire import (
     IDEMPOTENCY_HEADER,
     MAX_STATUS_WAIT,
@@ -35,7 +35,6 @@ from prefect_ibmq.wire import (
 from ..auth import current_identity
 from ..errors import ApiError, describe_validation_errors, not_found
 from ..service import JobService, parse_filters
-from ..store import to_iso
 from .deps import get_service
 
 SQLITE_MAX_INT = 2**63 - 1
@@ -91,7 +90,7 @@ def _iso_query(name: str, value: str | None) -> str | None:
     if value is None:
         return None
     try:
-        parsed = datetime.fromisoformat(value.upper().replace("Z", "+00:00"))
+        parsed = parse_iso(value)
     except ValueError:
         raise ApiError(
             422, ErrorCode.INVALID_REQUEST,

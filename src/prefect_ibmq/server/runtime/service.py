@@ -12,13 +12,14 @@ import secrets
 from datetime import UTC, datetime
 from typing import Any
 
+from prefect_ibmq.timestamps import parse_iso, to_iso
 from prefect_ibmq.wire import FINAL_STATUSES, ApiJobStatus, Identity, JobRecord, RunOptions
 
 from ..auth import can_see
 from ..executor import dump_circuits
 from ..rows import NewJob
 from ..service import JobService
-from ..store import SessionClosed, to_iso
+from ..store import SessionClosed
 from . import session_store
 from .codec import UnsupportedValue, decode_params
 from .crn import instance_crn
@@ -53,14 +54,14 @@ def zulu(iso: str | None) -> str | None:
 def parse_time(value: str, name: str) -> str:
     """A query's ISO 8601 time in the store's format (naive is UTC); 400 naming it otherwise."""
     try:
-        return to_iso(datetime.fromisoformat(value.replace("Z", "+00:00")))
+        return to_iso(parse_iso(value))
     except ValueError as exc:
         raise IBMApiError(400, "invalid_request", f"{name}={value!r} is not an ISO 8601 time") from exc
 
 
 def _expired(row: session_store.SessionRow) -> bool:
     """Past its max_ttl since it was created (it then accepts no more jobs, as on IBM Quantum)."""
-    age = datetime.now(UTC) - datetime.fromisoformat(row.created)
+    age = datetime.now(UTC) - parse_iso(row.created)
     return age.total_seconds() > row.max_ttl
 
 
@@ -152,7 +153,7 @@ class RuntimeService:
         end = steps.get(record.status.value) if record.status in FINAL_STATUSES else None
         if not start or not end:
             return 0.0
-        return round(max(0.0, (datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds()), 3)
+        return round(max(0.0, (parse_iso(end) - parse_iso(start)).total_seconds()), 3)
 
     def metrics(self, record: JobRecord) -> dict[str, Any]:
         steps = record.time_per_step

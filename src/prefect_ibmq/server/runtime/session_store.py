@@ -12,11 +12,12 @@ from typing import Any
 
 from sqlalchemy import Connection, func, insert, select, update
 
+from prefect_ibmq.timestamps import now_iso
 from prefect_ibmq.wire import Identity
 
 from ..engine import guarded
 from ..schema import jobs, sessions
-from ..store import Store, now_iso
+from ..store import Store
 
 
 @dataclass

@@ -1,0 +1,67 @@
+"""The layers: the job server imports of the package only the wire format and the time helpers."""
+
+from __future__ import annotations
+
+import ast
+import sys
+from pathlib import Path
+
+import prefect_ibmq
+
+PACKAGE = Path(prefect_ibmq.__file__).parent
+#: What the server may import of the package outside itself (DESIGN: "the server imports nothing above it").
+SERVER_MAY_IMPORT = {"prefect_ibmq.wire", "prefect_ibmq.timestamps"}
+
+
+def _imports(path: Path) -> set[str]:
+    """Absolute names of the modules ``path`` imports (relative imports resolved)."""
+    module = ".".join(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+    package = module.rsplit(".", 1)[0] if path.name != "__init__.py" else module.removesuffix(".__init__")
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.rsplit(".", node.level - 1)[0] if node.level > 1 else package
+                names.add(f"{base}.{node.module}" if node.module else base)
+            else:
+                names.add(node.module or "")
+    return names
+
+
+def test_the_server_imports_only_wire_and_timestamps_of_the_package():
+    server_files = sorted((PACKAGE / "server").rglob("*.py"))
+    assert len(server_files) > 20  # the walk found the server
+    outside = {
+        (str(path.relative_to(PACKAGE)), name)
+        for path in server_files
+        for name in _imports(path)
+        if name.startswith("prefect_ibmq.") and not name.startswith("prefect_ibmq.server")
+        and name not in SERVER_MAY_IMPORT
+    }
+    assert outside == set()
+
+
+def test_the_server_reaches_the_wire_and_timestamps_through_those_names():
+    # The walk resolves what the server does import (else the test above would pass vacuously).
+    used = {name for path in (PACKAGE / "server").rglob("*.py") for name in _imports(path)}
+    assert SERVER_MAY_IMPORT <= used
+    assert "prefect_ibmq.server.store" in used
+
+
+def test_timestamps_imports_only_the_standard_library():
+    names = {name.split(".")[0] for name in _imports(PACKAGE / "timestamps.py")}
+    assert names - {"__future__"} <= set(sys.stdlib_module_names)
+    assert "datetime" in names
+
+
+def test_no_module_takes_time_helpers_from_the_store():
+    offenders = [
+        str(path.relative_to(PACKAGE))
+        for path in PACKAGE.rglob("*.py")
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.ImportFrom) and (node.module or "").endswith("store")
+        and {alias.name for alias in node.names} & {"now_iso", "to_iso"}
+    ]
+    assert offenders == []
