@@ -7,8 +7,10 @@ queue, the notifier and the executor, and resumes unfinished work at start.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
+import contextlib
 import io
 import logging
 import re
@@ -16,6 +18,7 @@ import secrets
 from collections.abc import Sequence
 
 from qiskit import QuantumCircuit, qpy
+from starlette.concurrency import run_in_threadpool
 
 from prefect_ibmq.wire import (
     FINAL_STATUSES,
@@ -29,6 +32,7 @@ from prefect_ibmq.wire import (
     JobRecord,
     JobStatusResponse,
     JobSubmission,
+    StatusUntil,
     TagsUpdate,
 )
 
@@ -338,6 +342,54 @@ class JobService:
         if tags is None:
             raise not_found(f"job {job_id!r}")
         return tags
+
+    # --- waiting ---------------------------------------------------------------------
+
+    async def wait_status(
+        self,
+        who: Identity,
+        job_id: str,
+        wait: float,
+        known: ApiJobStatus | None = None,
+        known_position: int | None = None,
+        until: StatusUntil = "change",
+    ) -> JobStatusResponse:
+        """The status at once, or (``wait`` > 0) as soon as it changes (``until="final"``: is final).
+
+        Answers after ``wait`` seconds at the latest, marked ``timed_out``. A change is a
+        status other than ``known`` (or than the first one read), or a queue position
+        other than ``known_position`` when given. Runs on the event loop; the store is
+        read in worker threads, and a wait holds no thread.
+        """
+        await run_in_threadpool(self.get, who, job_id)  # 404 unless visible
+        # Subscribe before reading, so a change between the read and the wait is not missed.
+        event = self.notifier.subscribe(job_id, watch_queue=until == "change" and known_position is not None)
+        try:
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + wait
+            baseline = known
+            while True:
+                event.clear()
+                snapshot = await run_in_threadpool(self.status, job_id)
+                if snapshot is None:
+                    raise not_found(f"job {job_id!r}")
+                if wait <= 0 or snapshot.status.is_final:
+                    return snapshot  # a final job can never change again: waiting would only cost time
+                if until == "change":
+                    if baseline is None:
+                        baseline = snapshot.status
+                    position = snapshot.queue_info.position if snapshot.queue_info else None
+                    if snapshot.status != baseline or (known_position is not None and position != known_position):
+                        return snapshot
+                # until=final: an intermediate change only woke us; read again at the next one.
+                remaining = deadline - loop.time()
+                if remaining <= 0 or self.notifier.closed:
+                    snapshot.timed_out = True
+                    return snapshot
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(event.wait(), remaining)
+        finally:
+            self.notifier.unsubscribe(job_id, event)
 
 
 def parse_filters(

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any, Literal
 
 from fastapi import APIRouter, Body, Depends, Header, Query, Response
 from pydantic import ValidationError
-from starlette.concurrency import run_in_threadpool
 
 from prefect_ibmq.timestamps import parse_iso, to_iso
 from prefect_ibmq.wire import (
@@ -33,7 +31,7 @@ from prefect_ibmq.wire import (
 )
 
 from ..auth import current_identity
-from ..errors import ApiError, describe_validation_errors, not_found
+from ..errors import ApiError, describe_validation_errors
 from ..service import JobService, parse_filters
 from .deps import get_service
 
@@ -124,38 +122,7 @@ async def job_status(
 
     A final answer carries the job's whole record.
     """
-    await run_in_threadpool(service.get, who, job_id)  # 404 unless visible
-    notifier = service.notifier
-    # Subscribe before reading, so a change between the read and the wait is not missed.
-    event = notifier.subscribe(job_id, watch_queue=until == "change" and known_position is not None)
-    try:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + wait
-        baseline = known
-        while True:
-            event.clear()
-            snapshot = await run_in_threadpool(service.status, job_id)
-            if snapshot is None:
-                raise not_found(f"job {job_id!r}")
-            if wait <= 0 or snapshot.status.is_final:
-                return snapshot  # a final job can never change again: waiting would only cost time
-            if until == "change":
-                if baseline is None:
-                    baseline = snapshot.status
-                position = snapshot.queue_info.position if snapshot.queue_info else None
-                if snapshot.status != baseline or (known_position is not None and position != known_position):
-                    return snapshot
-            # until=final: an intermediate change only woke us; read again at the next one.
-            remaining = deadline - loop.time()
-            if remaining <= 0 or notifier.closed:
-                snapshot.timed_out = True
-                return snapshot
-            try:
-                await asyncio.wait_for(event.wait(), remaining)
-            except TimeoutError:
-                pass
-    finally:
-        notifier.unsubscribe(job_id, event)
+    return await service.wait_status(who, job_id, wait, known, known_position, until)
 
 
 @router.get(
