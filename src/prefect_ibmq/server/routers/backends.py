@@ -8,7 +8,7 @@ from prefect_ibmq.wire import BackendConfiguration, BackendStatus, ErrorBody
 
 from ..auth import current_identity
 from ..service import JobService
-from .deps import get_service
+from .deps import job_service
 
 router = APIRouter(
     prefix="/backends",
@@ -20,15 +20,15 @@ router = APIRouter(
 
 
 @router.get("", response_model=list[BackendConfiguration])
-def list_backends(service: JobService = Depends(get_service)) -> list[BackendConfiguration]:
+def list_backends(service: JobService = Depends(job_service)) -> list[BackendConfiguration]:
     return service.backends()
 
 
 @router.get("/{name}", response_model=BackendConfiguration)
-def get_backend(name: str, service: JobService = Depends(get_service)) -> BackendConfiguration:
+def get_backend(name: str, service: JobService = Depends(job_service)) -> BackendConfiguration:
     return service.backend(name)
 
 
 @router.get("/{name}/status", response_model=BackendStatus)
-def backend_status(name: str, service: JobService = Depends(get_service)) -> BackendStatus:
+def backend_status(name: str, service: JobService = Depends(job_service)) -> BackendStatus:
     return service.backend_status(name)

@@ -7,5 +7,5 @@ from fastapi import Request
 from ..service import JobService
 
 
-def get_service(request: Request) -> JobService:
+def job_service(request: Request) -> JobService:
     return request.app.state.service

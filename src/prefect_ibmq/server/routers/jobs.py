@@ -33,7 +33,7 @@ from prefect_ibmq.wire import (
 from ..auth import current_identity
 from ..errors import ApiError, describe_validation_errors
 from ..service import JobService, parse_filters
-from .deps import get_service
+from .deps import job_service
 
 SQLITE_MAX_INT = 2**63 - 1
 _errors: dict[int | str, dict[str, Any]] = {
@@ -48,7 +48,7 @@ def submit_job(
     response: Response,
     idempotency_key: str | None = Header(None, alias=IDEMPOTENCY_HEADER, min_length=1, max_length=255),
     who: Identity = Depends(current_identity),
-    service: JobService = Depends(get_service),
+    service: JobService = Depends(job_service),
 ) -> JobRecord:
     record, created = service.submit(who, body, idempotency_key)
     if not created:
@@ -69,7 +69,7 @@ def list_jobs(
     limit: int = Query(50, ge=1, le=1000),
     offset: int = Query(0, ge=0, le=SQLITE_MAX_INT),  # SQLite cannot even compare a larger one
     who: Identity = Depends(current_identity),
-    service: JobService = Depends(get_service),
+    service: JobService = Depends(job_service),
 ) -> JobList:
     filters = parse_filters(
         backend, status, tags, tags_operator, name,
@@ -99,7 +99,7 @@ def _iso_query(name: str, value: str | None) -> str | None:
 
 @router.get("/{job_id}", response_model=JobRecord)
 def get_job(
-    job_id: str, who: Identity = Depends(current_identity), service: JobService = Depends(get_service)
+    job_id: str, who: Identity = Depends(current_identity), service: JobService = Depends(job_service)
 ) -> JobRecord:
     return service.get(who, job_id)
 
@@ -116,7 +116,7 @@ async def job_status(
         "final: answer only once the status is final, ignoring intermediate changes (and known, known_position)",
     ),
     who: Identity = Depends(current_identity),
-    service: JobService = Depends(get_service),
+    service: JobService = Depends(job_service),
 ) -> JobStatusResponse:
     """Answer at once, or (``wait`` > 0) as soon as the job changes (``until=final``: is final), else after ``wait`` s.
 
@@ -135,7 +135,7 @@ def job_result(
     partial: bool = False,
     read_key: str | None = Header(None, alias=READ_KEY_HEADER, min_length=1, max_length=255),
     who: Identity = Depends(current_identity),
-    service: JobService = Depends(get_service),
+    service: JobService = Depends(job_service),
 ) -> Response:
     text, held = service.result(who, job_id, partial, read_key)
     # The stored JSON goes out as it is: no decode and re-encode of a large result.
@@ -148,7 +148,7 @@ def acknowledge_result(
     job_id: str,
     read_key: str = Header(..., alias=READ_KEY_HEADER, min_length=1, max_length=255),
     who: Identity = Depends(current_identity),
-    service: JobService = Depends(get_service),
+    service: JobService = Depends(job_service),
 ) -> Response:
     """The reader has the result: a private job's result held for its read key is deleted."""
     service.acknowledge_result(who, job_id, read_key)
@@ -157,14 +157,14 @@ def acknowledge_result(
 
 @router.get("/{job_id}/circuits", response_model=CircuitsResponse)
 def job_circuits(
-    job_id: str, who: Identity = Depends(current_identity), service: JobService = Depends(get_service)
+    job_id: str, who: Identity = Depends(current_identity), service: JobService = Depends(job_service)
 ) -> CircuitsResponse:
     return CircuitsResponse(qpy=service.circuits(who, job_id))
 
 
 @router.post("/{job_id}/cancel", response_model=CancelResponse)
 def cancel_job(
-    job_id: str, who: Identity = Depends(current_identity), service: JobService = Depends(get_service)
+    job_id: str, who: Identity = Depends(current_identity), service: JobService = Depends(job_service)
 ) -> CancelResponse:
     record = service.cancel(who, job_id)
     return CancelResponse(job_id=job_id, cancelled=True, status=record.status)
@@ -184,7 +184,7 @@ def update_tags(
     job_id: str,
     body: Any = Body(...),
     who: Identity = Depends(current_identity),
-    service: JobService = Depends(get_service),
+    service: JobService = Depends(job_service),
 ) -> TagsResponse:
     # Validated here rather than by FastAPI: a bad tag list is INVALID_TAGS (400), per the contract.
     try:
@@ -200,14 +200,14 @@ def rename_job(
     job_id: str,
     body: NameUpdate,
     who: Identity = Depends(current_identity),
-    service: JobService = Depends(get_service),
+    service: JobService = Depends(job_service),
 ) -> NameResponse:
     return NameResponse(name=service.rename(who, job_id, body.name))
 
 
 @router.delete("/{job_id}", status_code=204, response_class=Response)
 def delete_job(
-    job_id: str, who: Identity = Depends(current_identity), service: JobService = Depends(get_service)
+    job_id: str, who: Identity = Depends(current_identity), service: JobService = Depends(job_service)
 ) -> Response:
     service.delete(who, job_id)
     return Response(status_code=204)

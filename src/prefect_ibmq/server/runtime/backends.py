@@ -10,7 +10,7 @@ from prefect_ibmq.wire import Identity
 
 from . import backend_info
 from .crn import instance_crn
-from .deps import get_runtime, runtime_identity
+from .deps import runtime_service, runtime_identity
 from .errors import not_found
 from .service import RuntimeService
 
@@ -25,7 +25,7 @@ def _simulator(runtime: RuntimeService, name: str) -> Any:
 
 
 @router.get("/backends")
-def backends(runtime: RuntimeService = Depends(get_runtime)) -> dict[str, Any]:
+def backends(runtime: RuntimeService = Depends(runtime_service)) -> dict[str, Any]:
     pending = runtime.store.pending_counts()
     return {
         "devices": [
@@ -35,17 +35,17 @@ def backends(runtime: RuntimeService = Depends(get_runtime)) -> dict[str, Any]:
 
 
 @router.get("/backends/{name}/configuration")
-def configuration(name: str, runtime: RuntimeService = Depends(get_runtime)) -> dict[str, Any]:
+def configuration(name: str, runtime: RuntimeService = Depends(runtime_service)) -> dict[str, Any]:
     return backend_info.configuration(_simulator(runtime, name))
 
 
 @router.get("/backends/{name}/properties")
-def properties(name: str, runtime: RuntimeService = Depends(get_runtime)) -> dict[str, Any]:
+def properties(name: str, runtime: RuntimeService = Depends(runtime_service)) -> dict[str, Any]:
     return backend_info.properties(_simulator(runtime, name))
 
 
 @router.get("/backends/{name}/status")
-def status(name: str, runtime: RuntimeService = Depends(get_runtime)) -> dict[str, Any]:
+def status(name: str, runtime: RuntimeService = Depends(runtime_service)) -> dict[str, Any]:
     simulator = _simulator(runtime, name)
     return backend_info.status(simulator, runtime.store.pending_counts().get(name, 0))
 

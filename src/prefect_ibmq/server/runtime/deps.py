@@ -25,7 +25,7 @@ class RuntimeState:
     service: RuntimeService
 
 
-def get_runtime(request: Request) -> RuntimeService:
+def runtime_service(request: Request) -> RuntimeService:
     return request.app.state.runtime.service
 
 

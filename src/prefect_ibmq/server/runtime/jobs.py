@@ -10,7 +10,7 @@ from fastapi.responses import PlainTextResponse
 from prefect_ibmq.wire import FINAL_STATUSES, ApiJobStatus, Identity
 
 from ..filters import JobFilter
-from .deps import get_runtime, runtime_identity
+from .deps import runtime_service, runtime_identity
 from .schemas import JobCreate, JobCreated, JobList, RuntimeJob, TagsReplace
 from .service import RuntimeService, parse_time
 
@@ -21,7 +21,7 @@ MAX_LIMIT = 200
 
 @router.post("", response_model=JobCreated)
 def create_job(
-    body: JobCreate, who: Identity = Depends(runtime_identity), runtime: RuntimeService = Depends(get_runtime)
+    body: JobCreate, who: Identity = Depends(runtime_identity), runtime: RuntimeService = Depends(runtime_service)
 ) -> JobCreated:
     return runtime.submit(who, body)
 
@@ -29,7 +29,7 @@ def create_job(
 @router.get("", response_model=JobList, response_model_exclude_none=True)
 def list_runtime_jobs(
     who: Identity = Depends(runtime_identity),
-    runtime: RuntimeService = Depends(get_runtime),
+    runtime: RuntimeService = Depends(runtime_service),
     limit: int = Query(10, ge=1, le=MAX_LIMIT),
     offset: int = Query(0, ge=0),
     tags: list[str] | None = Query(None, description="jobs having every one of these tags"),
@@ -67,28 +67,28 @@ def get_job(
     job_id: str,
     exclude_params: bool = False,
     who: Identity = Depends(runtime_identity),
-    runtime: RuntimeService = Depends(get_runtime),
+    runtime: RuntimeService = Depends(runtime_service),
 ) -> RuntimeJob:
     return runtime.view(runtime.record(who, job_id), with_params=not exclude_params)
 
 
 @router.get("/{job_id}/results", response_class=PlainTextResponse)
 def results(
-    job_id: str, who: Identity = Depends(runtime_identity), runtime: RuntimeService = Depends(get_runtime)
+    job_id: str, who: Identity = Depends(runtime_identity), runtime: RuntimeService = Depends(runtime_service)
 ) -> PlainTextResponse:
     return PlainTextResponse(runtime.results(runtime.record(who, job_id)), media_type="application/json")
 
 
 @router.get("/{job_id}/metrics")
 def metrics(
-    job_id: str, who: Identity = Depends(runtime_identity), runtime: RuntimeService = Depends(get_runtime)
+    job_id: str, who: Identity = Depends(runtime_identity), runtime: RuntimeService = Depends(runtime_service)
 ) -> dict[str, Any]:
     return runtime.metrics(runtime.record(who, job_id))
 
 
 @router.post("/{job_id}/cancel", status_code=204)
 def cancel(
-    job_id: str, who: Identity = Depends(runtime_identity), runtime: RuntimeService = Depends(get_runtime)
+    job_id: str, who: Identity = Depends(runtime_identity), runtime: RuntimeService = Depends(runtime_service)
 ) -> Response:
     runtime.cancel(who, runtime.record(who, job_id))
     return Response(status_code=204)
@@ -99,7 +99,7 @@ def replace_tags(
     job_id: str,
     body: TagsReplace,
     who: Identity = Depends(runtime_identity),
-    runtime: RuntimeService = Depends(get_runtime),
+    runtime: RuntimeService = Depends(runtime_service),
 ) -> Response:
     runtime.replace_tags(who, runtime.record(who, job_id), body.tags)
     return Response(status_code=204)
@@ -107,7 +107,7 @@ def replace_tags(
 
 @router.get("/{job_id}/logs", response_class=PlainTextResponse)
 def logs(
-    job_id: str, who: Identity = Depends(runtime_identity), runtime: RuntimeService = Depends(get_runtime)
+    job_id: str, who: Identity = Depends(runtime_identity), runtime: RuntimeService = Depends(runtime_service)
 ) -> PlainTextResponse:
     """The job's lifecycle, one line per step (and its failure): a simulator has no other output."""
     return PlainTextResponse(runtime.logs(runtime.record(who, job_id)))
@@ -115,7 +115,7 @@ def logs(
 
 @router.delete("/{job_id}", status_code=204)
 def delete_job(
-    job_id: str, who: Identity = Depends(runtime_identity), runtime: RuntimeService = Depends(get_runtime)
+    job_id: str, who: Identity = Depends(runtime_identity), runtime: RuntimeService = Depends(runtime_service)
 ) -> Response:
     """Delete the job and its result (a job not yet final is cancelled first); owner only."""
     runtime.record(who, job_id)

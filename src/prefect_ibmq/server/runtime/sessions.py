@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Response
 
 from prefect_ibmq.wire import Identity
 
-from .deps import get_runtime, runtime_identity
+from .deps import runtime_service, runtime_identity
 from .schemas import SessionClose, SessionCreate, SessionInfo
 from .service import RuntimeService
 
@@ -19,14 +19,14 @@ router = APIRouter(prefix="/sessions", tags=["runtime: sessions"])
 
 @router.post("", response_model=SessionInfo, response_model_exclude_none=True)
 def create_session(
-    body: SessionCreate, who: Identity = Depends(runtime_identity), runtime: RuntimeService = Depends(get_runtime)
+    body: SessionCreate, who: Identity = Depends(runtime_identity), runtime: RuntimeService = Depends(runtime_service)
 ) -> SessionInfo:
     return runtime.create_session(who, body)
 
 
 @router.get("/{session_id}", response_model=SessionInfo, response_model_exclude_none=True)
 def get_session(
-    session_id: str, who: Identity = Depends(runtime_identity), runtime: RuntimeService = Depends(get_runtime)
+    session_id: str, who: Identity = Depends(runtime_identity), runtime: RuntimeService = Depends(runtime_service)
 ) -> SessionInfo:
     return runtime.session(who, session_id)
 
@@ -36,7 +36,7 @@ def close_session(
     session_id: str,
     body: SessionClose,
     who: Identity = Depends(runtime_identity),
-    runtime: RuntimeService = Depends(get_runtime),
+    runtime: RuntimeService = Depends(runtime_service),
 ) -> Response:
     """Stop accepting jobs; those already submitted still run."""
     runtime.close_session(who, session_id, cancel=False)
@@ -45,7 +45,7 @@ def close_session(
 
 @router.delete("/{session_id}/close", status_code=204)
 def cancel_session(
-    session_id: str, who: Identity = Depends(runtime_identity), runtime: RuntimeService = Depends(get_runtime)
+    session_id: str, who: Identity = Depends(runtime_identity), runtime: RuntimeService = Depends(runtime_service)
 ) -> Response:
     """Stop accepting jobs and cancel those not final yet."""
     runtime.close_session(who, session_id, cancel=True)
