@@ -30,10 +30,10 @@ class BackendSpec(BaseModel):
 
     name: str = Field(min_length=1)
     kind: BackendKind = "ideal"
-    n_qubits: int | None = Field(None, ge=1, description="ideal: 24, noisy: 5 when unset")
+    n_qubits: int = Field(24, ge=1, description="when unset: 5 if noisy, else 24")
     max_experiments: int = Field(300, ge=1)
     max_shots: int = Field(100_000, ge=1)
-    failure_probability: float | None = Field(None, ge=0.0, le=1.0, description="flaky: 0.2 when unset")
+    failure_probability: float = Field(0.0, ge=0.0, le=1.0, description="when unset: 0.2 if flaky, else 0")
     #: Test knob: every experiment takes at least this long (a cancel interrupts the wait).
     experiment_delay_s: float = Field(0.0, ge=0.0)
     #: noisy: the seed of its GenericBackendV2 noise. flaky: makes the failure draws
@@ -41,14 +41,20 @@ class BackendSpec(BaseModel):
     #: random id (unset, each job draws at random).
     seed: int | None = None
 
-    @model_validator(mode="after")
-    def _fill_kind_defaults(self) -> BackendSpec:
-        # Defaults depend on kind, so they are filled after validation (frozen: via __dict__).
-        if self.n_qubits is None:
-            self.__dict__["n_qubits"] = 5 if self.kind == "noisy" else 24
-        if self.failure_probability is None:
-            self.__dict__["failure_probability"] = 0.2 if self.kind == "flaky" else 0.0
-        return self
+    @model_validator(mode="before")
+    @classmethod
+    def _fill_kind_defaults(cls, data: Any) -> Any:
+        # Defaults that depend on kind are filled in before validation (unset or None alike),
+        # so the fields hold plain numbers, validated like any given value.
+        if not isinstance(data, dict):
+            return data
+        filled = dict(data)
+        kind = filled.get("kind", "ideal")
+        if filled.get("n_qubits") is None:
+            filled["n_qubits"] = 5 if kind == "noisy" else 24
+        if filled.get("failure_probability") is None:
+            filled["failure_probability"] = 0.2 if kind == "flaky" else 0.0
+        return filled
 
     @classmethod
     def defaults(cls) -> list[BackendSpec]:

@@ -8,6 +8,7 @@ into that one shape, so the client never parses HTML or FastAPI's ``detail``.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -59,13 +60,13 @@ def not_found(what: str) -> ApiError:
 
 
 def error_response(
-    status: int, code: ErrorCode, message: str, detail: Any = None, headers: dict[str, str] | None = None
+    status: int, code: ErrorCode, message: str, detail: Any = None, headers: Mapping[str, str] | None = None
 ) -> JSONResponse:
     body = ErrorBody(code=code, message=message, detail=detail)
     return JSONResponse(status_code=status, content=body.model_dump(mode="json"), headers=headers)
 
 
-def describe_validation_errors(errors: list[dict[str, Any]]) -> str:
+def describe_validation_errors(errors: Sequence[Mapping[str, Any]]) -> str:
     """One line naming each bad field and the value it had."""
     parts = []
     for err in errors:
@@ -83,10 +84,10 @@ def describe_validation_errors(errors: list[dict[str, Any]]) -> str:
     return "; ".join(parts) or "invalid request"
 
 
-def _json_safe_errors(errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _json_safe_errors(errors: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     safe = []
     for err in errors:
-        item = {k: err[k] for k in ("type", "loc", "msg") if k in err}
+        item: dict[str, Any] = {k: err[k] for k in ("type", "loc", "msg") if k in err}
         value = err.get("input")
         # Large inputs (a whole QPY string) are not worth echoing back.
         item["input"] = value if isinstance(value, (int, float, bool, type(None))) else repr(value)[:200]

@@ -221,7 +221,7 @@ class JobService:
             job_id=job_id, status=record.status, queue_info=info, error=record.error, record=final
         )
 
-    def list(self, who: Identity, filters: JobFilter, limit: int, offset: int) -> JobList:
+    def list_jobs(self, who: Identity, filters: JobFilter, limit: int, offset: int) -> JobList:
         if filters.name_regex is not None:
             try:
                 re.compile(filters.name_regex)

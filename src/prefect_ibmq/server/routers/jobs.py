@@ -76,7 +76,7 @@ def list_jobs(
         _iso_query("created_after", created_after), _iso_query("created_before", created_before),
         experiment_id,
     )
-    return service.list(who, filters, limit, offset)
+    return service.list_jobs(who, filters, limit, offset)
 
 
 def _iso_query(name: str, value: str | None) -> str | None:

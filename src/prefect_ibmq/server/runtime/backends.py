@@ -10,7 +10,7 @@ from prefect_ibmq.wire import Identity
 
 from . import backend_info
 from .crn import instance_crn
-from .deps import runtime_service, runtime_identity
+from .deps import runtime_identity, runtime_service
 from .errors import not_found
 from .service import RuntimeService
 

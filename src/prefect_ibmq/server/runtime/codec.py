@@ -45,7 +45,8 @@ def decode_params(text: str | bytes) -> Any:
 def _decode_tagged(obj: dict[str, Any]) -> Any:
     if "__type__" not in obj:
         return obj
-    kind, value = obj["__type__"], obj.get("__value__")
+    kind = obj["__type__"]
+    value: Any = obj.get("__value__")  # any JSON; a malformed one fails below, named
     try:
         if kind == "QuantumCircuit":
             circuits = qpy.load(io.BytesIO(_unpack(kind, value)))

@@ -8,6 +8,7 @@ shape for every failure: our :class:`IBMApiError`, the shared service's ApiError
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -32,7 +33,7 @@ class IBMApiError(Exception):
         self.headers = headers
 
 
-def ibm_error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+def ibm_error(status: int, code: str, message: str, headers: Mapping[str, str] | None = None) -> JSONResponse:
     body = {"errors": [{"message": message, "code": code}], "status_code": status}
     return JSONResponse(status_code=status, content=body, headers=headers)
 

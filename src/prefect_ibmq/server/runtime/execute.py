@@ -103,6 +103,7 @@ def execute(
         return ProgramOutcome(reason_code=SIMULATED_FAULT_CODE, reason=fault)
     seed = job_seed(job_id, spec.seed)
     args: tuple[Any, ...] = (program_id, spec, threads, params, seed)
+    text: str | None
     try:
         if submit is None:
             text = run_program(*args)

@@ -10,7 +10,7 @@ from fastapi.responses import PlainTextResponse
 from prefect_ibmq.wire import FINAL_STATUSES, ApiJobStatus, Identity
 
 from ..filters import JobFilter
-from .deps import runtime_service, runtime_identity
+from .deps import runtime_identity, runtime_service
 from .schemas import JobCreate, JobCreated, JobList, RuntimeJob, TagsReplace
 from .service import RuntimeService, parse_time
 

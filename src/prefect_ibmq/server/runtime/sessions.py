@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Response
 
 from prefect_ibmq.wire import Identity
 
-from .deps import runtime_service, runtime_identity
+from .deps import runtime_identity, runtime_service
 from .schemas import SessionClose, SessionCreate, SessionInfo
 from .service import RuntimeService
 
