@@ -49,13 +49,16 @@ def create_app(config: ServerConfig, service: JobService | None = None) -> FastA
 
     @v1.get("/health", tags=["health"])
     def health() -> dict[str, str]:
+        """Whether the server answers (no token needed)."""
         return {"status": "ok"}
 
     @v1.get("/stats", tags=["health"], dependencies=[Depends(current_identity)],
             responses={code: {"model": ErrorBody} for code in (401, 503)})
     async def stats() -> dict[str, int | str]:
-        """What the server is doing now: ``long_polls_waiting``, the status requests parked in a
-        long-poll; and ``replica_id``, the name its claims carry in the shared store.
+        """What the server is doing now: its parked long polls and its replica id.
+
+        ``long_polls_waiting`` counts the status requests parked in a long poll; ``replica_id``
+        is the name this replica's claims carry in the shared store.
         """
         # waiting() on the loop, as the notifier requires.
         return {"long_polls_waiting": service.notifier.waiting(), "replica_id": service.store.origin}

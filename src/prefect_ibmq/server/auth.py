@@ -22,6 +22,7 @@ class TokenTable:
         self._entries = [(token.encode(), identity) for token, identity in tokens.items()]
 
     def identify(self, token: str) -> Identity | None:
+        """The identity whose token this is, or None (compared in constant time)."""
         given = token.encode()
         found = None
         for known, identity in self._entries:
@@ -47,6 +48,7 @@ def current_identity(
 
 
 def is_owner(job: JobRecord, who: Identity) -> bool:
+    """Whether ``who`` owns ``job`` (only the owner may change it)."""
     return job.owner == who
 
 

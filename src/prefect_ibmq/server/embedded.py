@@ -85,6 +85,7 @@ class JobServer:
     # --- start and stop --------------------------------------------------------------
 
     def start(self) -> JobServer:
+        """Serve in a background thread; returns once the server answers (raises if it cannot start)."""
         if self._thread is not None:
             raise RuntimeError("this JobServer is already started")
         data_dir = Path(self.config.data_dir)
@@ -149,12 +150,12 @@ class JobServer:
         (data_dir / INFO_FILE).write_text(json.dumps(info), encoding="utf-8")
 
     def stop(self) -> None:
-        """Stop serving, interrupt running jobs (a restart requeues them), join threads, end the
-        simulator processes, close the DB.
+        """Stop serving: interrupt running jobs (a restart requeues them), join threads, close the store.
+
+        Also ends the simulator processes; a server not started has nothing to stop.
         """
-        if self._thread is None:
+        if self._thread is None or self._server is None:  # set together by start(), cleared together here
             return
-        assert self._server is not None
         self._server.should_exit = True
         self._thread.join()
         self._thread = None
@@ -171,6 +172,7 @@ class JobServer:
 
     @property
     def running(self) -> bool:
+        """Whether the server thread is alive."""
         return self._thread is not None and self._thread.is_alive()
 
     # --- the data directory's lock ---------------------------------------------------

@@ -56,12 +56,14 @@ class StoreUnavailable(ApiError):
 
 
 def not_found(what: str) -> ApiError:
+    """404 NOT_FOUND for ``what`` (also for what the caller may not see)."""
     return ApiError(404, ErrorCode.NOT_FOUND, f"{what} not found")
 
 
 def error_response(
     status: int, code: ErrorCode, message: str, detail: Any = None, headers: Mapping[str, str] | None = None
 ) -> JSONResponse:
+    """The JSON response of an error: ``status`` with an ErrorBody."""
     body = ErrorBody(code=code, message=message, detail=detail)
     return JSONResponse(status_code=status, content=body.model_dump(mode="json"), headers=headers)
 
@@ -124,6 +126,7 @@ async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
 
 
 def install_error_handlers(app: FastAPI) -> None:
+    """Answer every error of ``app`` as an ErrorBody."""
     app.add_exception_handler(ApiError, _api_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]

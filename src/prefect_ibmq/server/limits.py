@@ -15,11 +15,13 @@ from .errors import error_response
 
 
 class BodySizeLimit:
+    """ASGI middleware: 413 for a request body over ``max_body_bytes``, declared or streamed."""
     def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Pass the request on, cutting it off with 413 once its body is too large."""
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return

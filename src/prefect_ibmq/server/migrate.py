@@ -21,6 +21,7 @@ MIGRATION_LOCK_KEY = 7_011_011
 
 
 def alembic_config(connection: Connection) -> Config:
+    """Alembic's config for our migrations, running on ``connection``."""
     config = Config()
     config.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
     config.attributes["connection"] = connection

@@ -26,6 +26,7 @@ RECONNECT_S = 1.0
 
 
 class StatusNotifier:
+    """Wakes the long polls waiting on a job (or on the queue) when it changes; lives on the event loop."""
     def __init__(self) -> None:
         self._loop: asyncio.AbstractEventLoop | None = None
         # Touched only on the loop's thread, so it needs no lock.
@@ -52,6 +53,7 @@ class StatusNotifier:
         return event
 
     def unsubscribe(self, job_id: str, event: asyncio.Event) -> None:
+        """Stop waking ``event`` (the long poll answered)."""
         self._queue_watchers.discard(event)
         events = self._waiters.get(job_id)
         if events is not None:
@@ -97,6 +99,7 @@ class StatusNotifier:
 
     @property
     def closed(self) -> bool:
+        """Whether the notifier is closed (the server is shutting down)."""
         return self._closed
 
     def close(self) -> None:
@@ -125,6 +128,7 @@ class ReplicaListener:
         self._listening.wait(timeout)
 
     def stop(self) -> None:
+        """Stop listening and join the listener thread."""
         self._stop.set()
         self._thread.join(timeout=5)
 

@@ -210,6 +210,7 @@ class FairshareQueue:
         self._on_change()
 
     def close(self) -> None:
+        """Wake every worker waiting for a job, for good (the server is stopping)."""
         with self._cond:
             self._closed = True
             self._cond.notify_all()

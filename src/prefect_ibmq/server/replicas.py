@@ -34,6 +34,7 @@ QUEUED = ApiJobStatus.QUEUED.value
 
 
 def new_replica_id() -> str:
+    """A fresh id for this process's replica."""
     return f"r-{secrets.token_hex(6)}"
 
 
@@ -76,6 +77,7 @@ class Replica:
 
     @guarded
     def register(self) -> None:
+        """Take this replica's lease (on SQLite, the only replica: the rows of earlier ones go)."""
         def apply(conn: Connection) -> None:
             if self._store.is_sqlite:
                 conn.execute(delete(replicas))  # one replica per SQLite file: the others are gone
@@ -93,6 +95,7 @@ class Replica:
 
     @guarded
     def renew(self) -> None:
+        """Extend the lease; a replica found declared dead takes a new one."""
         def apply(conn: Connection) -> None:
             renewed = conn.execute(
                 update(replicas).where(replicas.c.replica_id == self.replica_id)

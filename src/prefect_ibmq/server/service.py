@@ -78,6 +78,7 @@ def decode_circuits(text: str) -> tuple[bytes, list[QuantumCircuit]]:
 
 
 class JobService:
+    """What each ``/v1`` endpoint does, on the store, queue, notifier and executor it owns."""
     def __init__(self, config: ServerConfig) -> None:
         self.config = config
         self.notifier = StatusNotifier()
@@ -110,6 +111,7 @@ class JobService:
             self.executor.validate_later(job.job_id)
 
     def stop(self) -> None:
+        """Stop the executor, give up the lease and close the store."""
         self.executor.stop()
         self.replica.stop()
         if self._listener is not None:
@@ -133,9 +135,11 @@ class JobService:
     # --- backends --------------------------------------------------------------------
 
     def backends(self) -> list[BackendConfiguration]:
+        """The configuration of every backend."""
         return [sim.configuration for sim in self.simulators.values()]
 
     def backend(self, name: str) -> BackendConfiguration:
+        """One backend's configuration; 404 naming the backends there are."""
         simulator = self.simulators.get(name)
         if simulator is None:
             raise ApiError(
@@ -145,6 +149,7 @@ class JobService:
         return simulator.configuration
 
     def backend_status(self, name: str) -> BackendStatus:
+        """One backend's status and pending jobs; 404 if unknown."""
         self.backend(name)
         return BackendStatus(backend_name=name, pending_jobs=self.store.pending_counts().get(name, 0))
 
@@ -189,6 +194,7 @@ class JobService:
         return self._with_queue_info(record), created
 
     def get(self, who: Identity, job_id: str) -> JobRecord:
+        """The job's record (with its queue position when queued); 404 unless visible to ``who``."""
         record = self.store.get_job(job_id)
         if record is None or not can_see(record, who):
             # Not shared with the caller looks the same as unknown: no existence leak.
@@ -222,6 +228,7 @@ class JobService:
         )
 
     def list_jobs(self, who: Identity, filters: JobFilter, limit: int, offset: int) -> JobList:
+        """The jobs visible to ``who`` matching ``filters``; 400 for a bad name regex."""
         if filters.name_regex is not None:
             try:
                 re.compile(filters.name_regex)
@@ -279,6 +286,7 @@ class JobService:
             )
 
     def circuits(self, who: Identity, job_id: str) -> str:
+        """The job's circuits as base64 QPY."""
         self.get(who, job_id)
         data = self.store.circuits(job_id)
         if data is None:
@@ -286,6 +294,7 @@ class JobService:
         return base64.b64encode(data).decode("ascii")
 
     def cancel(self, who: Identity, job_id: str) -> JobRecord:
+        """Cancel the job (owner only), out of the queue or its worker; 409 if already final."""
         record = self._owned(who, job_id)
         if record.status in FINAL_STATUSES or not self.executor.move(job_id, S.CANCELLED, NOT_FINAL):
             current = self.store.get_status(job_id)
@@ -297,6 +306,7 @@ class JobService:
         return self.get(who, job_id)
 
     def delete(self, who: Identity, job_id: str) -> None:
+        """Delete the job (owner only), cancelling it first if not final."""
         record = self._owned(who, job_id)
         if record.status not in FINAL_STATUSES and self.executor.move(job_id, S.CANCELLED, NOT_FINAL):
             self.queue.remove(job_id)
@@ -305,6 +315,7 @@ class JobService:
         self.notifier.notify(job_id)
 
     def rename(self, who: Identity, job_id: str, name: str) -> str:
+        """Rename the job (owner only)."""
         self._owned(who, job_id)
         if not self.store.rename(job_id, name):
             raise not_found(f"job {job_id!r}")
@@ -402,6 +413,7 @@ def parse_filters(
     created_before: str | None,
     experiment_id: str | None,
 ) -> JobFilter:
+    """The query parameters of ``GET /v1/jobs`` as a JobFilter."""
     return JobFilter(
         backend=backend,
         statuses=[s.value for s in statuses] if statuses else None,

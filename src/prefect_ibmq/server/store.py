@@ -80,6 +80,7 @@ class Store:
             migrate.upgrade(self.engine)
 
     def close(self) -> None:
+        """Close every connection."""
         self.engine.dispose()
 
     # --- transactions ----------------------------------------------------------------
@@ -110,6 +111,7 @@ class Store:
 
     @staticmethod
     def enter_step(conn: Connection, job_id: str, status: str, at: str) -> None:
+        """Record that the job entered ``status`` at ``at`` (again: it replaces the earlier entry)."""
         # Entering a step again (after a restart) replaces its earlier entry, keeping order.
         conn.execute(_DROP_STEP, {"job": job_id, "status": status})
         conn.execute(_ENTER_STEP, {"job_id": job_id, "status": status, "at": at})
@@ -174,12 +176,14 @@ class Store:
 
     @guarded
     def get_job(self, job_id: str) -> JobRecord | None:
+        """The job's record, or None."""
         with self._reading() as conn:
             rows = list(conn.execute(select(jobs).where(jobs.c.job_id == job_id)).mappings())
             return records(conn, rows)[0] if rows else None
 
     @guarded
     def get_status(self, job_id: str) -> ApiJobStatus | None:
+        """The job's status, or None."""
         rows = self._read(select(jobs.c.status).where(jobs.c.job_id == job_id))
         return ApiJobStatus(rows[0]["status"]) if rows else None
 
@@ -198,6 +202,7 @@ class Store:
 
     @guarded
     def circuits(self, job_id: str, runnable: bool = False) -> bytes | None:
+        """The job's QPY (``runnable``: as transpiled for its backend), or None."""
         column = circuits.c.runnable_qpy if runnable else circuits.c.qpy
         rows = self._read(select(column.label("data")).where(circuits.c.job_id == job_id))
         return bytes(rows[0]["data"]) if rows and rows[0]["data"] is not None else None
@@ -355,6 +360,7 @@ class Store:
 
     @guarded
     def rename(self, job_id: str, name: str) -> bool:
+        """Rename the job; False if there is no such job."""
         def apply(conn: Connection) -> bool:
             return conn.execute(update(jobs).where(jobs.c.job_id == job_id).values(name=name)).rowcount == 1
 
@@ -382,6 +388,7 @@ class Store:
 
     @guarded
     def delete_job(self, job_id: str) -> bool:
+        """Delete the job and everything stored for it; False if there was none."""
         def apply(conn: Connection) -> bool:
             deleted = conn.execute(delete(jobs).where(jobs.c.job_id == job_id)).rowcount == 1
             for table in (steps, circuits, results, result_reads, job_tags, runtime_params):

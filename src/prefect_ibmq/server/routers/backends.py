@@ -21,14 +21,17 @@ router = APIRouter(
 
 @router.get("", response_model=list[BackendConfiguration])
 def list_backends(service: JobService = Depends(job_service)) -> list[BackendConfiguration]:
+    """The configuration of every backend."""
     return service.backends()
 
 
 @router.get("/{name}", response_model=BackendConfiguration)
 def get_backend(name: str, service: JobService = Depends(job_service)) -> BackendConfiguration:
+    """One backend's configuration."""
     return service.backend(name)
 
 
 @router.get("/{name}/status", response_model=BackendStatus)
 def backend_status(name: str, service: JobService = Depends(job_service)) -> BackendStatus:
+    """One backend's status, with how many jobs are pending on it."""
     return service.backend_status(name)

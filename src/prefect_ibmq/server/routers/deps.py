@@ -8,4 +8,5 @@ from ..service import JobService
 
 
 def job_service(request: Request) -> JobService:
+    """The app's job service (a FastAPI dependency)."""
     return request.app.state.service

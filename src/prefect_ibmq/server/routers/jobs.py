@@ -50,6 +50,7 @@ def submit_job(
     who: Identity = Depends(current_identity),
     service: JobService = Depends(job_service),
 ) -> JobRecord:
+    """Submit a job (201); a replayed ``Idempotency-Key`` answers the first job (200)."""
     record, created = service.submit(who, body, idempotency_key)
     if not created:
         response.status_code = 200  # a replay: the job the key made first
@@ -71,6 +72,7 @@ def list_jobs(
     who: Identity = Depends(current_identity),
     service: JobService = Depends(job_service),
 ) -> JobList:
+    """The caller's visible jobs matching the filters, newest first, and their total."""
     filters = parse_filters(
         backend, status, tags, tags_operator, name,
         _iso_query("created_after", created_after), _iso_query("created_before", created_before),
@@ -101,6 +103,7 @@ def _iso_query(name: str, value: str | None) -> str | None:
 def get_job(
     job_id: str, who: Identity = Depends(current_identity), service: JobService = Depends(job_service)
 ) -> JobRecord:
+    """The job's record."""
     return service.get(who, job_id)
 
 
@@ -137,6 +140,7 @@ def job_result(
     who: Identity = Depends(current_identity),
     service: JobService = Depends(job_service),
 ) -> Response:
+    """The job's result JSON (a private job's for one reader only)."""
     text, held = service.result(who, job_id, partial, read_key)
     # The stored JSON goes out as it is: no decode and re-encode of a large result.
     headers = {RESULT_HELD_HEADER: "until-acknowledged"} if held else None
@@ -159,6 +163,7 @@ def acknowledge_result(
 def job_circuits(
     job_id: str, who: Identity = Depends(current_identity), service: JobService = Depends(job_service)
 ) -> CircuitsResponse:
+    """The job's circuits as base64 QPY."""
     return CircuitsResponse(qpy=service.circuits(who, job_id))
 
 
@@ -166,6 +171,7 @@ def job_circuits(
 def cancel_job(
     job_id: str, who: Identity = Depends(current_identity), service: JobService = Depends(job_service)
 ) -> CancelResponse:
+    """Cancel the job (owner only); 409 if it is already final."""
     record = service.cancel(who, job_id)
     return CancelResponse(job_id=job_id, cancelled=True, status=record.status)
 
@@ -186,6 +192,7 @@ def update_tags(
     who: Identity = Depends(current_identity),
     service: JobService = Depends(job_service),
 ) -> TagsResponse:
+    """Replace, add and remove the job's tags (owner only)."""
     # Validated here rather than by FastAPI: a bad tag list is INVALID_TAGS (400), per the contract.
     try:
         update = TagsUpdate.model_validate(body)
@@ -202,6 +209,7 @@ def rename_job(
     who: Identity = Depends(current_identity),
     service: JobService = Depends(job_service),
 ) -> NameResponse:
+    """Rename the job (owner only)."""
     return NameResponse(name=service.rename(who, job_id, body.name))
 
 
@@ -209,5 +217,6 @@ def rename_job(
 def delete_job(
     job_id: str, who: Identity = Depends(current_identity), service: JobService = Depends(job_service)
 ) -> Response:
+    """Delete the job and its result (cancelling it first if not final; owner only)."""
     service.delete(who, job_id)
     return Response(status_code=204)

@@ -26,6 +26,7 @@ def _simulator(runtime: RuntimeService, name: str) -> Any:
 
 @router.get("/backends")
 def backends(runtime: RuntimeService = Depends(runtime_service)) -> dict[str, Any]:
+    """Every backend as a device entry, with its pending jobs."""
     pending = runtime.store.pending_counts()
     return {
         "devices": [
@@ -36,16 +37,19 @@ def backends(runtime: RuntimeService = Depends(runtime_service)) -> dict[str, An
 
 @router.get("/backends/{name}/configuration")
 def configuration(name: str, runtime: RuntimeService = Depends(runtime_service)) -> dict[str, Any]:
+    """One backend's configuration as IBM Quantum Platform writes it."""
     return backend_info.configuration(_simulator(runtime, name))
 
 
 @router.get("/backends/{name}/properties")
 def properties(name: str, runtime: RuntimeService = Depends(runtime_service)) -> dict[str, Any]:
+    """One backend's properties (its qubits' and gates' calibration data)."""
     return backend_info.properties(_simulator(runtime, name))
 
 
 @router.get("/backends/{name}/status")
 def status(name: str, runtime: RuntimeService = Depends(runtime_service)) -> dict[str, Any]:
+    """One backend's status, with its pending jobs."""
     simulator = _simulator(runtime, name)
     return backend_info.status(simulator, runtime.store.pending_counts().get(name, 0))
 

@@ -29,4 +29,5 @@ def instance_crn(identity: Identity) -> str:
 
 
 def instance_name(identity: Identity) -> str:
+    """The instance of ``identity`` as ``hub/group/project``."""
     return f"{identity.hub}/{identity.group}/{identity.project}"

@@ -26,6 +26,7 @@ class RuntimeState:
 
 
 def runtime_service(request: Request) -> RuntimeService:
+    """The app's runtime service (a FastAPI dependency)."""
     return request.app.state.runtime.service
 
 

@@ -38,6 +38,7 @@ def search(who: Identity = Depends(runtime_identity)) -> dict[str, Any]:
 
 @router.get(CATALOG_PREFIX + "/{entry_id}")
 def catalog_entry(entry_id: str, who: Identity = Depends(runtime_identity)) -> dict[str, Any]:
+    """The service plan's catalog entry (what the stock client asks for its instance's plan)."""
     if entry_id != PLAN_ID:
         raise not_found(f"catalog entry {entry_id!r}")
     return {

@@ -34,11 +34,13 @@ class IBMApiError(Exception):
 
 
 def ibm_error(status: int, code: str, message: str, headers: Mapping[str, str] | None = None) -> JSONResponse:
+    """The JSON response of an error in IBM's shape: ``{errors: [{message, code}], status_code}``."""
     body = {"errors": [{"message": message, "code": code}], "status_code": status}
     return JSONResponse(status_code=status, content=body, headers=headers)
 
 
 def not_found(what: str) -> IBMApiError:
+    """404 ``not_found`` for ``what`` (also for what the caller may not see)."""
     return IBMApiError(404, "not_found", f"{what} not found")
 
 

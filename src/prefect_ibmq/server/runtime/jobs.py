@@ -23,6 +23,7 @@ MAX_LIMIT = 200
 def create_job(
     body: JobCreate, who: Identity = Depends(runtime_identity), runtime: RuntimeService = Depends(runtime_service)
 ) -> JobCreated:
+    """Submit a program's job (``sampler`` or ``estimator``), in a session when one is named."""
     return runtime.submit(who, body)
 
 
@@ -42,6 +43,7 @@ def list_runtime_jobs(
     sort: Literal["ASC", "DESC"] = "DESC",
     exclude_params: bool = True,
 ) -> JobList:
+    """The caller's visible runtime jobs matching the filters, and their count."""
     statuses = None
     if pending is not None:
         statuses = [s.value for s in ApiJobStatus if (s in FINAL_STATUSES) != pending]
@@ -69,6 +71,7 @@ def get_job(
     who: Identity = Depends(runtime_identity),
     runtime: RuntimeService = Depends(runtime_service),
 ) -> RuntimeJob:
+    """The runtime job (with its parameters unless ``exclude_params``)."""
     return runtime.view(runtime.record(who, job_id), with_params=not exclude_params)
 
 
@@ -76,6 +79,7 @@ def get_job(
 def results(
     job_id: str, who: Identity = Depends(runtime_identity), runtime: RuntimeService = Depends(runtime_service)
 ) -> PlainTextResponse:
+    """The job's results: a PrimitiveResult as JSON (Completed) or its failure's message (Failed)."""
     return PlainTextResponse(runtime.results(runtime.record(who, job_id)), media_type="application/json")
 
 
@@ -83,6 +87,7 @@ def results(
 def metrics(
     job_id: str, who: Identity = Depends(runtime_identity), runtime: RuntimeService = Depends(runtime_service)
 ) -> dict[str, Any]:
+    """The job's timestamps and usage."""
     return runtime.metrics(runtime.record(who, job_id))
 
 
@@ -90,6 +95,7 @@ def metrics(
 def cancel(
     job_id: str, who: Identity = Depends(runtime_identity), runtime: RuntimeService = Depends(runtime_service)
 ) -> Response:
+    """Cancel the job (owner only); 409 if it is already final."""
     runtime.cancel(who, runtime.record(who, job_id))
     return Response(status_code=204)
 
@@ -101,6 +107,7 @@ def replace_tags(
     who: Identity = Depends(runtime_identity),
     runtime: RuntimeService = Depends(runtime_service),
 ) -> Response:
+    """Replace the job's tags (owner only)."""
     runtime.replace_tags(who, runtime.record(who, job_id), body.tags)
     return Response(status_code=204)
 

@@ -28,23 +28,27 @@ class JobCreate(BaseModel):
 
 
 class JobCreated(BaseModel):
+    """The answer to ``POST /api/v1/jobs``."""
     id: str
     backend: str
     session_id: str | None = None
 
 
 class JobState(BaseModel):
+    """A runtime job's status, and why it failed."""
     status: RuntimeStatus
     reason: str | None = None
     reason_code: int | None = None
 
 
 class Usage(BaseModel):
+    """The time a job used."""
     quantum_seconds: float
     seconds: float
 
 
 class Program(BaseModel):
+    """The program a job runs."""
     id: str
 
 
@@ -69,6 +73,7 @@ class RuntimeJob(BaseModel):
 
 
 class JobList(BaseModel):
+    """A page of ``GET /api/v1/jobs``."""
     jobs: list[RuntimeJob]
     count: int
     limit: int
@@ -82,6 +87,7 @@ class TagsReplace(BaseModel):
 
 
 class SessionCreate(BaseModel):
+    """The body of ``POST /api/v1/sessions``."""
     model_config = ConfigDict(extra="ignore")
 
     mode: Literal["batch", "dedicated"] = "dedicated"
@@ -97,6 +103,7 @@ class SessionClose(BaseModel):
 
 
 class SessionInfo(BaseModel):
+    """``GET /api/v1/sessions/{id}``: a session and whether it accepts jobs."""
     id: str
     mode: str
     backend_name: str

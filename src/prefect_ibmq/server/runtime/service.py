@@ -66,6 +66,7 @@ def _expired(row: session_store.SessionRow) -> bool:
 
 
 class RuntimeService:
+    """The Qiskit Runtime API over the job service: its jobs, results and sessions."""
     def __init__(self, jobs: JobService) -> None:
         self.jobs = jobs
         self.store = jobs.store
@@ -115,12 +116,14 @@ class RuntimeService:
         return JobCreated(id=job_id, backend=body.backend, session_id=body.session_id)
 
     def record(self, who: Identity, job_id: str) -> JobRecord:
+        """The runtime job's record; 404 if unknown, not a runtime job, or not visible to ``who``."""
         record = self.store.get_job(job_id)
         if record is None or record.program_id is None or not can_see(record, who):
             raise not_found(f"job {job_id!r}")  # not yours looks like unknown: no existence leak
         return record
 
     def view(self, record: JobRecord, with_params: bool = False) -> RuntimeJob:
+        """The record as the runtime API shows a job."""
         status = runtime_status(record.status)
         reason = record.error.message if record.error and status == "Failed" else None
         reason_code = record.error.code if record.error and status == "Failed" else None
@@ -156,6 +159,7 @@ class RuntimeService:
         return round(max(0.0, (parse_iso(end) - parse_iso(start)).total_seconds()), 3)
 
     def metrics(self, record: JobRecord) -> dict[str, Any]:
+        """The job's timestamps (IBM's ``...Z``) and usage."""
         steps = record.time_per_step
         final = record.status in FINAL_STATUSES
         seconds = self.quantum_seconds(record)
@@ -195,12 +199,14 @@ class RuntimeService:
 
     @staticmethod
     def logs(record: JobRecord) -> str:
+        """The job's steps, one line each, and its error."""
         lines = [f"{zulu(at)} {step}" for step, at in record.time_per_step.items()]
         if record.error is not None:
             lines.append(f"error {record.error.code}: {record.error.message}")
         return "\n".join(lines) + "\n"
 
     def cancel(self, who: Identity, record: JobRecord) -> None:
+        """Cancel the job; 409 if it is already final."""
         if record.status in FINAL_STATUSES:
             raise IBMApiError(
                 409,
@@ -210,6 +216,7 @@ class RuntimeService:
         self.jobs.cancel(who, record.job_id)  # 409 there too if it became final meanwhile
 
     def replace_tags(self, who: Identity, record: JobRecord, tags: list[str]) -> None:
+        """Replace the job's tags (owner only)."""
         if record.owner != who:
             raise IBMApiError(403, "forbidden", f"only the owner of job {record.job_id!r} may change its tags")
         self.store.update_tags(record.job_id, lambda _: list(dict.fromkeys(tags)))
@@ -217,6 +224,7 @@ class RuntimeService:
     # --- sessions ----------------------------------------------------------------------------------------
 
     def create_session(self, who: Identity, body: SessionCreate) -> SessionInfo:
+        """Open a session on a backend for ``who``."""
         if body.backend not in self.jobs.simulators:
             raise IBMApiError(
                 400, "invalid_backend", f"backend {body.backend!r} not found; available: {sorted(self.jobs.simulators)}"
@@ -249,6 +257,7 @@ class RuntimeService:
             )
 
     def session(self, who: Identity, session_id: str) -> SessionInfo:
+        """The session as the runtime API shows it; 404 unless ``who``'s instance owns it."""
         row = self._session_row(who, session_id)
         jobs = session_store.session_jobs(self.store, session_id)
         pending = any(S(job["status"]) not in FINAL_STATUSES for job in jobs)

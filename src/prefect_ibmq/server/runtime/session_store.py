@@ -22,6 +22,7 @@ from ..store import Store
 
 @dataclass
 class SessionRow:
+    """A stored session."""
     session_id: str
     mode: str
     backend: str
@@ -34,6 +35,7 @@ class SessionRow:
 
 @guarded
 def create_session(store: Store, session_id: str, mode: str, backend: str, owner: Identity, max_ttl: int) -> None:
+    """Store an open session."""
     def add(conn: Connection) -> None:
         conn.execute(
             insert(sessions).values(
@@ -48,6 +50,7 @@ def create_session(store: Store, session_id: str, mode: str, backend: str, owner
 
 @guarded
 def get_session(store: Store, session_id: str) -> SessionRow | None:
+    """The stored session, or None."""
     rows = store._read(select(sessions).where(sessions.c.session_id == session_id))
     if not rows:
         return None

@@ -21,6 +21,7 @@ router = APIRouter(prefix="/sessions", tags=["runtime: sessions"])
 def create_session(
     body: SessionCreate, who: Identity = Depends(runtime_identity), runtime: RuntimeService = Depends(runtime_service)
 ) -> SessionInfo:
+    """Open a session."""
     return runtime.create_session(who, body)
 
 
@@ -28,6 +29,7 @@ def create_session(
 def get_session(
     session_id: str, who: Identity = Depends(runtime_identity), runtime: RuntimeService = Depends(runtime_service)
 ) -> SessionInfo:
+    """The session."""
     return runtime.session(who, session_id)
 
 

@@ -17,6 +17,7 @@ depends_on = None
 
 
 def upgrade() -> None:
+    """Create the tables of the SQLite-only server's store."""
     op.create_table(
         "jobs",
         sa.Column("seq", sa.Integer, primary_key=True, autoincrement=True),

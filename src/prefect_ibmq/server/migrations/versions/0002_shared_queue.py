@@ -21,6 +21,7 @@ depends_on = None
 
 
 def upgrade() -> None:
+    """Add what a queue shared by replicas needs (only what is missing)."""
     inspector = sa.inspect(op.get_bind())
     tables = set(inspector.get_table_names())
     present = {column["name"] for column in inspector.get_columns("jobs")}

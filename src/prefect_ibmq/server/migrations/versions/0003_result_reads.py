@@ -17,6 +17,7 @@ depends_on = None
 
 
 def upgrade() -> None:
+    """Add the table of private results held for a read key."""
     if "result_reads" in sa.inspect(op.get_bind()).get_table_names():
         return
     op.create_table(

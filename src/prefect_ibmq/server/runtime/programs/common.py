@@ -38,10 +38,12 @@ def pub_list(params: Any) -> list[list[Any]]:
 
 
 def options_of(params: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The ``options`` of a program's parameters ({} when absent)."""
     return params.get("options") or {}
 
 
 def check_circuit(index: int, circuit: QuantumCircuit, spec: BackendSpec) -> None:
+    """Refuse a pub's circuit wider than the backend."""
     if circuit.num_qubits > spec.n_qubits:
         raise InvalidParams(
             f"pub {index}: the circuit uses {circuit.num_qubits} qubits; {spec.name} has {spec.n_qubits}"
@@ -49,6 +51,7 @@ def check_circuit(index: int, circuit: QuantumCircuit, spec: BackendSpec) -> Non
 
 
 def check_pub_count(pubs: list[Any], spec: BackendSpec) -> None:
+    """Refuse more pubs than the backend's ``max_experiments``."""
     if len(pubs) > spec.max_experiments:
         raise InvalidParams(f"the job has {len(pubs)} pubs; {spec.name} runs at most {spec.max_experiments}")
 

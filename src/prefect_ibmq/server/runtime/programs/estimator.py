@@ -1,5 +1,7 @@
-"""Program ``estimator``: EstimatorV2 pubs ``[circuit, observables, parameter values, precision]``
-on qiskit-aer's EstimatorV2 (exact expectation values; a precision > 0 adds that much Gaussian noise).
+"""Program ``estimator``: EstimatorV2 pubs run on qiskit-aer's EstimatorV2.
+
+A pub is ``[circuit, observables, parameter values, precision]``; the expectation values
+are exact, and a precision > 0 adds that much Gaussian noise.
 """
 
 from __future__ import annotations
@@ -44,10 +46,12 @@ def _pubs(params: Any, spec: BackendSpec) -> list[EstimatorPub]:
 
 
 def check(params: Any, spec: BackendSpec) -> list[QuantumCircuit]:
+    """The pubs' circuits, once the parameters are checked (InvalidParams naming what is wrong)."""
     return [pub.circuit for pub in _pubs(params, spec)]
 
 
 def run(params: Any, spec: BackendSpec, aer: AerSimulator, seed: int) -> PrimitiveResult:
+    """Run the pubs with EstimatorV2 on ``aer``, seeded."""
     pubs = _pubs(params, spec)
     options = {"run_options": {"seed_simulator": seed_from(options_of(params), seed)}}
     return EstimatorV2.from_backend(aer, options=options).run(pubs).result()

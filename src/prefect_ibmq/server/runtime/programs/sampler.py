@@ -42,10 +42,12 @@ def _pubs(params: Any, spec: BackendSpec) -> list[SamplerPub]:
 
 
 def check(params: Any, spec: BackendSpec) -> list[QuantumCircuit]:
+    """The pubs' circuits, once the parameters are checked (InvalidParams naming what is wrong)."""
     return [pub.circuit for pub in _pubs(params, spec)]
 
 
 def run(params: Any, spec: BackendSpec, aer: AerSimulator, seed: int) -> PrimitiveResult:
+    """Run the pubs with SamplerV2 on ``aer``, seeded."""
     pubs = _pubs(params, spec)
     sampler = SamplerV2.from_backend(aer, seed=seed_from(options_of(params), seed))
     return sampler.run(pubs).result()
