@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import and_, func, or_, select
 
-from prefect_ibmq.wire import Identity
+from prefect_ibmq.wire import ApiJobStatus, Identity
 
 from .schema import job_tags, jobs
 
@@ -30,6 +30,29 @@ class JobFilter:
     program_id: str | None = None
     session_id: str | None = None
     ascending: bool = False  # oldest first (``sort=ASC``)
+
+
+def parse_filters(
+    backend: str | None,
+    statuses: Sequence[ApiJobStatus] | None,
+    tags: Sequence[str] | None,
+    tags_operator: str,
+    name: str | None,
+    created_after: str | None,
+    created_before: str | None,
+    experiment_id: str | None,
+) -> JobFilter:
+    """The query parameters of ``GET /v1/jobs`` as a JobFilter."""
+    return JobFilter(
+        backend=backend,
+        statuses=[s.value for s in statuses] if statuses else None,
+        tags=list(tags) if tags else None,
+        tags_and=tags_operator == "AND",
+        name_regex=name,
+        created_after=created_after,
+        created_before=created_before,
+        experiment_id=experiment_id,
+    )
 
 
 def matching(viewer: Identity, filters: JobFilter) -> Any:

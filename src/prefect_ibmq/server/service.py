@@ -15,7 +15,6 @@ import io
 import logging
 import re
 import secrets
-from collections.abc import Sequence
 
 from qiskit import QuantumCircuit, qpy
 from starlette.concurrency import run_in_threadpool
@@ -402,25 +401,3 @@ class JobService:
         finally:
             self.notifier.unsubscribe(job_id, event)
 
-
-def parse_filters(
-    backend: str | None,
-    statuses: Sequence[ApiJobStatus] | None,
-    tags: Sequence[str] | None,
-    tags_operator: str,
-    name: str | None,
-    created_after: str | None,
-    created_before: str | None,
-    experiment_id: str | None,
-) -> JobFilter:
-    """The query parameters of ``GET /v1/jobs`` as a JobFilter."""
-    return JobFilter(
-        backend=backend,
-        statuses=[s.value for s in statuses] if statuses else None,
-        tags=list(tags) if tags else None,
-        tags_and=tags_operator == "AND",
-        name_regex=name,
-        created_after=created_after,
-        created_before=created_before,
-        experiment_id=experiment_id,
-    )

@@ -32,7 +32,8 @@ from prefect_ibmq.wire import (
 
 from ..auth import current_identity
 from ..errors import ApiError, describe_validation_errors
-from ..service import JobService, parse_filters
+from ..filters import parse_filters
+from ..service import JobService
 from .deps import job_service
 
 SQLITE_MAX_INT = 2**63 - 1
