@@ -6,6 +6,8 @@ from datetime import UTC, datetime
 
 from prefect_ibmq.timestamps import parse_iso
 
+_UNITS = (("day", 86400), ("hour", 3600), ("minute", 60))
+
 
 def utc_iso_to_local(value: str) -> datetime:
     """A tz-aware datetime in the local time zone from an ISO 8601 string (naive means UTC)."""
@@ -22,11 +24,8 @@ def humanize(moment: datetime, now: datetime | None = None) -> str:
     now = now or datetime.now(UTC)
     seconds = (moment - now).total_seconds()
     amount = abs(seconds)
-    for _unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
-        if amount >= size:
-            count = int(amount // size)
-            break
-    else:
-        unit, count = "second", int(amount)
+    # The largest unit that fits at least once; seconds below a minute.
+    unit, size = next(((u, s) for u, s in _UNITS if amount >= s), ("second", 1))
+    count = int(amount // size)
     phrase = f"{count} {unit}{'' if count == 1 else 's'}"
     return f"in {phrase}" if seconds >= 0 else f"{phrase} ago"
