@@ -1,7 +1,7 @@
 """Prefect blocks: credentials for a job service or IBM Quantum Platform, and a job you can trigger.
 
-``IBMQServiceCredentials`` names a service (URL + ``SecretStr`` token) or, left
-empty, the one from ``PREFECT_IBMQ_*`` settings, else the embedded default.
+``IBMQServiceCredentials`` names a service (URL + ``SecretStr`` token) or, with
+no URL, the embedded default.
 ``IBMQuantumPlatformCredentials`` names an IBM Quantum Platform account (API key
 and instance CRN) reached with the stock ``qiskit-ibm-runtime`` client, imported
 only when such a block is used. Every task's and flow's ``service`` accepts either.
@@ -11,7 +11,6 @@ only when such a block is used. Every task's and flow's ``service`` accepts eith
 
 from __future__ import annotations
 
-import threading
 from typing import TYPE_CHECKING, Any, Literal
 
 import anyio
@@ -20,17 +19,12 @@ from pydantic import Field, SecretStr, model_validator
 from qiskit.result import Result
 
 from prefect_ibmq.backend import IBMQService
-from prefect_ibmq.backend.local import resolve_data_dir
 from prefect_ibmq.circuits import load_circuits
 from prefect_ibmq.job import IBMQJob
-from prefect_ibmq.settings import IBMQSettings
+from prefect_ibmq.services import shared_service
 
 if TYPE_CHECKING:
     from prefect_ibmq.runtime.platform import RuntimePlatform
-
-_services: dict[tuple[str | None, str | None, str | None], IBMQService] = {}
-_services_lock = threading.Lock()
-
 
 class IBMQServiceCredentials(CredentialsBlock):
     """Where a job service runs and the token to use there.
@@ -47,13 +41,10 @@ class IBMQServiceCredentials(CredentialsBlock):
     token: SecretStr | None = Field(default=None, description="Bearer token of your identity on that service.")
     data_dir: str | None = Field(default=None, description="Data folder of the embedded default.")
 
-    def get_service(self) -> IBMQService:
+    def get_client(self) -> IBMQService:
         """The service these credentials name (one instance per process)."""
         token = self.token.get_secret_value() if self.token else None
-        return _cached_service(self.url, token, self.data_dir)
-
-    def get_client(self) -> IBMQService:
-        return self.get_service()
+        return shared_service(self.url, token, self.data_dir)
 
 
 class IBMQuantumPlatformCredentials(CredentialsBlock):
@@ -92,42 +83,15 @@ class IBMQuantumPlatformCredentials(CredentialsBlock):
             raise ValueError("instance is required on IBM Cloud: the CRN of your IBM Quantum Platform instance")
         return self
 
-    def get_service(self) -> RuntimePlatform:
+    def get_client(self) -> RuntimePlatform:
         """The platform these credentials reach (one instance per process)."""
         from prefect_ibmq.runtime.service import runtime_platform
 
         return runtime_platform(self.token.get_secret_value(), self.instance, self.url, self.url_resolver)
 
-    def get_client(self) -> RuntimePlatform:
-        return self.get_service()
-
 
 #: What a task's or flow's ``service`` argument accepts.
 ServiceCredentials = IBMQServiceCredentials | IBMQuantumPlatformCredentials
-
-
-def get_service(service: ServiceCredentials | IBMQService | None = None) -> IBMQService | RuntimePlatform:
-    """Resolve a task's ``service`` argument: a block, a service, or None for the settings/default."""
-    if isinstance(service, IBMQService):
-        return service
-    if isinstance(service, (IBMQServiceCredentials, IBMQuantumPlatformCredentials)):
-        return service.get_service()
-    settings = IBMQSettings()
-    token = settings.token.get_secret_value() if settings.token else None
-    return _cached_service(settings.url, token, None)
-
-
-def _cached_service(url: str | None, token: str | None, data_dir: str | None) -> IBMQService:
-    if not url:  # the embedded default: one service per data folder, however it was named
-        data_dir = str(resolve_data_dir(data_dir))
-    key = (url, token, data_dir)
-    with _services_lock:
-        if key not in _services:
-            if url:
-                _services[key] = IBMQService(url=url, token=token or "")
-            else:
-                _services[key] = IBMQService.local(data_dir=data_dir)
-        return _services[key]
 
 
 class IBMQJobRun(JobRun[Result]):
@@ -171,7 +135,7 @@ class IBMQJobBlock(JobBlock[Result]):
         """Submit the job and return its run."""
 
         def submit() -> IBMQJob:
-            backend = self.credentials.get_service().backend(self.backend_name)
+            backend = self.credentials.get_client().backend(self.backend_name)
             return backend.run(
                 load_circuits(self.circuits), shots=self.shots, job_name=self.job_name, job_tags=self.job_tags
             )

@@ -49,7 +49,7 @@ class RuntimeJobPlatform:
         return IBM_JOBS_PAGE + job_id
 
     async def _platform(self) -> RuntimePlatform:
-        return await _in_thread(self.credentials.get_service)
+        return await _in_thread(self.credentials.get_client)
 
     async def submit(self, circuits: Sequence[Any], backend_name: str, idempotency_key: str,
                      runtime: Any = None, **options: Any) -> str:
