@@ -86,7 +86,7 @@ def test_sweep_resubmits_failed_experiments_of_partial_results(credentials):
         sweep_id="flaky-check", resubmit_failed=3, service=credentials,
     )
     names = [job.name() for job in jobs_tagged(credentials.get_client(), "ibmq_jobset_flaky-check")]
-    # The suite's flaky backend is seeded (tests/conftest.py): under these job names 6 of the
+    # The suite's flaky backend is seeded (tests/helpers.py): under these job names 6 of the
     # 30 experiments fail in round 0, all succeed by round 2, so resubmission rounds ran.
     assert sorted(name for name in names if "_r" in name) == [
         "flaky-check_0_r1", "flaky-check_1_r1", "flaky-check_1_r2", "flaky-check_2_r1"]

@@ -22,7 +22,7 @@ from prefect_ibmq.runtime.options import RuntimeOptions
 from prefect_ibmq.server.runtime.crn import instance_crn
 from prefect_ibmq.tasks import submit_job, update_job_name, update_job_tags
 from prefect_ibmq.wire import ApiJobStatus
-from tests.conftest import TOKENS
+from tests.helpers import TOKENS
 from tests.prefect.helpers import artifacts_of, task_run_names
 
 

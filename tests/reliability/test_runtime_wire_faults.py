@@ -16,8 +16,8 @@ from prefect_ibmq.circuits import ghz
 from prefect_ibmq.flows import circuit_sweep
 from prefect_ibmq.server.runtime.crn import instance_crn
 from prefect_ibmq.wire import JOBSET_TAG_PREFIX
-from tests.conftest import TOKENS
 from tests.faultproxy import FAULTS, FaultProxy, Rule
+from tests.helpers import TOKENS
 
 RATE = 0.2
 CIRCUITS = 60
