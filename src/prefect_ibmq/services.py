@@ -54,8 +54,9 @@ def resolve_service(service: ServiceCredentials | IBMQService | None = None) -> 
     if service is None:
         settings = IBMQSettings()
         return shared_service(settings.url, settings.token.get_secret_value() if settings.token else None)
+    # The type, not the value: a token passed here by mistake must not reach a log.
     raise TypeError(
-        f"service={service!r} is not a service: pass an IBMQServiceCredentials or "
+        f"service is a {type(service).__name__}, not a service: pass an IBMQServiceCredentials or "
         "IBMQuantumPlatformCredentials block, an IBMQService, or None for the settings"
     )
 
