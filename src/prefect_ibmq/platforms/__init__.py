@@ -23,8 +23,15 @@ _PLATFORMS: list[tuple[type, Callable[[Any], JobPlatform]]] = [
 
 
 def resolve_platform(service: Any = None) -> JobPlatform:
-    """The platform a task's ``service`` names; anything else (a job service block, an
-    ``IBMQService``, or None for the settings/embedded default) is a prefect-ibmq job service.
+    """The platform a task's ``service`` argument names.
+
+    Args:
+        service: IBM Quantum Platform credentials, or anything ``resolve_service`` takes (a job
+            service block, an ``IBMQService``, or None for the settings/embedded default),
+            which is a prefect-ibmq job service.
+
+    Returns:
+        The ``JobPlatform`` the tasks call.
     """
     for kind, make in _PLATFORMS:
         if isinstance(service, kind):
