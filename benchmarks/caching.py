@@ -34,7 +34,7 @@ def run(n_circuits: int = N_CIRCUITS) -> list[dict[str, Any]]:
         circuit.name = f"{circuit.name}_{run_id}"
     with JobServer(ServerConfig.default(tmp_dir("caching"))) as server:
         credentials = IBMQServiceCredentials(url=server.url, token=server.token)
-        service = credentials.get_service()
+        service = credentials.get_client()
         circuit_sweep(ghz_circuits(8), shots=SHOTS, max_experiments_per_job=4, service=credentials)  # warm-up
         times, reports = [], []
         for sweep_id in (f"cache-first-{run_id}", f"cache-rerun-{run_id}"):

@@ -41,7 +41,7 @@ def run() -> list[dict[str, Any]]:
     config = ServerConfig.default(tmp_dir("timeouts"), backends=[*BackendSpec.defaults(), slow])
     with JobServer(config) as server:
         credentials = IBMQServiceCredentials(url=server.url, token=server.token)
-        service = credentials.get_service()
+        service = credentials.get_client()
 
         @flow(name="timed-out-wait")
         def timed_out_wait() -> tuple[str, str, float]:

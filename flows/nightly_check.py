@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from prefect import flow, get_run_logger
 
-from prefect_ibmq.blocks import IBMQServiceCredentials, get_service
+from prefect_ibmq.blocks import IBMQServiceCredentials
 from prefect_ibmq.circuits import bell
 from prefect_ibmq.flows import run_circuits
+from prefect_ibmq.services import resolve_service
 
 
 class BackendCheckFailed(RuntimeError):
@@ -22,7 +23,7 @@ def nightly_check(
 ) -> dict[str, float]:
     """Run a Bell circuit on each backend (all when none named); fail when fidelity < ``min_fidelity``."""
     logger = get_run_logger()
-    names = backend_names or [b.name for b in get_service(service).backends() if b.name != "flaky_simulator"]
+    names = backend_names or [b.name for b in resolve_service(service).backends() if b.name != "flaky_simulator"]
     fidelities = {}
     for name in names:
         report = run_circuits([bell()], backend_name=name, shots=shots, job_name=f"nightly-{name}", service=service)

@@ -11,39 +11,8 @@ import pytest
 
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
-from prefect_ibmq.server import BackendSpec, JobServer, ServerConfig  # noqa: E402
-from prefect_ibmq.wire import Identity  # noqa: E402
-
-# Four identities: alice and bob share hub h1 and group g1 (different projects),
-# carol is in hub h1 but group g2, dave is in another hub.
-TOKENS = {
-    "alice": ("tok-alice-0123456789", Identity(user="alice", hub="h1", group="g1", project="p1")),
-    "bob": ("tok-bob-0123456789", Identity(user="bob", hub="h1", group="g1", project="p2")),
-    "carol": ("tok-carol-0123456789", Identity(user="carol", hub="h1", group="g2", project="p3")),
-    "dave": ("tok-dave-0123456789", Identity(user="dave", hub="h2", group="g9", project="p9")),
-}
-
-#: Seed of the suite's flaky backend (``BackendSpec.seed``): its draws follow from it and the job name.
-FLAKY_SEED = 13
-
-
-def server_config(data_dir, **overrides) -> ServerConfig:
-    """The suite's server: the default backends (the flaky one seeded, so which experiments
-    fail follows from the job's name, not from luck), a slow one for cancel/queue tests and one
-    whose every job fails."""
-    backends = [spec for spec in BackendSpec.defaults() if spec.kind != "flaky"] + [
-        BackendSpec(name="flaky_simulator", kind="flaky", seed=FLAKY_SEED),
-        BackendSpec(name="slow_simulator", kind="ideal", n_qubits=5, experiment_delay_s=0.5),
-        BackendSpec(name="doomed_simulator", kind="flaky", n_qubits=5, failure_probability=1.0),
-    ]
-    settings = dict(
-        data_dir=data_dir,
-        tokens={token: identity for token, identity in TOKENS.values()},
-        backends=backends,
-        workers=2,
-    )
-    settings.update(overrides)
-    return ServerConfig(**settings)
+from prefect_ibmq.server import JobServer  # noqa: E402
+from tests.helpers import TOKENS, server_config  # noqa: E402
 
 
 @pytest.fixture(scope="session")

@@ -2,12 +2,15 @@
 
 The names here are the client's: ``IBMQService`` is the entry point; Prefect
 tasks and flows live in ``prefect_ibmq.tasks`` and ``prefect_ibmq.flows``. The
-blocks are named here too. Every name is imported when first asked for, so
+blocks are named here too (but left out of ``__all__``, so ``from prefect_ibmq import *``
+does not import Prefect). Every name is imported when first asked for, so
 ``prefect block register -m prefect_ibmq`` finds the blocks while a plain
 ``import prefect_ibmq`` stays free of Prefect (and of qiskit, until a client name is used).
+``__version__`` is the installed distribution's version.
 """
 
 from importlib import import_module
+from importlib.metadata import version
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -21,6 +24,8 @@ if TYPE_CHECKING:
     )
     from prefect_ibmq.job import ApiJobStatus, IBMQJob, QueueInfo
 
+    __version__: str
+
 __all__ = [
     "ApiJobStatus",
     "IBMQBackend",
@@ -32,6 +37,7 @@ __all__ = [
     "IBMQJobTimeoutError",
     "IBMQService",
     "QueueInfo",
+    "__version__",
 ]
 
 #: Where each public name lives. They are imported on first use (qiskit takes ~1 s to
@@ -54,13 +60,17 @@ _HOMES = {
 
 
 def __getattr__(name: str) -> Any:
-    home = _HOMES.get(name)
-    if home is None:
+    """Import a public name on first use (PEP 562)."""
+    if name == "__version__":
+        value: Any = version("prefect-ibmq")
+    elif name in _HOMES:
+        value = getattr(import_module(_HOMES[name]), name)
+    else:
         raise AttributeError(f"module 'prefect_ibmq' has no attribute {name!r}")
-    value = getattr(import_module(home), name)
     globals()[name] = value  # later lookups skip this function
     return value
 
 
 def __dir__() -> list[str]:
-    return sorted({*globals(), *_HOMES})
+    """The module's names, the ones not imported yet included."""
+    return sorted({*globals(), *_HOMES, "__version__"})

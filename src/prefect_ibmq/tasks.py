@@ -41,18 +41,27 @@ from qiskit import QuantumCircuit
 from qiskit.providers import JobStatus
 from qiskit.result import Result
 
-from prefect_ibmq.blocks import IBMQServiceCredentials, IBMQuantumPlatformCredentials
+from prefect_ibmq.blocks import IBMQuantumPlatformCredentials, ServiceCredentials
 from prefect_ibmq.job import IBMQJobApiError, IBMQJobTimeoutError
 from prefect_ibmq.platforms import JobPlatform, resolve_platform
 from prefect_ibmq.runtime.options import RuntimeOptions
 from prefect_ibmq.syncable import io_task
 from prefect_ibmq.wire import JobRecord
 
-ServiceArg = IBMQServiceCredentials | IBMQuantumPlatformCredentials | None
+ServiceArg = ServiceCredentials | None
 
 
 def retry_on_api_error(task: Any, task_run: Any, state: State) -> Any:
-    """Retry a task only when it failed with the one retryable error, IBMQJobApiError."""
+    """Retry a task only when it failed with the one retryable error, IBMQJobApiError.
+
+    Args:
+        task: The task (Prefect's ``retry_condition_fn`` signature; unused).
+        task_run: The task run (unused).
+        state: The failed state.
+
+    Returns:
+        Whether to retry: a bool, or for an async task an awaitable of one.
+    """
     outcome = state.result(raise_on_failure=False)
     if inspect.isawaitable(outcome):  # Prefect hands out the result of an async task's state by await
         return _is_api_error(outcome)
@@ -84,7 +93,15 @@ def _submit_run_name() -> str:
 
 
 def derive_idempotency_key(circuits: Sequence[QuantumCircuit], *parts: object) -> str:
-    """A key that is the same on every retry of this task run and differs between runs."""
+    """A key that is the same on every retry of this task run and differs between runs.
+
+    Args:
+        circuits: The job's circuits (or PUBs); their names and sizes go into the key.
+        *parts: Further arguments that tell jobs of one task run apart (backend, shots, name).
+
+    Returns:
+        32 hex characters.
+    """
     task_run = TaskRunContext.get()
     digest = hashlib.sha256(str(task_run.task_run.id if task_run else "").encode())
     for part in parts:
@@ -136,10 +153,33 @@ async def submit_job(
 
     Raises:
         IBMQBackendValueError: If an argument is invalid (nothing is submitted).
+        ValueError: If ``runtime`` is given without IBM Quantum Platform credentials.
         IBMQJobApiError: If the service could not be reached (the task retries).
 
     Examples:
-        >>> job_id = submit_job([bell()], shots=1024)  # inside a flow
+        Submit a Bell circuit to the embedded job service and wait for it:
+        ```python
+        from prefect import flow
+
+        from prefect_ibmq.circuits import bell
+        from prefect_ibmq.tasks import submit_job, wait_for_final_state
+
+
+        @flow
+        def bell_flow() -> str:
+            job_id = submit_job([bell()], shots=1024, job_tags=["demo"])
+            return wait_for_final_state(job_id, timeout=60).status.value
+
+
+        bell_flow()
+        ```
+
+        Submit to a saved job service:
+        ```python
+        from prefect_ibmq.blocks import IBMQServiceCredentials
+
+        job_id = submit_job([bell()], backend_name="aer_simulator", service=IBMQServiceCredentials.load("my-service"))
+        ```
     """
     if runtime is not None and not isinstance(service, IBMQuantumPlatformCredentials):
         raise ValueError("runtime options need service=IBMQuantumPlatformCredentials(...); the job service has none")
@@ -170,16 +210,37 @@ async def wait_for_final_state(
         timeout: Seconds to wait; None waits as long as it takes.
         cancel_on_timeout: Cancel the job when the wait is stopped first: by ``timeout``
             or by the task's ``timeout_seconds``.
-        service: Credentials of the service.
+        service: Credentials of the service (or of IBM Quantum Platform); None for the settings,
+            else the embedded default.
 
     Returns:
-        The job's final record.
+        The job's final record (a ``JobRecord``: status, times per step, tags, ...).
 
     Raises:
-        IBMQJobTimeoutError: When ``timeout`` passes first.
+        IBMQJobTimeoutError: When ``timeout`` passes first (the job is cancelled unless
+            ``cancel_on_timeout=False``).
+        IBMQJobApiError: If the service could not be reached (the task retries).
 
     Examples:
-        >>> record = wait_for_final_state.with_options(timeout_seconds=60)(job_id)
+        Wait at most a minute, then look at the job's final status:
+        ```python
+        from prefect import flow
+
+        from prefect_ibmq.circuits import bell
+        from prefect_ibmq.tasks import submit_job, wait_for_final_state
+
+
+        @flow
+        def bell_flow() -> str:
+            job_id = submit_job([bell()])
+            record = wait_for_final_state(job_id, timeout=60)
+            return record.status.value  # "COMPLETED", "CANCELLED" or an "ERROR_..." status
+        ```
+
+        Let Prefect stop the wait instead (the job is cancelled all the same):
+        ```python
+        record = wait_for_final_state.with_options(timeout_seconds=60)(job_id)
+        ```
     """
     logger = get_run_logger()
     platform = resolve_platform(service)
@@ -219,7 +280,12 @@ async def _cancel_stopped_wait(platform: JobPlatform, job_id: str, timeout: floa
 
 
 def emit_job_event(record: JobRecord, queue_position: int | None = None) -> None:
-    """Emit ``prefect-ibmq.job.<status>`` about resource ``prefect-ibmq.job.<id>``."""
+    """Emit ``prefect-ibmq.job.<status>`` about resource ``prefect-ibmq.job.<id>``.
+
+    Args:
+        record: The job's record; its status names the event.
+        queue_position: The job's place in its backend's queue, when it waits there.
+    """
     emit_event(
         event=f"prefect-ibmq.job.{record.status.value.lower()}",
         resource={
@@ -248,9 +314,38 @@ def _result_cache_key(context: Any, parameters: dict[str, Any]) -> str:
 async def fetch_result(job_id: str, partial: bool = True, service: ServiceArg = None) -> Result:
     """The final job's result; with ``partial`` the experiments of a failed job that did run.
 
+    The result is persisted under a key made from the job id, so a retried or re-run fetch
+    reads the stored copy (a private job hands its result out only once).
+
+    Args:
+        job_id: The job, final already (wait for it first).
+        partial: Return the experiments that ran of a failed job instead of raising.
+        service: Credentials of the service (or of IBM Quantum Platform); None for the settings,
+            else the embedded default.
+
+    Returns:
+        The job's ``Result`` (an estimator's ``PrimitiveResult`` on IBM Quantum Platform).
+
     Raises:
         IBMQJobInvalidStateError: If the job was cancelled or is not final.
         IBMQJobFailureError: If the job failed (and ``partial`` is False, or nothing ran).
+        IBMQJobApiError: If the service could not be reached (the task retries).
+
+    Examples:
+        Counts of a Bell circuit:
+        ```python
+        from prefect import flow
+
+        from prefect_ibmq.circuits import bell
+        from prefect_ibmq.tasks import fetch_result, submit_job, wait_for_final_state
+
+
+        @flow
+        def bell_counts() -> dict[str, int]:
+            job_id = submit_job([bell()], shots=1000)
+            wait_for_final_state(job_id)
+            return fetch_result(job_id).get_counts()
+        ```
     """
     result = await resolve_platform(service).result(job_id, partial)
     # A Result has experiments; an estimator's PrimitiveResult (IBM Quantum Platform) has PUB results, all done.
@@ -262,13 +357,51 @@ async def fetch_result(job_id: str, partial: bool = True, service: ServiceArg = 
 
 @io_task(task_run_name=_job_run_name("status"), cache_policy=NO_CACHE, **_RETRYING)
 async def job_status(job_id: str, service: ServiceArg = None) -> JobStatus:
-    """The job's current status."""
+    """The job's current status.
+
+    Args:
+        job_id: The job.
+        service: Credentials of the service (or of IBM Quantum Platform); None for the settings,
+            else the embedded default.
+
+    Returns:
+        Its ``qiskit.providers.JobStatus``.
+
+    Raises:
+        IBMQJobApiError: If the service could not be reached (the task retries).
+
+    Examples:
+        ```python
+        from qiskit.providers import JobStatus
+
+        if job_status(job_id) is JobStatus.QUEUED:  # inside a flow
+            ...
+        ```
+    """
     return await resolve_platform(service).status(job_id)
 
 
 @io_task(task_run_name=_job_run_name("cancel"), cache_policy=NO_CACHE, **_RETRYING)
 async def cancel_job(job_id: str, service: ServiceArg = None) -> bool:
-    """Cancel the job; False when it was already final."""
+    """Cancel the job.
+
+    Args:
+        job_id: The job.
+        service: Credentials of the service (or of IBM Quantum Platform); None for the settings,
+            else the embedded default.
+
+    Returns:
+        True when it was cancelled; False when it was final already.
+
+    Raises:
+        IBMQJobApiError: If the service could not be reached (the task retries).
+
+    Examples:
+        ```python
+        if not cancel_job(job_id):  # inside a flow
+            print("the job had finished already")
+        ```
+    """
     cancelled = await resolve_platform(service).cancel(job_id)
     get_run_logger().info("Job %s %s", job_id, "cancelled" if cancelled else "could not be cancelled")
     return cancelled
@@ -282,11 +415,52 @@ async def update_job_tags(
     removal_tags: list[str] | None = None,
     service: ServiceArg = None,
 ) -> list[str]:
-    """Replace, then add, then remove tags; returns the job's new tags."""
+    """Replace, then add, then remove the job's tags.
+
+    Args:
+        job_id: The job.
+        replacement_tags: Tags that replace the job's own (its job-set tags are kept); None keeps them.
+        additional_tags: Tags to add.
+        removal_tags: Tags to remove.
+        service: Credentials of the service (or of IBM Quantum Platform); None for the settings,
+            else the embedded default.
+
+    Returns:
+        The job's new tags.
+
+    Raises:
+        IBMQJobInvalidStateError: If no list is given, a tag is not a string, or a list names
+            a job-set tag (``ibmq_jobset...``); nothing is changed.
+        IBMQJobApiError: If the service could not be reached (the task retries).
+
+    Examples:
+        ```python
+        tags = update_job_tags(job_id, additional_tags=["checked"], removal_tags=["draft"])  # inside a flow
+        ```
+    """
     return await resolve_platform(service).update_tags(job_id, replacement_tags, additional_tags, removal_tags)
 
 
 @io_task(task_run_name=_job_run_name("rename"), cache_policy=NO_CACHE, **_RETRYING)
 async def update_job_name(job_id: str, name: str, service: ServiceArg = None) -> str:
-    """Rename the job; returns the new name."""
+    """Rename the job.
+
+    Args:
+        job_id: The job.
+        name: Its new name.
+        service: Credentials of the service (or of IBM Quantum Platform); None for the settings,
+            else the embedded default.
+
+    Returns:
+        The job's new name.
+
+    Raises:
+        IBMQJobInvalidStateError: If ``name`` is not a string (nothing is changed).
+        IBMQJobApiError: If the service could not be reached (the task retries).
+
+    Examples:
+        ```python
+        update_job_name(job_id, "bell-2026-11-25")  # inside a flow
+        ```
+    """
     return await resolve_platform(service).update_name(job_id, name)

@@ -19,8 +19,8 @@ from qiskit.providers import JobStatus
 from prefect_ibmq import IBMQService
 from prefect_ibmq.circuits import bell
 from prefect_ibmq.wire import ApiJobStatus
-from tests.client.conftest import wait_for_status
-from tests.conftest import TOKENS
+from tests.client.helpers import wait_for_status
+from tests.helpers import TOKENS
 
 SCRIPT = Path(sys.executable).with_name("prefect-ibmq")
 TOKEN = TOKENS["alice"][0]

@@ -9,10 +9,11 @@ import pytest
 
 from prefect_ibmq import IBMQJobApiError, IBMQService
 from prefect_ibmq.api import AccountClient
+from prefect_ibmq.circuits import bell
 from prefect_ibmq.exceptions import IBMQJobAccessError, IBMQJobNotFoundError
+from tests.client.helpers import FAST_RETRY
 from tests.faultproxy import Rule
-
-from .conftest import FAST_RETRY, bell, token_of
+from tests.helpers import token_of
 
 
 @pytest.mark.parametrize("fault", ["500", "502", "503", "429", "reset"])

@@ -9,10 +9,10 @@ from qiskit.providers.fake_provider import GenericBackendV2
 
 from prefect_ibmq import IBMQJob, IBMQService
 from prefect_ibmq.backend import BackendProperties, IBMQBackendValueError
+from prefect_ibmq.circuits import bell
 from prefect_ibmq.server import BackendSpec, JobServer, ServerConfig
 from prefect_ibmq.wire import BackendConfiguration, BackendStatus
-
-from .conftest import bell, token_of
+from tests.helpers import token_of
 
 #: The seed of the GenericBackendV2 behind the server's noisy_simulator (DEFAULT_NOISE_SEED of the server).
 NOISY_SOURCE_SEED = 1234

@@ -14,9 +14,8 @@ from prefect_ibmq import (
     IBMQJob,
     IBMQJobInvalidStateError,
 )
+from prefect_ibmq.circuits import bell
 from prefect_ibmq.wire import JobRecord
-
-from .conftest import bell
 
 
 @pytest.fixture(scope="module")

@@ -10,9 +10,8 @@ import pytest
 from qiskit.providers import JobStatus
 
 from prefect_ibmq import IBMQService
+from prefect_ibmq.circuits import bell
 from prefect_ibmq.wire import ApiJobStatus
-
-from .conftest import bell
 
 
 @pytest.fixture()

@@ -9,15 +9,14 @@ from qiskit.exceptions import QiskitError
 from qiskit.providers import JobStatus
 
 from prefect_ibmq import IBMQJobFailureError
+from prefect_ibmq.circuits import bell
 from prefect_ibmq.exceptions import IBMQJobResultConsumedError
-
-from .conftest import bell
 
 
 @pytest.fixture(scope="module")
 def failed_job(service):
     """A flaky job with 40 experiments; the suite's flaky backend is seeded, so under this
-    name the same 10 of them fail in every run (see tests/conftest.py)."""
+    name the same 10 of them fail in every run (see tests/helpers.py)."""
     job = service.backend("flaky_simulator").run([bell(f"e{i}") for i in range(40)], shots=8,
                                                  job_name="partial-40")
     job.wait_for_final_state(timeout=60)

@@ -10,9 +10,8 @@ from qiskit.providers import JobStatus
 
 from prefect_ibmq import IBMQService
 from prefect_ibmq.backend import IBMQBackendNotFoundError, IBMQBackendValueError
+from prefect_ibmq.circuits import bell
 from prefect_ibmq.exceptions import IBMQJobAccessError, IBMQJobNotFoundError
-
-from .conftest import bell
 
 
 def test_backends_and_unknown_backend_lists_the_names(service):

@@ -6,8 +6,8 @@ import pytest
 from qiskit.providers import JobStatus
 
 from prefect_ibmq import IBMQJobInvalidStateError, IBMQJobTimeoutError, QueueInfo
-
-from .conftest import bell, wait_for_status
+from prefect_ibmq.circuits import bell
+from tests.client.helpers import wait_for_status
 
 
 def slow_job(slow, experiments: int, name: str = "slow"):

@@ -25,7 +25,7 @@ def test_credentials_block_saves_and_loads_with_the_token_masked(job_server, ali
     assert loaded.token.get_secret_value() == alice_token
     for shown in (repr(loaded), str(loaded), str(loaded.model_dump())):
         assert alice_token not in shown
-    assert loaded.get_service().backend("aer_simulator").num_qubits > 2
+    assert loaded.get_client().backend("aer_simulator").num_qubits > 2
 
 
 def test_job_block_triggers_waits_and_fetches(job_server, alice_token):

@@ -52,7 +52,7 @@ def test_run_circuits_tabulates_and_publishes(credentials):
 
 
 def test_sweep_is_a_job_set_and_a_rerun_submits_nothing(credentials, tmp_path):
-    service = credentials.get_service()
+    service = credentials.get_client()
     circuits = ghz_bell_set(12)
     kwargs = dict(max_experiments_per_job=4, sweep_id="rerun-check", shots=128, service=credentials)
 
@@ -85,8 +85,8 @@ def test_sweep_resubmits_failed_experiments_of_partial_results(credentials):
         circuits, backend_name="flaky_simulator", shots=64, max_experiments_per_job=10,
         sweep_id="flaky-check", resubmit_failed=3, service=credentials,
     )
-    names = [job.name() for job in jobs_tagged(credentials.get_service(), "ibmq_jobset_flaky-check")]
-    # The suite's flaky backend is seeded (tests/conftest.py): under these job names 6 of the
+    names = [job.name() for job in jobs_tagged(credentials.get_client(), "ibmq_jobset_flaky-check")]
+    # The suite's flaky backend is seeded (tests/helpers.py): under these job names 6 of the
     # 30 experiments fail in round 0, all succeed by round 2, so resubmission rounds ran.
     assert sorted(name for name in names if "_r" in name) == [
         "flaky-check_0_r1", "flaky-check_1_r1", "flaky-check_1_r2", "flaky-check_2_r1"]
@@ -101,7 +101,7 @@ def test_sweep_resubmits_failed_experiments_of_partial_results(credentials):
 
 
 def test_bad_input_is_reported_by_index_before_anything_is_submitted(credentials):
-    service = credentials.get_service()
+    service = credentials.get_client()
     before = len(service.jobs(limit=1000))
     with pytest.raises(CircuitInputError, match="circuit #1"):
         circuit_sweep([bell(), "this is not a circuit"], service=credentials)

@@ -20,7 +20,7 @@ def _fresh_circuits(n: int) -> list:
 
 
 def test_a_cached_rerun_under_another_sweep_id_submits_no_job(credentials):
-    service = credentials.get_service()
+    service = credentials.get_client()
     circuits = _fresh_circuits(6)
     common = dict(shots=64, max_experiments_per_job=3, cache_results=True, service=credentials)
 

@@ -12,7 +12,7 @@ from prefect_ibmq.tasks import submit_job, wait_for_final_state
 
 
 def test_task_timeout_ends_the_wait_timed_out_and_cancels_the_job_unless_told_not_to(credentials, caplog):
-    service = credentials.get_service()
+    service = credentials.get_client()
     waits = {True: wait_for_final_state.with_options(timeout_seconds=1),
              False: wait_for_final_state.with_options(timeout_seconds=1)}
 

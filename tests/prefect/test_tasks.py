@@ -39,7 +39,7 @@ def test_submit_retried_after_a_lost_response_leaves_one_job(job_server, alice_t
 
         job_id = submit_through_faults()
         assert proxy.injected["drop_response"] == 2
-    jobs = credentials.get_service().jobs(job_name="^lost-response$", limit=100)
+    jobs = credentials.get_client().jobs(job_name="^lost-response$", limit=100)
     assert [job.job_id() for job in jobs] == [job_id]
 
 
@@ -65,12 +65,12 @@ def test_a_fault_outlasting_the_clients_retries_is_retried_by_prefect_without_a_
     [submit_run] = [run for run in task_runs(state.state_details.flow_run_id) if run.name == f"submit-{name}"]
     assert submit_run.run_count == 2
     assert "AwaitingRetry" in state_names(submit_run.id)
-    jobs = credentials.get_service().jobs(job_name=f"^{name}$", limit=10)
+    jobs = credentials.get_client().jobs(job_name=f"^{name}$", limit=10)
     assert [job.job_id() for job in jobs] == [job_id]
 
 
 def test_wait_timeout_cancels_the_job_unless_told_not_to(credentials, recorded_events):
-    service = credentials.get_service()
+    service = credentials.get_client()
 
     @flow
     def wait_briefly(cancel_on_timeout: bool) -> str:
@@ -165,7 +165,7 @@ def test_a_read_once_result_survives_a_retry_of_a_later_step(credentials):
     assert sum(counts.values()) == 64
     # The service gave the result out once; the retried flow read Prefect's persisted copy.
     with pytest.raises(IBMQJobResultConsumedError):
-        credentials.get_service().job(attempts[0]).result()
+        credentials.get_client().job(attempts[0]).result()
 
 
 class _PathLog(FaultProxy):
@@ -185,13 +185,13 @@ def test_wait_task_asks_only_for_news_and_gets_the_record_with_the_final_status(
 ):
     with _PathLog(job_server.url) as proxy:
         via_proxy = IBMQServiceCredentials(url=proxy.url, token=alice_token)
-        via_proxy.get_service().backend("slow_simulator")  # the backend is read once per service
+        via_proxy.get_client().backend("slow_simulator")  # the backend is read once per service
         start = proxy.forwarded
 
         def submit_then_wait():
             # Submitted directly (not counted) inside the flow: a flow run slow to start (a busy Prefect
             # server late in the suite) cannot outlast the job (~3 s on slow_simulator) before the wait.
-            job_id = credentials.get_service().backend("slow_simulator").run([bell()] * 6, shots=8).job_id()
+            job_id = credentials.get_client().backend("slow_simulator").run([bell()] * 6, shots=8).job_id()
             return wait_for_final_state(job_id, service=via_proxy)
 
         record = flow(submit_then_wait, name="wait-counted")()

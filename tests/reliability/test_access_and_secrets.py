@@ -25,7 +25,7 @@ from prefect_ibmq.flows import circuit_sweep, run_circuits
 from prefect_ibmq.server import BackendSpec, JobServer, ServerConfig, auth
 from prefect_ibmq.tasks import fetch_result, job_status
 from prefect_ibmq.wire import ApiJobStatus, Identity
-from tests.conftest import TOKENS
+from tests.helpers import TOKENS
 from tests.reliability.helpers import tokens_toml
 
 

@@ -32,7 +32,7 @@ from prefect_ibmq.exceptions import (
     IBMQJobResultConsumedError,
 )
 from prefect_ibmq.wire import ErrorBody
-from tests.conftest import TOKENS
+from tests.helpers import TOKENS
 
 UNKNOWN_ID = "0badc0de" * 3
 

@@ -27,8 +27,8 @@ from prefect_ibmq.circuits import ghz
 from prefect_ibmq.exceptions import IBMQJobApiError
 from prefect_ibmq.flows import circuit_sweep
 from prefect_ibmq.wire import JOBSET_TAG_PREFIX
-from tests.client.conftest import wait_for_status
-from tests.conftest import TOKENS
+from tests.client.helpers import wait_for_status
+from tests.helpers import TOKENS
 from tests.reliability.helpers import ROOT, subprocess_env, tokens_toml
 from tests.reliability.sweep_script import SHOTS, sweep_circuits
 

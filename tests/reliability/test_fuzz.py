@@ -22,7 +22,7 @@ from schemathesis.specs.openapi.checks import (
 
 from prefect_ibmq import IBMQService
 from prefect_ibmq.circuits import ghz
-from tests.conftest import TOKENS
+from tests.helpers import TOKENS
 
 MAX_EXAMPLES = 50
 CHECKS = [

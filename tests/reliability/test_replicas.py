@@ -18,7 +18,7 @@ from qiskit import qpy
 from sqlalchemy import create_engine, text
 
 from prefect_ibmq.circuits import bell
-from tests.conftest import TOKENS
+from tests.helpers import TOKENS
 from tests.reliability.helpers import tokens_toml
 
 ALICE = TOKENS["alice"][0]

@@ -16,8 +16,8 @@ from prefect_ibmq.circuits import ghz
 from prefect_ibmq.flows import circuit_sweep
 from prefect_ibmq.server.runtime.crn import instance_crn
 from prefect_ibmq.wire import JOBSET_TAG_PREFIX
-from tests.conftest import TOKENS
 from tests.faultproxy import FAULTS, FaultProxy, Rule
+from tests.helpers import TOKENS
 
 RATE = 0.2
 CIRCUITS = 60
@@ -51,7 +51,7 @@ def test_runtime_sweep_through_20_percent_faults_leaves_no_duplicate(job_server,
         assert set(report.counts[report.counts["circuit_index"] == index]["bitstring"]) <= {"0" * width, "1" * width}
     # Asked directly (not through the proxy): one job per chunk, none twice, all in the sweep's batch.
     direct = IBMQuantumPlatformCredentials(token=token, instance=instance_crn(identity), url=job_server.url,
-                                           url_resolver="prefect-ibmq").get_service()
+                                           url_resolver="prefect-ibmq").get_client()
     jobs = direct.jobs(limit=100, job_tags=[f"{JOBSET_TAG_PREFIX}_{sweep_id}"])
     names = Counter(job.record.name for job in jobs)
     assert len(jobs) == expected_jobs and set(names.values()) == {1}

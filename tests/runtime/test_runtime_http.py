@@ -20,8 +20,8 @@ from prefect_ibmq.server.rows import NewJob
 from prefect_ibmq.server.runtime.crn import instance_crn
 from prefect_ibmq.server.store import SessionClosed
 from prefect_ibmq.wire import ApiJobStatus, RunOptions
-from tests.conftest import TOKENS
-from tests.runtime.conftest import runtime_config
+from tests.helpers import TOKENS
+from tests.runtime.helpers import runtime_config
 
 GRANT = "urn:ibm:params:oauth:grant-type:apikey"
 

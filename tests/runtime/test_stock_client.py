@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from urllib.parse import urlsplit
 
-from tests.runtime.conftest import run_child, run_scenario
+from tests.runtime.helpers import run_child, run_scenario
 
 
 def _path_sequence(requests: list[str]) -> list[str]:

@@ -1,11 +1,12 @@
-"""Fixtures of the job service's tests: one API client per identity of tests/conftest.py."""
+"""Fixtures of the job service's tests: one API client per identity of tests/helpers.py."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
 import pytest
-from server_helpers import Api
+
+from tests.server.helpers import Api
 
 
 @pytest.fixture

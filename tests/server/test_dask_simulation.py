@@ -21,12 +21,12 @@ from pathlib import Path
 
 import pytest
 from distributed import Client
-from server_helpers import Api, bell
 
-from prefect_ibmq.circuits import ghz
+from prefect_ibmq.circuits import bell, ghz
 from prefect_ibmq.server import BackendSpec, JobServer, ServerConfig
 from prefect_ibmq.server.dasksim import DaskSchedulerUnreachable, DaskSimulators
 from prefect_ibmq.server.simulators import CHUNK
+from tests.server.helpers import Api
 
 #: Bounds every wait for the cluster (start-up imports; a nanny restarting a worker).
 START_LIMIT_S = 90

@@ -7,7 +7,9 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 
 from qiskit.result import Result
-from server_helpers import LIFECYCLE, bell
+
+from prefect_ibmq.circuits import bell
+from tests.server.helpers import LIFECYCLE
 
 
 def test_health_needs_no_token(anonymous):

@@ -5,9 +5,10 @@ from __future__ import annotations
 import sqlite3
 
 import pytest
-from server_helpers import Api, bell, qpy_b64
 
+from prefect_ibmq.circuits import bell
 from prefect_ibmq.server import BackendSpec, JobServer, ServerConfig
+from tests.server.helpers import Api, qpy_b64
 
 
 @pytest.fixture

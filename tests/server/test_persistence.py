@@ -6,9 +6,10 @@ import json
 import os
 
 import pytest
-from server_helpers import Api, bell
 
+from prefect_ibmq.circuits import bell
 from prefect_ibmq.server import BackendSpec, JobServer, ServerAlreadyRunning, ServerConfig
+from tests.server.helpers import Api
 
 
 def _config(job_server, data_dir) -> ServerConfig:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import threading
 
 import pytest
-from server_helpers import bell
+
+from prefect_ibmq.circuits import bell
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from qiskit.exceptions import QiskitError
 from qiskit.result import Result
-from server_helpers import bell
+
+from prefect_ibmq.circuits import bell
 
 
 @pytest.fixture(scope="module")

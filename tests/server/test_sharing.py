@@ -6,7 +6,7 @@ import pytest
 
 
 def test_no_token_or_unknown_token_is_401(anonymous, job_server):
-    from server_helpers import Api
+    from tests.server.helpers import Api
 
     for api in (anonymous, Api(job_server.url, "tok-mallory-secret")):
         response = api.get("/jobs")
@@ -44,7 +44,7 @@ def test_share_levels(alice, bob, carol, dave, level, visible):
 
 
 def test_only_the_owner_changes_a_shared_job(alice, bob):
-    from server_helpers import bell
+    from prefect_ibmq.circuits import bell
 
     job = alice.submit([bell()] * 20, backend="slow_simulator", share_level="group")
     job_id = job["job_id"]

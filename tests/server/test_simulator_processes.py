@@ -13,10 +13,9 @@ import os
 import signal
 import time
 
-from server_helpers import Api, bell
-
-from prefect_ibmq.circuits import ghz
+from prefect_ibmq.circuits import bell, ghz
 from prefect_ibmq.server import BackendSpec, JobServer, ServerConfig
+from tests.server.helpers import Api
 
 #: Shots that make a chunk of 64 such circuits take ~1-3 s in a simulator process.
 HEAVY_SHOTS = 100_000

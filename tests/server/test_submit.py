@@ -13,7 +13,9 @@ from urllib.parse import urlparse
 import pytest
 from qiskit import QuantumCircuit, qpy
 from qiskit.circuit import Instruction
-from server_helpers import Api, bell, qpy_b64
+
+from prefect_ibmq.circuits import bell
+from tests.server.helpers import Api, qpy_b64
 
 
 @pytest.fixture(scope="module")

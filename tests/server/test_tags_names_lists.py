@@ -8,7 +8,8 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from server_helpers import bell
+
+from prefect_ibmq.circuits import bell
 
 
 @pytest.fixture

@@ -17,10 +17,11 @@ from pathlib import Path
 
 import pytest
 import requests
-from server_helpers import Api, bell
 
+from prefect_ibmq.circuits import bell
 from prefect_ibmq.server import JobServer
-from tests.conftest import TOKENS, server_config
+from tests.helpers import TOKENS, server_config
+from tests.server.helpers import Api
 
 
 @pytest.fixture(scope="module")

@@ -108,7 +108,7 @@ async def estimator_sweep(
     sweep_id = _checked_sweep_id(sweep_id)
     _check_at_least(0, resubmit_failed=resubmit_failed)
     pubs = estimator_pubs(load_circuits(circuits), observables, parameter_values)
-    backend = service.get_service().backend(backend_name)
+    backend = service.get_client().backend(backend_name)
     _check_fits(pubs, backend.configuration().n_qubits, backend_name)
     size = min(max_pubs_per_job or backend.max_circuits, backend.max_circuits)
     _check_at_least(1, max_pubs_per_job=size)
@@ -119,7 +119,7 @@ async def estimator_sweep(
                 sweep_id, len(pubs), len(observables), len(chunks), backend_name)
     with execution_mode(service, backend_name, mode, default="batch", program="estimator",
                         precision=precision, optimization_level=optimization_level) as runtime:
-        run = _Rounds(sweep_id, backend_name, pubs, _existing_jobs(service.get_service(), tag),
+        run = _Rounds(sweep_id, backend_name, pubs, _existing_jobs(service.get_client(), tag),
                       dict(tags=[tag, *(job_tags or [])], timeout=timeout, runtime=runtime, service=service))
         await run.run(chunks, resubmit_failed)
     return await _report(run, sweep_id, backend_name, output_dir)

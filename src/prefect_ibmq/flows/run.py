@@ -8,11 +8,12 @@ from typing import Any
 import pandas as pd
 from qiskit.result import Result
 
-from prefect_ibmq.blocks import ServiceCredentials, get_service
+from prefect_ibmq.blocks import ServiceCredentials
 from prefect_ibmq.circuits import load_circuits
 from prefect_ibmq.flows.artifacts import artifact_key, failed_experiments, publish_job_table, publish_summary
 from prefect_ibmq.flows.job import JobStageError, run_job
 from prefect_ibmq.flows.sessions import execution_mode, runtime_arguments
+from prefect_ibmq.services import resolve_service
 from prefect_ibmq.syncable import io_flow
 from prefect_ibmq.tables import counts_frame, job_summary_frame, time_per_step_frame
 from prefect_ibmq.wire import ApiJobStatus
@@ -70,7 +71,7 @@ async def run_circuits(
         >>> report = run_circuits([bell()], shots=1024)
     """
     qcs = load_circuits(circuits)
-    get_service(service).backend(backend_name).validate_circuits(qcs, shots=shots)
+    resolve_service(service).backend(backend_name).validate_circuits(qcs, shots=shots)
     try:
         with execution_mode(service, backend_name, mode) as runtime:
             job = await run_job(qcs, backend_name, shots, cache=cache_results, job_name=job_name, job_tags=job_tags,

@@ -25,7 +25,7 @@ MODES = ("job", "batch", "session")
 @task(task_run_name="open-{mode}-{backend_name}", cache_policy=NO_CACHE, **_RETRYING)
 def open_session(backend_name: str, mode: str, service: IBMQuantumPlatformCredentials) -> str | None:
     """Open a batch or session on the backend; its id (None when the platform opened none)."""
-    session_id = service.get_service().open_session(backend_name, mode)
+    session_id = service.get_client().open_session(backend_name, mode)
     get_run_logger().info("Opened %s %s on %s", mode, session_id, backend_name)
     return session_id
 
@@ -33,7 +33,7 @@ def open_session(backend_name: str, mode: str, service: IBMQuantumPlatformCreden
 @task(task_run_name="close-{session_id}", cache_policy=NO_CACHE, **_RETRYING)
 def close_session(session_id: str, service: IBMQuantumPlatformCredentials) -> None:
     """Stop the batch or session accepting jobs (the jobs in it still run)."""
-    service.get_service().close_session(session_id)
+    service.get_client().close_session(session_id)
 
 
 def runtime_arguments(runtime: RuntimeOptions | None) -> dict[str, Any]:

@@ -32,7 +32,7 @@ from prefect.utilities.annotations import quote
 from qiskit import QuantumCircuit
 
 from prefect_ibmq.backend import IBMQService
-from prefect_ibmq.blocks import ServiceCredentials, get_service
+from prefect_ibmq.blocks import ServiceCredentials
 from prefect_ibmq.circuits import load_circuits
 from prefect_ibmq.flows.artifacts import Progress, artifact_key, publish_job_table, publish_pictures, publish_summary
 from prefect_ibmq.flows.counts_file import CountsFile, counts_suffix, read_counts
@@ -40,6 +40,7 @@ from prefect_ibmq.flows.job import JobStageError, run_job
 from prefect_ibmq.flows.outputs import write_frames
 from prefect_ibmq.flows.sessions import execution_mode, runtime_arguments
 from prefect_ibmq.plots import render_pictures, write_pictures
+from prefect_ibmq.services import resolve_service
 from prefect_ibmq.syncable import io_flow, io_task
 from prefect_ibmq.tables import counts_frame, job_summary_frame, time_per_step_frame
 from prefect_ibmq.wire import JOBSET_TAG_PREFIX, JobRecord
@@ -167,7 +168,7 @@ async def circuit_sweep(
     _check_at_least(1, max_jobs_in_flight=max_jobs_in_flight)
     _check_at_least(0, resubmit_failed=resubmit_failed)
     qcs = load_circuits(circuits)
-    svc = get_service(service)
+    svc = resolve_service(service)
     backend = svc.backend(backend_name)
     backend.validate_circuits(qcs, shots=shots)  # every circuit checked before any job is submitted
     size = min(max_experiments_per_job or backend.max_circuits, backend.max_circuits)

@@ -10,10 +10,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from prefect_ibmq.blocks import IBMQuantumPlatformCredentials, get_service
+from prefect_ibmq.blocks import IBMQuantumPlatformCredentials
 from prefect_ibmq.platforms.base import JobPlatform, Report
 from prefect_ibmq.platforms.jobservice import JobServicePlatform
 from prefect_ibmq.platforms.runtime import RuntimeJobPlatform
+from prefect_ibmq.services import resolve_service
 
 #: (type of the ``service`` argument, how to make its platform); the first match wins.
 _PLATFORMS: list[tuple[type, Callable[[Any], JobPlatform]]] = [
@@ -22,13 +23,20 @@ _PLATFORMS: list[tuple[type, Callable[[Any], JobPlatform]]] = [
 
 
 def resolve_platform(service: Any = None) -> JobPlatform:
-    """The platform a task's ``service`` names; anything else (a job service block, an
-    ``IBMQService``, or None for the settings/embedded default) is a prefect-ibmq job service.
+    """The platform a task's ``service`` argument names.
+
+    Args:
+        service: IBM Quantum Platform credentials, or anything ``resolve_service`` takes (a job
+            service block, an ``IBMQService``, or None for the settings/embedded default),
+            which is a prefect-ibmq job service.
+
+    Returns:
+        The ``JobPlatform`` the tasks call.
     """
     for kind, make in _PLATFORMS:
         if isinstance(service, kind):
             return make(service)
-    return JobServicePlatform(get_service(service))
+    return JobServicePlatform(resolve_service(service))
 
 
 __all__ = ["JobPlatform", "JobServicePlatform", "Report", "RuntimeJobPlatform", "resolve_platform"]

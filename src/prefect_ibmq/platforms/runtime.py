@@ -49,7 +49,7 @@ class RuntimeJobPlatform:
         return IBM_JOBS_PAGE + job_id
 
     async def _platform(self) -> RuntimePlatform:
-        return await _in_thread(self.credentials.get_service)
+        return await _in_thread(self.credentials.get_client)
 
     async def submit(self, circuits: Sequence[Any], backend_name: str, idempotency_key: str,
                      runtime: Any = None, **options: Any) -> str:
@@ -88,6 +88,7 @@ class RuntimeJobPlatform:
         return job.record
 
     async def record(self, job_id: str) -> JobRecord:
+        """The job's record as the platform knows it now."""
         platform = await self._platform()
         return (await _in_thread(platform.job, job_id)).record
 
@@ -105,15 +106,18 @@ class RuntimeJobPlatform:
         return await _in_thread(job.result, partial=partial)
 
     async def status(self, job_id: str) -> JobStatus:
+        """The job's current status."""
         platform = await self._platform()
         return await _in_thread(lambda: platform.job(job_id, metrics=False).status())
 
     async def cancel(self, job_id: str) -> bool:
+        """Cancel the job; False when it was final already."""
         platform = await self._platform()
         return await _in_thread(lambda: platform.job(job_id, metrics=False).cancel())
 
     async def update_tags(self, job_id: str, replacement_tags: list[str] | None,
                           additional_tags: list[str] | None, removal_tags: list[str] | None) -> list[str]:
+        """Replace, then add, then remove tags (see ``IBMQJob.update_tags``); returns the new tags."""
         platform = await self._platform()
         job = await _in_thread(lambda: platform.job(job_id, metrics=False))
         return await _in_thread(lambda: job.update_tags(replacement_tags, additional_tags, removal_tags))

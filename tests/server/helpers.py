@@ -12,7 +12,7 @@ import io
 import requests
 from qiskit import QuantumCircuit, qpy
 
-from prefect_ibmq.circuits import bell  # noqa: F401  (the tests import it from here)
+from prefect_ibmq.circuits import bell
 
 FINAL = {"COMPLETED", "CANCELLED", "ERROR_CREATING_JOB", "ERROR_VALIDATING_JOB", "ERROR_RUNNING_JOB"}
 LIFECYCLE = ["CREATING", "CREATED", "VALIDATING", "VALIDATED", "QUEUED", "RUNNING", "COMPLETED"]
