@@ -88,6 +88,7 @@ class RuntimeJobPlatform:
         return job.record
 
     async def record(self, job_id: str) -> JobRecord:
+        """The job as a JobRecord, read now."""
         platform = await self._platform()
         return (await _in_thread(platform.job, job_id)).record
 
@@ -105,15 +106,18 @@ class RuntimeJobPlatform:
         return await _in_thread(job.result, partial=partial)
 
     async def status(self, job_id: str) -> JobStatus:
+        """The job's qiskit status, read now."""
         platform = await self._platform()
         return await _in_thread(lambda: platform.job(job_id, metrics=False).status())
 
     async def cancel(self, job_id: str) -> bool:
+        """Cancel the job; False when it had already ended."""
         platform = await self._platform()
         return await _in_thread(lambda: platform.job(job_id, metrics=False).cancel())
 
     async def update_tags(self, job_id: str, replacement_tags: list[str] | None,
                           additional_tags: list[str] | None, removal_tags: list[str] | None) -> list[str]:
+        """Replace, add or remove job tags (as ``IBMQJob.update_tags``); returns the tags now on the job."""
         platform = await self._platform()
         job = await _in_thread(lambda: platform.job(job_id, metrics=False))
         return await _in_thread(lambda: job.update_tags(replacement_tags, additional_tags, removal_tags))
