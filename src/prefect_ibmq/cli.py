@@ -89,6 +89,7 @@ def _config(args: argparse.Namespace) -> Any:
 
 
 def serve(args: argparse.Namespace) -> int:
+    """Run ``prefect-ibmq server``: the job service until SIGINT or SIGTERM; returns the exit code."""
     from prefect_ibmq.server import JobServer, ServerAlreadyRunning
     from prefect_ibmq.server.config import TOKEN_FILE
 
@@ -105,9 +106,11 @@ def serve(args: argparse.Namespace) -> int:
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
     where = f" (token in {config.data_dir / TOKEN_FILE})" if not args.token and args.config is None else ""
-    print(f"prefect-ibmq job service on {server.url}{where}", flush=True)
-    _print_instances(config, server.url)
     try:
+        if server.url is None:  # start() returned, so it listens: a URL-less server is a bug in JobServer
+            raise RuntimeError("the job server started but has no URL")
+        print(f"prefect-ibmq job service on {server.url}{where}", flush=True)
+        _print_instances(config, server.url)
         stop.wait()
     finally:
         server.stop()
@@ -125,6 +128,7 @@ def _print_instances(config: Any, url: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The console script: parse ``argv`` (default: the command line), run the command, return its exit code."""
     args = _parser().parse_args(argv)
     if args.command == "server":
         return serve(args)

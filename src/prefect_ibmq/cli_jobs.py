@@ -23,7 +23,7 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -134,7 +134,8 @@ def _block_fields(name: str) -> tuple[str | None, str | None, str | None]:
     from prefect_ibmq.blocks import IBMQServiceCredentials
 
     try:
-        block = IBMQServiceCredentials.load(name)
+        # Sync here (no event loop runs), so load() returns the block, not the coroutine its type allows.
+        block = cast("IBMQServiceCredentials", IBMQServiceCredentials.load(name))
     except Exception as exc:  # Prefect raises ValueError, httpx or runtime errors: all mean "no such block here"
         raise CommandError(f"cannot load the IBMQServiceCredentials block {name!r}: {exc}") from None
     token = block.token.get_secret_value() if block.token else None

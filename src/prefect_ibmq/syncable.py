@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from prefect import Flow, Task
 
@@ -35,24 +35,28 @@ class SyncCallableTask(Task):
     """An async task that sync code calls for its result (see the module's docstring)."""
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        """Call the task: its result where no event loop runs, else the coroutine to await."""
         return _run_here(super().__call__(*args, **kwargs))
 
     def with_options(self, *args: Any, **kwargs: Any) -> SyncCallableTask:
+        """A copy with other options (``Task.with_options``) that stays callable from sync code."""
         copy = super().with_options(*args, **kwargs)  # Prefect builds a plain Task
         copy.__class__ = type(self)
-        return copy
+        return cast(SyncCallableTask, copy)  # its class was just swapped
 
 
 class SyncCallableFlow(Flow):
     """An async flow that sync code calls for its result (see the module's docstring)."""
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        """Call the flow: its result where no event loop runs, else the coroutine to await."""
         return _run_here(super().__call__(*args, **kwargs))
 
     def with_options(self, *args: Any, **kwargs: Any) -> SyncCallableFlow:
+        """A copy with other options (``Flow.with_options``) that stays callable from sync code."""
         copy = super().with_options(*args, **kwargs)  # Prefect builds a plain Flow
         copy.__class__ = type(self)
-        return copy
+        return cast(SyncCallableFlow, copy)  # its class was just swapped
 
 
 def io_task(**options: Any) -> Callable[[Callable[..., Any]], SyncCallableTask]:

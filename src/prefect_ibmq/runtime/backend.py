@@ -53,9 +53,11 @@ class RuntimeBackend:
 
     @property
     def max_circuits(self) -> int:
+        """The most circuits (PUBs) one job may hold."""
         return self._configuration.max_experiments
 
     def configuration(self) -> BackendConfiguration:
+        """The backend's configuration, as the legacy backend gives it."""
         return self._configuration
 
     def validate_circuits(self, circuits: QuantumCircuit | Sequence[QuantumCircuit],

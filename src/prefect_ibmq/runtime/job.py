@@ -56,6 +56,7 @@ class RuntimeJob:
         return f"<RuntimeJob {self.job_id()} {self._facts.status} on {self._facts.backend}>"
 
     def job_id(self) -> str:
+        """The job's id on IBM Quantum Platform."""
         return self._facts.job_id
 
     @property
@@ -68,6 +69,7 @@ class RuntimeJob:
         return self.record.name
 
     def tags(self) -> list[str]:
+        """The job's tags as last read (a copy)."""
         return list(self._facts.tags)
 
     def status(self) -> JobStatus:
@@ -85,6 +87,7 @@ class RuntimeJob:
         return None
 
     def error_message(self) -> str | None:
+        """Why the job failed, or None unless it ended in ERROR_RUNNING_JOB."""
         return self._facts.error_message if api_status(self._facts.status) is ApiJobStatus.ERROR_RUNNING_JOB else None
 
     def refresh(self, metrics: bool = True) -> None:

@@ -9,6 +9,7 @@ flow opens once and its submit tasks join by id.
 from __future__ import annotations
 
 import threading
+from functools import partial
 from typing import Any
 
 from prefect_ibmq.runtime.backend import RuntimeBackend
@@ -60,8 +61,10 @@ class RuntimePlatform:
         while len(documents) < limit:
             wanted = min(limit - len(documents), MAX_PAGE)
             offset = skip + len(documents)
-            answer = retrying("listing jobs", lambda wanted=wanted, offset=offset: self.client.jobs_get(
-                limit=wanted, skip=offset, job_tags=job_tags, backend_name=backend_name))
+            read_page = partial(
+                self.client.jobs_get, limit=wanted, skip=offset, job_tags=job_tags, backend_name=backend_name
+            )
+            answer = retrying("listing jobs", read_page)
             page = answer.get("jobs") or []
             documents += page
             if len(page) < wanted:

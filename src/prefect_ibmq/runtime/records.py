@@ -80,8 +80,9 @@ def time_per_step(status: ApiJobStatus, created: str | None, metrics: Mapping[st
     """Step -> entry time from the metrics timestamps (``created`` alone before metrics are read)."""
     stamps = dict((metrics or {}).get("timestamps") or {})
     steps: dict[str, str] = {}
-    if stamps.get("created") or created:
-        steps[ApiJobStatus.QUEUED.value] = stamps.get("created") or created
+    queued = stamps.get("created") or created
+    if queued:
+        steps[ApiJobStatus.QUEUED.value] = queued
     if stamps.get("running"):
         steps[ApiJobStatus.RUNNING.value] = stamps["running"]
     if stamps.get("finished") and status.is_final:

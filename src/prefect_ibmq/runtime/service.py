@@ -50,7 +50,7 @@ def runtime_platform(token: str, instance: str | None, url: str | None = None,
 
 
 def _build_service(token: str, instance: str | None, url: str | None, url_resolver: str) -> Any:
-    if url_resolver == "prefect-ibmq":
+    if url_resolver == "prefect-ibmq" and url:  # runtime_platform refused prefect-ibmq without a url
         from prefect_ibmq.runtime.local import local_runtime_service
 
         return local_runtime_service(url, token, instance)

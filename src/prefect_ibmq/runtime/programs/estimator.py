@@ -25,6 +25,7 @@ class EstimatorProgram:
     name = "estimator"
 
     def prepare(self, items: Sequence[Any], backend: Any, optimization_level: int | None) -> list[EstimatorPub]:
+        """Coerce ``items`` to PUBs, transpiled to the backend's ISA unless ``optimization_level`` is None."""
         pubs = [EstimatorPub.coerce(item) for item in items]
         if optimization_level is None:
             return pubs
@@ -35,6 +36,7 @@ class EstimatorProgram:
         ]
 
     def run(self, mode: Any, pubs: list[EstimatorPub], tags: list[str], options: Mapping[str, Any]) -> Any:
+        """Submit the PUBs in ``mode`` with these job tags; returns the runtime job."""
         from qiskit_ibm_runtime import EstimatorV2
 
         opts = dict(options)
@@ -45,9 +47,11 @@ class EstimatorProgram:
         return estimator.run(pubs)
 
     def circuit_names(self, inputs: Mapping[str, Any]) -> list[str | None]:
+        """The circuit name of each PUB of a job's (decoded) inputs."""
         return [pub.circuit.name for pub in self._pubs(inputs)]
 
     def result(self, job_id: str, backend_name: str, result: Any, inputs: Mapping[str, Any]) -> Any:
+        """The ``PrimitiveResult``, carrying the job id, backend and PUBs as sent in its metadata."""
         result.metadata[METADATA_KEY] = {"job_id": job_id, "backend": backend_name, "pubs": self._pubs(inputs)}
         return result
 

@@ -17,6 +17,7 @@ class SamplerProgram:
     name = "sampler"
 
     def prepare(self, items: Sequence[Any], backend: Any, optimization_level: int | None) -> list[SamplerPub]:
+        """Coerce ``items`` to PUBs, transpiled to the backend's ISA unless ``optimization_level`` is None."""
         pubs = [SamplerPub.coerce(item) for item in items]
         if optimization_level is None:
             return pubs
@@ -24,6 +25,7 @@ class SamplerProgram:
         return [SamplerPub(circuit, pub.parameter_values, pub.shots) for circuit, pub in zip(isa, pubs, strict=False)]
 
     def run(self, mode: Any, pubs: list[SamplerPub], tags: list[str], options: Mapping[str, Any]) -> Any:
+        """Submit the PUBs in ``mode`` with these job tags; returns the runtime job."""
         from qiskit_ibm_runtime import SamplerV2
 
         opts = dict(options)
@@ -33,12 +35,15 @@ class SamplerProgram:
         return sampler.run(pubs)
 
     def circuit_names(self, inputs: Mapping[str, Any]) -> list[str | None]:
+        """The circuit name of each PUB of a job's (decoded) inputs."""
         return [_circuit(pub).name for pub in inputs.get("pubs") or ()]
 
     def result(self, job_id: str, backend_name: str, result: Any, inputs: Mapping[str, Any]) -> Any:
+        """A ``Result`` with counts per PUB (one experiment each), named after the circuits."""
         return sampler_counts_result(result, job_id, backend_name, self.circuit_names(inputs))
 
     def failed_result(self, job_id: str, backend_name: str, inputs: Mapping[str, Any], message: str) -> Any:
+        """What a partial fetch of a failed job returns: experiments that all failed with ``message``."""
         return failed_result(job_id, backend_name, self.circuit_names(inputs), message)
 
 
