@@ -23,11 +23,10 @@ def humanize(moment: datetime, now: datetime | None = None) -> str:
     now = now or datetime.now(UTC)
     seconds = (moment - now).total_seconds()
     amount = abs(seconds)
-    for _unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+    unit, count = "second", int(amount)
+    for name, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
         if amount >= size:
-            count = int(amount // size)
+            unit, count = name, int(amount // size)
             break
-    else:
-        unit, count = "second", int(amount)
     phrase = f"{count} {unit}{'' if count == 1 else 's'}"
     return f"in {phrase}" if seconds >= 0 else f"{phrase} ago"
