@@ -29,15 +29,15 @@ import pandas as pd
 
 from prefect_ibmq.expectations import EXPECTATION_COLUMNS, expectation_frame
 from prefect_ibmq.runtime.results import is_primitive_result, sampler_counts_result
-from prefect_ibmq.wire import FINAL_STATUSES, ApiJobStatus, JobRecord
+from prefect_ibmq.wire import FINAL_STATUSES, LIFECYCLE, ApiJobStatus, JobRecord
 
 __all__ = [
     "COUNTS_COLUMNS", "EXPECTATION_COLUMNS", "JOB_SUMMARY_COLUMNS", "STEPS", "STEP_DTYPE", "TIME_PER_STEP_COLUMNS",
     "counts_frame", "expectation_frame", "job_summary_frame", "time_per_step_frame",
 ]
 
-#: Step and status names in lifecycle order (the order of :class:`ApiJobStatus`).
-STEPS: tuple[str, ...] = tuple(status.value for status in ApiJobStatus)
+#: Step and status names in lifecycle order (:data:`prefect_ibmq.wire.LIFECYCLE`).
+STEPS: tuple[str, ...] = LIFECYCLE
 STEP_DTYPE = pd.CategoricalDtype(list(STEPS), ordered=True)
 TIME_DTYPE = pd.DatetimeTZDtype("us", "UTC")
 

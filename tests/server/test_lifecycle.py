@@ -9,6 +9,8 @@ from datetime import datetime
 from qiskit.result import Result
 from server_helpers import LIFECYCLE, bell
 
+from prefect_ibmq.wire import base64_to_circuits
+
 
 def test_health_needs_no_token(anonymous):
     response = anonymous.get("/health")
@@ -98,15 +100,10 @@ def test_long_poll_times_out_when_nothing_changes(alice):
 
 
 def test_circuits_come_back_as_submitted(alice):
-    import base64
-    import io
-
-    from qiskit import qpy
-
     job = alice.submit([bell("kept-name")])
     response = alice.get(f"/jobs/{job['job_id']}/circuits")
     assert response.status_code == 200
-    circuits = qpy.load(io.BytesIO(base64.b64decode(response.json()["qpy"])))
+    circuits = base64_to_circuits(response.json()["qpy"])
     assert [c.name for c in circuits] == ["kept-name"]
 
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import sqlite3
 
 import pytest
-from server_helpers import Api, bell, qpy_b64
+from server_helpers import Api, bell
 
 from prefect_ibmq.server import BackendSpec, JobServer, ServerConfig
+from prefect_ibmq.wire import circuits_to_base64
 
 
 @pytest.fixture
@@ -44,7 +45,7 @@ def test_locked_store_answers_503_with_retry_after(small_server, tokens):
     blocker = sqlite3.connect(small_server.config.data_dir / "jobs.sqlite3", timeout=0)
     try:
         blocker.execute("BEGIN EXCLUSIVE")  # another writer holds the database
-        response = api.request("POST", "/jobs", json={"backend": "aer_simulator", "qpy": qpy_b64([bell()])})
+        response = api.request("POST", "/jobs", json={"backend": "aer_simulator", "qpy": circuits_to_base64([bell()])})
         assert response.status_code == 503
         assert response.json()["code"] == "SERVICE_UNAVAILABLE"
         assert response.headers["Retry-After"].isdigit()

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import base64
-import io
 import logging
 import time
 from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from qiskit import QuantumCircuit, qpy
+from qiskit import QuantumCircuit
 from qiskit.providers import JobStatus, JobV1
 from qiskit.qpy.exceptions import QpyError
 from qiskit.result import Result
@@ -32,6 +30,8 @@ from prefect_ibmq.wire import (
     JobRecord,
     JobStatusResponse,
     TagsUpdate,
+    base64_to_circuits,
+    lifecycle_index,
     new_read_key,
 )
 
@@ -45,9 +45,6 @@ _MIN_POLL_SECONDS = 0.1
 #: How long a wait rides out a service it cannot reach (a restart, say) before it gives up.
 #: Each failed status query has already been repeated by the client with backoff.
 WAIT_OUTAGE_TOLERANCE_S = 30.0
-
-#: Lifecycle order of the steps, for sorting ``time_per_step``.
-_STEP_ORDER = {status.value: index for index, status in enumerate(ApiJobStatus)}
 
 JobCallback = Callable[..., None]
 
@@ -266,7 +263,7 @@ class IBMQJob(JobV1):
         steps = self._record.time_per_step
         if not steps:
             return None
-        names = sorted(steps, key=lambda step: _STEP_ORDER.get(step, len(_STEP_ORDER)))
+        names = sorted(steps, key=lifecycle_index)
         return {step: utc_iso_to_local(steps[step]) for step in names}
 
     def refresh(self) -> None:
@@ -475,9 +472,9 @@ class IBMQJob(JobV1):
         qiskit (a QPY version it does not know).
         """
         if self._circuits is None:
-            data = base64.b64decode(self._api.job_circuits(self.job_id()))
+            text = self._api.job_circuits(self.job_id())
             try:
-                self._circuits = list(qpy.load(io.BytesIO(data)))
+                self._circuits = base64_to_circuits(text)
             except QpyError as exc:
                 logger.warning("The circuits of job %s cannot be read: %s", self.job_id(), exc)
                 return []

@@ -12,10 +12,9 @@ import secrets
 from datetime import UTC, datetime
 from typing import Any
 
-from prefect_ibmq.wire import FINAL_STATUSES, ApiJobStatus, Identity, JobRecord, RunOptions
+from prefect_ibmq.wire import FINAL_STATUSES, ApiJobStatus, Identity, JobRecord, RunOptions, circuits_to_qpy
 
 from ..auth import can_see
-from ..executor import dump_circuits
 from ..service import JobService
 from ..store import NewJob, SessionClosed, to_iso
 from . import session_store
@@ -94,7 +93,7 @@ class RuntimeService:
             job_id=secrets.token_hex(10),
             backend=body.backend,
             owner=who,
-            qpy=dump_circuits(circuits),
+            qpy=circuits_to_qpy(circuits),
             num_experiments=len(circuits),
             options=RunOptions(),
             tags=list(dict.fromkeys(body.tags)),
