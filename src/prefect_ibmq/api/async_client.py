@@ -145,4 +145,4 @@ class AsyncAccountClient(ClientBase):
                 await anyio.sleep(self._retry.back_off(call, attempt, f"HTTP {response.status_code}", retry_after))
                 attempt += 1
                 continue
-            raise error_from_response(response, call.what, self._token, call.overrides)
+            raise error_from_response(response, call.what, self._token, call.overrides, call.job_id)

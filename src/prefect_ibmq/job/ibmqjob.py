@@ -19,6 +19,7 @@ from prefect_ibmq.exceptions import (
     IBMQJobFailureError,
     IBMQJobInvalidStateError,
     IBMQJobTimeoutError,
+    IBMQValueError,
 )
 from prefect_ibmq.job.queueinfo import QueueInfo
 from prefect_ibmq.job.status import api_status_to_job_status
@@ -305,7 +306,7 @@ class IBMQJob(JobV1):
 
         Raises:
             IBMQJobTimeoutError: If the job is not final within ``timeout``.
-            IBMQJobInvalidStateError: If ``timeout`` or ``wait`` is negative or not a number.
+            IBMQValueError: If ``timeout`` or ``wait`` is negative or not a number.
             IBMQJobApiError: If the service could not be reached for
                 ``WAIT_OUTAGE_TOLERANCE_S`` seconds (shorter outages are waited out).
         """
@@ -322,7 +323,8 @@ class IBMQJob(JobV1):
                 if remaining <= 0:
                     raise IBMQJobTimeoutError(
                         f"Job {self.job_id()} is still {self._record.status.value} after {timeout} s. "
-                        "Wait again, or cancel it with job.cancel()."
+                        "Wait again, or cancel it with job.cancel().",
+                        job_id=self.job_id(),
                     )
                 seconds = min(poll, remaining)
             known_position = self.queue_position() if watch_queue else None
@@ -428,12 +430,13 @@ class IBMQJob(JobV1):
         """Rename the job and return its new name.
 
         Raises:
-            IBMQJobInvalidStateError: If ``name`` is not a str (nothing is sent).
+            IBMQValueError: If ``name`` is not a str (nothing is sent).
             IBMQJobApiError: If the service could not be reached.
         """
         if not isinstance(name, str):
-            raise IBMQJobInvalidStateError(
-                f"{name!r} of type {type(name).__name__} is not a valid job name; a job name is a str."
+            raise IBMQValueError(
+                f"{name!r} of type {type(name).__name__} is not a valid job name; a job name is a str.",
+                job_id=self.job_id(),
             )
         new_name = self._api.job_update_name(self.job_id(), name)
         self._record = self._record.model_copy(update={"name": new_name})
@@ -454,7 +457,7 @@ class IBMQJob(JobV1):
         replacement keeps them and no list may name them.
 
         Raises:
-            IBMQJobInvalidStateError: If no list is given, a list is not a list of
+            IBMQValueError: If no list is given, a list is not a list of
                 str, or a list names a job-set tag (nothing is sent then).
             IBMQJobApiError: If the service could not be reached.
         """
@@ -515,11 +518,12 @@ class IBMQJob(JobV1):
 def check_result_readable(record: JobRecord, partial: bool) -> None:
     """Raise when a final job has no result to read (cancelled; failed, unless ``partial``)."""
     if record.status is ApiJobStatus.CANCELLED:
-        raise IBMQJobInvalidStateError(f"Job {record.job_id} was cancelled, so it has no result.")
+        raise IBMQJobInvalidStateError(f"Job {record.job_id} was cancelled, so it has no result.", job_id=record.job_id)
     if api_status_to_job_status(record.status) is JobStatus.ERROR and not partial:
         raise IBMQJobFailureError(
             f"Job {record.job_id} failed ({record.status.value}). Use job.error_message() for details, "
-            "or job.result(partial=True) for the experiments that ran."
+            "or job.result(partial=True) for the experiments that ran.",
+            job_id=record.job_id,
         )
 
 
@@ -529,7 +533,8 @@ def result_unavailable_error(record: JobRecord, error: IBMQJobInvalidStateError)
         return error
     return IBMQJobFailureError(
         f"Job {record.job_id} failed before running any experiment ({record.status.value}), "
-        "so it has no result. Use job.error_message() for details."
+        "so it has no result. Use job.error_message() for details.",
+        code=error.code, status_code=error.status_code, job_id=record.job_id,
     )
 
 
@@ -540,7 +545,7 @@ def _poll_seconds(wait: float) -> float:
 def tags_update(replacement_tags: Any, additional_tags: Any, removal_tags: Any) -> TagsUpdate:
     """The checked body of a tags update (see :meth:`IBMQJob.update_tags`)."""
     if replacement_tags is None and additional_tags is None and removal_tags is None:
-        raise IBMQJobInvalidStateError(
+        raise IBMQValueError(
             "The tags cannot be updated: give replacement_tags, additional_tags or removal_tags."
         )
     return TagsUpdate(
@@ -551,14 +556,14 @@ def tags_update(replacement_tags: Any, additional_tags: Any, removal_tags: Any) 
 
 
 def _checked_tags(argument: str, tags: Any) -> list[str] | None:
-    """``tags`` if it is None or a valid list of tags, else IBMQJobInvalidStateError."""
+    """``tags`` if it is None or a valid list of tags, else IBMQValueError."""
     if tags is None:
         return None
     if not isinstance(tags, list) or not all(isinstance(tag, str) for tag in tags):
-        raise IBMQJobInvalidStateError(f"{argument} must be a list of str, not {tags!r}.")
+        raise IBMQValueError(f"{argument} must be a list of str, not {tags!r}.")
     reserved = [tag for tag in tags if tag.startswith(JOBSET_TAG_PREFIX)]
     if reserved:
-        raise IBMQJobInvalidStateError(
+        raise IBMQValueError(
             f"{argument} names {reserved}: tags starting with {JOBSET_TAG_PREFIX!r} mark a job set "
             "and cannot be changed."
         )
@@ -570,4 +575,4 @@ def _check_seconds(name: str, value: Any) -> None:
     if value is None:
         return
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
-        raise IBMQJobInvalidStateError(f"{name}={value!r} is not accepted; give a number of seconds >= 0 or None.")
+        raise IBMQValueError(f"{name}={value!r} is not accepted; give a number of seconds >= 0 or None.")
