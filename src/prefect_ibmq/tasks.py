@@ -42,7 +42,7 @@ from qiskit.providers import JobStatus
 from qiskit.result import Result
 
 from prefect_ibmq.blocks import IBMQServiceCredentials, IBMQuantumPlatformCredentials
-from prefect_ibmq.job import IBMQJobApiError, IBMQJobTimeoutError
+from prefect_ibmq.job import IBMQJobApiError, IBMQJobTimeoutError, IBMQValueError
 from prefect_ibmq.platforms import JobPlatform, resolve_platform
 from prefect_ibmq.runtime.options import RuntimeOptions
 from prefect_ibmq.syncable import io_task
@@ -135,14 +135,16 @@ async def submit_job(
         The job id.
 
     Raises:
-        IBMQBackendValueError: If an argument is invalid (nothing is submitted).
+        IBMQValueError: If an argument is invalid (nothing is submitted).
         IBMQJobApiError: If the service could not be reached (the task retries).
 
     Examples:
         >>> job_id = submit_job([bell()], shots=1024)  # inside a flow
     """
     if runtime is not None and not isinstance(service, IBMQuantumPlatformCredentials):
-        raise ValueError("runtime options need service=IBMQuantumPlatformCredentials(...); the job service has none")
+        raise IBMQValueError(
+            "runtime options need service=IBMQuantumPlatformCredentials(...); the job service has none"
+        )
     key = idempotency_key or derive_idempotency_key(circuits, backend_name, shots, job_name)
     platform = resolve_platform(service)
     job_id = await platform.submit(
