@@ -191,6 +191,8 @@ class BackendConfiguration(BaseModel):
 
 
 class BackendStatus(BaseModel):
+    """Body of ``GET /v1/backends/{name}/status``: whether it runs jobs, and how many wait."""
+
     backend_name: str
     backend_version: str = "1.0.0"
     operational: bool = True
@@ -206,7 +208,7 @@ class RunOptions(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    shots: int = Field(1024, ge=1)
+    shots: int = Field(default=1024, ge=1)
     memory: bool = False
     seed_simulator: int | None = None
 
@@ -243,6 +245,8 @@ class QueueInfoModel(BaseModel):
 
 
 class JobError(BaseModel):
+    """Why a job failed: a numeric code (1400 validation, 1500 run) and a message."""
+
     code: int
     message: str
 
@@ -319,24 +323,34 @@ class TagsUpdate(BaseModel):
 
 
 class TagsResponse(BaseModel):
+    """Body of the answer to a tags update: the job's new tags."""
+
     tags: list[str]
 
 
 class NameUpdate(BaseModel):
+    """Body of ``PUT /v1/jobs/{id}/name``."""
+
     model_config = ConfigDict(extra="forbid")
 
     name: str
 
 
 class NameResponse(BaseModel):
+    """Body of the answer to a rename: the job's new name."""
+
     name: str
 
 
 class CircuitsResponse(BaseModel):
+    """Body of ``GET /v1/jobs/{id}/circuits``: base64 QPY (see :func:`base64_to_circuits`)."""
+
     qpy: str
 
 
 class CancelResponse(BaseModel):
+    """Body of ``POST /v1/jobs/{id}/cancel``: whether it was cancelled, and the status it is in."""
+
     job_id: str
     cancelled: bool
     status: ApiJobStatus

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 from os import PathLike
-from typing import Any
+from typing import Any, TypeAlias
 
 from qiskit.providers import JobStatus
 
@@ -18,7 +18,8 @@ from prefect_ibmq.job.status import job_status_to_api_statuses
 from prefect_ibmq.job.times import to_utc_iso
 from prefect_ibmq.wire import ApiJobStatus, JobRecord
 
-StatusFilter = str | JobStatus | ApiJobStatus
+#: A status to list jobs by: qiskit's, the service's, or either one's name.
+StatusFilter: TypeAlias = str | JobStatus | ApiJobStatus
 _MAX_LIST_LIMIT = 1000
 
 
