@@ -9,7 +9,7 @@ from qiskit.exceptions import QiskitError
 from qiskit.providers import JobError
 
 from prefect_ibmq.api import AccountClient, RetryPolicy
-from prefect_ibmq.circuits import CircuitInputError, load_circuits
+from prefect_ibmq.circuits import CircuitInputError, bell, load_circuits
 from prefect_ibmq.exceptions import (
     IBMQBackendNotFoundError,
     IBMQBackendValueError,
@@ -21,8 +21,6 @@ from prefect_ibmq.exceptions import (
     IBMQValueError,
 )
 from prefect_ibmq.wire import ErrorCode
-
-from .conftest import bell, token_of
 
 UNKNOWN_ID = "0badc0de" * 3
 
@@ -84,11 +82,11 @@ def test_an_unknown_job_carries_code_status_and_job_id(service):
     assert (error.code, error.status_code, error.job_id) == (ErrorCode.NOT_FOUND, 404, UNKNOWN_ID)
 
 
-def test_an_unknown_backend_is_not_found_and_a_value_error(service, job_server):
+def test_an_unknown_backend_is_not_found_and_a_value_error(service, job_server, alice_token):
     with pytest.raises(IBMQBackendNotFoundError) as caught:
         service.backend("no_such_backend")  # the client knows the service's backends
     assert isinstance(caught.value, ValueError)
-    client = AccountClient(job_server.url, token_of("alice"))
+    client = AccountClient(job_server.url, alice_token)
     with pytest.raises(IBMQBackendNotFoundError) as caught:
         client.backend_configuration("no_such_backend")  # the server's answer
     client.close()
@@ -104,11 +102,11 @@ def test_a_result_refused_by_state_carries_the_job_id(slow):
     assert not isinstance(caught.value, ValueError)
 
 
-def test_an_unreachable_service_gives_an_api_error_with_the_job_id():
+def test_an_unreachable_service_gives_an_api_error_with_the_job_id(alice_token):
     with socket.socket() as probe:  # a port nobody listens on once closed
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    client = AccountClient(f"http://127.0.0.1:{port}", token_of("alice"), retry=RetryPolicy(max_retries=0))
+    client = AccountClient(f"http://127.0.0.1:{port}", alice_token, retry=RetryPolicy(max_retries=0))
     with pytest.raises(IBMQJobApiError) as caught:
         client.job_get(UNKNOWN_ID)
     client.close()
