@@ -19,9 +19,7 @@ Run ``python -m benchmarks replicas``.
 
 from __future__ import annotations
 
-import base64
 import contextlib
-import io
 import json
 import signal
 import subprocess
@@ -33,11 +31,11 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import requests
-from qiskit import qpy
 from sqlalchemy import create_engine, text
 
 from benchmarks.common import ROOT, figure, free_port, tmp_dir
 from prefect_ibmq.circuits import bell
+from prefect_ibmq.wire import circuits_to_base64
 
 TOKEN = "bench-token-0123456789"
 JOBS = 600
@@ -87,9 +85,7 @@ def replicas(store_url: str, count: int) -> Iterator[list[str]]:
 
 
 def _body() -> dict[str, Any]:
-    buffer = io.BytesIO()
-    qpy.dump([bell()], buffer)
-    return {"backend": "aer_simulator", "qpy": base64.b64encode(buffer.getvalue()).decode(), "options": {"shots": 4}}
+    return {"backend": "aer_simulator", "qpy": circuits_to_base64([bell()]), "options": {"shots": 4}}
 
 
 def measure(store_url: str, count: int) -> tuple[float, float]:

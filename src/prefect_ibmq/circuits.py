@@ -10,19 +10,29 @@ from __future__ import annotations
 import glob
 from collections.abc import Iterable
 from pathlib import Path
+from typing import TypeAlias
 
 from qiskit import QuantumCircuit, qasm2, qasm3
 
-CircuitLike = QuantumCircuit | str | Path
+from prefect_ibmq.exceptions import IBMQValueError
+
+#: What a flow accepts as one circuit: the object, OpenQASM 2 or 3 text, or a path or glob of .qasm files.
+CircuitLike: TypeAlias = QuantumCircuit | str | Path
 
 
-class CircuitInputError(ValueError):
-    """A circuit given to a flow could not be read; ``index`` says which one."""
+class CircuitInputError(IBMQValueError):
+    """A circuit given to a flow could not be read; ``index`` says which one and ``reason`` why.
+
+    An :class:`~prefect_ibmq.exceptions.IBMQValueError`, so a ``ValueError`` too.
+    """
 
     def __init__(self, index: int, reason: str) -> None:
         super().__init__(f"circuit #{index}: {reason}")
         self.index = index
         self.reason = reason
+
+    def __str__(self) -> str:
+        return self.message  # the plain text, as ValueError shows it (QiskitError would quote it)
 
 
 def load_circuits(items: CircuitLike | Iterable[CircuitLike]) -> list[QuantumCircuit]:

@@ -33,15 +33,15 @@ from prefect_ibmq.bitstrings import bitstring_column
 from prefect_ibmq.expectations import EXPECTATION_COLUMNS, expectation_frame
 from prefect_ibmq.frame_columns import empty_frame, str_column, times_from_micros
 from prefect_ibmq.table_inputs import JobColumns, gather_counts, gather_jobs, success_counts
-from prefect_ibmq.wire import FINAL_STATUSES, ApiJobStatus
+from prefect_ibmq.wire import FINAL_STATUSES, LIFECYCLE
 
 __all__ = [
     "COUNTS_COLUMNS", "EXPECTATION_COLUMNS", "JOB_SUMMARY_COLUMNS", "STEPS", "STEP_DTYPE", "TIME_PER_STEP_COLUMNS",
     "counts_frame", "expectation_frame", "job_summary_frame", "time_per_step_frame",
 ]
 
-#: Step and status names in lifecycle order (the order of :class:`ApiJobStatus`).
-STEPS: tuple[str, ...] = tuple(status.value for status in ApiJobStatus)
+#: Step and status names in lifecycle order (:data:`prefect_ibmq.wire.LIFECYCLE`).
+STEPS: tuple[str, ...] = LIFECYCLE
 STEP_DTYPE = pd.CategoricalDtype(list(STEPS), ordered=True)
 TIME_DTYPE = pd.DatetimeTZDtype("us", "UTC")
 

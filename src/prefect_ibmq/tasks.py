@@ -42,7 +42,7 @@ from qiskit.providers import JobStatus
 from qiskit.result import Result
 
 from prefect_ibmq.blocks import IBMQuantumPlatformCredentials, ServiceCredentials
-from prefect_ibmq.job import IBMQJobApiError, IBMQJobTimeoutError
+from prefect_ibmq.job import IBMQJobApiError, IBMQJobTimeoutError, IBMQValueError
 from prefect_ibmq.platforms import JobPlatform, resolve_platform
 from prefect_ibmq.runtime.options import RuntimeOptions
 from prefect_ibmq.syncable import io_task
@@ -152,8 +152,8 @@ async def submit_job(
         The job id.
 
     Raises:
-        IBMQBackendValueError: If an argument is invalid (nothing is submitted).
-        ValueError: If ``runtime`` is given without IBM Quantum Platform credentials.
+        IBMQValueError: If an argument is invalid, or ``runtime`` is given without IBM Quantum
+            Platform credentials (nothing is submitted).
         IBMQJobApiError: If the service could not be reached (the task retries).
 
     Examples:
@@ -182,7 +182,9 @@ async def submit_job(
         ```
     """
     if runtime is not None and not isinstance(service, IBMQuantumPlatformCredentials):
-        raise ValueError("runtime options need service=IBMQuantumPlatformCredentials(...); the job service has none")
+        raise IBMQValueError(
+            "runtime options need service=IBMQuantumPlatformCredentials(...); the job service has none"
+        )
     key = idempotency_key or derive_idempotency_key(circuits, backend_name, shots, job_name)
     platform = resolve_platform(service)
     job_id = await platform.submit(

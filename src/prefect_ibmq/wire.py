@@ -11,11 +11,17 @@ parsing messages.
 
 from __future__ import annotations
 
+import base64
+import io
 import secrets
+from collections.abc import Sequence
 from enum import Enum
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+if TYPE_CHECKING:
+    from qiskit import QuantumCircuit
 
 API_PREFIX = "/v1"
 IDEMPOTENCY_HEADER = "Idempotency-Key"
@@ -28,6 +34,8 @@ RESULT_HELD_HEADER = "Result-Held"
 def new_read_key() -> str:
     """A fresh, unguessable read key for one reader of a result."""
     return secrets.token_urlsafe(24)
+
+
 #: Tags with this prefix mark a job set (a sweep); users cannot add or remove them.
 JOBSET_TAG_PREFIX = "ibmq_jobset"
 #: Longest long-poll a status request may ask for, in seconds.
@@ -53,18 +61,80 @@ class ApiJobStatus(str, Enum):
 
     @property
     def is_final(self) -> bool:
+        """Whether the job can no longer change (see :data:`FINAL_STATUSES`)."""
         return self in FINAL_STATUSES
 
 
-FINAL_STATUSES = frozenset(
-    {
-        ApiJobStatus.COMPLETED,
-        ApiJobStatus.CANCELLED,
-        ApiJobStatus.ERROR_CREATING_JOB,
-        ApiJobStatus.ERROR_VALIDATING_JOB,
-        ApiJobStatus.ERROR_RUNNING_JOB,
-    }
+# --- status groups, beside each other ----------------------------------------
+
+#: The status names in lifecycle order (the order of :class:`ApiJobStatus`): steps sort and categorize by it.
+LIFECYCLE: tuple[str, ...] = tuple(status.value for status in ApiJobStatus)
+#: Statuses that ended badly: the job's ``error`` says why.
+ERROR_STATUSES = frozenset(
+    {ApiJobStatus.ERROR_CREATING_JOB, ApiJobStatus.ERROR_VALIDATING_JOB, ApiJobStatus.ERROR_RUNNING_JOB}
 )
+#: Statuses a job never leaves.
+FINAL_STATUSES = frozenset({ApiJobStatus.COMPLETED, ApiJobStatus.CANCELLED} | ERROR_STATUSES)
+#: Statuses a job may still leave (queued, running, or on its way there).
+ACTIVE_STATUSES = frozenset(set(ApiJobStatus) - FINAL_STATUSES)
+#: Final statuses whose experiments ran: these jobs have a result (a partial one after ERROR_RUNNING_JOB).
+RAN_STATUSES = frozenset({ApiJobStatus.COMPLETED, ApiJobStatus.ERROR_RUNNING_JOB})
+
+_LIFECYCLE_INDEX = {name: index for index, name in enumerate(LIFECYCLE)}
+
+
+def lifecycle_index(step: str) -> int:
+    """A status name's place in :data:`LIFECYCLE`; names that are no status sort after all of them."""
+    return _LIFECYCLE_INDEX.get(step, len(LIFECYCLE))
+
+
+# --- circuits: QPY bytes, and base64 QPY text in JSON bodies -------------------
+# qiskit is imported when circuits are (de)coded, not with this module: the models
+# alone stay quick to import (the CLI's argument parsing, tables of records).
+
+
+def circuits_to_qpy(circuits: Sequence[QuantumCircuit]) -> bytes:
+    """The circuits as one QPY file's bytes."""
+    from qiskit import qpy
+
+    buffer = io.BytesIO()
+    qpy.dump(list(circuits), buffer)
+    return buffer.getvalue()
+
+
+def qpy_to_circuits(data: bytes) -> list[QuantumCircuit]:
+    """The circuits of a QPY file's bytes.
+
+    Raises:
+        qiskit.qpy.exceptions.QpyError: (and other types, for a malformed file) if ``data`` is no QPY file.
+    """
+    from qiskit import qpy
+
+    return list(qpy.load(io.BytesIO(data)))
+
+
+def circuits_to_base64(circuits: Sequence[QuantumCircuit]) -> str:
+    """The circuits as base64 QPY text: the ``qpy`` field of :class:`JobSubmission` and :class:`CircuitsResponse`."""
+    return qpy_bytes_to_base64(circuits_to_qpy(circuits))
+
+
+def qpy_bytes_to_base64(data: bytes) -> str:
+    """QPY bytes (or any bytes) as base64 text."""
+    return base64.b64encode(data).decode("ascii")
+
+
+def base64_to_qpy_bytes(text: str) -> bytes:
+    """The bytes of base64 text, strictly: characters outside the alphabet are an error, not skipped.
+
+    Raises:
+        binascii.Error: If ``text`` is not valid base64.
+    """
+    return base64.b64decode(text, validate=True)
+
+
+def base64_to_circuits(text: str) -> list[QuantumCircuit]:
+    """The circuits of base64 QPY text (see :func:`base64_to_qpy_bytes` and :func:`qpy_to_circuits`)."""
+    return qpy_to_circuits(base64_to_qpy_bytes(text))
 
 
 class ErrorCode(str, Enum):
@@ -121,6 +191,8 @@ class BackendConfiguration(BaseModel):
 
 
 class BackendStatus(BaseModel):
+    """Body of ``GET /v1/backends/{name}/status``: whether it runs jobs, and how many wait."""
+
     backend_name: str
     backend_version: str = "1.0.0"
     operational: bool = True
@@ -136,7 +208,7 @@ class RunOptions(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    shots: int = Field(1024, ge=1)
+    shots: int = Field(default=1024, ge=1)
     memory: bool = False
     seed_simulator: int | None = None
 
@@ -173,6 +245,8 @@ class QueueInfoModel(BaseModel):
 
 
 class JobError(BaseModel):
+    """Why a job failed: a numeric code (1400 validation, 1500 run) and a message."""
+
     code: int
     message: str
 
@@ -249,24 +323,34 @@ class TagsUpdate(BaseModel):
 
 
 class TagsResponse(BaseModel):
+    """Body of the answer to a tags update: the job's new tags."""
+
     tags: list[str]
 
 
 class NameUpdate(BaseModel):
+    """Body of ``PUT /v1/jobs/{id}/name``."""
+
     model_config = ConfigDict(extra="forbid")
 
     name: str
 
 
 class NameResponse(BaseModel):
+    """Body of the answer to a rename: the job's new name."""
+
     name: str
 
 
 class CircuitsResponse(BaseModel):
+    """Body of ``GET /v1/jobs/{id}/circuits``: base64 QPY (see :func:`base64_to_circuits`)."""
+
     qpy: str
 
 
 class CancelResponse(BaseModel):
+    """Body of ``POST /v1/jobs/{id}/cancel``: whether it was cancelled, and the status it is in."""
+
     job_id: str
     cancelled: bool
     status: ApiJobStatus

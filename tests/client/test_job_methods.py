@@ -146,7 +146,7 @@ def test_update_name(done_job):
 
 def test_update_name_rejects_a_non_str_without_sending(done_job):
     before = done_job.name()
-    with pytest.raises(IBMQJobInvalidStateError, match="not a valid job name"):
+    with pytest.raises(IBMQJobInvalidStateError, match="name=42 is not accepted; give a str"):
         done_job.update_name(42)
     done_job.refresh()
     assert done_job.name() == before
@@ -166,8 +166,8 @@ def test_update_tags_applies_replace_then_add_then_remove(done_job):
     "arguments, message",
     [
         ({}, "give replacement_tags, additional_tags or removal_tags"),
-        ({"additional_tags": "x"}, "additional_tags must be a list of str"),
-        ({"replacement_tags": ["ok", 3]}, "replacement_tags must be a list of str"),
+        ({"additional_tags": "x"}, "additional_tags='x' is not accepted; give a list of str"),
+        ({"replacement_tags": ["ok", 3]}, r"replacement_tags=\['ok', 3\] is not accepted"),
         ({"removal_tags": ["ibmq_jobset_abc"]}, "mark a job set"),
     ],
 )

@@ -7,9 +7,7 @@ included, for out/reliability.json.
 
 from __future__ import annotations
 
-import base64
 import http.client
-import io
 import json
 import uuid
 from collections.abc import Callable
@@ -19,7 +17,7 @@ from urllib.parse import urlsplit
 
 import pytest
 import requests
-from qiskit import QuantumCircuit, qpy
+from qiskit import QuantumCircuit
 from qiskit.circuit import Instruction
 
 from prefect_ibmq import IBMQService
@@ -31,16 +29,10 @@ from prefect_ibmq.exceptions import (
     IBMQJobNotFoundError,
     IBMQJobResultConsumedError,
 )
-from prefect_ibmq.wire import ErrorBody
+from prefect_ibmq.wire import ErrorBody, circuits_to_base64, qpy_bytes_to_base64
 from tests.helpers import TOKENS
 
 UNKNOWN_ID = "0badc0de" * 3
-
-
-def _qpy(circuits: list[QuantumCircuit]) -> str:
-    buffer = io.BytesIO()
-    qpy.dump(circuits, buffer)
-    return base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
 def _bell(name: str = "bell") -> QuantumCircuit:
@@ -91,7 +83,7 @@ class Ctx:
         self.private_id = private.job_id()
 
     def post_job(self, **fields: Any) -> requests.Response:
-        body = {"backend": "aer_simulator", "qpy": _qpy([_bell()]), "options": {"shots": 8}}
+        body = {"backend": "aer_simulator", "qpy": circuits_to_base64([_bell()]), "options": {"shots": 8}}
         body.update(fields)
         return self.http.post(f"{self.url}/v1/jobs", json=body, timeout=30)
 
@@ -133,22 +125,22 @@ def _oversized(ctx: Ctx) -> requests.Response:
 CASES = [
     Case("malformed-qpy",
          lambda c: c.aer.run(["not a circuit"]), IBMQBackendValueError, "str",
-         lambda c: c.post_job(qpy=base64.b64encode(b"definitely not qpy").decode()), 400, "QPY"),
+         lambda c: c.post_job(qpy=qpy_bytes_to_base64(b"definitely not qpy")), 400, "QPY"),
     Case("qpy-not-base64",  # the client always encodes its QPY itself: no public-API path
          None, None, "",
          lambda c: c.post_job(qpy="%%% not base64 %%%"), 400, "base64"),
     Case("no-circuits",
          lambda c: c.aer.run([]), IBMQBackendValueError, "empty",
-         lambda c: c.post_job(qpy=_qpy([])), 400, "no circuits"),
+         lambda c: c.post_job(qpy=circuits_to_base64([])), 400, "no circuits"),
     Case("circuit-wider-than-backend",
          lambda c: c.aer.run(_wide()), IBMQBackendValueError, "30 qubits",
-         lambda c: c.post_job(qpy=_qpy([_bell(), _wide()])), 422, "30 qubits"),
+         lambda c: c.post_job(qpy=circuits_to_base64([_bell(), _wide()])), 422, "30 qubits"),
     Case("unknown-instruction",
          lambda c: c.aer.run(_mystery()), IBMQBackendValueError, "mystery_op",
-         lambda c: c.post_job(qpy=_qpy([_mystery()])), 422, "mystery_op"),
+         lambda c: c.post_job(qpy=circuits_to_base64([_mystery()])), 422, "mystery_op"),
     Case("no-measurements",
          lambda c: c.aer.run(_unmeasured()), IBMQBackendValueError, "'quiet'",
-         lambda c: c.post_job(qpy=_qpy([_unmeasured()])), 422, "'quiet'"),
+         lambda c: c.post_job(qpy=circuits_to_base64([_unmeasured()])), 422, "'quiet'"),
     Case("zero-shots",
          lambda c: c.aer.run(_bell(), shots=0), IBMQBackendValueError, "shots=0",
          lambda c: c.post_job(options={"shots": 0}), 422, "shots=0"),
@@ -163,7 +155,7 @@ CASES = [
          lambda c: c.post_job(options={"shots": "many"}), 422, "'many'"),
     Case("too-many-experiments",
          lambda c: c.aer.run([_bell()] * 301), IBMQBackendValueError, "301 circuits",
-         lambda c: c.post_job(qpy=_qpy([_bell()] * 301)), 422, "301 circuits"),
+         lambda c: c.post_job(qpy=circuits_to_base64([_bell()] * 301)), 422, "301 circuits"),
     Case("unknown-backend",
          lambda c: c.service.backend("nope_simulator"), IBMQBackendNotFoundError, "nope_simulator",
          lambda c: c.post_job(backend="nope_simulator"), 404, "nope_simulator"),
@@ -242,7 +234,8 @@ CASES = [
          "name=404"),
     Case("idempotency-key-too-long",
          lambda c: c.aer.run(_bell(), idempotency_key="k" * 300), IBMQBackendValueError, "Idempotency-Key",
-         lambda c: c.http.post(f"{c.url}/v1/jobs", json={"backend": "aer_simulator", "qpy": _qpy([_bell()])},
+         lambda c: c.http.post(f"{c.url}/v1/jobs",
+                               json={"backend": "aer_simulator", "qpy": circuits_to_base64([_bell()])},
                                headers={"Idempotency-Key": "k" * 300}, timeout=30), 422, "Idempotency-Key"),
     Case("idempotency-key-not-a-string",  # HTTP headers are always text: no raw-HTTP path
          lambda c: c.aer.run(_bell(), idempotency_key=42), IBMQBackendValueError, "idempotency_key=42",

@@ -26,7 +26,7 @@ from prefect_ibmq.blocks import IBMQServiceCredentials
 from prefect_ibmq.circuits import ghz
 from prefect_ibmq.exceptions import IBMQJobApiError
 from prefect_ibmq.flows import circuit_sweep
-from prefect_ibmq.wire import JOBSET_TAG_PREFIX
+from prefect_ibmq.wire import JOBSET_TAG_PREFIX, circuits_to_base64
 from tests.client.helpers import wait_for_status
 from tests.helpers import TOKENS
 from tests.reliability.helpers import ROOT, subprocess_env, tokens_toml
@@ -251,7 +251,7 @@ def test_full_disk_gives_a_retryable_error_not_a_hang(server_process, tmp_path, 
     assert requests.get(f"{server.url}/v1/health", timeout=10).ok
     assert service.job(accepted[0].job_id()).job_id() == accepted[0].job_id()
     raw = requests.post(
-        f"{server.url}/v1/jobs", json={"backend": "aer_simulator", "qpy": _b64(big)},
+        f"{server.url}/v1/jobs", json={"backend": "aer_simulator", "qpy": circuits_to_base64(big)},
         headers={"Authorization": f"Bearer {ALICE}"}, timeout=30,
     )
     assert raw.status_code == 503 and raw.json()["code"] == "SERVICE_UNAVAILABLE"
@@ -273,15 +273,6 @@ def test_full_disk_gives_a_retryable_error_not_a_hang(server_process, tmp_path, 
     assert recovered
 
 
-def _b64(circuits) -> str:
-    import base64
-    import io
-
-    from qiskit import qpy
-
-    buffer = io.BytesIO()
-    qpy.dump(circuits, buffer)
-    return base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
 def test_store_full_in_the_middle_of_a_write_is_retryable_not_internal(tmp_path):

@@ -7,17 +7,15 @@ SIGKILLed mid-run is requeued by the reaper and completed by another replica.
 
 from __future__ import annotations
 
-import base64
-import io
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 import requests
-from qiskit import qpy
 from sqlalchemy import create_engine, text
 
 from prefect_ibmq.circuits import bell
+from prefect_ibmq.wire import circuits_to_base64
 from tests.helpers import TOKENS
 from tests.reliability.helpers import tokens_toml
 
@@ -44,12 +42,6 @@ def _start_all(servers) -> None:
         list(pool.map(lambda server: server.start(), servers))
 
 
-def _qpy_b64(circuits) -> str:
-    buffer = io.BytesIO()
-    qpy.dump(circuits, buffer)
-    return base64.b64encode(buffer.getvalue()).decode("ascii")
-
-
 def _scalar(engine, sql: str, **params):
     with engine.connect() as conn:
         return conn.execute(text(sql), params).scalar()
@@ -60,7 +52,7 @@ def test_three_replicas_run_2000_jobs_each_exactly_once(pg_cluster, server_proce
     servers = [server_process(_config(tmp_path, f"r{i}", url)) for i in range(3)]
     _start_all(servers)
     engine = create_engine(url)
-    body = {"backend": "aer_simulator", "qpy": _qpy_b64([bell()]), "options": {"shots": 4}}
+    body = {"backend": "aer_simulator", "qpy": circuits_to_base64([bell()]), "options": {"shots": 4}}
     session = threading.local()
 
     def submit(index: int) -> str:
@@ -108,7 +100,8 @@ def test_a_replica_killed_mid_job_has_its_job_requeued_and_completed_elsewhere(
     _start_all(servers)
     auth = {"Authorization": f"Bearer {ALICE}"}
     names = {requests.get(f"{s.url}/v1/stats", headers=auth, timeout=10).json()["replica_id"]: s for s in servers}
-    body = {"backend": "slow_simulator", "qpy": _qpy_b64([bell()] * 12), "options": {"shots": 4}}  # ~3 s of work
+    # ~3 s of work
+    body = {"backend": "slow_simulator", "qpy": circuits_to_base64([bell()] * 12), "options": {"shots": 4}}
     job_id = requests.post(f"{servers[0].url}/v1/jobs", json=body, headers=auth, timeout=60).json()["job_id"]
     engine = create_engine(url)
     owner_sql = "SELECT claimed_by FROM jobs WHERE job_id = :j AND status = 'RUNNING'"

@@ -6,22 +6,13 @@ test starts itself); nothing of the server is imported except to start one.
 
 from __future__ import annotations
 
-import base64
-import io
-
 import requests
-from qiskit import QuantumCircuit, qpy
 
 from prefect_ibmq.circuits import bell
+from prefect_ibmq.wire import circuits_to_base64
 
 FINAL = {"COMPLETED", "CANCELLED", "ERROR_CREATING_JOB", "ERROR_VALIDATING_JOB", "ERROR_RUNNING_JOB"}
 LIFECYCLE = ["CREATING", "CREATED", "VALIDATING", "VALIDATED", "QUEUED", "RUNNING", "COMPLETED"]
-
-
-def qpy_b64(circuits: list[QuantumCircuit]) -> str:
-    buffer = io.BytesIO()
-    qpy.dump(circuits, buffer)
-    return base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
 class Api:
@@ -42,7 +33,7 @@ class Api:
         return self.request("GET", path, **kwargs)
 
     def submit(self, circuits=None, backend: str = "aer_simulator", shots: int = 16, **fields) -> dict:
-        body = {"backend": backend, "qpy": qpy_b64(circuits or [bell()]), "options": {"shots": shots}}
+        body = {"backend": backend, "qpy": circuits_to_base64(circuits or [bell()]), "options": {"shots": shots}}
         body.update(fields)
         response = self.request("POST", "/jobs", json=body)
         assert response.status_code == 201, response.text

@@ -9,6 +9,7 @@ from datetime import datetime
 from qiskit.result import Result
 
 from prefect_ibmq.circuits import bell
+from prefect_ibmq.wire import base64_to_circuits
 from tests.server.helpers import LIFECYCLE
 
 
@@ -100,15 +101,10 @@ def test_long_poll_times_out_when_nothing_changes(alice):
 
 
 def test_circuits_come_back_as_submitted(alice):
-    import base64
-    import io
-
-    from qiskit import qpy
-
     job = alice.submit([bell("kept-name")])
     response = alice.get(f"/jobs/{job['job_id']}/circuits")
     assert response.status_code == 200
-    circuits = qpy.load(io.BytesIO(base64.b64decode(response.json()["qpy"])))
+    circuits = base64_to_circuits(response.json()["qpy"])
     assert [c.name for c in circuits] == ["kept-name"]
 
 

@@ -8,7 +8,8 @@ import pytest
 
 from prefect_ibmq.circuits import bell
 from prefect_ibmq.server import BackendSpec, JobServer, ServerConfig
-from tests.server.helpers import Api, qpy_b64
+from prefect_ibmq.wire import circuits_to_base64
+from tests.server.helpers import Api
 
 
 @pytest.fixture
@@ -45,7 +46,7 @@ def test_locked_store_answers_503_with_retry_after(small_server, tokens):
     blocker = sqlite3.connect(small_server.config.data_dir / "jobs.sqlite3", timeout=0)
     try:
         blocker.execute("BEGIN EXCLUSIVE")  # another writer holds the database
-        response = api.request("POST", "/jobs", json={"backend": "aer_simulator", "qpy": qpy_b64([bell()])})
+        response = api.request("POST", "/jobs", json={"backend": "aer_simulator", "qpy": circuits_to_base64([bell()])})
         assert response.status_code == 503
         assert response.json()["code"] == "SERVICE_UNAVAILABLE"
         assert response.headers["Retry-After"].isdigit()

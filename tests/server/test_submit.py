@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-import base64
 import http.client
-import io
 import json
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlparse
 
 import pytest
-from qiskit import QuantumCircuit, qpy
+from qiskit import QuantumCircuit
 from qiskit.circuit import Instruction
 
 from prefect_ibmq.circuits import bell
-from tests.server.helpers import Api, qpy_b64
+from prefect_ibmq.wire import circuits_to_base64, qpy_bytes_to_base64
+from tests.server.helpers import Api
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +30,7 @@ def _jobs_with_tag(api, tag):
 
 def test_same_idempotency_key_gives_the_same_job(alice):
     key, tag = str(uuid.uuid4()), f"idem-{uuid.uuid4()}"
-    body = {"backend": "aer_simulator", "qpy": qpy_b64([bell()]), "tags": [tag]}
+    body = {"backend": "aer_simulator", "qpy": circuits_to_base64([bell()]), "tags": [tag]}
     first = alice.request("POST", "/jobs", json=body, headers={"Idempotency-Key": key})
     again = alice.request("POST", "/jobs", json=body, headers={"Idempotency-Key": key})
     assert first.status_code == 201
@@ -43,7 +42,7 @@ def test_same_idempotency_key_gives_the_same_job(alice):
 
 def test_same_key_from_another_identity_is_another_job(alice, bob):
     key = str(uuid.uuid4())
-    body = {"backend": "aer_simulator", "qpy": qpy_b64([bell()])}
+    body = {"backend": "aer_simulator", "qpy": circuits_to_base64([bell()])}
     a = alice.request("POST", "/jobs", json=body, headers={"Idempotency-Key": key})
     b = bob.request("POST", "/jobs", json=body, headers={"Idempotency-Key": key})
     assert (a.status_code, b.status_code) == (201, 201)
@@ -52,7 +51,7 @@ def test_same_key_from_another_identity_is_another_job(alice, bob):
 
 def test_concurrent_identical_posts_make_one_job(job_server, tokens):
     key, tag = str(uuid.uuid4()), f"idem-{uuid.uuid4()}"
-    body = {"backend": "aer_simulator", "qpy": qpy_b64([bell()]), "tags": [tag]}
+    body = {"backend": "aer_simulator", "qpy": circuits_to_base64([bell()]), "tags": [tag]}
 
     def post(_):
         api = Api(job_server.url, tokens["alice"])  # one session per thread
@@ -67,13 +66,11 @@ def test_concurrent_identical_posts_make_one_job(job_server, tokens):
 
 
 def _not_qpy() -> str:
-    return base64.b64encode(b"definitely not a QPY file").decode()
+    return qpy_bytes_to_base64(b"definitely not a QPY file")
 
 
 def _empty_qpy() -> str:
-    buffer = io.BytesIO()
-    qpy.dump([], buffer)
-    return base64.b64encode(buffer.getvalue()).decode()
+    return circuits_to_base64([])
 
 
 BAD_BODIES = [
@@ -92,7 +89,7 @@ BAD_BODIES = [
 @pytest.mark.parametrize(("change", "status", "named"), BAD_BODIES)
 def test_bad_bodies_are_refused_and_nothing_is_stored(dave, change, status, named):
     before = dave.get("/jobs").json()["total"]
-    body = {"backend": "aer_simulator", "qpy": qpy_b64([bell()])}
+    body = {"backend": "aer_simulator", "qpy": circuits_to_base64([bell()])}
     body.update(change)
     response = dave.request("POST", "/jobs", json=body)
     assert response.status_code == status, response.text
@@ -113,7 +110,7 @@ def test_malformed_json_is_invalid_request(dave):
 
 def test_unknown_backend_is_not_found(dave):
     before = dave.get("/jobs").json()["total"]
-    response = dave.request("POST", "/jobs", json={"backend": "no_such_backend", "qpy": qpy_b64([bell()])})
+    response = dave.request("POST", "/jobs", json={"backend": "no_such_backend", "qpy": circuits_to_base64([bell()])})
     assert response.status_code == 404
     assert response.json()["code"] == "NOT_FOUND"
     assert "no_such_backend" in response.json()["message"]
@@ -189,7 +186,7 @@ def _nested_mystery():
 )
 def test_what_can_never_run_is_refused_at_submit(alice, backend, circuits, shots, expected):
     tag = f"never-{uuid.uuid4()}"
-    body = {"backend": backend, "qpy": qpy_b64(circuits), "options": {"shots": shots}, "tags": [tag]}
+    body = {"backend": backend, "qpy": circuits_to_base64(circuits), "options": {"shots": shots}, "tags": [tag]}
     response = alice.request("POST", "/jobs", json=body)
     assert response.status_code == 422, response.text
     error = response.json()

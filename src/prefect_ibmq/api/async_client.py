@@ -20,9 +20,8 @@ import httpx
 
 from prefect_ibmq.api import calls
 from prefect_ibmq.api.base import ClientBase
-from prefect_ibmq.api.errors import error_from_response, unreachable_error
-from prefect_ibmq.api.retry import parse_retry_after
-from prefect_ibmq.exceptions import IBMQError, IBMQJobApiError
+from prefect_ibmq.api.retry import Attempts
+from prefect_ibmq.exceptions import IBMQError
 from prefect_ibmq.wire import (
     RESULT_HELD_HEADER,
     ApiJobStatus,
@@ -123,26 +122,20 @@ class AsyncAccountClient(ClientBase):
         """Send one call, repeating it on transient failures when that is safe; returns its successful answer."""
         url = self._url_of(call)
         timeout = httpx.Timeout(self._read_timeout_of(call), connect=self._connect_timeout)
-        attempt = 0
+        attempts = Attempts(call, self._retry, self._url, self._token)
         while True:
             try:
                 response = await self._http.request(
                     call.method, url, params=call.params, json=call.json, headers=call.headers, timeout=timeout
                 )
             except (httpx.TransportError, httpx.TimeoutException) as exc:
-                if call.repeatable and attempt < self._retry.max_retries:
-                    await anyio.sleep(self._retry.back_off(call, attempt, type(exc).__name__, None))
-                    attempt += 1
-                    continue
-                raise unreachable_error(call, self._url, type(exc).__name__, attempt) from None
+                decision = attempts.no_answer(type(exc).__name__)
             except httpx.HTTPError as exc:
-                raise IBMQJobApiError(f"{call.what} failed: {type(exc).__name__} for {self._url}.") from None
-            logger.debug("%s %s -> %s", call.method, call.path, response.status_code)
-            if response.is_success:
-                return response
-            if self._retry.should_repeat(call, response.status_code, attempt):
-                retry_after = parse_retry_after(response.headers.get("Retry-After"))
-                await anyio.sleep(self._retry.back_off(call, attempt, f"HTTP {response.status_code}", retry_after))
-                attempt += 1
-                continue
-            raise error_from_response(response, call.what, self._token, call.overrides)
+                decision = attempts.no_answer(type(exc).__name__, transient=False)
+            else:
+                decision = attempts.answered(response, response.headers.get("Retry-After"))
+                if decision.action == "return":
+                    return response
+            if decision.error is not None:
+                raise decision.error from None
+            await anyio.sleep(decision.delay)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from prefect_ibmq.api.calls import Call
 from prefect_ibmq.api.retry import RetryPolicy
-from prefect_ibmq.exceptions import IBMQBackendValueError
+from prefect_ibmq.exceptions import IBMQValueError
 from prefect_ibmq.wire import API_PREFIX
 
 
@@ -31,7 +31,7 @@ class ClientBase:
         long_poll_margin: float = 10.0,
     ) -> None:
         if not isinstance(token, str) or not token:
-            raise IBMQBackendValueError(
+            raise IBMQValueError(
                 "The token must be a non-empty str: give the token of your identity on the job service."
             )
         self._url = url.rstrip("/")

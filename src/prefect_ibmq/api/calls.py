@@ -15,7 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from prefect_ibmq.exceptions import IBMQBackendNotFoundError, IBMQBackendValueError, IBMQError, IBMQJobApiError
+from prefect_ibmq.exceptions import IBMQBackendNotFoundError, IBMQError, IBMQJobApiError
 from prefect_ibmq.wire import (
     IDEMPOTENCY_HEADER,
     READ_KEY_HEADER,
@@ -55,6 +55,8 @@ class Call:
     #: The wire model of the answer; None hands back the JSON as it is.
     model: type[BaseModel] | None = None
     many: bool = False  # the answer is a list of ``model``
+    #: The job the call is about (its errors carry it), None for calls about no one job.
+    job_id: str | None = None
 
     @property
     def repeatable(self) -> bool:
@@ -73,45 +75,47 @@ class Call:
             count = exc.error_count() if isinstance(exc, ValidationError) else 1
             raise IBMQJobApiError(
                 f"{self.what}: the service's answer is not a valid {self.model.__name__} ({count} error(s)). "
-                "Check that client and server versions match."
+                "Check that client and server versions match.",
+                job_id=self.job_id,
             ) from exc
 
 
 def backends() -> Call:
+    """List the backends' configurations."""
     return Call("GET", "/backends", "Listing backends", model=BackendConfiguration, many=True)
 
 
 def backend_configuration(name: str) -> Call:
+    """Read one backend's configuration (IBMQBackendNotFoundError when unknown)."""
     return Call("GET", f"/backends/{name}", f"Reading backend {name!r}", overrides=_BACKEND_NOT_FOUND,
                 model=BackendConfiguration)
 
 
 def backend_status(name: str) -> Call:
+    """Read one backend's status (IBMQBackendNotFoundError when unknown)."""
     return Call("GET", f"/backends/{name}/status", f"Reading the status of backend {name!r}",
                 overrides=_BACKEND_NOT_FOUND, model=BackendStatus)
 
 
 def job_submit(submission: JobSubmission, idempotency_key: str) -> Call:
+    """Create a job; the key makes the POST repeatable (the same key gives back the same job)."""
     return Call(
         "POST", "/jobs", f"Submitting a job to backend {submission.backend!r}",
         json=submission.model_dump(mode="json"),
         headers={IDEMPOTENCY_HEADER: idempotency_key},
-        overrides={
-            ErrorCode.INVALID_REQUEST: IBMQBackendValueError,
-            ErrorCode.INVALID_TAGS: IBMQBackendValueError,
-            ErrorCode.NOT_FOUND: IBMQBackendNotFoundError,
-        },
+        overrides=_BACKEND_NOT_FOUND,
         model=JobRecord,
     )
 
 
 def job_list(params: Mapping[str, Any]) -> Call:
-    return Call("GET", "/jobs", "Listing jobs", params=params,
-                overrides={ErrorCode.INVALID_REQUEST: IBMQBackendValueError}, model=JobList)
+    """List the jobs the caller may see, newest first (``params`` is the query)."""
+    return Call("GET", "/jobs", "Listing jobs", params=params, model=JobList)
 
 
 def job_get(job_id: str) -> Call:
-    return Call("GET", f"/jobs/{job_id}", f"Reading job {job_id}", model=JobRecord)
+    """Read a job's whole record."""
+    return Call("GET", f"/jobs/{job_id}", f"Reading job {job_id}", model=JobRecord, job_id=job_id)
 
 
 def job_status(
@@ -132,19 +136,19 @@ def job_status(
     if known_position is not None:
         params["known_position"] = known_position
     return Call("GET", f"/jobs/{job_id}/status", f"Reading the status of job {job_id}", params=params,
-                long_poll=wait or None, model=JobStatusResponse)
+                long_poll=wait or None, model=JobStatusResponse, job_id=job_id)
 
 
 def job_result(job_id: str, partial: bool, read_key: str) -> Call:
     """A result read with the reader's key: a private job's result stays held for it until acknowledged."""
     return Call("GET", f"/jobs/{job_id}/result", f"Reading the result of job {job_id}",
-                params={"partial": str(partial).lower()}, headers={READ_KEY_HEADER: read_key})
+                params={"partial": str(partial).lower()}, headers={READ_KEY_HEADER: read_key}, job_id=job_id)
 
 
 def job_acknowledge_result(job_id: str, read_key: str) -> Call:
     """The reader has the held result: the service deletes it (a DELETE, so repeated safely)."""
     return Call("DELETE", f"/jobs/{job_id}/result", f"Acknowledging the result of job {job_id}",
-                headers={READ_KEY_HEADER: read_key})
+                headers={READ_KEY_HEADER: read_key}, job_id=job_id)
 
 
 #: Logged when an acknowledgement fails: nothing is lost, the result stays held for this key.
@@ -152,19 +156,23 @@ ACKNOWLEDGEMENT_FAILED = "%s; the result stays stored, readable with this reader
 
 
 def job_circuits(job_id: str) -> Call:
-    return Call("GET", f"/jobs/{job_id}/circuits", f"Reading the circuits of job {job_id}", model=CircuitsResponse)
+    """Read a job's circuits (base64 QPY)."""
+    return Call("GET", f"/jobs/{job_id}/circuits", f"Reading the circuits of job {job_id}", model=CircuitsResponse,
+                job_id=job_id)
 
 
 def job_cancel(job_id: str) -> Call:
-    # A POST without a key: not repeated on failure.
-    return Call("POST", f"/jobs/{job_id}/cancel", f"Cancelling job {job_id}", model=CancelResponse)
+    """Cancel a job: a POST without a key, so it is not repeated on failure."""
+    return Call("POST", f"/jobs/{job_id}/cancel", f"Cancelling job {job_id}", model=CancelResponse, job_id=job_id)
 
 
 def job_update_tags(job_id: str, update: TagsUpdate) -> Call:
+    """Replace, add and remove tags of a job (a PATCH, repeated safely)."""
     return Call("PATCH", f"/jobs/{job_id}/tags", f"Updating the tags of job {job_id}",
-                json=update.model_dump(mode="json"), model=TagsResponse)
+                json=update.model_dump(mode="json"), model=TagsResponse, job_id=job_id)
 
 
 def job_update_name(job_id: str, name: str) -> Call:
+    """Rename a job (a PUT, repeated safely)."""
     return Call("PUT", f"/jobs/{job_id}/name", f"Renaming job {job_id}",
-                json=NameUpdate(name=name).model_dump(), model=NameResponse)
+                json=NameUpdate(name=name).model_dump(), model=NameResponse, job_id=job_id)

@@ -13,7 +13,6 @@ from typing import Any, Protocol
 from pydantic import ValidationError
 
 from prefect_ibmq.exceptions import (
-    IBMQBackendValueError,
     IBMQError,
     IBMQJobAccessError,
     IBMQJobApiError,
@@ -22,6 +21,7 @@ from prefect_ibmq.exceptions import (
     IBMQJobInvalidStateError,
     IBMQJobNotFoundError,
     IBMQJobResultConsumedError,
+    IBMQValueError,
 )
 from prefect_ibmq.wire import ErrorBody, ErrorCode
 
@@ -33,8 +33,8 @@ _BY_CODE: dict[ErrorCode, tuple[type[IBMQError], str]] = {
         IBMQJobNotFoundError,
         "Check the id or name, and that the job is shared with your identity.",
     ),
-    ErrorCode.INVALID_REQUEST: (IBMQJobInvalidStateError, "Fix the value named above and try again."),
-    ErrorCode.INVALID_TAGS: (IBMQJobInvalidStateError, "Tags are a list of str without the reserved prefix."),
+    ErrorCode.INVALID_REQUEST: (IBMQValueError, "Fix the value named above and try again."),
+    ErrorCode.INVALID_TAGS: (IBMQValueError, "Tags are a list of str without the reserved prefix."),
     ErrorCode.INVALID_STATE: (IBMQJobInvalidStateError, "Check job.status() first."),
     ErrorCode.JOB_NOT_FINISHED: (
         IBMQJobInvalidStateError,
@@ -48,7 +48,7 @@ _BY_CODE: dict[ErrorCode, tuple[type[IBMQError], str]] = {
         IBMQJobResultConsumedError,
         "A private job's result can be read once; the IBMQJob instance that read it keeps a copy.",
     ),
-    ErrorCode.PAYLOAD_TOO_LARGE: (IBMQBackendValueError, "Split the circuits into smaller jobs."),
+    ErrorCode.PAYLOAD_TOO_LARGE: (IBMQValueError, "Split the circuits into smaller jobs."),
     ErrorCode.SERVICE_UNAVAILABLE: (IBMQJobApiError, "The service is busy; retrying later is likely to succeed."),
     ErrorCode.INTERNAL: (IBMQJobApiError, "Retrying may succeed; if not, check the server's log."),
 }
@@ -59,14 +59,17 @@ class Answer(Protocol):
 
     status_code: int
 
-    def json(self) -> Any: ...
+    def json(self) -> Any:
+        """The answer's body, parsed as JSON."""
+        ...
 
 
 def unreachable_error(call: Any, url: str, reason: str, attempt: int) -> IBMQJobApiError:
     """The error for a call that got no answer (after ``attempt`` repeats)."""
     return IBMQJobApiError(
         f"{call.what} failed: could not reach the job service at {url} "
-        f"({reason}, {attempt + 1} attempt(s)). Check that it is running; retrying later may succeed."
+        f"({reason}, {attempt + 1} attempt(s)). Check that it is running; retrying later may succeed.",
+        job_id=call.job_id,
     )
 
 
@@ -75,34 +78,37 @@ def error_from_response(
     what: str,
     secret: str,
     overrides: Mapping[ErrorCode, type[IBMQError]] | None = None,
+    job_id: str | None = None,
 ) -> IBMQError:
-    """The exception for an error ``response`` to a request about ``what``.
+    """The exception for an error ``response`` to a request about ``what`` (and job ``job_id``, if any).
 
     ``overrides`` picks another type for some codes where the context says more
-    (a bad value in a submission is a backend value error). ``secret`` is
-    masked should it ever appear in the server's words.
+    (an unknown backend is a backend-not-found error). ``secret`` is masked
+    should it ever appear in the server's words. The exception carries the
+    service's ``code``, the HTTP ``status_code`` and the ``job_id``.
     """
     try:
         body = ErrorBody.model_validate(response.json())
     except (ValueError, ValidationError):
-        return _error_without_body(response, what)
+        return _error_without_body(response, what, job_id)
     error_type, next_step = _BY_CODE[body.code]
     if overrides and body.code in overrides:
         error_type = overrides[body.code]
     message = f"{what} failed with {body.code.value} (HTTP {response.status_code}): {body.message} {next_step}"
-    return error_type(message.replace(secret, "***") if secret else message)
+    return error_type(
+        message.replace(secret, "***") if secret else message,
+        code=body.code, status_code=response.status_code, job_id=job_id,
+    )
 
 
-def _error_without_body(response: Answer, what: str) -> IBMQError:
+def _error_without_body(response: Answer, what: str, job_id: str | None) -> IBMQError:
     """An answer that is not an ErrorBody: a proxy in between, or not our server at all."""
     status = response.status_code
     if status >= 500 or status == 429:
-        return IBMQJobApiError(
-            f"{what} failed with HTTP {status}; retrying later is likely to succeed."
-        )
+        message = f"{what} failed with HTTP {status}; retrying later is likely to succeed."
+        return IBMQJobApiError(message, status_code=status, job_id=job_id)
     if status == 401:
-        return IBMQJobAccessError(f"{what} failed with HTTP 401. Check the token given to IBMQService.")
-    return IBMQJobError(
-        f"{what} failed with HTTP {status} and an answer that is not the job service's. "
-        "Check the service URL."
-    )
+        message = f"{what} failed with HTTP 401. Check the token given to IBMQService."
+        return IBMQJobAccessError(message, status_code=status, job_id=job_id)
+    message = f"{what} failed with HTTP {status} and an answer that is not the job service's. Check the service URL."
+    return IBMQJobError(message, status_code=status, job_id=job_id)

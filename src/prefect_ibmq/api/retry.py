@@ -1,4 +1,11 @@
-"""When and how long to wait before repeating a failed request."""
+"""When and how long to wait before repeating a failed request, decided without doing any I/O.
+
+:class:`Attempts` is the retry core both clients drive: after each attempt the
+client tells it what happened (no answer, or an answer) and gets a
+:class:`Decision` back: return the answer, raise an error, or repeat after a
+delay. The sync client (requests) sleeps with ``time.sleep``, the async one
+(httpx) with ``anyio.sleep``; the rules are the same because they are here once.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +14,10 @@ import random
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
+
+from prefect_ibmq.api.errors import Answer, error_from_response, unreachable_error
+from prefect_ibmq.exceptions import IBMQError, IBMQJobApiError
 
 if TYPE_CHECKING:
     from prefect_ibmq.api.calls import Call
@@ -65,3 +75,62 @@ def parse_retry_after(value: str | None) -> float | None:
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     return max(0.0, (when - datetime.now(UTC)).total_seconds())
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What to do after one attempt: ``return`` the answer, ``repeat`` after ``delay`` s, or ``raise`` ``error``."""
+
+    action: Literal["return", "repeat", "raise"]
+    delay: float = 0.0
+    error: IBMQError | None = None
+
+
+RETURN_ANSWER = Decision("return")
+
+
+class Attempts:
+    """The attempts at one call: counts them and decides after each, by the policy and the call's safety.
+
+    Args:
+        call: The call being sent (``repeatable`` says whether a repeat is safe).
+        policy: How often and how long to back off.
+        url: The service's base URL (named when it cannot be reached).
+        secret: The token, masked should the server ever echo it.
+    """
+
+    def __init__(self, call: Call, policy: RetryPolicy, url: str, secret: str) -> None:
+        self.call = call
+        self.policy = policy
+        self.url = url
+        self.secret = secret
+        self.attempt = 0  # repeats made so far
+
+    def no_answer(self, reason: str, transient: bool = True) -> Decision:
+        """The request got no answer: ``reason`` names why (the exception type's name).
+
+        ``transient`` failures (no connection, a timeout) are repeated while that
+        is safe and allowed; any other (a malformed request, say) is raised at once.
+        """
+        if not transient:
+            error = IBMQJobApiError(f"{self.call.what} failed: {reason} for {self.url}.", job_id=self.call.job_id)
+            return Decision("raise", error=error)
+        if self.call.repeatable and self.attempt < self.policy.max_retries:
+            return self._repeat(reason, None)
+        return Decision("raise", error=unreachable_error(self.call, self.url, reason, self.attempt))
+
+    def answered(self, response: Answer, retry_after: str | None) -> Decision:
+        """The server answered ``response``; ``retry_after`` is its ``Retry-After`` header, if any."""
+        status = response.status_code
+        logger.debug("%s %s -> %s", self.call.method, self.call.path, status)
+        if 200 <= status < 300:
+            return RETURN_ANSWER
+        if self.policy.should_repeat(self.call, status, self.attempt):
+            return self._repeat(f"HTTP {status}", parse_retry_after(retry_after))
+        error = error_from_response(response, self.call.what, self.secret, self.call.overrides, self.call.job_id)
+        return Decision("raise", error=error)
+
+    def _repeat(self, reason: str, retry_after: float | None) -> Decision:
+        delay = self.policy.back_off(self.call, self.attempt, reason, retry_after)
+        self.attempt += 1
+        return Decision("repeat", delay=delay)

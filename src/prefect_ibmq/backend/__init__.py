@@ -3,7 +3,7 @@
 from prefect_ibmq.backend.ibmqbackend import IBMQBackend
 from prefect_ibmq.backend.properties import BackendProperties, GateProperties, QubitProperties
 from prefect_ibmq.backend.service import IBMQService
-from prefect_ibmq.exceptions import IBMQBackendError, IBMQBackendNotFoundError, IBMQBackendValueError
+from prefect_ibmq.exceptions import IBMQBackendError, IBMQBackendNotFoundError, IBMQBackendValueError, IBMQValueError
 
 __all__ = [
     "BackendProperties",
@@ -13,5 +13,6 @@ __all__ = [
     "IBMQBackendNotFoundError",
     "IBMQBackendValueError",
     "IBMQService",
+    "IBMQValueError",
     "QubitProperties",
 ]

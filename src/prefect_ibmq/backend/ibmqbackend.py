@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import base64
-import io
 import uuid
 from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError, version
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import qiskit
-from qiskit import QuantumCircuit, qpy
+from qiskit import QuantumCircuit
 from qiskit.providers import BackendV2, Options
 from qiskit.transpiler import Target
 
@@ -26,7 +24,14 @@ from prefect_ibmq.backend.validation import (
     circuit_list,
 )
 from prefect_ibmq.job import IBMQJob
-from prefect_ibmq.wire import BackendConfiguration, BackendStatus, JobSubmission, RunOptions
+from prefect_ibmq.wire import (
+    BackendConfiguration,
+    BackendStatus,
+    JobSubmission,
+    RunOptions,
+    ShareLevel,
+    circuits_to_base64,
+)
 
 if TYPE_CHECKING:
     from prefect_ibmq.backend.service import IBMQService
@@ -89,15 +94,16 @@ class IBMQBackend(BackendV2):
     def validate_circuits(
         self, circuits: QuantumCircuit | Sequence[QuantumCircuit], shots: int | None = None
     ) -> list[QuantumCircuit]:
-        """Check circuits (and shots, when given) as :meth:`run` would, without the
-        ``max_experiments`` limit, so a batch that will be split into jobs can be
-        checked whole before any job is submitted.
+        """Check circuits (and shots, when given) as :meth:`run` would, without the ``max_experiments`` limit.
+
+        So a batch that will be split into jobs can be checked whole before any
+        job is submitted.
 
         Returns:
             The circuits as a list.
 
         Raises:
-            IBMQBackendValueError: Naming the first bad circuit or value.
+            IBMQValueError: Naming the first bad circuit or value.
         """
         return checked_circuits(circuits, self._configuration, shots)
 
@@ -178,22 +184,16 @@ class IBMQBackend(BackendV2):
         check_job_fields(job_name, job_tags, share_level, experiment_id, header, None, private)
         return JobSubmission(
             backend=self.name,
-            qpy=_to_qpy_base64(batch),
+            qpy=circuits_to_base64(batch),
             options=RunOptions(shots=shots, memory=memory, seed_simulator=seed_simulator),
             header=header or {},
             name=job_name,
             tags=job_tags or [],
-            share_level=share_level or "none",
+            share_level=cast(ShareLevel, share_level or "none"),  # checked by check_job_fields
             experiment_id=experiment_id,
             client_info=_client_info(),
             private=private,
         )
-
-
-def _to_qpy_base64(circuits: list[QuantumCircuit]) -> str:
-    buffer = io.BytesIO()
-    qpy.dump(circuits, buffer)
-    return base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
 def _client_info() -> dict[str, str]:

@@ -5,19 +5,21 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 from os import PathLike
-from typing import Any
+from typing import Any, TypeAlias
 
 from qiskit.providers import JobStatus
 
 from prefect_ibmq.api import AccountClient, AsyncAccountClient, RetryPolicy
+from prefect_ibmq.arguments import check_choice, check_int, check_tags, rejected
 from prefect_ibmq.backend.ibmqbackend import IBMQBackend
-from prefect_ibmq.exceptions import IBMQBackendNotFoundError, IBMQBackendValueError
+from prefect_ibmq.exceptions import IBMQBackendNotFoundError
 from prefect_ibmq.job import IBMQJob
 from prefect_ibmq.job.status import job_status_to_api_statuses
 from prefect_ibmq.job.times import to_utc_iso
 from prefect_ibmq.wire import ApiJobStatus, JobRecord
 
-StatusFilter = str | JobStatus | ApiJobStatus
+#: A status to list jobs by: qiskit's, the service's, or either one's name.
+StatusFilter: TypeAlias = str | JobStatus | ApiJobStatus
 _MAX_LIST_LIMIT = 1000
 
 
@@ -156,7 +158,7 @@ class IBMQService:
             experiment_id: Only jobs of this experiment.
 
         Raises:
-            IBMQBackendValueError: If a filter is invalid (nothing is sent).
+            IBMQValueError: If a filter is invalid (nothing is sent).
         """
         params = _list_params(limit, skip, status, job_tags, job_tags_operator)
         optional: dict[str, Any] = {
@@ -177,16 +179,10 @@ def _list_params(
     limit: Any, skip: Any, status: Any, job_tags: Any, job_tags_operator: Any
 ) -> dict[str, Any]:
     """Checked query parameters of a job listing."""
-    if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= _MAX_LIST_LIMIT:
-        raise IBMQBackendValueError(f"limit={limit!r} is not accepted; give an int from 1 to {_MAX_LIST_LIMIT}.")
-    if not isinstance(skip, int) or isinstance(skip, bool) or skip < 0:
-        raise IBMQBackendValueError(f"skip={skip!r} is not accepted; give an int >= 0.")
-    if job_tags_operator not in ("OR", "AND"):
-        raise IBMQBackendValueError(
-            f"job_tags_operator={job_tags_operator!r} is not accepted; give 'OR' or 'AND'."
-        )
-    if job_tags is not None and (not isinstance(job_tags, list) or not all(isinstance(t, str) for t in job_tags)):
-        raise IBMQBackendValueError(f"job_tags={job_tags!r} is not accepted; give a list of str or None.")
+    check_int("limit", limit, 1, _MAX_LIST_LIMIT)
+    check_int("skip", skip, 0)
+    check_choice("job_tags_operator", job_tags_operator, ("OR", "AND"))
+    check_tags("job_tags", job_tags)
     params: dict[str, Any] = {"limit": limit, "offset": skip, "tags_operator": job_tags_operator}
     if job_tags:
         params["tags"] = job_tags
@@ -208,4 +204,4 @@ def _api_statuses(item: Any) -> list[ApiJobStatus]:
         if item in JobStatus.__members__:
             return job_status_to_api_statuses(JobStatus[item])
     accepted = sorted(set(JobStatus.__members__) | set(ApiJobStatus.__members__))
-    raise IBMQBackendValueError(f"status={item!r} is not accepted; give one of {accepted} (or a list of them).")
+    raise rejected("status", item, f"one of {accepted} (or a list of them)")

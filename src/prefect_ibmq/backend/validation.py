@@ -1,7 +1,7 @@
 """Checks of ``IBMQBackend.run`` input, made before anything is sent.
 
-Each failure raises ``IBMQBackendValueError`` whose message names the bad value
-and what is accepted.
+Each failure raises ``IBMQValueError`` whose message names the bad value
+and what is accepted; the checks of single arguments are :mod:`prefect_ibmq.arguments`.
 """
 
 from __future__ import annotations
@@ -12,7 +12,16 @@ from typing import Any
 from qiskit import QuantumCircuit
 from qiskit.circuit import ControlFlowOp
 
-from prefect_ibmq.exceptions import IBMQBackendValueError
+from prefect_ibmq.arguments import (
+    check_bool,
+    check_optional_dict,
+    check_optional_int,
+    check_optional_str,
+    check_tags,
+    is_int,
+    rejected,
+)
+from prefect_ibmq.exceptions import IBMQValueError
 from prefect_ibmq.wire import SHARE_LEVELS, BackendConfiguration
 
 
@@ -20,15 +29,15 @@ def circuit_list(circuits: QuantumCircuit | Sequence[QuantumCircuit]) -> list[Qu
     """One circuit or a sequence of them as a non-empty list of QuantumCircuit."""
     batch = [circuits] if isinstance(circuits, QuantumCircuit) else circuits
     if not isinstance(batch, Sequence) or isinstance(batch, (str, bytes)):
-        raise IBMQBackendValueError(
+        raise IBMQValueError(
             f"circuits must be a QuantumCircuit or a list of them, not {type(circuits).__name__}."
         )
     batch = list(batch)
     if not batch:
-        raise IBMQBackendValueError("circuits is empty; give at least one QuantumCircuit.")
+        raise IBMQValueError("circuits is empty; give at least one QuantumCircuit.")
     for index, circuit in enumerate(batch):
         if not isinstance(circuit, QuantumCircuit):
-            raise IBMQBackendValueError(
+            raise IBMQValueError(
                 f"circuits[{index}] is a {type(circuit).__name__}; only QuantumCircuit is accepted."
             )
     return batch
@@ -48,7 +57,7 @@ def checked_circuits(
 def check_experiment_count(circuits: list[QuantumCircuit], configuration: BackendConfiguration) -> None:
     """At most ``max_experiments`` circuits in one job."""
     if len(circuits) > configuration.max_experiments:
-        raise IBMQBackendValueError(
+        raise IBMQValueError(
             f"{len(circuits)} circuits exceed max_experiments={configuration.max_experiments} of "
             f"{configuration.backend_name}; split them into several jobs."
         )
@@ -58,12 +67,12 @@ def check_each_circuit(circuits: list[QuantumCircuit], configuration: BackendCon
     """Each circuit fits the backend's qubits and measures something."""
     for index, circuit in enumerate(circuits):
         if circuit.num_qubits > configuration.n_qubits:
-            raise IBMQBackendValueError(
+            raise IBMQValueError(
                 f"circuits[{index}] ({circuit.name!r}) has {circuit.num_qubits} qubits; "
                 f"{configuration.backend_name} has n_qubits={configuration.n_qubits}."
             )
         if not _measures(circuit):
-            raise IBMQBackendValueError(
+            raise IBMQValueError(
                 f"circuits[{index}] ({circuit.name!r}) has no measurement, so it would have no counts; "
                 "add measure() or measure_all()."
             )
@@ -71,20 +80,16 @@ def check_each_circuit(circuits: list[QuantumCircuit], configuration: BackendCon
 
 def check_shots(shots: Any, configuration: BackendConfiguration) -> None:
     """Shots is an int in 1..max_shots."""
-    if not _is_int(shots) or not 1 <= shots <= configuration.max_shots:
-        raise IBMQBackendValueError(
-            f"shots={shots!r} is not accepted by {configuration.backend_name}; "
-            f"give an int from 1 to max_shots={configuration.max_shots}."
-        )
+    if not is_int(shots) or not 1 <= shots <= configuration.max_shots:
+        raise rejected("shots", shots, f"an int from 1 to max_shots={configuration.max_shots} of "
+                       f"{configuration.backend_name}")
 
 
 def check_run_options(shots: Any, memory: Any, seed_simulator: Any, configuration: BackendConfiguration) -> None:
     """Shots in 1..max_shots, memory a bool, seed_simulator an int or None."""
     check_shots(shots, configuration)
-    if not isinstance(memory, bool):
-        raise IBMQBackendValueError(f"memory={memory!r} is not accepted; give True or False.")
-    if seed_simulator is not None and not _is_int(seed_simulator):
-        raise IBMQBackendValueError(f"seed_simulator={seed_simulator!r} is not accepted; give an int or None.")
+    check_bool("memory", memory)
+    check_optional_int("seed_simulator", seed_simulator)
 
 
 def check_job_fields(
@@ -97,27 +102,14 @@ def check_job_fields(
     private: Any,
 ) -> None:
     """The descriptive fields of a job have the accepted types and values."""
-    text_fields = (("job_name", job_name), ("experiment_id", experiment_id), ("idempotency_key", idempotency_key))
-    for argument, value in text_fields:
-        if value is not None and not isinstance(value, str):
-            raise IBMQBackendValueError(f"{argument}={value!r} is not accepted; give a str or None.")
-    if job_tags is not None and (
-        not isinstance(job_tags, list) or not all(isinstance(tag, str) for tag in job_tags)
-    ):
-        raise IBMQBackendValueError(f"job_tags={job_tags!r} is not accepted; give a list of str or None.")
+    check_optional_str("job_name", job_name)
+    check_optional_str("experiment_id", experiment_id)
+    check_optional_str("idempotency_key", idempotency_key)
+    check_tags("job_tags", job_tags)
     if share_level is not None and share_level not in SHARE_LEVELS:
-        raise IBMQBackendValueError(
-            f"share_level={share_level!r} is not accepted; give one of {list(SHARE_LEVELS)} or None."
-        )
-    if header is not None and not isinstance(header, dict):
-        raise IBMQBackendValueError(f"header={header!r} is not accepted; give a dict or None.")
-    if not isinstance(private, bool):
-        raise IBMQBackendValueError(f"private={private!r} is not accepted; give True or False.")
-
-
-def _is_int(value: Any) -> bool:
-    # bool is an int subclass, but True shots is a mistake, not a request for one shot.
-    return isinstance(value, int) and not isinstance(value, bool)
+        raise rejected("share_level", share_level, f"one of {list(SHARE_LEVELS)} or None")
+    check_optional_dict("header", header)
+    check_bool("private", private)
 
 
 def _measures(circuit: QuantumCircuit) -> bool:

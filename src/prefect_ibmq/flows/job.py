@@ -11,7 +11,6 @@ outcome ends the cached task failed (``IncompleteJob``), so it runs again next t
 from __future__ import annotations
 
 import hashlib
-import io
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -20,16 +19,13 @@ import anyio
 from prefect import get_run_logger
 from prefect.runtime import task_run as current_task_run
 from prefect.utilities.annotations import quote
-from qiskit import QuantumCircuit, qpy
+from qiskit import QuantumCircuit
 from qiskit.result import Result
 
 from prefect_ibmq.platforms import resolve_platform
 from prefect_ibmq.syncable import io_task
 from prefect_ibmq.tasks import fetch_result, submit_job, wait_for_final_state
-from prefect_ibmq.wire import ApiJobStatus, JobRecord
-
-# Statuses whose jobs ran experiments, so a (partial) result can be read.
-RAN_STATUSES = (ApiJobStatus.COMPLETED, ApiJobStatus.ERROR_RUNNING_JOB)
+from prefect_ibmq.wire import RAN_STATUSES, ApiJobStatus, JobRecord, circuits_to_qpy
 
 
 @dataclass(frozen=True)
@@ -125,9 +121,7 @@ async def _submit_wait_fetch(circuits: Sequence[QuantumCircuit], backend_name: s
 
 def circuits_digest(circuits: Sequence[QuantumCircuit]) -> str:
     """SHA-256 of the circuits' QPY: the same circuits (names included) give the same digest."""
-    buffer = io.BytesIO()
-    qpy.dump(list(circuits), buffer)
-    return hashlib.sha256(buffer.getvalue()).hexdigest()
+    return hashlib.sha256(circuits_to_qpy(circuits)).hexdigest()
 
 
 def _cache_key(context: Any, parameters: dict[str, Any]) -> str:

@@ -10,6 +10,7 @@ from prefect_ibmq.exceptions import (
     IBMQJobNotFoundError,
     IBMQJobResultConsumedError,
     IBMQJobTimeoutError,
+    IBMQValueError,
 )
 from prefect_ibmq.job.ibmqjob import IBMQJob
 from prefect_ibmq.job.queueinfo import QueueInfo
@@ -28,6 +29,7 @@ __all__ = [
     "IBMQJobNotFoundError",
     "IBMQJobResultConsumedError",
     "IBMQJobTimeoutError",
+    "IBMQValueError",
     "QueueInfo",
     "api_status_to_job_status",
 ]

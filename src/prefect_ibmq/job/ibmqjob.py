@@ -2,36 +2,33 @@
 
 from __future__ import annotations
 
-import base64
-import io
 import logging
 import time
 from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from qiskit import QuantumCircuit, qpy
+from qiskit import QuantumCircuit
 from qiskit.providers import JobStatus, JobV1
 from qiskit.qpy.exceptions import QpyError
 from qiskit.result import Result
 
 from prefect_ibmq.api import AccountClient
+from prefect_ibmq.arguments import check_seconds, check_str, tags_update
 from prefect_ibmq.exceptions import (
     IBMQJobApiError,
-    IBMQJobFailureError,
     IBMQJobInvalidStateError,
-    IBMQJobTimeoutError,
 )
 from prefect_ibmq.job.queueinfo import QueueInfo
-from prefect_ibmq.job.status import api_status_to_job_status
+from prefect_ibmq.job.record_view import JobRecordView, record_with_status
+from prefect_ibmq.job.result_checks import check_result_readable, result_unavailable_error
 from prefect_ibmq.job.times import utc_iso_to_local
+from prefect_ibmq.job.waiting import Waiting, poll_seconds
 from prefect_ibmq.wire import (
-    JOBSET_TAG_PREFIX,
-    MAX_STATUS_WAIT,
-    ApiJobStatus,
     JobRecord,
     JobStatusResponse,
-    TagsUpdate,
+    base64_to_circuits,
+    lifecycle_index,
     new_read_key,
 )
 
@@ -40,19 +37,11 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-#: Shortest long-poll: a wait of 0 would turn waiting into a busy loop.
-_MIN_POLL_SECONDS = 0.1
-#: How long a wait rides out a service it cannot reach (a restart, say) before it gives up.
-#: Each failed status query has already been repeated by the client with backoff.
-WAIT_OUTAGE_TOLERANCE_S = 30.0
-
-#: Lifecycle order of the steps, for sorting ``time_per_step``.
-_STEP_ORDER = {status.value: index for index, status in enumerate(ApiJobStatus)}
 
 JobCallback = Callable[..., None]
 
 
-class IBMQJob(JobV1):
+class IBMQJob(JobRecordView, JobV1):
     """A job that runs circuits on a backend of the job service.
 
     Made by :meth:`IBMQBackend.run` or fetched by :meth:`IBMQService.job` /
@@ -110,17 +99,8 @@ class IBMQJob(JobV1):
     ) -> None:
         super().__init__(backend, job_id)
         self._api = api_client
-        given = dict(
-            kind=kind,
-            name=name,
-            time_per_step=time_per_step,
-            error=error,
-            tags=tags,
-            run_mode=run_mode,
-            share_level=share_level,
-            client_info=client_info,
-            experiment_id=experiment_id,
-        )
+        given = dict(kind=kind, name=name, time_per_step=time_per_step, error=error, tags=tags, run_mode=run_mode,
+                     share_level=share_level, client_info=client_info, experiment_id=experiment_id)
         fields = {**kwargs, **{key: value for key, value in given.items() if value is not None}}
         fields.update(job_id=job_id, backend=backend.name, creation_date=creation_date, status=status)
         self._record = JobRecord.model_validate(fields)
@@ -133,54 +113,6 @@ class IBMQJob(JobV1):
     def from_record(cls, backend: IBMQBackend, api_client: AccountClient, record: JobRecord) -> IBMQJob:
         """A job instance for a record the service sent."""
         return cls(backend, api_client, **record.model_dump(exclude={"backend"}))
-
-    def __repr__(self) -> str:
-        return f"<IBMQJob('{self.job_id()}') on {self._record.backend}: {self._record.status.value}>"
-
-    # --- what the instance knows, without a request --------------------------
-
-    @property
-    def record(self) -> JobRecord:
-        """The latest job record this instance has seen (no request; read-only)."""
-        return self._record
-
-    @property
-    def client_version(self) -> dict[str, str]:
-        """Versions of the client that submitted this job, name -> version."""
-        return dict(self._record.client_info)
-
-    @property
-    def experiment_id(self) -> str | None:
-        """Id of the experiment this job is part of (None when it is part of none)."""
-        return self._record.experiment_id
-
-    def backend_options(self) -> dict[str, Any]:
-        """The run options used for this job (shots, memory, seed_simulator when set)."""
-        return self._record.options.model_dump(exclude_none=True)
-
-    def creation_date(self) -> datetime:
-        """The job's creation date as a tz-aware datetime in local time."""
-        return utc_iso_to_local(self._record.creation_date)
-
-    def header(self) -> dict[str, Any]:
-        """The user header given at submission (empty when none was)."""
-        return dict(self._record.header)
-
-    def name(self) -> str | None:
-        """The job's name, or None if it has none."""
-        return self._record.name
-
-    def tags(self) -> list[str]:
-        """The job's tags."""
-        return list(self._record.tags)
-
-    def share_level(self) -> str:
-        """The level the job is shared at: global, hub, group, project or none."""
-        return self._record.share_level
-
-    def qobj(self) -> None:
-        """Always None: jobs carry QPY circuits (see :meth:`circuits`), and qiskit 2 has no Qobj."""
-        return None
 
     def submit(self) -> None:
         """Unsupported: submit with :meth:`IBMQBackend.run`.
@@ -266,7 +198,7 @@ class IBMQJob(JobV1):
         steps = self._record.time_per_step
         if not steps:
             return None
-        names = sorted(steps, key=lambda step: _STEP_ORDER.get(step, len(_STEP_ORDER)))
+        names = sorted(steps, key=lifecycle_index)
         return {step: utc_iso_to_local(steps[step]) for step in names}
 
     def refresh(self) -> None:
@@ -308,26 +240,16 @@ class IBMQJob(JobV1):
 
         Raises:
             IBMQJobTimeoutError: If the job is not final within ``timeout``.
-            IBMQJobInvalidStateError: If ``timeout`` or ``wait`` is negative or not a number.
+            IBMQValueError: If ``timeout`` or ``wait`` is negative or not a number.
             IBMQJobApiError: If the service could not be reached for
                 ``WAIT_OUTAGE_TOLERANCE_S`` seconds (shorter outages are waited out).
         """
-        _check_seconds("timeout", timeout)
-        _check_seconds("wait", wait)
+        check_seconds("timeout", timeout)
+        check_seconds("wait", wait)
         watch_queue = callback is not None and wait is None
-        poll = MAX_STATUS_WAIT if wait is None else _poll_seconds(wait)
-        deadline = None if timeout is None else time.monotonic() + timeout
-        outage_since: float | None = None
+        waiting = Waiting(self.job_id(), timeout, poll_seconds(wait), time.monotonic)
         while not self._record.status.is_final:
-            seconds = poll
-            if deadline is not None:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise IBMQJobTimeoutError(
-                        f"Job {self.job_id()} is still {self._record.status.value} after {timeout} s. "
-                        "Wait again, or cancel it with job.cancel()."
-                    )
-                seconds = min(poll, remaining)
+            seconds = waiting.next_poll(self._record.status)
             known_position = self.queue_position() if watch_queue else None
             try:
                 # `known` too: a server without `until` then still waits from the status we know.
@@ -335,19 +257,10 @@ class IBMQJob(JobV1):
                     self.job_id(), wait=seconds, known=self._record.status, known_position=known_position,
                     until_final=callback is None,
                 )
-            except IBMQJobApiError:
-                # Waiting only reads, so asking again is safe: ride out a restart of the service.
-                now = time.monotonic()
-                outage_since = now if outage_since is None else outage_since
-                if now - outage_since >= WAIT_OUTAGE_TOLERANCE_S:
-                    raise
-                logger.warning(
-                    "Job %s: the job service is unreachable (for %.1f s); still waiting", self.job_id(),
-                    now - outage_since,
-                )
-                time.sleep(1.0)  # the client already backed off; this paces the outer loop
+            except IBMQJobApiError as exc:
+                time.sleep(waiting.unreachable(exc))
                 continue
-            outage_since = None
+            waiting.answered()
             self._apply_status(answer)
             changed = not answer.timed_out
             if callback is not None and not self._record.status.is_final and (wait is not None or changed):
@@ -387,8 +300,8 @@ class IBMQJob(JobV1):
             IBMQJobTimeoutError: If the job is not final within ``timeout``.
             IBMQJobApiError: If the service could not be reached.
         """
-        _check_seconds("wait", wait)
-        self.wait_for_final_state(timeout=timeout, wait=_poll_seconds(wait))
+        check_seconds("wait", wait)
+        self.wait_for_final_state(timeout=timeout, wait=poll_seconds(wait))
         check_result_readable(self._record, partial)
         if self._result is None or refresh:
             self._result = Result.from_dict(self._read_result(partial))
@@ -431,13 +344,10 @@ class IBMQJob(JobV1):
         """Rename the job and return its new name.
 
         Raises:
-            IBMQJobInvalidStateError: If ``name`` is not a str (nothing is sent).
+            IBMQValueError: If ``name`` is not a str (nothing is sent).
             IBMQJobApiError: If the service could not be reached.
         """
-        if not isinstance(name, str):
-            raise IBMQJobInvalidStateError(
-                f"{name!r} of type {type(name).__name__} is not a valid job name; a job name is a str."
-            )
+        check_str("name", name)
         new_name = self._api.job_update_name(self.job_id(), name)
         self._record = self._record.model_copy(update={"name": new_name})
         return new_name
@@ -457,7 +367,7 @@ class IBMQJob(JobV1):
         replacement keeps them and no list may name them.
 
         Raises:
-            IBMQJobInvalidStateError: If no list is given, a list is not a list of
+            IBMQValueError: If no list is given, a list is not a list of
                 str, or a list names a job-set tag (nothing is sent then).
             IBMQJobApiError: If the service could not be reached.
         """
@@ -475,9 +385,9 @@ class IBMQJob(JobV1):
         qiskit (a QPY version it does not know).
         """
         if self._circuits is None:
-            data = base64.b64decode(self._api.job_circuits(self.job_id()))
+            text = self._api.job_circuits(self.job_id())
             try:
-                self._circuits = list(qpy.load(io.BytesIO(data)))
+                self._circuits = base64_to_circuits(text)
             except QpyError as exc:
                 logger.warning("The circuits of job %s cannot be read: %s", self.job_id(), exc)
                 return []
@@ -493,84 +403,8 @@ class IBMQJob(JobV1):
 
     # --- internals -----------------------------------------------------------
 
-    def _job_status(self) -> JobStatus:
-        return api_status_to_job_status(self._record.status)
-
-    def _queue_info(self) -> QueueInfo | None:
-        model = self._record.queue_info
-        if self._record.status is not ApiJobStatus.QUEUED or model is None:
-            return None
-        info = QueueInfo.from_model(model, job_id=self.job_id())
-        return info if info.has_information() else None
-
     def _apply_status(self, answer: JobStatusResponse) -> None:
         """Take in a status answer; a final one carries the whole record (else it is read once)."""
-        if answer.record is not None and answer.record.job_id == self.job_id():
-            self._record = answer.record
-            return
-        self._record = self._record.model_copy(
-            update={"status": answer.status, "queue_info": answer.queue_info, "error": answer.error}
-        )
-        if answer.status.is_final:
+        self._record = record_with_status(self._record, answer)
+        if answer.status.is_final and self._record is not answer.record:
             self.refresh()  # a server that does not send the record with a final status
-
-
-def check_result_readable(record: JobRecord, partial: bool) -> None:
-    """Raise when a final job has no result to read (cancelled; failed, unless ``partial``)."""
-    if record.status is ApiJobStatus.CANCELLED:
-        raise IBMQJobInvalidStateError(f"Job {record.job_id} was cancelled, so it has no result.")
-    if api_status_to_job_status(record.status) is JobStatus.ERROR and not partial:
-        raise IBMQJobFailureError(
-            f"Job {record.job_id} failed ({record.status.value}). Use job.error_message() for details, "
-            "or job.result(partial=True) for the experiments that ran."
-        )
-
-
-def result_unavailable_error(record: JobRecord, error: IBMQJobInvalidStateError) -> Exception:
-    """What the service's "no result" means: a job that failed before running has not even a partial one."""
-    if api_status_to_job_status(record.status) is not JobStatus.ERROR:
-        return error
-    return IBMQJobFailureError(
-        f"Job {record.job_id} failed before running any experiment ({record.status.value}), "
-        "so it has no result. Use job.error_message() for details."
-    )
-
-
-def _poll_seconds(wait: float) -> float:
-    return min(max(float(wait), _MIN_POLL_SECONDS), MAX_STATUS_WAIT)
-
-
-def tags_update(replacement_tags: Any, additional_tags: Any, removal_tags: Any) -> TagsUpdate:
-    """The checked body of a tags update (see :meth:`IBMQJob.update_tags`)."""
-    if replacement_tags is None and additional_tags is None and removal_tags is None:
-        raise IBMQJobInvalidStateError(
-            "The tags cannot be updated: give replacement_tags, additional_tags or removal_tags."
-        )
-    return TagsUpdate(
-        replacement_tags=_checked_tags("replacement_tags", replacement_tags),
-        additional_tags=_checked_tags("additional_tags", additional_tags),
-        removal_tags=_checked_tags("removal_tags", removal_tags),
-    )
-
-
-def _checked_tags(argument: str, tags: Any) -> list[str] | None:
-    """``tags`` if it is None or a valid list of tags, else IBMQJobInvalidStateError."""
-    if tags is None:
-        return None
-    if not isinstance(tags, list) or not all(isinstance(tag, str) for tag in tags):
-        raise IBMQJobInvalidStateError(f"{argument} must be a list of str, not {tags!r}.")
-    reserved = [tag for tag in tags if tag.startswith(JOBSET_TAG_PREFIX)]
-    if reserved:
-        raise IBMQJobInvalidStateError(
-            f"{argument} names {reserved}: tags starting with {JOBSET_TAG_PREFIX!r} mark a job set "
-            "and cannot be changed."
-        )
-    return tags
-
-
-def _check_seconds(name: str, value: Any) -> None:
-    """A duration argument is None or a number of seconds >= 0 (nothing is sent otherwise)."""
-    if value is None:
-        return
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
-        raise IBMQJobInvalidStateError(f"{name}={value!r} is not accepted; give a number of seconds >= 0 or None.")

@@ -8,7 +8,6 @@ thread so the event loop stays free to notice a timeout.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from functools import partial as bind
 from typing import Any
@@ -19,22 +18,15 @@ from qiskit.providers import JobStatus
 from qiskit.result import Result
 
 from prefect_ibmq.api import AsyncAccountClient
+from prefect_ibmq.arguments import check_str, tags_update
 from prefect_ibmq.backend import IBMQService
-from prefect_ibmq.exceptions import IBMQJobApiError, IBMQJobInvalidStateError, IBMQJobTimeoutError
-from prefect_ibmq.job.ibmqjob import (
-    WAIT_OUTAGE_TOLERANCE_S,
-    check_result_readable,
-    result_unavailable_error,
-    tags_update,
-)
+from prefect_ibmq.exceptions import IBMQJobApiError, IBMQJobInvalidStateError
+from prefect_ibmq.job.record_view import record_with_status
+from prefect_ibmq.job.result_checks import check_result_readable, result_unavailable_error
 from prefect_ibmq.job.status import api_status_to_job_status
+from prefect_ibmq.job.waiting import Waiting, poll_seconds
 from prefect_ibmq.platforms.base import Report
-from prefect_ibmq.wire import API_PREFIX, MAX_STATUS_WAIT, ApiJobStatus, JobRecord, JobStatusResponse
-
-logger = logging.getLogger(__name__)
-
-#: Shortest long-poll near a deadline: a wait of 0 would turn waiting into a busy loop.
-_MIN_POLL_SECONDS = 0.1
+from prefect_ibmq.wire import API_PREFIX, ApiJobStatus, JobRecord, JobStatusResponse
 
 
 class JobServicePlatform:
@@ -68,36 +60,20 @@ class JobServicePlatform:
         Raises:
             IBMQJobTimeoutError: When ``timeout`` seconds pass first.
         """
-        deadline = None if timeout is None else anyio.current_time() + timeout
+        waiting = Waiting(job_id, timeout, poll_seconds(None), anyio.current_time)
         async with self._api() as api:
             record = await api.job_get(job_id)
             report(record, queue_position(record))
-            outage_since: float | None = None
             while not record.status.is_final:
-                seconds = MAX_STATUS_WAIT
-                if deadline is not None:
-                    remaining = deadline - anyio.current_time()
-                    if remaining <= 0:
-                        raise IBMQJobTimeoutError(
-                            f"Job {job_id} is still {record.status.value} after {timeout} s. "
-                            "Wait again, or cancel it with job.cancel()."
-                        )
-                    seconds = min(seconds, max(remaining, _MIN_POLL_SECONDS))
+                seconds = waiting.next_poll(record.status)
                 try:
                     # Answers at the first change of status or queue position: each change is reported.
                     answer = await api.job_status(job_id, wait=seconds, known=record.status,
                                                   known_position=queue_position(record))
-                except IBMQJobApiError:
-                    # Waiting only reads, so asking again is safe: ride out a restart of the service.
-                    now = anyio.current_time()
-                    outage_since = now if outage_since is None else outage_since
-                    if now - outage_since >= WAIT_OUTAGE_TOLERANCE_S:
-                        raise
-                    logger.warning("Job %s: the job service is unreachable (for %.1f s); still waiting",
-                                   job_id, now - outage_since)
-                    await anyio.sleep(1.0)  # the client already backed off; this paces the outer loop
+                except IBMQJobApiError as exc:
+                    await anyio.sleep(waiting.unreachable(exc))
                     continue
-                outage_since = None
+                waiting.answered()
                 record = await _with_status(api, record, answer)
                 report(record, queue_position(record))
         return record
@@ -142,10 +118,7 @@ class JobServicePlatform:
 
     async def update_name(self, job_id: str, name: str) -> str:
         """Rename the job and return its new name."""
-        if not isinstance(name, str):
-            raise IBMQJobInvalidStateError(
-                f"{name!r} of type {type(name).__name__} is not a valid job name; a job name is a str."
-            )
+        check_str("name", name)
         async with self._api() as api:
             return await api.job_update_name(job_id, name)
 
@@ -159,9 +132,7 @@ def queue_position(record: JobRecord) -> int | None:
 
 async def _with_status(api: AsyncAccountClient, record: JobRecord, answer: JobStatusResponse) -> JobRecord:
     """The record after a status answer; a final one carries the whole record (else it is read once)."""
-    if answer.record is not None and answer.record.job_id == record.job_id:
-        return answer.record
-    if answer.status.is_final:
+    updated = record_with_status(record, answer)
+    if answer.status.is_final and updated is not answer.record:
         return await api.job_get(record.job_id)  # a server that does not send the record with a final status
-    return record.model_copy(update={"status": answer.status, "queue_info": answer.queue_info,
-                                     "error": answer.error})
+    return updated

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from qiskit import QuantumCircuit
 
 from prefect_ibmq.backend.validation import check_experiment_count, checked_circuits
-from prefect_ibmq.exceptions import IBMQBackendValueError
+from prefect_ibmq.exceptions import IBMQValueError
 from prefect_ibmq.runtime.errors import retrying, transient_as_api_error
 from prefect_ibmq.runtime.job import RuntimeJob, facts_from_document
 from prefect_ibmq.runtime.programs import get_program
@@ -90,7 +90,7 @@ class RuntimeBackend:
         are checked against the backend unless ``circuits_checked`` says the caller did.
 
         Raises:
-            IBMQBackendValueError: A bad or unsupported argument (nothing is submitted).
+            IBMQValueError: A bad or unsupported argument (nothing is submitted).
             IBMQJobApiError: A transient fault (retrying is safe: the key is looked up first).
         """
         _refuse_legacy_only(share_level=share_level, experiment_id=experiment_id, private=private)
@@ -131,7 +131,7 @@ def _short_key(key: str) -> str:
 def _refuse_legacy_only(**values: Any) -> None:
     for argument, value in values.items():
         if value not in (None, False, "none"):
-            raise IBMQBackendValueError(
+            raise IBMQValueError(
                 f"{argument}={value!r} is not available on IBM Quantum Platform; leave it unset "
                 "(it exists only on the legacy IBMQ platform)."
             )

@@ -22,7 +22,6 @@ the chunk of a worker that died.
 
 from __future__ import annotations
 
-import io
 import json
 import logging
 import os
@@ -32,10 +31,10 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
-from qiskit import QuantumCircuit, qpy
+from qiskit import QuantumCircuit
 
 from prefect_ibmq.wire import ApiJobStatus as S
-from prefect_ibmq.wire import JobError, JobRecord
+from prefect_ibmq.wire import JobError, JobRecord, circuits_to_qpy, qpy_to_circuits
 
 from .config import BackendSpec
 from .errors import StoreUnavailable
@@ -67,16 +66,6 @@ T = TypeVar("T")
 #: Chunks of one job in flight in the process pool: the next is queued while one runs,
 #: so a single job keeps every pool process busy and none waits on the worker thread.
 POOL_LOOKAHEAD = 2
-
-
-def load_circuits(data: bytes) -> list[QuantumCircuit]:
-    return list(qpy.load(io.BytesIO(data)))
-
-
-def dump_circuits(circuits: list[QuantumCircuit]) -> bytes:
-    buffer = io.BytesIO()
-    qpy.dump(circuits, buffer)
-    return buffer.getvalue()
 
 
 def encode_result(result: dict[str, Any]) -> str:
@@ -253,7 +242,7 @@ class Executor:
                 data = self._retry(lambda: self._store.circuits(job_id))
                 if data is None:
                     return
-                circuits = load_circuits(data)
+                circuits = qpy_to_circuits(data)
             runnable, transpiled = simulator.prepare(circuits, record.options)
         except Exception as exc:  # InvalidJob, or QPY that no longer loads
             message = str(exc) if isinstance(exc, InvalidJob) else f"cannot load the job's circuits: {exc}"
@@ -265,7 +254,7 @@ class Executor:
                 )
             )
             return
-        runnable_qpy = dump_circuits(runnable) if transpiled else None
+        runnable_qpy = circuits_to_qpy(runnable) if transpiled else None
         if not self._retry(lambda: self.move(job_id, S.VALIDATED, (S.VALIDATING,), runnable_qpy=runnable_qpy)):
             return
         self.enqueue(record, from_status=S.VALIDATED)
@@ -319,7 +308,7 @@ class Executor:
         if record.program_id is not None:
             return self._run_program(record, simulator, stop)
         try:
-            circuits = load_circuits(data)
+            circuits = qpy_to_circuits(data)
             outcome = simulator.run(runner, circuits, record.options, job_id, record.header, stop, record.name)
         except Exception as exc:
             if self._stopping.is_set():  # e.g. ServerStopping: left RUNNING, a restart queues it again
@@ -422,7 +411,7 @@ class _PoolRunner:
         return self._executor.chunks_in_flight()
 
     def submit(self, spec: BackendSpec, part: list[QuantumCircuit], run_options: dict[str, Any]) -> ChunkCall:
-        args = (spec, self._executor.aer_threads, dump_circuits(part), run_options)
+        args = (spec, self._executor.aer_threads, circuits_to_qpy(part), run_options)
         return _PoolCall(self._executor, args, len(part))
 
 

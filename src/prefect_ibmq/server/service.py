@@ -8,15 +8,13 @@ queue, the notifier and the executor, and resumes unfinished work at start.
 from __future__ import annotations
 
 import asyncio
-import base64
 import binascii
 import contextlib
-import io
 import logging
 import re
 import secrets
 
-from qiskit import QuantumCircuit, qpy
+from qiskit import QuantumCircuit
 from starlette.concurrency import run_in_threadpool
 
 from prefect_ibmq.wire import (
@@ -33,6 +31,9 @@ from prefect_ibmq.wire import (
     JobSubmission,
     StatusUntil,
     TagsUpdate,
+    base64_to_qpy_bytes,
+    qpy_bytes_to_base64,
+    qpy_to_circuits,
 )
 
 from .auth import can_see, is_owner
@@ -60,14 +61,13 @@ def _bad(message: str, code: ErrorCode = ErrorCode.INVALID_REQUEST) -> ApiError:
 def decode_circuits(text: str) -> tuple[bytes, list[QuantumCircuit]]:
     """base64 QPY -> (bytes, circuits); 400 INVALID_REQUEST naming what is wrong."""
     try:
-        data = base64.b64decode(text, validate=True)
+        data = base64_to_qpy_bytes(text)
     except (binascii.Error, ValueError) as exc:
         raise _bad(f"qpy is not valid base64: {exc}") from exc
     try:
-        loaded = qpy.load(io.BytesIO(data))
+        circuits = qpy_to_circuits(data)
     except Exception as exc:  # QPY raises several types for a malformed file
         raise _bad(f"qpy is not a QPY file of circuits: {type(exc).__name__}: {exc}") from exc
-    circuits = list(loaded)
     if not circuits:
         raise _bad("qpy holds no circuits; a job needs at least one")
     for index, item in enumerate(circuits):
@@ -290,7 +290,7 @@ class JobService:
         data = self.store.circuits(job_id)
         if data is None:
             raise not_found(f"circuits of job {job_id!r}")
-        return base64.b64encode(data).decode("ascii")
+        return qpy_bytes_to_base64(data)
 
     def cancel(self, who: Identity, job_id: str) -> JobRecord:
         """Cancel the job (owner only), out of the queue or its worker; 409 if already final."""

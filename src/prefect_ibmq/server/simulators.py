@@ -16,7 +16,6 @@ the test delay, the flaky draws, the result) stays in the worker thread.
 from __future__ import annotations
 
 import hashlib
-import io
 import logging
 import random
 import threading
@@ -28,7 +27,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from qiskit import QuantumCircuit, qpy, transpile
+from qiskit import QuantumCircuit, transpile
 from qiskit.circuit import ControlFlowOp
 from qiskit.providers.fake_provider import GenericBackendV2
 from qiskit.result import Result
@@ -36,7 +35,7 @@ from qiskit.transpiler import Target
 from qiskit_aer import AerSimulator
 
 from prefect_ibmq.timestamps import now_iso
-from prefect_ibmq.wire import BackendConfiguration, RunOptions
+from prefect_ibmq.wire import BackendConfiguration, RunOptions, qpy_to_circuits
 
 from .config import BackendSpec
 
@@ -367,7 +366,7 @@ def simulate_qpy(spec: BackendSpec, threads: int, data: bytes, run_options: dict
     aer = _PROCESS_AERS.get(key)
     if aer is None:
         aer = _PROCESS_AERS[key] = make_aer(threads, generic_backend(spec))
-    return simulate(aer, list(qpy.load(io.BytesIO(data))), run_options)
+    return simulate(aer, qpy_to_circuits(data), run_options)
 
 
 def _execute(aer: AerSimulator, part: list[QuantumCircuit], run_options: dict[str, Any]) -> Result:

@@ -13,10 +13,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from prefect_ibmq.timestamps import parse_iso, to_iso
-from prefect_ibmq.wire import FINAL_STATUSES, ApiJobStatus, Identity, JobRecord, RunOptions
+from prefect_ibmq.wire import FINAL_STATUSES, ApiJobStatus, Identity, JobRecord, RunOptions, circuits_to_qpy
 
 from ..auth import can_see
-from ..executor import dump_circuits
 from ..rows import NewJob
 from ..service import JobService
 from ..store import SessionClosed
@@ -97,7 +96,7 @@ class RuntimeService:
             job_id=secrets.token_hex(10),
             backend=body.backend,
             owner=who,
-            qpy=dump_circuits(circuits),
+            qpy=circuits_to_qpy(circuits),
             num_experiments=len(circuits),
             options=RunOptions(),
             tags=list(dict.fromkeys(body.tags)),
