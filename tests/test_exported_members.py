@@ -25,6 +25,7 @@ PUBLIC = {
     "IBMQJobInvalidStateError": "prefect_ibmq.exceptions",
     "IBMQJobTimeoutError": "prefect_ibmq.exceptions",
     "IBMQService": "prefect_ibmq.backend",
+    "IBMQValueError": "prefect_ibmq.exceptions",
     "QueueInfo": "prefect_ibmq.job",
 }
 #: Exported too, but not by ``import *``: they import Prefect.

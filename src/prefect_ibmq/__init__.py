@@ -21,6 +21,7 @@ if TYPE_CHECKING:
         IBMQJobFailureError,
         IBMQJobInvalidStateError,
         IBMQJobTimeoutError,
+        IBMQValueError,
     )
     from prefect_ibmq.job import ApiJobStatus, IBMQJob, QueueInfo
 
@@ -36,6 +37,7 @@ __all__ = [
     "IBMQJobInvalidStateError",
     "IBMQJobTimeoutError",
     "IBMQService",
+    "IBMQValueError",
     "QueueInfo",
     "__version__",
 ]
@@ -52,6 +54,7 @@ _HOMES = {
     "IBMQJobInvalidStateError": "prefect_ibmq.exceptions",
     "IBMQJobTimeoutError": "prefect_ibmq.exceptions",
     "IBMQService": "prefect_ibmq.backend",
+    "IBMQValueError": "prefect_ibmq.exceptions",
     "QueueInfo": "prefect_ibmq.job",
     "IBMQJobBlock": "prefect_ibmq.blocks",
     "IBMQServiceCredentials": "prefect_ibmq.blocks",
