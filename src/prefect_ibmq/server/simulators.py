@@ -56,6 +56,8 @@ CHUNK = 64
 #: small statevector costs ~25% less CPU than 1,024 stabilizer measurements.
 STATEVECTOR_MAX_QUBITS = 10
 BACKEND_VERSION = "1.0.0"
+#: Answers of ``Target.instruction_supported`` a backend remembers (bounded: qubit tuples vary).
+SUPPORT_CACHE_SIZE = 100_000
 #: ``meas_level`` of counts (``qiskit.qobj.utils.MeasLevel.CLASSIFIED``), which aer leaves out.
 MEAS_LEVEL_CLASSIFIED = 2
 
@@ -122,6 +124,8 @@ class Simulator:
         self.spec = spec
         self._generic = generic_backend(spec)
         self.target: Target = self.new_aer().target
+        #: (instruction name, qubit indices) -> whether the target runs it as it is.
+        self._support: dict[tuple[str, tuple[int, ...] | None], bool] = {}
         self.configuration = self._configuration()
 
     # --- description -----------------------------------------------------------------
@@ -185,12 +189,12 @@ class Simulator:
             label = f"circuit {index} ({circuit.name!r})"
             if circuit.num_qubits > spec.n_qubits:
                 raise InvalidJob(f"{label} uses {circuit.num_qubits} qubits; {spec.name} has {spec.n_qubits}")
-            if not _has_measurement(circuit):
-                raise InvalidJob(f"{label} has no measurements")
             if circuit.parameters:
                 names = sorted(p.name for p in circuit.parameters)
                 raise InvalidJob(f"{label} has unbound parameters {names}")
-            unsupported = self._unsupported(circuit)
+            unsupported, measures = self._scan(circuit)
+            if not measures:
+                raise InvalidJob(f"{label} has no measurements")
             if unsupported:
                 runnable.append(self._transpile(circuit, label, unsupported))
                 transpiled = True
@@ -201,21 +205,36 @@ class Simulator:
 
     def _unsupported(self, circuit: QuantumCircuit) -> list[str]:
         """Names of instructions the target does not take as they are (with their qubits)."""
+        return self._scan(circuit)[0]
+
+    def _scan(self, circuit: QuantumCircuit) -> tuple[list[str], bool]:
+        """:meth:`_unsupported` and whether the circuit measures, in one walk over its instructions."""
         bad = set()
+        measures = False
+        index_of = {qubit: index for index, qubit in enumerate(circuit.qubits)}
         for instruction in _walk(circuit):
             operation = instruction.operation
+            measures = measures or operation.name == "measure"
             if getattr(operation, "_directive", False):
                 continue  # barriers and the like never reach the simulator
-            qargs = tuple(circuit.find_bit(q).index for q in instruction.qubits)
-            if isinstance(operation, ControlFlowOp):
-                qargs = None  # the body's qubits are checked one by one below
-            try:
-                ok = self.target.instruction_supported(operation.name, qargs)
-            except Exception:  # a malformed instruction: let the transpiler judge it
-                ok = False
-            if not ok:
+            # The body's qubits of a control-flow op are checked one by one (they come next in the walk).
+            qargs = None if isinstance(operation, ControlFlowOp) else _qargs(instruction.qubits, index_of)
+            if not self._supported(operation.name, qargs):
                 bad.add(operation.name)
-        return sorted(bad)
+        return sorted(bad), measures
+
+    def _supported(self, name: str, qargs: tuple[int, ...] | None) -> bool:
+        """``target.instruction_supported(name, qargs)``, remembered: it is the same answer for every circuit."""
+        key = (name, qargs)
+        known = self._support.get(key)
+        if known is None:
+            try:
+                known = bool(self.target.instruction_supported(name, qargs))
+            except Exception:  # a malformed instruction: let the transpiler judge it
+                known = False
+            if len(self._support) < SUPPORT_CACHE_SIZE:
+                self._support[key] = known
+        return known
 
     def _transpile(self, circuit: QuantumCircuit, label: str, unsupported: list[str]) -> QuantumCircuit:
         try:
@@ -426,8 +445,12 @@ def _walk(circuit: QuantumCircuit):
                 yield from _walk(block)
 
 
-def _has_measurement(circuit: QuantumCircuit) -> bool:
-    return any(instruction.operation.name == "measure" for instruction in _walk(circuit))
+def _qargs(qubits: Iterable[Any], index_of: dict[Any, int]) -> tuple[int, ...] | None:
+    """The qubits' indices in the circuit; None for a qubit it does not own (a malformed instruction)."""
+    try:
+        return tuple(index_of[qubit] for qubit in qubits)
+    except KeyError:
+        return None
 
 
 def _header(circuit: QuantumCircuit) -> dict[str, Any]:
