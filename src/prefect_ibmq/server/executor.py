@@ -37,6 +37,7 @@ from qiskit import QuantumCircuit, qpy
 from prefect_ibmq.wire import ApiJobStatus as S
 from prefect_ibmq.wire import JobError, JobRecord
 
+from .aerrun import JobQpy
 from .config import BackendSpec
 from .errors import StoreUnavailable
 from .notify import StatusNotifier
@@ -285,7 +286,7 @@ class Executor:
     def _work(self) -> None:
         runner: ChunkRunner
         if self.simulation == "threads":
-            runner = ThreadRunner(self._simulators, self.aer_threads)  # aer instances private to this thread
+            runner = ThreadRunner(self.aer_threads)  # aer instances private to this thread
         else:
             runner = _PoolRunner(self)
         while not self._stopping.is_set():
@@ -319,8 +320,9 @@ class Executor:
         if record.program_id is not None:
             return self._run_program(record, simulator, stop)
         try:
-            circuits = load_circuits(data)
-            outcome = simulator.run(runner, circuits, record.options, job_id, record.header, stop, record.name)
+            # The stored QPY goes to the simulator processes as it is: they decode it, not this process.
+            job = JobQpy.of(data, record.num_experiments)
+            outcome = simulator.run(runner, job, record.options, job_id, record.header, stop, record.name)
         except Exception as exc:
             if self._stopping.is_set():  # e.g. ServerStopping: left RUNNING, a restart queues it again
                 logger.info("job %s interrupted by shutdown: %s", job_id, exc)
@@ -421,9 +423,12 @@ class _PoolRunner:
     def lookahead(self) -> int:
         return self._executor.chunks_in_flight()
 
-    def submit(self, spec: BackendSpec, part: list[QuantumCircuit], run_options: dict[str, Any]) -> ChunkCall:
-        args = (spec, self._executor.aer_threads, dump_circuits(part), run_options)
-        return _PoolCall(self._executor, args, len(part))
+    def submit(
+        self, spec: BackendSpec, job: JobQpy, start: int, stop: int, run_options: dict[str, Any]
+    ) -> ChunkCall:
+        """Send circuits ``start:stop`` of ``job`` to the pool (the job's QPY goes along, as stored)."""
+        args = (spec, self._executor.aer_threads, job, start, stop, run_options)
+        return _PoolCall(self._executor, args, stop - start)
 
 
 class _PoolCall:

@@ -30,7 +30,7 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any
 
-from .simulators import simulate_qpy
+from .aerrun import simulate_qpy
 
 logger = logging.getLogger("prefect_ibmq.server.simpool")
 
@@ -52,7 +52,7 @@ class SimulatorPool:
         self._lock = threading.Lock()
 
     def submit(self, *args: Any) -> Future:
-        """Run ``simulators.simulate_qpy(*args)`` in a pool process."""
+        """Run ``aerrun.simulate_qpy(*args)`` in a pool process."""
         return self.call(simulate_qpy, *args)
 
     def call(self, function: Callable[..., Any], *args: Any) -> Future:
