@@ -34,8 +34,16 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from qiskit import QuantumCircuit, qpy
 
+from prefect_ibmq.wire import (
+    COLUMNAR_MARKER,
+    COLUMNAR_VERSION,
+    JobError,
+    JobRecord,
+    ResultFormat,
+    columnar_result,
+    legacy_result,
+)
 from prefect_ibmq.wire import ApiJobStatus as S
-from prefect_ibmq.wire import JobError, JobRecord
 
 from .aerrun import JobQpy
 from .config import BackendSpec
@@ -81,7 +89,22 @@ def dump_circuits(circuits: list[QuantumCircuit]) -> bytes:
 
 
 def encode_result(result: dict[str, Any]) -> str:
-    return json.dumps(result, default=_jsonable, separators=(",", ":"))
+    """A job's result as the JSON text the store keeps: its experiments as columns (see ``wire.columnar_result``)."""
+    return json.dumps(columnar_result(result), default=_jsonable, separators=(",", ":"))
+
+
+#: How a stored result in the columnar form begins (:func:`encode_result` puts the marker first).
+_COLUMNAR_START = json.dumps({COLUMNAR_MARKER: COLUMNAR_VERSION}, separators=(",", ":"))[:-1]
+
+
+def result_text(stored: str, form: ResultFormat) -> str:
+    """A stored result (columnar, or legacy when stored by an older server) as JSON text in ``form``."""
+    columnar = stored.startswith(_COLUMNAR_START)
+    if columnar == (form == "columnar"):
+        return stored  # as stored: no decode and re-encode of a large result
+    data = json.loads(stored)
+    converted = columnar_result(data) if form == "columnar" else legacy_result(data)
+    return json.dumps(converted, separators=(",", ":"))
 
 
 def _jsonable(value: Any) -> Any:
