@@ -104,8 +104,9 @@ class DaskSimulators:
 
 
 class DaskCall:
-    """A chunk on the cluster, as a :class:`.simulators.ChunkCall` (a Dask future is not a
-    ``concurrent.futures.Future``).
+    """A chunk on the cluster, as a :class:`.simulators.ChunkCall`.
+
+    A Dask future is not a ``concurrent.futures.Future``.
     """
 
     def __init__(self, future: Future, stopping: threading.Event) -> None:

@@ -63,7 +63,7 @@ from .simulators import (
 from .store import Store
 
 if TYPE_CHECKING:  # distributed is imported only with simulation="dask"
-    from .dasksim import DaskSimulators
+    from .dasksim import DaskCall, DaskSimulators
 
 logger = logging.getLogger("prefect_ibmq.server.executor")
 
@@ -79,10 +79,12 @@ POOL_LOOKAHEAD = 2
 
 
 def load_circuits(data: bytes) -> list[QuantumCircuit]:
+    """The circuits of a QPY file's bytes."""
     return list(qpy.load(io.BytesIO(data)))
 
 
 def dump_circuits(circuits: list[QuantumCircuit]) -> bytes:
+    """The QPY file's bytes of ``circuits``."""
     buffer = io.BytesIO()
     qpy.dump(circuits, buffer)
     return buffer.getvalue()
@@ -121,6 +123,8 @@ def _jsonable(value: Any) -> Any:
 
 
 class Executor:
+    """Validates submitted jobs and runs queued ones (see the module's docstring)."""
+
     def __init__(
         self,
         store: Store,
@@ -214,9 +218,9 @@ class Executor:
         """Process ids of the simulator processes simulating a chunk right now."""
         with self._pool_lock:
             pool = self._pool
-        return pool.busy_pids() if pool is not None else []
+        return pool.busy_pids() if isinstance(pool, SimulatorPool) else []  # Dask's workers are not ours
 
-    def _pool_submit(self, *args: Any) -> Future:
+    def _pool_submit(self, *args: Any) -> Future | DaskCall:
         """Send a chunk to the simulator processes, made on the first call (or to the Dask cluster)."""
         with self._pool_lock:
             if self._stopping.is_set():
@@ -229,7 +233,8 @@ class Executor:
         if self.simulation == "dask":
             from .dasksim import DaskSimulators
 
-            assert self._dask_scheduler, "ServerConfig checks that dask has a scheduler"
+            if not self._dask_scheduler:  # ServerConfig checks this; a hand-made Executor may not
+                raise ValueError("simulation='dask' needs dask_scheduler, the address of a Dask scheduler")
             return DaskSimulators(self._dask_scheduler, self._stopping)
         return SimulatorPool(self._n_workers)
 
@@ -243,7 +248,8 @@ class Executor:
 
     def validate_later(self, job_id: str, circuits: list[QuantumCircuit] | None = None) -> None:
         """Queue a job for validation (``circuits``: already decoded, saves a second decode)."""
-        assert self._validation is not None, "executor not started"
+        if self._validation is None:
+            raise RuntimeError(f"cannot validate job {job_id}: the executor is not started (call start() first)")
         self._validation.submit(self._guard, f"validating {job_id}", self._validate, job_id, circuits)
 
     def interrupt(self, job_id: str) -> None:
@@ -351,16 +357,16 @@ class Executor:
                 logger.info("job %s interrupted by shutdown: %s", job_id, exc)
                 return False
             logger.exception("job %s could not run", job_id)
-            error = JobError(code=RUN_ERROR_CODE, message=f"the job could not run: {type(exc).__name__}: {exc}")
+            failure = JobError(code=RUN_ERROR_CODE, message=f"the job could not run: {type(exc).__name__}: {exc}")
             result = {"backend_name": record.backend, "backend_version": "1.0.0", "qobj_id": job_id,
-                      "job_id": job_id, "success": False, "status": error.message, "results": []}
-            self._finish(job_id, S.ERROR_RUNNING_JOB, result, error)
+                      "job_id": job_id, "success": False, "status": failure.message, "results": []}
+            self._finish(job_id, S.ERROR_RUNNING_JOB, result, failure)
             return False
         if outcome is None:
             # Cancelled (the cancel already stored CANCELLED) or shutting down (stays RUNNING).
             logger.info("job %s interrupted%s", job_id, " by shutdown" if self._stopping.is_set() else "")
             return False
-        error = None
+        error: JobError | None = None
         status = S.COMPLETED
         if outcome.failed:
             status = S.ERROR_RUNNING_JOB
@@ -388,7 +394,8 @@ class Executor:
             return False
         if outcome.text is not None:
             return self._finish(job_id, S.COMPLETED, outcome.text, None)
-        assert outcome.reason_code is not None and outcome.reason is not None
+        if outcome.reason_code is None or outcome.reason is None:
+            raise RuntimeError(f"runtime job {job_id}'s program ended with neither a result nor a reason")
         error = JobError(code=outcome.reason_code, message=outcome.reason)
         # The failure's text is the result IBM serves for a failed job (error_message() reads it).
         self._finish(job_id, S.ERROR_RUNNING_JOB, outcome.reason, error)
@@ -401,6 +408,8 @@ class Executor:
                 raise RuntimeError("the executor is stopping")
             if self._pool is None:
                 self._pool = SimulatorPool(self._n_workers)
+            if not isinstance(self._pool, SimulatorPool):
+                raise RuntimeError("runtime programs run in simulator processes, not on Dask")
             return self._pool.call(function, *args)
 
     def _finish(self, job_id: str, status: S, result: dict[str, Any] | str, error: JobError | None) -> bool:
@@ -444,6 +453,7 @@ class _PoolRunner:
 
     @property
     def lookahead(self) -> int:
+        """Chunks of one job in flight (see :meth:`Executor.chunks_in_flight`)."""
         return self._executor.chunks_in_flight()
 
     def submit(

@@ -126,7 +126,8 @@ class _Slot:
     def _run(self, future: Future, args: tuple[Any, ...]) -> None:
         try:
             proc = self._process()
-            assert proc.stdin is not None and proc.stdout is not None
+            if proc.stdin is None or proc.stdout is None:  # Popen with PIPE always has both
+                raise OSError("the simulator process has no pipes")
             self.busy = True
             pickle.dump(args, proc.stdin, protocol=pickle.HIGHEST_PROTOCOL)
             proc.stdin.flush()

@@ -25,7 +25,7 @@ from collections import deque
 from collections.abc import Iterable
 from concurrent.futures import Future
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from qiskit import QuantumCircuit, transpile
 from qiskit.circuit import ControlFlowOp
@@ -40,6 +40,7 @@ from .config import BackendSpec
 from .store import now_iso
 
 logger = logging.getLogger("prefect_ibmq.server.simulators")
+T = TypeVar("T")
 
 #: Experiments per aer call when nothing forces one at a time: big enough to
 #: amortise the call (and, in a pool process, the QPY round trip), small enough
@@ -81,7 +82,10 @@ class ChunkCall(Protocol):
 class ChunkRunner(Protocol):
     """Runs chunks of circuits; ``lookahead`` chunks of one job may be in flight at once."""
 
-    lookahead: int
+    @property
+    def lookahead(self) -> int:
+        """Chunks of one job that may be in flight at once."""
+        ...
 
     def submit(
         self, spec: BackendSpec, job: JobQpy, start: int, stop: int, run_options: dict[str, Any]
@@ -160,7 +164,7 @@ class Simulator:
             backend_version=BACKEND_VERSION,
             description=description,
             simulator=True,
-            n_qubits=spec.n_qubits,
+            n_qubits=_filled(spec.n_qubits, "n_qubits"),
             basis_gates=sorted(self.target.operation_names),
             coupling_map=coupling,
             max_experiments=spec.max_experiments,
@@ -301,7 +305,7 @@ class Simulator:
         """
         spec = self.spec
         collector = _Collector(spec, job, options.shots, random.Random(_draw_seed(job_id, job_name, spec.seed)))
-        one_by_one = spec.experiment_delay_s > 0 or spec.failure_probability > 0
+        one_by_one = spec.experiment_delay_s > 0 or _filled(spec.failure_probability, "failure_probability") > 0
         chunk = 1 if one_by_one else CHUNK
         starts = iter(range(0, job.count, chunk))
         pending: deque[tuple[int, int, ChunkCall]] = deque()
@@ -342,6 +346,13 @@ class Simulator:
             "time_taken": time.monotonic() - started,
         }
         return RunOutcome(result=result, failed=failed, total=total)
+
+
+def _filled(value: T | None, name: str) -> T:
+    """A ``BackendSpec`` field that ``ServerConfig`` fills in when unset."""
+    if value is None:
+        raise ValueError(f"BackendSpec.{name} is unset; build backends through ServerConfig, which fills it in")
+    return value
 
 
 def _run_options(options: RunOptions, start: int) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from typing import IO, Any
 
 
 def main() -> None:
+    """Answer requests from stdin until EOF."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the server's to handle
     replies: IO[bytes] = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)  # whatever prints goes to stderr, never into the reply stream
