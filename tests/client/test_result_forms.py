@@ -5,18 +5,17 @@ from __future__ import annotations
 import requests
 from qiskit.result import Result
 
-from prefect_ibmq.circuits import ghz
-
-from .conftest import bell, token_of
+from prefect_ibmq.circuits import bell, ghz
 
 
 def test_job_result_equals_the_legacy_forms_result(job_server, aer):
+    token = next(token for token, who in job_server.config.tokens.items() if who.user == "alice")  # aer's owner
     circuits = [bell("b"), ghz(3), ghz(5)]
     job = aer.run(circuits, shots=64, seed_simulator=3)
     result = job.result(timeout=60)
     legacy = requests.get(
         f"{job_server.url}/v1/jobs/{job.job_id()}/result",
-        headers={"Authorization": f"Bearer {token_of('alice')}"}, timeout=30,
+        headers={"Authorization": f"Bearer {token}"}, timeout=30,
     )
     assert legacy.status_code == 200 and "result_format" not in legacy.json()
     old = Result.from_dict(legacy.json())

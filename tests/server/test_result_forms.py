@@ -8,9 +8,8 @@ from typing import Any
 import numpy as np
 from qiskit import QuantumCircuit
 from qiskit.result import Result
-from server_helpers import bell
 
-from prefect_ibmq.circuits import ghz
+from prefect_ibmq.circuits import bell, ghz
 from prefect_ibmq.server.aerrun import make_aer, simulate
 from prefect_ibmq.server.executor import encode_result, result_text
 from prefect_ibmq.wire import COLUMNAR_MARKER, COLUMNAR_VERSION, columnar_result, legacy_result
