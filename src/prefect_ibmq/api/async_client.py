@@ -31,6 +31,7 @@ from prefect_ibmq.wire import (
     JobStatusResponse,
     JobSubmission,
     TagsUpdate,
+    legacy_result,
     new_read_key,
 )
 
@@ -100,7 +101,7 @@ class AsyncAccountClient(ClientBase):
                 await self.exchange(calls.job_acknowledge_result(job_id, key))
             except IBMQError as exc:
                 logger.warning(calls.ACKNOWLEDGEMENT_FAILED, exc)
-        return answer.json()
+        return legacy_result(answer.json())
 
     async def job_cancel(self, job_id: str) -> CancelResponse:
         """Ask the service to cancel a job."""

@@ -141,8 +141,10 @@ def job_status(
 
 def job_result(job_id: str, partial: bool, read_key: str) -> Call:
     """A result read with the reader's key: a private job's result stays held for it until acknowledged."""
+    # Columnar: ~5x fewer bytes to send and parse; a server that predates it ignores the parameter.
     return Call("GET", f"/jobs/{job_id}/result", f"Reading the result of job {job_id}",
-                params={"partial": str(partial).lower()}, headers={READ_KEY_HEADER: read_key}, job_id=job_id)
+                params={"partial": str(partial).lower(), "format": "columnar"}, headers={READ_KEY_HEADER: read_key},
+                job_id=job_id)
 
 
 def job_acknowledge_result(job_id: str, read_key: str) -> Call:

@@ -31,6 +31,7 @@ from prefect_ibmq.wire import (
     JobStatusResponse,
     JobSubmission,
     TagsUpdate,
+    legacy_result,
     new_read_key,
 )
 
@@ -126,7 +127,7 @@ class AccountClient(ClientBase):
                 self.exchange(calls.job_acknowledge_result(job_id, key))
             except IBMQError as exc:
                 logger.warning(calls.ACKNOWLEDGEMENT_FAILED, exc)
-        return answer.json()
+        return legacy_result(answer.json())
 
     def job_circuits(self, job_id: str) -> str:
         """The job's circuits as base64 QPY."""

@@ -1,10 +1,10 @@
 """Simulation on a Dask cluster: ``ServerConfig.simulation = "dask"``.
 
-The executor sends each chunk of circuits (QPY) to the workers of a Dask
+The executor sends each chunk of circuits (the job's QPY and its range) to the workers of a Dask
 scheduler instead of to its own simulator processes (:mod:`.simpool`):
 :meth:`DaskSimulators.submit` takes the same arguments as
 :meth:`.simpool.SimulatorPool.submit` and a worker runs the same function,
-:func:`.simulators.simulate_qpy`, which answers aer's per-experiment dicts
+:func:`.aerrun.simulate_qpy`, which answers aer's per-experiment dicts
 (counts as plain data, not a qiskit ``Result``). Workers need prefect-ibmq
 installed, to import that function, and one thread each
 (``dask worker --nthreads 1``): the executor gives each chunk one aer thread,
@@ -38,7 +38,8 @@ except ImportError as exc:  # the optional extra is missing
         "simulation=\"dask\" needs Dask's distributed package: pip install 'prefect-ibmq[dask]'"
     ) from exc
 
-from .simulators import ServerStopping, SimulatorCrashed, simulate_qpy
+from .aerrun import simulate_qpy
+from .simulators import ServerStopping, SimulatorCrashed
 
 #: How long the server waits for the scheduler at start before giving up.
 CONNECT_TIMEOUT_S = 30.0
@@ -76,7 +77,7 @@ class DaskSimulators:
         self._threads_at = float("-inf")
 
     def submit(self, *args: Any) -> DaskCall:
-        """Run ``simulators.simulate_qpy(*args)`` on a Dask worker."""
+        """Run ``aerrun.simulate_qpy(*args)`` on a Dask worker."""
         # pure=False: two jobs' identical chunks must stay two tasks, or cancelling one job's
         # chunk would cancel the other's too.
         return DaskCall(self._client.submit(simulate_qpy, *args, pure=False), self._stopping)
@@ -103,8 +104,9 @@ class DaskSimulators:
 
 
 class DaskCall:
-    """A chunk on the cluster, as a :class:`.simulators.ChunkCall` (a Dask future is not a
-    ``concurrent.futures.Future``).
+    """A chunk on the cluster, as a :class:`.simulators.ChunkCall`.
+
+    A Dask future is not a ``concurrent.futures.Future``.
     """
 
     def __init__(self, future: Future, stopping: threading.Event) -> None:

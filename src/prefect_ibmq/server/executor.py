@@ -33,9 +33,20 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from qiskit import QuantumCircuit
 
+from prefect_ibmq.wire import (
+    COLUMNAR_MARKER,
+    COLUMNAR_VERSION,
+    JobError,
+    JobRecord,
+    ResultFormat,
+    circuits_to_qpy,
+    columnar_result,
+    legacy_result,
+    qpy_to_circuits,
+)
 from prefect_ibmq.wire import ApiJobStatus as S
-from prefect_ibmq.wire import JobError, JobRecord, circuits_to_qpy, qpy_to_circuits
 
+from .aerrun import JobQpy
 from .config import BackendSpec
 from .errors import StoreUnavailable
 from .notify import StatusNotifier
@@ -53,7 +64,7 @@ from .simulators import (
 from .store import Store
 
 if TYPE_CHECKING:  # distributed is imported only with simulation="dask"
-    from .dasksim import DaskSimulators
+    from .dasksim import DaskCall, DaskSimulators
 
 logger = logging.getLogger("prefect_ibmq.server.executor")
 
@@ -69,7 +80,22 @@ POOL_LOOKAHEAD = 2
 
 
 def encode_result(result: dict[str, Any]) -> str:
-    return json.dumps(result, default=_jsonable, separators=(",", ":"))
+    """A job's result as the JSON text the store keeps: its experiments as columns (see ``wire.columnar_result``)."""
+    return json.dumps(columnar_result(result), default=_jsonable, separators=(",", ":"))
+
+
+#: How a stored result in the columnar form begins (:func:`encode_result` puts the marker first).
+_COLUMNAR_START = json.dumps({COLUMNAR_MARKER: COLUMNAR_VERSION}, separators=(",", ":"))[:-1]
+
+
+def result_text(stored: str, form: ResultFormat) -> str:
+    """A stored result (columnar, or legacy when stored by an older server) as JSON text in ``form``."""
+    columnar = stored.startswith(_COLUMNAR_START)
+    if columnar == (form == "columnar"):
+        return stored  # as stored: no decode and re-encode of a large result
+    data = json.loads(stored)
+    converted = columnar_result(data) if form == "columnar" else legacy_result(data)
+    return json.dumps(converted, separators=(",", ":"))
 
 
 def _jsonable(value: Any) -> Any:
@@ -86,6 +112,8 @@ def _jsonable(value: Any) -> Any:
 
 
 class Executor:
+    """Validates submitted jobs and runs queued ones (see the module's docstring)."""
+
     def __init__(
         self,
         store: Store,
@@ -179,9 +207,9 @@ class Executor:
         """Process ids of the simulator processes simulating a chunk right now."""
         with self._pool_lock:
             pool = self._pool
-        return pool.busy_pids() if pool is not None else []
+        return pool.busy_pids() if isinstance(pool, SimulatorPool) else []  # Dask's workers are not ours
 
-    def _pool_submit(self, *args: Any) -> Future:
+    def _pool_submit(self, *args: Any) -> Future | DaskCall:
         """Send a chunk to the simulator processes, made on the first call (or to the Dask cluster)."""
         with self._pool_lock:
             if self._stopping.is_set():
@@ -194,7 +222,8 @@ class Executor:
         if self.simulation == "dask":
             from .dasksim import DaskSimulators
 
-            assert self._dask_scheduler, "ServerConfig checks that dask has a scheduler"
+            if not self._dask_scheduler:  # ServerConfig checks this; a hand-made Executor may not
+                raise ValueError("simulation='dask' needs dask_scheduler, the address of a Dask scheduler")
             return DaskSimulators(self._dask_scheduler, self._stopping)
         return SimulatorPool(self._n_workers)
 
@@ -208,7 +237,8 @@ class Executor:
 
     def validate_later(self, job_id: str, circuits: list[QuantumCircuit] | None = None) -> None:
         """Queue a job for validation (``circuits``: already decoded, saves a second decode)."""
-        assert self._validation is not None, "executor not started"
+        if self._validation is None:
+            raise RuntimeError(f"cannot validate job {job_id}: the executor is not started (call start() first)")
         self._validation.submit(self._guard, f"validating {job_id}", self._validate, job_id, circuits)
 
     def interrupt(self, job_id: str) -> None:
@@ -274,7 +304,7 @@ class Executor:
     def _work(self) -> None:
         runner: ChunkRunner
         if self.simulation == "threads":
-            runner = ThreadRunner(self._simulators, self.aer_threads)  # aer instances private to this thread
+            runner = ThreadRunner(self.aer_threads)  # aer instances private to this thread
         else:
             runner = _PoolRunner(self)
         while not self._stopping.is_set():
@@ -308,23 +338,24 @@ class Executor:
         if record.program_id is not None:
             return self._run_program(record, simulator, stop)
         try:
-            circuits = qpy_to_circuits(data)
-            outcome = simulator.run(runner, circuits, record.options, job_id, record.header, stop, record.name)
+            # The stored QPY goes to the simulator processes as it is: they decode it, not this process.
+            job = JobQpy.of(data, record.num_experiments)
+            outcome = simulator.run(runner, job, record.options, job_id, record.header, stop, record.name)
         except Exception as exc:
             if self._stopping.is_set():  # e.g. ServerStopping: left RUNNING, a restart queues it again
                 logger.info("job %s interrupted by shutdown: %s", job_id, exc)
                 return False
             logger.exception("job %s could not run", job_id)
-            error = JobError(code=RUN_ERROR_CODE, message=f"the job could not run: {type(exc).__name__}: {exc}")
+            failure = JobError(code=RUN_ERROR_CODE, message=f"the job could not run: {type(exc).__name__}: {exc}")
             result = {"backend_name": record.backend, "backend_version": "1.0.0", "qobj_id": job_id,
-                      "job_id": job_id, "success": False, "status": error.message, "results": []}
-            self._finish(job_id, S.ERROR_RUNNING_JOB, result, error)
+                      "job_id": job_id, "success": False, "status": failure.message, "results": []}
+            self._finish(job_id, S.ERROR_RUNNING_JOB, result, failure)
             return False
         if outcome is None:
             # Cancelled (the cancel already stored CANCELLED) or shutting down (stays RUNNING).
             logger.info("job %s interrupted%s", job_id, " by shutdown" if self._stopping.is_set() else "")
             return False
-        error = None
+        error: JobError | None = None
         status = S.COMPLETED
         if outcome.failed:
             status = S.ERROR_RUNNING_JOB
@@ -352,7 +383,8 @@ class Executor:
             return False
         if outcome.text is not None:
             return self._finish(job_id, S.COMPLETED, outcome.text, None)
-        assert outcome.reason_code is not None and outcome.reason is not None
+        if outcome.reason_code is None or outcome.reason is None:
+            raise RuntimeError(f"runtime job {job_id}'s program ended with neither a result nor a reason")
         error = JobError(code=outcome.reason_code, message=outcome.reason)
         # The failure's text is the result IBM serves for a failed job (error_message() reads it).
         self._finish(job_id, S.ERROR_RUNNING_JOB, outcome.reason, error)
@@ -365,6 +397,8 @@ class Executor:
                 raise RuntimeError("the executor is stopping")
             if self._pool is None:
                 self._pool = SimulatorPool(self._n_workers)
+            if not isinstance(self._pool, SimulatorPool):
+                raise RuntimeError("runtime programs run in simulator processes, not on Dask")
             return self._pool.call(function, *args)
 
     def _finish(self, job_id: str, status: S, result: dict[str, Any] | str, error: JobError | None) -> bool:
@@ -408,11 +442,15 @@ class _PoolRunner:
 
     @property
     def lookahead(self) -> int:
+        """Chunks of one job in flight (see :meth:`Executor.chunks_in_flight`)."""
         return self._executor.chunks_in_flight()
 
-    def submit(self, spec: BackendSpec, part: list[QuantumCircuit], run_options: dict[str, Any]) -> ChunkCall:
-        args = (spec, self._executor.aer_threads, circuits_to_qpy(part), run_options)
-        return _PoolCall(self._executor, args, len(part))
+    def submit(
+        self, spec: BackendSpec, job: JobQpy, start: int, stop: int, run_options: dict[str, Any]
+    ) -> ChunkCall:
+        """Send circuits ``start:stop`` of ``job`` to the pool (the job's QPY goes along, as stored)."""
+        args = (spec, self._executor.aer_threads, job, start, stop, run_options)
+        return _PoolCall(self._executor, args, stop - start)
 
 
 class _PoolCall:

@@ -29,6 +29,7 @@ from prefect_ibmq.wire import (
     JobRecord,
     JobStatusResponse,
     JobSubmission,
+    ResultFormat,
     StatusUntil,
     TagsUpdate,
     base64_to_qpy_bytes,
@@ -40,7 +41,7 @@ from .auth import can_see, is_owner
 from .checks import check_submission
 from .config import ServerConfig
 from .errors import ApiError, not_found
-from .executor import BEFORE_VALIDATION, Executor
+from .executor import BEFORE_VALIDATION, Executor, result_text
 from .filters import JobFilter
 from .notify import ReplicaListener, StatusNotifier
 from .queue import FairshareQueue
@@ -236,11 +237,15 @@ class JobService:
         jobs, total = self.store.list_jobs(who, filters, limit, offset)
         return JobList(jobs=[self._with_queue_info(job) for job in jobs], total=total)
 
-    def result(self, who: Identity, job_id: str, partial: bool, read_key: str | None = None) -> tuple[str, bool]:
+    def result(
+        self, who: Identity, job_id: str, partial: bool, read_key: str | None = None, form: ResultFormat = "legacy"
+    ) -> tuple[str, bool]:
         """The result JSON text (a private job's to one reader only) and whether it is held for ``read_key``.
 
         A private job's result read with a ``read_key`` stays stored for that key
         until :meth:`acknowledge_result`; read without one it is deleted at once.
+        ``form``: the dict ``Result.from_dict`` reads, or its experiments as columns
+        (``wire.columnar_result``, as stored: sent without a decode).
         """
         record = self.get(who, job_id)
         if record.program_id is not None:
@@ -272,7 +277,7 @@ class JobService:
                     "or acknowledged); it is no longer handed out",
                 )
             raise ApiError(500, ErrorCode.INTERNAL, f"job {job_id!r} is {status.value} but has no stored result")
-        return text, record.private and read_key is not None
+        return result_text(text, form), record.private and read_key is not None
 
     def acknowledge_result(self, who: Identity, job_id: str, read_key: str) -> None:
         """The reader holding a private job's result has it: delete it (a shared job's stays)."""

@@ -30,7 +30,7 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any
 
-from .simulators import simulate_qpy
+from .aerrun import simulate_qpy
 
 logger = logging.getLogger("prefect_ibmq.server.simpool")
 
@@ -52,7 +52,7 @@ class SimulatorPool:
         self._lock = threading.Lock()
 
     def submit(self, *args: Any) -> Future:
-        """Run ``simulators.simulate_qpy(*args)`` in a pool process."""
+        """Run ``aerrun.simulate_qpy(*args)`` in a pool process."""
         return self.call(simulate_qpy, *args)
 
     def call(self, function: Callable[..., Any], *args: Any) -> Future:
@@ -126,7 +126,8 @@ class _Slot:
     def _run(self, future: Future, args: tuple[Any, ...]) -> None:
         try:
             proc = self._process()
-            assert proc.stdin is not None and proc.stdout is not None
+            if proc.stdin is None or proc.stdout is None:  # Popen with PIPE always has both
+                raise OSError("the simulator process has no pipes")
             self.busy = True
             pickle.dump(args, proc.stdin, protocol=pickle.HIGHEST_PROTOCOL)
             proc.stdin.flush()

@@ -7,10 +7,11 @@ a per-job RNG, so partial results are real, not mocked.
 
 A job's experiments run in chunks through a :class:`ChunkRunner`: in the
 calling thread (:class:`ThreadRunner`) or, by default, in the executor's pool
-of simulator processes (:mod:`.simpool`; :func:`simulate_qpy` is what they run), so
-aer, which holds the GIL while it simulates, neither serialises the workers nor
-stalls the server's other threads. Everything else (chunking, cancel checks,
-the test delay, the flaky draws, the result) stays in the worker thread.
+of simulator processes (:mod:`.simpool`; :func:`.aerrun.simulate_qpy` is what they run,
+on the job's QPY as stored), so aer, which holds the GIL while it simulates, neither
+serialises the workers nor stalls the server's other threads. Everything else
+(chunking, cancel checks, the test delay, the flaky draws, the result) stays in
+the worker thread, which never decodes the job's circuits unless a chunk failed.
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ import logging
 import random
 import threading
 import time
-import uuid
 from collections import deque
 from collections.abc import Iterable
 from concurrent.futures import Future
@@ -29,32 +29,29 @@ from typing import Any, Protocol
 
 from qiskit import QuantumCircuit, transpile
 from qiskit.circuit import ControlFlowOp
-from qiskit.providers.fake_provider import GenericBackendV2
-from qiskit.result import Result
+from qiskit.circuit.controlflow import CONTROL_FLOW_OP_NAMES
 from qiskit.transpiler import Target
 from qiskit_aer import AerSimulator
 
 from prefect_ibmq.timestamps import now_iso
-from prefect_ibmq.wire import BackendConfiguration, RunOptions, qpy_to_circuits
+from prefect_ibmq.wire import BackendConfiguration, RunOptions
 
+from .aerrun import JobQpy, generic_backend, make_aer, simulate_qpy
 from .config import BackendSpec
 
 logger = logging.getLogger("prefect_ibmq.server.simulators")
 
-#: Seed of the GenericBackendV2 behind a noisy backend without its own seed: the
-#: published properties then stay the same across restarts.
-DEFAULT_NOISE_SEED = 1234
 #: Experiments per aer call when nothing forces one at a time: big enough to
 #: amortise the call (and, in a pool process, the QPY round trip), small enough
 #: that a cancel is seen soon: ~64 ms for 2-5 qubit circuits. With simulation in
 #: threads, aer holds the GIL for a whole call, so this also bounds how long the
 #: server's other threads (requests, long-poll wake-ups) wait behind one.
 CHUNK = 64
-#: Ideal circuits up to this width run on aer's statevector method rather than
-#: the stabilizer aer picks for Clifford circuits: sampling 1,024 shots from a
-#: small statevector costs ~25% less CPU than 1,024 stabilizer measurements.
-STATEVECTOR_MAX_QUBITS = 10
 BACKEND_VERSION = "1.0.0"
+#: Answers of ``Target.instruction_supported`` a backend remembers (bounded: qubit tuples vary).
+SUPPORT_CACHE_SIZE = 100_000
+#: The qubits of :meth:`Simulator._anywhere`'s cache entries (no instruction has them).
+ANYWHERE = (-1,)
 
 
 class InvalidJob(Exception):
@@ -70,36 +67,47 @@ class ServerStopping(Exception):
 
 
 class ChunkCall(Protocol):
-    def result(self) -> list[dict[str, Any]]: ...
+    """A chunk of experiments on its way: its answer, or its cancellation."""
 
-    def cancel(self) -> bool: ...
+    def result(self) -> list[dict[str, Any]]:
+        """The chunk's experiment dicts, once simulated; raises what running it raised."""
+        ...
+
+    def cancel(self) -> bool:
+        """Drop the chunk if it has not started; True if dropped."""
+        ...
 
 
 class ChunkRunner(Protocol):
     """Runs chunks of circuits; ``lookahead`` chunks of one job may be in flight at once."""
 
-    lookahead: int
+    @property
+    def lookahead(self) -> int:
+        """Chunks of one job that may be in flight at once."""
+        ...
 
-    def submit(self, spec: BackendSpec, part: list[QuantumCircuit], run_options: dict[str, Any]) -> ChunkCall: ...
+    def submit(
+        self, spec: BackendSpec, job: JobQpy, start: int, stop: int, run_options: dict[str, Any]
+    ) -> ChunkCall:
+        """Start simulating circuits ``start:stop`` of ``job``."""
+        ...
 
 
 class ThreadRunner:
-    """Simulates in the calling thread (``ServerConfig.simulation = "threads"``) on its own aer per backend."""
+    """Simulates in the calling thread (``ServerConfig.simulation = "threads"``), on aer of its own."""
 
     lookahead = 1
 
-    def __init__(self, simulators: dict[str, Simulator], threads: int) -> None:
-        self._simulators = simulators
+    def __init__(self, threads: int) -> None:
         self._threads = threads
-        self._aers: dict[str, AerSimulator] = {}
 
-    def submit(self, spec: BackendSpec, part: list[QuantumCircuit], run_options: dict[str, Any]) -> ChunkCall:
+    def submit(
+        self, spec: BackendSpec, job: JobQpy, start: int, stop: int, run_options: dict[str, Any]
+    ) -> ChunkCall:
+        """Simulate the chunk now; the returned call is done."""
         future: Future[list[dict[str, Any]]] = Future()
         try:
-            aer = self._aers.get(spec.name)
-            if aer is None:
-                aer = self._aers[spec.name] = self._simulators[spec.name].new_aer(threads=self._threads)
-            future.set_result(simulate(aer, part, run_options))
+            future.set_result(simulate_qpy(spec, self._threads, job, start, stop, run_options))
         except Exception as exc:
             future.set_exception(exc)
         return future
@@ -107,7 +115,9 @@ class ThreadRunner:
 
 @dataclass
 class RunOutcome:
-    result: dict[str, Any]  # what qiskit.result.Result.from_dict reads
+    """A job's run: its result (what ``qiskit.result.Result.from_dict`` reads) and how many experiments failed."""
+
+    result: dict[str, Any]
     failed: int
     total: int
 
@@ -119,6 +129,8 @@ class Simulator:
         self.spec = spec
         self._generic = generic_backend(spec)
         self.target: Target = self.new_aer().target
+        #: (instruction name, qubit indices) -> whether the target runs it as it is.
+        self._support: dict[tuple[str, tuple[int, ...] | None], bool] = {}
         self.configuration = self._configuration()
 
     # --- description -----------------------------------------------------------------
@@ -160,6 +172,7 @@ class Simulator:
         )
 
     def first_guess_seconds_per_experiment(self) -> float:
+        """What the queue assumes an experiment takes before it has measured any."""
         return 0.01 + self.spec.experiment_delay_s
 
     # --- validation ------------------------------------------------------------------
@@ -182,12 +195,12 @@ class Simulator:
             label = f"circuit {index} ({circuit.name!r})"
             if circuit.num_qubits > spec.n_qubits:
                 raise InvalidJob(f"{label} uses {circuit.num_qubits} qubits; {spec.name} has {spec.n_qubits}")
-            if not _has_measurement(circuit):
-                raise InvalidJob(f"{label} has no measurements")
             if circuit.parameters:
                 names = sorted(p.name for p in circuit.parameters)
                 raise InvalidJob(f"{label} has unbound parameters {names}")
-            unsupported = self._unsupported(circuit)
+            unsupported, measures = self._scan_names(circuit) or self._scan(circuit)
+            if not measures:
+                raise InvalidJob(f"{label} has no measurements")
             if unsupported:
                 runnable.append(self._transpile(circuit, label, unsupported))
                 transpiled = True
@@ -198,21 +211,60 @@ class Simulator:
 
     def _unsupported(self, circuit: QuantumCircuit) -> list[str]:
         """Names of instructions the target does not take as they are (with their qubits)."""
+        return self._scan(circuit)[0]
+
+    def _scan_names(self, circuit: QuantumCircuit) -> tuple[list[str], bool] | None:
+        """:meth:`_scan` from the instruction names alone (``count_ops``, ~2 us), when they settle it; else None.
+
+        They do when no instruction is control flow and the target runs each one on
+        any of its qubits (the ideal simulators: everything but ``measure`` and ``delay``
+        is global there, and those two are allowed on every qubit).
+        """
+        names = circuit.count_ops()
+        if circuit.num_qubits > (self.target.num_qubits or 0) or not all(map(self._anywhere, names)):
+            return None
+        return [], "measure" in names
+
+    def _anywhere(self, name: str) -> bool:
+        """Whether the target runs instruction ``name`` on any qubits (control flow: never said here)."""
+        known = self._support.get((name, ANYWHERE))
+        if known is None:
+            known = name not in CONTROL_FLOW_OP_NAMES and name in self.target.operation_names
+            if known:
+                qargs = self.target.qargs_for_operation_name(name)
+                every_qubit = {(index,) for index in range(self.target.num_qubits or 0)}
+                known = qargs is None or set(qargs) == every_qubit
+            self._support[(name, ANYWHERE)] = known
+        return known
+
+    def _scan(self, circuit: QuantumCircuit) -> tuple[list[str], bool]:
+        """:meth:`_unsupported` and whether the circuit measures, in one walk over its instructions."""
         bad = set()
+        measures = False
+        index_of = {qubit: index for index, qubit in enumerate(circuit.qubits)}
         for instruction in _walk(circuit):
             operation = instruction.operation
+            measures = measures or operation.name == "measure"
             if getattr(operation, "_directive", False):
                 continue  # barriers and the like never reach the simulator
-            qargs = tuple(circuit.find_bit(q).index for q in instruction.qubits)
-            if isinstance(operation, ControlFlowOp):
-                qargs = None  # the body's qubits are checked one by one below
-            try:
-                ok = self.target.instruction_supported(operation.name, qargs)
-            except Exception:  # a malformed instruction: let the transpiler judge it
-                ok = False
-            if not ok:
+            # The body's qubits of a control-flow op are checked one by one (they come next in the walk).
+            qargs = None if isinstance(operation, ControlFlowOp) else _qargs(instruction.qubits, index_of)
+            if not self._supported(operation.name, qargs):
                 bad.add(operation.name)
-        return sorted(bad)
+        return sorted(bad), measures
+
+    def _supported(self, name: str, qargs: tuple[int, ...] | None) -> bool:
+        """``target.instruction_supported(name, qargs)``, remembered: it is the same answer for every circuit."""
+        key = (name, qargs)
+        known = self._support.get(key)
+        if known is None:
+            try:
+                known = bool(self.target.instruction_supported(name, qargs))
+            except Exception:  # a malformed instruction: let the transpiler judge it
+                known = False
+            if len(self._support) < SUPPORT_CACHE_SIZE:
+                self._support[key] = known
+        return known
 
     def _transpile(self, circuit: QuantumCircuit, label: str, unsupported: list[str]) -> QuantumCircuit:
         try:
@@ -237,7 +289,7 @@ class Simulator:
     def run(
         self,
         runner: ChunkRunner,
-        circuits: list[QuantumCircuit],
+        job: JobQpy,
         options: RunOptions,
         job_id: str,
         header: dict[str, Any],
@@ -251,11 +303,11 @@ class Simulator:
         keys the flaky draws of a seeded backend (``BackendSpec.seed``).
         """
         spec = self.spec
-        rng = random.Random(_draw_seed(job_id, job_name, spec.seed))
+        collector = _Collector(spec, job, options.shots, random.Random(_draw_seed(job_id, job_name, spec.seed)))
         one_by_one = spec.experiment_delay_s > 0 or spec.failure_probability > 0
         chunk = 1 if one_by_one else CHUNK
-        starts = iter(range(0, len(circuits), chunk))
-        pending: deque[tuple[list[QuantumCircuit], dict[str, Any], ChunkCall]] = deque()
+        starts = iter(range(0, job.count, chunk))
+        pending: deque[tuple[int, int, ChunkCall]] = deque()
         experiments: list[dict[str, Any]] = []
         started = time.monotonic()
         try:
@@ -264,17 +316,16 @@ class Simulator:
                     start = next(starts, None)
                     if start is None:
                         break
-                    part = circuits[start : start + chunk]
-                    run_options = self._run_options(part, options, start)
-                    pending.append((part, run_options, runner.submit(spec, part, run_options)))
+                    end = min(start + chunk, job.count)
+                    pending.append((start, end, runner.submit(spec, job, start, end, _run_options(options, start))))
                 if stop.is_set():
                     return None
                 if not pending:
                     break
-                part, run_options, call = pending.popleft()
-                experiments.extend(self._collect(call, part, run_options, rng))
+                start, end, call = pending.popleft()
+                experiments.extend(collector.collect(call, start, end))
                 # The delay stands for slow hardware; waiting on the event lets a cancel cut it short.
-                if spec.experiment_delay_s and stop.wait(spec.experiment_delay_s * len(part)):
+                if spec.experiment_delay_s and stop.wait(spec.experiment_delay_s * (end - start)):
                     return None
         finally:
             for _, _, call in pending:
@@ -295,95 +346,59 @@ class Simulator:
         }
         return RunOutcome(result=result, failed=failed, total=total)
 
-    def _run_options(self, part: list[QuantumCircuit], options: RunOptions, start: int) -> dict[str, Any]:
-        run_options: dict[str, Any] = {"shots": options.shots, "memory": options.memory}
-        if self._generic is None and max(c.num_qubits for c in part) <= STATEVECTOR_MAX_QUBITS:
-            run_options["method"] = "statevector"
-        if options.seed_simulator is not None:
-            run_options["seed_simulator"] = options.seed_simulator + start
-        return run_options
 
-    def _collect(
-        self, call: ChunkCall, part: list[QuantumCircuit], run_options: dict[str, Any], rng: random.Random
-    ) -> list[dict[str, Any]]:
-        """A chunk's experiments, with headers and the flaky backend's failure draws."""
+
+def _run_options(options: RunOptions, start: int) -> dict[str, Any]:
+    """The aer options of the chunk from circuit ``start`` on (each chunk its own seed)."""
+    run_options: dict[str, Any] = {"shots": options.shots, "memory": options.memory}
+    if options.seed_simulator is not None:
+        run_options["seed_simulator"] = options.seed_simulator + start
+    return run_options
+
+
+class _Collector:
+    """A job's chunks as they come back: headers where aer left them out, the flaky backend's failure draws."""
+
+    def __init__(self, spec: BackendSpec, job: JobQpy, shots: int, rng: random.Random) -> None:
+        self._spec = spec
+        self._job = job
+        self._shots = shots
+        self._rng = rng
+        self._circuits: list[QuantumCircuit] | None = None
+
+    def _headers(self, start: int, end: int) -> list[dict[str, Any]]:
+        """Experiment headers of circuits ``start:end``, decoding the job here (only a failure needs them)."""
+        if self._circuits is None:
+            self._circuits = self._job.circuits()
+        return [_header(c) for c in self._circuits[start:end]]
+
+    def collect(self, call: ChunkCall, start: int, end: int) -> list[dict[str, Any]]:
+        """The chunk's experiments; a chunk that failed to simulate is failed experiments."""
+        spec = self._spec
         try:
             experiments = call.result()
         except (SimulatorCrashed, ServerStopping):
             raise
         except Exception as exc:
-            logger.warning("simulation failed on %s: %s", self.spec.name, exc)
-            return [_failed(_header(c), run_options["shots"], f"ERROR: simulation failed: {exc}") for c in part]
+            logger.warning("simulation failed on %s: %s", spec.name, exc)
+            message = f"ERROR: simulation failed: {exc}"
+            return [_failed(h, self._shots, message) for h in self._headers(start, end)]
+        if any("header" not in e for e in experiments):
+            for experiment, header in zip(experiments, self._headers(start, end), strict=False):
+                experiment.setdefault("header", header)
         out_list = []
-        for circuit, experiment in zip(part, experiments, strict=False):
-            experiment.setdefault("header", _header(circuit))
-            if self.spec.failure_probability and rng.random() < self.spec.failure_probability:
+        for experiment in experiments:
+            if spec.failure_probability and self._rng.random() < spec.failure_probability:
                 experiment = _failed(
-                    experiment["header"], run_options["shots"],
-                    f"ERROR: experiment failed on {self.spec.name} (simulated hardware fault)",
+                    experiment["header"], self._shots,
+                    f"ERROR: experiment failed on {spec.name} (simulated hardware fault)",
                 )
             out_list.append(experiment)
         return out_list
 
 
-def generic_backend(spec: BackendSpec) -> GenericBackendV2 | None:
-    """The GenericBackendV2 behind a noisy backend (same seed, same noise everywhere); else None."""
-    if spec.kind != "noisy":
-        return None
-    return GenericBackendV2(
-        num_qubits=spec.n_qubits, seed=spec.seed if spec.seed is not None else DEFAULT_NOISE_SEED
-    )
-
-
-def make_aer(threads: int, generic: GenericBackendV2 | None) -> AerSimulator:
-    """An AerSimulator with at most ``threads`` OpenMP threads (see :meth:`Simulator.new_aer`)."""
-    options: dict[str, Any] = {"max_parallel_threads": max(1, threads)}
-    if threads > 1:
-        options.update(max_parallel_experiments=0, max_parallel_shots=1)
-    if generic is not None:
-        return AerSimulator.from_backend(generic, **options)
-    return AerSimulator(**options)
-
-
-def simulate(aer: AerSimulator, part: list[QuantumCircuit], run_options: dict[str, Any]) -> list[dict[str, Any]]:
-    """Aer's per-experiment result dicts for ``part``; raises if aer fails."""
-    experiments = list(_execute(aer, part, run_options).to_dict()["results"])
-    if len(experiments) != len(part):
-        raise RuntimeError(f"aer returned {len(experiments)} results for {len(part)} circuits")
-    return experiments
-
-
-# --- in a simulator process (simpool) ----------------------------------------------------------------
-
-#: AerSimulator per (backend spec, threads, thread), built on a process's first chunk for it
-#: (per thread: a Dask worker may run chunks in several threads at once).
-_PROCESS_AERS: dict[tuple[str, int, int], AerSimulator] = {}
-
-
-def simulate_qpy(spec: BackendSpec, threads: int, data: bytes, run_options: dict[str, Any]) -> list[dict[str, Any]]:
-    """What a pool process or Dask worker runs: a chunk of circuits as QPY -> aer's per-experiment result dicts."""
-    key = (spec.model_dump_json(), threads, threading.get_ident())
-    aer = _PROCESS_AERS.get(key)
-    if aer is None:
-        aer = _PROCESS_AERS[key] = make_aer(threads, generic_backend(spec))
-    return simulate(aer, qpy_to_circuits(data), run_options)
-
-
-def _execute(aer: AerSimulator, part: list[QuantumCircuit], run_options: dict[str, Any]) -> Result:
-    """Run ``part`` on ``aer`` in the calling thread.
-
-    ``aer.run`` queues every call of the process on aer's one shared executor thread
-    (``qiskit_aer.jobs.utils.DEFAULT_EXECUTOR``, max_workers=1), so two server workers
-    would wait on each other's jobs there and pay a thread hand-off per chunk. The
-    function that thread would call runs the same simulation here instead.
-    """
-    execute = getattr(aer, "_execute_circuits_job", None)
-    if execute is None:  # another aer version: the public path
-        return aer.run(part, **run_options).result()
-    return execute(part, None, dict(run_options), job_id=str(uuid.uuid4()))
-
-
 def build_simulators(specs: Iterable[BackendSpec]) -> dict[str, Simulator]:
+    """One :class:`Simulator` per configured backend, by name."""
     return {spec.name: Simulator(spec) for spec in specs}
 
 
@@ -403,8 +418,12 @@ def _walk(circuit: QuantumCircuit):
                 yield from _walk(block)
 
 
-def _has_measurement(circuit: QuantumCircuit) -> bool:
-    return any(instruction.operation.name == "measure" for instruction in _walk(circuit))
+def _qargs(qubits: Iterable[Any], index_of: dict[Any, int]) -> tuple[int, ...] | None:
+    """The qubits' indices in the circuit; None for a qubit it does not own (a malformed instruction)."""
+    try:
+        return tuple(index_of[qubit] for qubit in qubits)
+    except KeyError:
+        return None
 
 
 def _header(circuit: QuantumCircuit) -> dict[str, Any]:

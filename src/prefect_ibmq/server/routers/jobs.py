@@ -25,6 +25,7 @@ from prefect_ibmq.wire import (
     JobSubmission,
     NameResponse,
     NameUpdate,
+    ResultFormat,
     StatusUntil,
     TagsResponse,
     TagsUpdate,
@@ -137,12 +138,17 @@ async def job_status(
 def job_result(
     job_id: str,
     partial: bool = False,
+    result_format: ResultFormat = Query(
+        "legacy", alias="format",
+        description="legacy: the dict Result.from_dict reads; columnar: its experiments as columns "
+        "(prefect_ibmq.wire.columnar_result), ~5x smaller",
+    ),
     read_key: str | None = Header(None, alias=READ_KEY_HEADER, min_length=1, max_length=255),
     who: Identity = Depends(current_identity),
     service: JobService = Depends(job_service),
 ) -> Response:
-    """The job's result JSON (a private job's for one reader only)."""
-    text, held = service.result(who, job_id, partial, read_key)
+    """The job's result in the asked form (a private job's to one reader; see ``acknowledge_result``)."""
+    text, held = service.result(who, job_id, partial, read_key, result_format)
     # The stored JSON goes out as it is: no decode and re-encode of a large result.
     headers = {RESULT_HELD_HEADER: "until-acknowledged"} if held else None
     return Response(content=text, media_type="application/json", headers=headers)
