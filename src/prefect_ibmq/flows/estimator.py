@@ -28,14 +28,23 @@ from prefect_ibmq.blocks import IBMQuantumPlatformCredentials
 from prefect_ibmq.circuits import load_circuits
 from prefect_ibmq.expectations import expectation_frame
 from prefect_ibmq.flows.artifacts import artifact_key, publish_job_table, publish_pictures, publish_summary
+from prefect_ibmq.flows.circuits_flow import circuits_flow
 from prefect_ibmq.flows.job import JobStageError, run_job
+from prefect_ibmq.flows.jobset import (
+    Chunk,
+    SweepError,
+    check_at_least,
+    checked_sweep_id,
+    chunk_size,
+    existing_jobs,
+    first_round,
+    jobset_tag,
+)
 from prefect_ibmq.flows.outputs import write_frames
 from prefect_ibmq.flows.sessions import execution_mode
-from prefect_ibmq.flows.sweep import Chunk, SweepError, _check_at_least, _checked_sweep_id, _existing_jobs
 from prefect_ibmq.plots import render_pictures, write_pictures
-from prefect_ibmq.syncable import io_flow
 from prefect_ibmq.tables import job_summary_frame, time_per_step_frame
-from prefect_ibmq.wire import JOBSET_TAG_PREFIX, ApiJobStatus, JobRecord
+from prefect_ibmq.wire import ApiJobStatus, JobRecord
 
 #: Rows of the expectation-values table artifact (the whole table goes to ``output_dir``).
 MAX_ARTIFACT_ROWS = 500
@@ -56,7 +65,7 @@ class EstimatorSweepReport:
     outputs: dict[str, Path] = field(default_factory=dict)
 
 
-@io_flow(name="estimator-sweep")
+@circuits_flow(name="estimator-sweep")
 async def estimator_sweep(
     circuits: list[Any] | str,
     observables: list[Any],
@@ -82,11 +91,14 @@ async def estimator_sweep(
         service: IBM Quantum Platform credentials (the estimator is a Qiskit Runtime program).
         parameter_values: Parameter sets bound to every circuit that has parameters
             (required then; ignored for circuits without parameters).
+        backend_name: The backend every job runs on.
         precision: The estimator's target precision (its default when None).
         optimization_level: Level of the preset pass manager mapping circuits to the backend's ISA.
         max_pubs_per_job: Circuits per job (default and ceiling: the backend's max_experiments).
+        sweep_id: Names the job set; reuse it to pick up the jobs of an earlier run (a new id when None).
         resubmit_failed: Rounds of resubmitting the circuits of failed jobs.
         timeout: Seconds each job may take to reach a final state (then it is cancelled).
+        job_tags: Tags every job carries besides the sweep's ``ibmq_jobset_<sweep_id>``.
         output_dir: Where the expectations, timings and summary tables and the pictures are written.
         mode: ``batch`` (default), ``session`` or ``job``.
 
@@ -99,27 +111,35 @@ async def estimator_sweep(
         SweepError: Some jobs could not be submitted, waited on or read (the rest are tabulated first).
 
     Examples:
-        >>> report = estimator_sweep([bell_state], ["ZZ", "XX"], service=creds)
+        ZZ and XX on a Bell pair, with saved IBM Quantum Platform credentials:
+        ```python
+        from prefect import flow
+        from prefect_ibmq.blocks import IBMQuantumPlatformCredentials
+        from prefect_ibmq.circuits import bell
+        from prefect_ibmq.flows import estimator_sweep
+
+        @flow
+        def bell_correlations():
+            creds = IBMQuantumPlatformCredentials.load("ibm")
+            return estimator_sweep([bell()], ["ZZ", "XX"], service=creds).expectations
+        ```
     """
     logger = get_run_logger()
     if not isinstance(service, IBMQuantumPlatformCredentials):
         raise ValueError("estimator_sweep needs service=IBMQuantumPlatformCredentials(...): the estimator "
                          "is a Qiskit Runtime program")
-    sweep_id = _checked_sweep_id(sweep_id)
-    _check_at_least(0, resubmit_failed=resubmit_failed)
+    sweep_id = checked_sweep_id(sweep_id)
+    check_at_least(0, resubmit_failed=resubmit_failed)
     pubs = estimator_pubs(load_circuits(circuits), observables, parameter_values)
     backend = service.get_service().backend(backend_name)
     _check_fits(pubs, backend.configuration().n_qubits, backend_name)
-    size = min(max_pubs_per_job or backend.max_circuits, backend.max_circuits)
-    _check_at_least(1, max_pubs_per_job=size)
-    tag = f"{JOBSET_TAG_PREFIX}_{sweep_id}"
-    chunks = [Chunk(i, 0, tuple(range(start, min(start + size, len(pubs)))))
-              for i, start in enumerate(range(0, len(pubs), size))]
+    chunks = first_round(len(pubs), chunk_size(max_pubs_per_job, backend.max_circuits, "max_pubs_per_job"))
+    tag = jobset_tag(sweep_id)
     logger.info("Estimator sweep %s: %d circuits x %d observables in %d jobs on %s",
                 sweep_id, len(pubs), len(observables), len(chunks), backend_name)
     with execution_mode(service, backend_name, mode, default="batch", program="estimator",
                         precision=precision, optimization_level=optimization_level) as runtime:
-        run = _Rounds(sweep_id, backend_name, pubs, _existing_jobs(service.get_service(), tag),
+        run = _Rounds(sweep_id, backend_name, pubs, existing_jobs(service.get_service(), tag),
                       dict(tags=[tag, *(job_tags or [])], timeout=timeout, runtime=runtime, service=service))
         await run.run(chunks, resubmit_failed)
     return await _report(run, sweep_id, backend_name, output_dir)
@@ -131,7 +151,7 @@ def estimator_pubs(circuits: list[QuantumCircuit], observables: list[Any],
     if not observables:
         raise ValueError("observables is empty; give at least one Pauli label or SparsePauliOp")
     ops = [_observable(i, o) for i, o in enumerate(observables)]
-    pubs = []
+    pubs: list[tuple[Any, ...]] = []
     for index, circuit in enumerate(circuits):
         circuit = circuit.remove_final_measurements(inplace=False)
         for number, op in enumerate(ops):
@@ -178,7 +198,7 @@ class _Rounds:
         while pending:
             outcomes = await asyncio.gather(*(self._chunk(chunk) for chunk in pending))
             retry = [chunk for chunk, ok in zip(pending, outcomes, strict=False) if not ok]
-            pending = [Chunk(c.index, c.round + 1, c.circuit_indices) for c in retry if c.round < rounds]
+            pending = [chunk.retried(chunk.circuit_indices) for chunk in retry if chunk.round < rounds]
 
     async def _chunk(self, chunk: Chunk) -> bool:
         """Run the chunk's job and tabulate it; False when it has no values (failed, cancelled, unreachable)."""

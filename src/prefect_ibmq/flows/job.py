@@ -2,10 +2,12 @@
 
 With ``cache=True`` the three task runs happen inside ``run_job_cached``, a task
 whose result Prefect persists under a key made of the circuits' QPY digest, the
-backend, the shots and the service (not the job's name, tags or sweep id). When
-that key was stored before, Prefect hands back the stored job and counts: no job
-is submitted. Only a job whose every experiment succeeded is stored; any other
-outcome ends the cached task failed (``IncompleteJob``), so it runs again next time.
+backend, the shots and the service (not the job's name, tags or sweep id). A job
+whose key was stored before is read back by :func:`look_up_jobs` (many jobs in one
+read of Prefect's result storage, see :mod:`prefect_ibmq.flows.result_cache`): no
+job is submitted and no task run is made. Only a job whose every experiment
+succeeded is stored; any other outcome ends the cached task failed
+(``IncompleteJob``), so it runs again next time.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from prefect.utilities.annotations import quote
 from qiskit import QuantumCircuit, qpy
 from qiskit.result import Result
 
+from prefect_ibmq.flows.result_cache import read_cached
 from prefect_ibmq.platforms import resolve_platform
 from prefect_ibmq.syncable import io_task
 from prefect_ibmq.tasks import fetch_result, submit_job, wait_for_final_state
@@ -71,19 +74,24 @@ class IncompleteJob(Exception):
 
 
 async def run_job(circuits: Sequence[QuantumCircuit], backend_name: str, shots: int, *, cache: bool = False,
-                  existing: JobRecord | None = None, **options: Any) -> FinishedJob:
+                  existing: JobRecord | None = None, digest: str | None = None, **options: Any) -> FinishedJob:
     """Run one job to its result (or take ``existing``'s), or, with ``cache``, reuse a stored identical one.
 
     ``options``: ``submit_job``'s job_name, job_tags, share_level, header, idempotency_key, service,
     and ``timeout``/``cancel_on_timeout`` of the wait. The circuits must have been checked with
     ``backend.validate_circuits`` (both flows do that before any job): they are not checked again.
+    ``digest``: the circuits' digest, given when the caller has already looked them up
+    with :func:`look_up_jobs` and missed (they are not looked up again).
 
     Raises:
         JobStageError: If a task run failed.
     """
     if not cache or existing is not None:
         return await _submit_wait_fetch(circuits, backend_name, shots, existing, **options)
-    digest = await anyio.to_thread.run_sync(circuits_digest, circuits)
+    if digest is None:
+        [(digest, stored)] = await look_up_jobs([circuits], backend_name, shots, options.get("service"))
+        if stored is not None:
+            return stored
     header = options.pop("header", None)
     state = await run_job_cached(quote(list(circuits)), digest, backend_name, shots, return_state=True,
                                  header=quote(header) if header else None, **options)
@@ -92,13 +100,31 @@ async def run_job(circuits: Sequence[QuantumCircuit], backend_name: str, shots: 
         return outcome.job
     if isinstance(outcome, BaseException):
         raise outcome if isinstance(outcome, JobStageError) else JobStageError("run", outcome)
-    if state.name == "Cached":
-        get_run_logger().info(
-            "Reused the counts of job %s from the cache (same circuits %s..., backend %s, %d shots): nothing submitted",
-            outcome.record.job_id, digest[:12], backend_name, shots,
-        )
+    if state.name == "Cached":  # stored by a run that ended after this one looked it up
         return FinishedJob(outcome.record, outcome.result, cached=True)
     return outcome
+
+
+async def look_up_jobs(circuit_lists: Sequence[Sequence[QuantumCircuit]], backend_name: str, shots: int,
+                       service: Any = None) -> list[tuple[str, FinishedJob | None]]:
+    """Each circuit list's digest and the stored job that ran those circuits (None when there is none).
+
+    One worker thread makes every digest (QPY), one more reads every stored job; no task run
+    is made. The reuse is logged once for all the jobs found.
+    """
+    digests = await anyio.to_thread.run_sync(lambda: [circuits_digest(circuits) for circuits in circuit_lists])
+    keys = [job_cache_key(digest, backend_name, shots, service) for digest in digests]
+    stored = await read_cached(run_job_cached, keys)
+    found = [(digest, stored.get(key)) for digest, key in zip(digests, keys, strict=True)]
+    reused = [job.record.job_id for _, job in found if job is not None]
+    if reused:
+        get_run_logger().info(
+            "Reused the counts of %d jobs from the cache (same circuits, backend %s, %d shots): nothing submitted "
+            "for them (%s)", len(reused), backend_name, shots, ", ".join(reused[:10]) + (", ..." if len(reused) > 10
+                                                                                          else ""),
+        )
+    return [(digest, None if job is None else FinishedJob(job.record, job.result, cached=True))
+            for digest, job in found]
 
 
 async def _submit_wait_fetch(circuits: Sequence[QuantumCircuit], backend_name: str, shots: int,
@@ -130,10 +156,16 @@ def circuits_digest(circuits: Sequence[QuantumCircuit]) -> str:
     return hashlib.sha256(buffer.getvalue()).hexdigest()
 
 
-def _cache_key(context: Any, parameters: dict[str, Any]) -> str:
-    where = resolve_platform(parameters.get("service")).job_link("")
-    identity = f"{parameters['digest']}|{parameters['backend_name']}|{parameters['shots']}|{where}"
+def job_cache_key(digest: str, backend_name: str, shots: int, service: Any) -> str:
+    """The key a job's outcome is stored under: circuits (digest), backend, shots and where it ran."""
+    where = resolve_platform(service).job_link("")
+    identity = f"{digest}|{backend_name}|{shots}|{where}"
     return "prefect-ibmq-job-" + hashlib.sha256(identity.encode()).hexdigest()[:40]
+
+
+def _cache_key(context: Any, parameters: dict[str, Any]) -> str:
+    return job_cache_key(parameters["digest"], parameters["backend_name"], parameters["shots"],
+                         parameters.get("service"))
 
 
 def _cached_run_name() -> str:
