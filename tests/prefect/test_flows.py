@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+from prefect.exceptions import ParameterTypeError
 
 from prefect_ibmq import IBMQService
 from prefect_ibmq.circuits import CircuitInputError, bell, ghz, ghz_bell_set
@@ -110,3 +111,13 @@ def test_bad_input_is_reported_by_index_before_anything_is_submitted(credentials
     with pytest.raises(ValueError, match="sweep_id"):
         circuit_sweep([bell()], sweep_id="no spaces allowed", service=credentials)
     assert len(service.jobs(limit=1000)) == before
+
+
+def test_prefect_validates_every_flow_parameter_but_the_circuits_list():
+    circuits = [bell(), ghz(3)]
+    validated = circuit_sweep.validate_parameters({"circuits": circuits, "shots": "64", "sweep_id": "s1"})
+    assert validated["circuits"] is circuits  # passed on as it is: load_circuits checks each item
+    assert validated["shots"] == 64  # the rest still validated (and coerced) by Prefect
+    with pytest.raises(ParameterTypeError):
+        run_circuits.validate_parameters({"circuits": circuits, "shots": "many"})
+    assert run_circuits.validate_parameters({"circuits": BELL_QASM3})["circuits"] == BELL_QASM3

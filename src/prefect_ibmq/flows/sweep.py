@@ -232,6 +232,8 @@ def _plan(circuits: list[Any] | str, backend_name: str, shots: int, max_experime
 async def _report(plan: _Plan, pipeline: _Pipeline, progress: Progress | None, counts_path: Path,
                   output_dir: str | None, temporary: Path | None) -> SweepReport:
     """Tabulate and publish the sweep; its report, or SweepError when some jobs did not finish."""
+    # By creation, not by when each result arrived: the same jobs make the same tables (and cached pictures).
+    pipeline.records.sort(key=lambda record: (record.creation_date, record.job_id))
     summary = job_summary_frame(pipeline.records)
     summary["success_count"] = pd.array(summary["job_id"].map(pipeline.success_counts), dtype="Int64")
     summary["cached"] = summary["job_id"].isin(pipeline.cached_job_ids)
