@@ -300,14 +300,18 @@ class _Pipeline:
         pending = await self._take_cached(self.plan.chunks)
         if not pending:
             return None
-        progress = await Progress.create(artifact_key(self.plan.sweep_id, "progress"), self.planned, "jobs",
-                                         done=self.planned - len(pending))
+        # Created while the first jobs are submitted, not before (a Prefect API call each way).
+        creating = asyncio.ensure_future(Progress.create(
+            artifact_key(self.plan.sweep_id, "progress"), self.planned, "jobs", done=self.planned - len(pending)))
 
         async def on_finished(finished: int, planned: int) -> None:
-            percent = await progress.update(finished, planned)
+            percent = await (await asyncio.shield(creating)).update(finished, planned)
             get_run_logger().info("Sweep %s: %s %d/%d jobs done", self.plan.sweep_id, _bar(percent), finished, planned)
 
-        await self._run_chunks(pending, rounds, self.planned - len(pending), on_finished)
+        try:
+            await self._run_chunks(pending, rounds, self.planned - len(pending), on_finished)
+        finally:
+            progress = await creating
         return progress
 
     async def _take_cached(self, chunks: list[Chunk]) -> list[Chunk]:
