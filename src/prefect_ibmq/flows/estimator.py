@@ -43,6 +43,7 @@ from prefect_ibmq.flows.jobset import (
 from prefect_ibmq.flows.outputs import write_frames
 from prefect_ibmq.flows.sessions import execution_mode
 from prefect_ibmq.plots import render_pictures, write_pictures
+from prefect_ibmq.runtime.options import RuntimeOptions
 from prefect_ibmq.tables import job_summary_frame, time_per_step_frame
 from prefect_ibmq.wire import ApiJobStatus, JobRecord
 
@@ -140,7 +141,7 @@ async def estimator_sweep(
     with execution_mode(service, backend_name, mode, default="batch", program="estimator",
                         precision=precision, optimization_level=optimization_level) as runtime:
         run = _Rounds(sweep_id, backend_name, pubs, existing_jobs(service.get_service(), tag),
-                      dict(tags=[tag, *(job_tags or [])], timeout=timeout, runtime=runtime, service=service))
+                      _EstimatorJobs([tag, *(job_tags or [])], timeout, runtime, service))
         await run.run(chunks, resubmit_failed)
     return await _report(run, sweep_id, backend_name, output_dir)
 
@@ -180,13 +181,26 @@ def _check_fits(pubs: list[tuple[Any, ...]], n_qubits: int, backend_name: str) -
             raise ValueError(f"circuit #{index} has {pub[0].num_qubits} qubits; {backend_name} has {n_qubits}")
 
 
+@dataclass(frozen=True)
+class _EstimatorJobs:
+    """What every job of an estimator sweep is submitted and waited on with."""
+
+    #: The sweep's job-set tag first, then the caller's tags.
+    tags: list[str]
+    #: Seconds each job may take to reach a final state.
+    timeout: float | None
+    #: The estimator program's options and the batch or session the jobs join.
+    runtime: RuntimeOptions | None
+    service: IBMQuantumPlatformCredentials
+
+
 class _Rounds:
     """Each chunk's job (submit, wait, fetch: ``run_job``); a failed chunk runs again in the next round."""
 
     def __init__(self, sweep_id: str, backend_name: str, pubs: list[tuple[Any, ...]],
-                 existing: dict[str, JobRecord], common: dict[str, Any]) -> None:
+                 existing: dict[str, JobRecord], jobs: _EstimatorJobs) -> None:
         self.sweep_id, self.backend_name, self.pubs = sweep_id, backend_name, pubs
-        self.existing, self.common = existing, common
+        self.existing, self.jobs = existing, jobs
         self.records: list[JobRecord] = []
         self.frames: list[pd.DataFrame] = []
         self.errors: list[str] = []
@@ -194,22 +208,23 @@ class _Rounds:
         self.submitted = self.reused = 0
 
     async def run(self, chunks: list[Chunk], rounds: int) -> None:
+        """Run every chunk, then the chunks without values again, up to ``rounds`` more times."""
         pending = chunks
         while pending:
-            outcomes = await asyncio.gather(*(self._chunk(chunk) for chunk in pending))
+            outcomes = await asyncio.gather(*(self._has_values_after_running(chunk) for chunk in pending))
             retry = [chunk for chunk, ok in zip(pending, outcomes, strict=False) if not ok]
             pending = [chunk.retried(chunk.circuit_indices) for chunk in retry if chunk.round < rounds]
 
-    async def _chunk(self, chunk: Chunk) -> bool:
+    async def _has_values_after_running(self, chunk: Chunk) -> bool:
         """Run the chunk's job and tabulate it; False when it has no values (failed, cancelled, unreachable)."""
         name = chunk.job_name(self.sweep_id)
         existing = self.existing.get(name)
         pubs = [self.pubs[i] for i in chunk.circuit_indices]
         try:
             job = await run_job(
-                pubs, self.backend_name, 0, existing=existing, timeout=self.common["timeout"],
-                service=self.common["service"], job_name=name, job_tags=self.common["tags"],
-                idempotency_key=f"estimator-{self.sweep_id}-{name}", runtime=self.common["runtime"],
+                pubs, self.backend_name, 0, existing=existing, timeout=self.jobs.timeout,
+                service=self.jobs.service, job_name=name, job_tags=self.jobs.tags,
+                idempotency_key=f"estimator-{self.sweep_id}-{name}", runtime=self.jobs.runtime,
             )
         except JobStageError as exc:
             self.errors.append(f"{name}: {exc}")

@@ -14,7 +14,7 @@ from prefect_ibmq.flows.artifacts import artifact_key, failed_experiments, publi
 from prefect_ibmq.flows.circuits_flow import circuits_flow
 from prefect_ibmq.flows.job import JobStageError, run_job
 from prefect_ibmq.flows.sessions import execution_mode, runtime_arguments
-from prefect_ibmq.tables import counts_frame, job_summary_frame, time_per_step_frame
+from prefect_ibmq.tables import job_summary_frame, time_per_step_frame
 from prefect_ibmq.wire import ApiJobStatus
 
 
@@ -96,7 +96,7 @@ async def run_circuits(
     results = [result] if result is not None else []
     summary = job_summary_frame([record], results)
     summary["cached"] = job.cached
-    counts = counts_frame(results)
+    counts = job.counts()
     key = artifact_key("job", job_name or job_id)
     await publish_job_table(f"{key}-timings", summary)
     await publish_summary(f"{key}-summary", f"Job {job_id} on {backend_name}: {record.status.value}", summary,

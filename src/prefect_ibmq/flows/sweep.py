@@ -380,11 +380,11 @@ class _Pipeline:
         elif existing is None:
             self.submitted += 1
         self.records.append(job.record)
-        if job.result is None:
+        if not job.has_result:
             self._mark_failed(chunk.circuit_indices)
             return chunk.circuit_indices
-        self.counts_file.append(_tabulate(counts_frame([job.result]), chunk.circuit_indices, chunk.round))
-        succeeded = [experiment.success for experiment in job.result.results]
+        self.counts_file.append(_tabulate(job.counts(), chunk.circuit_indices, chunk.round))
+        succeeded = job.successes
         self.success_counts[job.record.job_id] = sum(succeeded)
         for experiment, (index, ok) in enumerate(zip(chunk.circuit_indices, succeeded, strict=False)):
             if ok:
@@ -411,9 +411,9 @@ class _Pipeline:
 def _tabulate(counts: pd.DataFrame, circuit_indices: tuple[int, ...], round_: int) -> pd.DataFrame:
     """A job's counts, keyed by each circuit's index in the sweep and the attempt's round."""
     indices = np.asarray(circuit_indices, dtype=int)[counts["experiment"].to_numpy(dtype=int)]
-    counts.insert(0, "circuit_index", pd.array(indices, dtype="Int64"))
-    counts.insert(1, "round", pd.array(np.full(len(counts), round_), dtype="Int64"))
-    return counts
+    keys = pd.DataFrame({"circuit_index": pd.array(indices, dtype="Int64"),
+                         "round": pd.array(np.full(len(counts), round_), dtype="Int64")}, index=counts.index)
+    return pd.concat([keys, counts], axis=1)
 
 
 def _empty_counts() -> pd.DataFrame:
