@@ -105,7 +105,7 @@ def test_bad_input_is_reported_by_index_before_anything_is_submitted(credentials
     service = credentials.get_service()
     before = len(service.jobs(limit=1000))
     with pytest.raises(CircuitInputError, match="circuit #1"):
-        circuit_sweep([bell(), "this is not a circuit"], service=credentials)
+        circuit_sweep(circuits=[bell(), "this is not a circuit"], service=credentials)  # quoted, still checked
     with pytest.raises(IBMQBackendValueError, match=r"circuits\[2\] \('ghz_30'\) has 30 qubits"):
         circuit_sweep([bell(), bell(), ghz(30)], service=credentials)
     with pytest.raises(ValueError, match="sweep_id"):
