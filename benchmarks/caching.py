@@ -1,16 +1,31 @@
 """Figure 9: a cached rerun of the 1,000-circuit sweep, against its first run.
 
-``circuit_sweep(..., cache_results=True)`` twice on the same 1,000 GHZ circuits
-(names unique to this run, so the first run cannot hit an older cache), under two
-sweep ids, on an in-process job server and a warm Prefect server. The rerun must
-submit no job (asserted: the service's job count is unchanged).
+``circuit_sweep(..., cache_results=True)`` on 1,000 GHZ circuits (names unique to
+this run, so the first run cannot hit an older cache), then again under
+``RERUNS`` other sweep ids, on an in-process job server and a warm Prefect server.
+The reruns must submit no job (asserted: the service's job count is unchanged);
+the figure is their median (one rerun is a ~0.2 s sample on a shared machine).
 
 Target: rerun <= 0.1 x first run.
+
+Where a rerun's ~275 ms went (wall, mean of 5 reruns, 1,000 circuits in 4 jobs,
+load average ~4 on the 2-core machine; first run 2.78 s there, ratio 0.100):
+~155 ms Prefect's own flow run (creating it and its states, a new API client with
+two SSL contexts, the result store's default-storage lookup, logs); ~16 ms
+loading and checking the circuits and listing the sweep's existing jobs; ~22 ms
+QPY digests of the 4 chunks; ~10 ms reading the 4 stored jobs (one worker thread,
+no task run; the results stay pickled, only the stored counts tables are read);
+~7 ms appending their counts to counts.parquet; ~57 ms publishing the timings,
+summary and (complete) progress artifacts at once, the stored pictures read
+meanwhile and not republished. Before issue 10's rework it was 4 cached task runs
+plus one for the pictures, each record read and unpickled twice by Prefect, and
+the pictures artifact sent again (0.25-0.33 x the first run).
 """
 
 from __future__ import annotations
 
 import logging
+import statistics
 import time
 import uuid
 from typing import Any
@@ -19,6 +34,7 @@ from benchmarks.common import figure, ghz_circuits, prefect_server, tmp_dir
 
 N_CIRCUITS = 1000
 SHOTS = 1024
+RERUNS = 3
 
 
 def run(n_circuits: int = N_CIRCUITS) -> list[dict[str, Any]]:
@@ -37,17 +53,18 @@ def run(n_circuits: int = N_CIRCUITS) -> list[dict[str, Any]]:
         service = credentials.get_client()
         circuit_sweep(ghz_circuits(8), shots=SHOTS, max_experiments_per_job=4, service=credentials)  # warm-up
         times, reports = [], []
-        for sweep_id in (f"cache-first-{run_id}", f"cache-rerun-{run_id}"):
+        for sweep_id in [f"cache-first-{run_id}", *(f"cache-rerun{i}-{run_id}" for i in range(RERUNS))]:
             jobs_before = len(service.jobs(limit=1000))
             start = time.perf_counter()
             reports.append(circuit_sweep(circuits, shots=SHOTS, sweep_id=sweep_id, cache_results=True,
                                          service=credentials))
             times.append(time.perf_counter() - start)
-        assert reports[1].submitted == 0 and reports[1].cached == len(reports[0].job_ids)
+        for report in reports[1:]:
+            assert report.submitted == 0 and report.cached == len(reports[0].job_ids)
         assert len(service.jobs(limit=1000)) == jobs_before, "the cached rerun submitted a job"
-    first, rerun = times
-    return [figure(f"cache: rerun of a {n_circuits:,}-circuit sweep with cache_results=True (no job submitted) "
-                   "/ its first run", rerun, first, "ratio <= 0.1", rerun / first <= 0.1)]
+    first, rerun = times[0], statistics.median(times[1:])
+    return [figure(f"cache: rerun of a {n_circuits:,}-circuit sweep with cache_results=True (no job submitted), "
+                   f"median of {RERUNS} / its first run", rerun, first, "ratio <= 0.1", rerun / first <= 0.1)]
 
 
 if __name__ == "__main__":

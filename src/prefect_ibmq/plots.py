@@ -14,11 +14,14 @@ from __future__ import annotations
 
 import io
 import math
+from dataclasses import dataclass
 from pathlib import Path
 
 import matplotlib.dates as mdates
 import numpy as np
 import pandas as pd
+from matplotlib.artist import Artist
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
@@ -66,74 +69,110 @@ def timeline(frame: pd.DataFrame, max_rows: int = MAX_ROWS) -> Figure:
     """
     if max_rows < 1:
         raise ValueError(f"max_rows must be >= 1, not {max_rows!r}")
-    fig = Figure()
     spans = _phase_spans(frame)
     if spans.empty:
-        fig.set_size_inches(8, 2.5)
-        ax = fig.add_subplot()
-        ax.set_axis_off()
-        ax.text(0.5, 0.5, "no job steps to draw", ha="center", va="center", transform=ax.transAxes)
-        fig.suptitle("Job timeline")
-        return fig
+        return _nothing_to_draw("Job timeline", "no job steps to draw")
+    rows = _timeline_rows(spans, max_rows)
+    fig = Figure()
+    fig.set_size_inches(11, min(2.2 + 0.28 * rows.n_rows, 12.0))
+    labels_width = _row_labels_inches(rows.jobs, rows.n_rows, rows.per_row)
+    _margins(fig, left=0.45 + labels_width, right=1.35, top=0.45, bottom=0.75)
+    ax = fig.add_subplot()
+    handles = _draw_phases(ax, rows) + _draw_ends(ax, rows)
+    _label_timeline(ax, rows, handles)
+    return fig
 
+
+@dataclass(frozen=True)
+class _TimelineRows:
+    """What :func:`timeline` draws: jobs in rows (``per_row`` jobs each), phase bars and end markers per row."""
+
+    #: One row per job (index job_id): created, end, name, outcome, row; sorted by creation.
+    jobs: pd.DataFrame
+    #: row, phase, start, end: one bar each.
+    bars: pd.DataFrame
+    #: row, end, outcome: one marker each (jobs that ended failed or cancelled).
+    ends: pd.DataFrame
+    per_row: int
+    n_rows: int
+    backends: str
+
+
+def _timeline_rows(spans: pd.DataFrame, max_rows: int) -> _TimelineRows:
+    """Jobs by creation into at most ``max_rows`` rows; a row of several jobs shows their median times."""
     jobs = spans.groupby("job_id", sort=False).agg(created=("start", "min"), end=("end", "max"),
                                                     name=("name", "first"), outcome=("outcome", "first"))
     jobs = jobs.sort_values("created", kind="stable")
-    n_jobs = len(jobs)
-    per_row = max(1, math.ceil(n_jobs / max_rows))
-    jobs["row"] = np.arange(n_jobs) // per_row
-    n_rows = int(jobs["row"].iloc[-1]) + 1
+    per_row = max(1, math.ceil(len(jobs) / max_rows))
+    jobs["row"] = np.arange(len(jobs)) // per_row
     spans = spans.join(jobs["row"], on="job_id")
-
     if per_row == 1:
-        bars = spans
-        ends = jobs[["row", "end", "outcome"]]
+        bars, ends = spans, jobs[["row", "end", "outcome"]]
     else:  # median start/end of each phase over the jobs of a row; a row's outcome marks any of its jobs
         bars = spans.groupby(["row", "phase"], observed=True).agg(start=("start", "median"), end=("end", "median"))
         bars = bars.reset_index()
-        ends = (jobs[jobs["outcome"] != ""].groupby(["row", "outcome"]).agg(end=("end", "median")).reset_index())
+        ends = jobs[jobs["outcome"] != ""].groupby(["row", "outcome"]).agg(end=("end", "median")).reset_index()
+    backends = ", ".join(sorted(spans["backend"].dropna().astype(str).unique()))
+    return _TimelineRows(jobs, bars, ends, per_row, int(jobs["row"].iloc[-1]) + 1, backends)
 
-    fig.set_size_inches(11, min(2.2 + 0.28 * n_rows, 12.0))
-    labels_width = _row_labels_inches(jobs, n_rows, per_row)
-    _margins(fig, left=0.45 + labels_width, right=1.35, top=0.45, bottom=0.75)
-    ax = fig.add_subplot()
-    height = 0.8 if n_rows <= 400 else 1.0
-    handles = []
+
+def _draw_phases(ax: Axes, rows: _TimelineRows) -> list[Artist]:
+    """One ``barh`` call per phase (so ``ax.containers`` holds one per phase); their legend handles."""
+    height = 0.8 if rows.n_rows <= 400 else 1.0
+    handles: list[Artist] = []
     for phase, color in PHASE_COLORS.items():
-        part = bars[bars["phase"] == phase]
+        part = rows.bars[rows.bars["phase"] == phase]
         left = mdates.date2num(part["start"].dt.tz_convert(None).to_numpy())
         right = mdates.date2num(part["end"].dt.tz_convert(None).to_numpy())
         ax.barh(part["row"].to_numpy(), right - left, left=left, height=height, color=color,
                 linewidth=0, label=phase)
         handles.append(Patch(facecolor=color, label=phase))
+    return handles
+
+
+def _draw_ends(ax: Axes, rows: _TimelineRows) -> list[Artist]:
+    """A marker at the end of each failed or cancelled job (or row); their legend handles."""
+    handles: list[Artist] = []
     for label in ("failed", "cancelled"):
         color, marker = next((c, m) for lab, c, m in END_MARKERS.values() if lab == label)
-        part = ends[ends["outcome"] == label]
+        part = rows.ends[rows.ends["outcome"] == label]
         if len(part):
             x = mdates.date2num(part["end"].dt.tz_convert(None).to_numpy())
-            ax.scatter(x, part["row"].to_numpy(), marker=marker, s=36 if n_rows <= 60 else 14, color=color,
+            ax.scatter(x, part["row"].to_numpy(), marker=marker, s=36 if rows.n_rows <= 60 else 14, color=color,
                        zorder=3, label=label, linewidths=0)
             handles.append(Line2D([], [], linestyle="", marker=marker, color=color, label=label))
+    return handles
 
-    ax.set_ylim(n_rows - 0.5, -0.5)  # first created on top
-    _row_ticks(ax, _row_labels(jobs, n_rows, per_row), n_rows)
+
+def _label_timeline(ax: Axes, rows: _TimelineRows, handles: list[Artist]) -> None:
+    """Row labels (first created on top), a UTC time axis, the legend and the title."""
+    ax.set_ylim(rows.n_rows - 0.5, -0.5)
+    _row_ticks(ax, _row_labels(rows.jobs, rows.n_rows, rows.per_row), rows.n_rows)
     ax.xaxis_date()
     locator = mdates.AutoDateLocator()
     ax.xaxis.set_major_locator(locator)
     ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
     ax.set_xlabel("wall-clock time (UTC)")
-    ax.set_ylabel("job, by creation" if per_row == 1 else f"jobs by creation, {per_row} per row")
+    ax.set_ylabel("job, by creation" if rows.per_row == 1 else f"jobs by creation, {rows.per_row} per row")
     ax.grid(axis="x", alpha=0.3)
     ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, title="phase")
-    backends = ", ".join(sorted(spans["backend"].dropna().astype(str).unique()))
-    binned = "" if per_row == 1 else f" ({per_row} jobs per row, median times)"
+    binned = "" if rows.per_row == 1 else f" ({rows.per_row} jobs per row, median times)"
     # y given: matplotlib then skips measuring every tick label to lift the title above them (none are on top).
-    ax.set_title(f"Job timeline: {n_jobs} jobs on {backends}{binned}", y=1.0)
+    ax.set_title(f"Job timeline: {len(rows.jobs)} jobs on {rows.backends}{binned}", y=1.0)
+
+
+def _nothing_to_draw(title: str, message: str) -> Figure:
+    fig = Figure()
+    fig.set_size_inches(8, 2.5)
+    ax = fig.add_subplot()
+    ax.set_axis_off()
+    ax.text(0.5, 0.5, message, ha="center", va="center", transform=ax.transAxes)
+    fig.suptitle(title)
     return fig
 
 
 def step_durations(frame: pd.DataFrame) -> Figure:
-    """Queue time and run time per backend as box plots, each median written beside its box.
+    r"""Queue time and run time per backend as box plots, each median written beside its box.
 
     ``frame`` is :func:`~prefect_ibmq.tables.job_summary_frame` output (``backend``,
     ``queue_s``, ``run_s``). Two axes, "queue time" and "run time", each with its own
@@ -249,7 +288,7 @@ def _row_labels(jobs: pd.DataFrame, n_rows: int, per_row: int) -> dict[int, str]
             for r in range(0, n_rows, step)}
 
 
-def _row_ticks(ax, labels: dict[int, str], n_rows: int) -> None:
+def _row_ticks(ax: Axes, labels: dict[int, str], n_rows: int) -> None:
     ax.set_yticks(list(labels), list(labels.values()), fontsize=_row_font_size(labels, n_rows))
 
 

@@ -78,6 +78,8 @@ _RETRYING: dict[str, Any] = dict(
     retry_jitter_factor=0.5,
     retry_condition_fn=retry_on_api_error,
 )
+#: The retry options of every task here, for tasks of other modules that talk to a platform too.
+API_ERROR_RETRIES: dict[str, Any] = _RETRYING
 
 
 def _job_run_name(action: str):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+from prefect.exceptions import ParameterTypeError
 
 from prefect_ibmq import IBMQService
 from prefect_ibmq.circuits import CircuitInputError, bell, ghz, ghz_bell_set
@@ -104,9 +105,19 @@ def test_bad_input_is_reported_by_index_before_anything_is_submitted(credentials
     service = credentials.get_client()
     before = len(service.jobs(limit=1000))
     with pytest.raises(CircuitInputError, match="circuit #1"):
-        circuit_sweep([bell(), "this is not a circuit"], service=credentials)
+        circuit_sweep(circuits=[bell(), "this is not a circuit"], service=credentials)  # quoted, still checked
     with pytest.raises(IBMQBackendValueError, match=r"circuits\[2\] \('ghz_30'\) has 30 qubits"):
         circuit_sweep([bell(), bell(), ghz(30)], service=credentials)
     with pytest.raises(ValueError, match="sweep_id"):
         circuit_sweep([bell()], sweep_id="no spaces allowed", service=credentials)
     assert len(service.jobs(limit=1000)) == before
+
+
+def test_prefect_validates_every_flow_parameter_but_the_circuits_list():
+    circuits = [bell(), ghz(3)]
+    validated = circuit_sweep.validate_parameters({"circuits": circuits, "shots": "64", "sweep_id": "s1"})
+    assert validated["circuits"] is circuits  # passed on as it is: load_circuits checks each item
+    assert validated["shots"] == 64  # the rest still validated (and coerced) by Prefect
+    with pytest.raises(ParameterTypeError):
+        run_circuits.validate_parameters({"circuits": circuits, "shots": "many"})
+    assert run_circuits.validate_parameters({"circuits": BELL_QASM3})["circuits"] == BELL_QASM3

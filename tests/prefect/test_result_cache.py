@@ -8,6 +8,7 @@ import pandas as pd
 
 from prefect_ibmq.circuits import bell, ghz
 from prefect_ibmq.flows import circuit_sweep, run_circuits
+from tests.prefect.helpers import artifacts_of, task_run_names
 
 
 def _fresh_circuits(n: int) -> list:
@@ -29,8 +30,17 @@ def test_a_cached_rerun_under_another_sweep_id_submits_no_job(credentials):
     assert not first.summary["cached"].any()
     jobs_before = len(service.jobs(limit=1000))
 
-    again = circuit_sweep(circuits, sweep_id="cache-again", **common)
+    state = circuit_sweep(circuits, sweep_id="cache-again", return_state=True, **common)
+    again = state.result()
     assert again.submitted == 0 and again.cached == 2
+    # Found in the cache all at once: no task run at all (no cached-job, submit, wait, fetch or pictures run),
+    # the progress artifact made complete, and the same pictures as the first run not published again.
+    flow_run_id = state.state_details.flow_run_id
+    assert task_run_names(flow_run_id) == []
+    artifacts = artifacts_of(flow_run_id)
+    assert artifacts["cache-again-progress"].data == 100.0
+    assert "(2 reused from the cache, nothing submitted for them)" in artifacts["cache-again-summary"].data
+    assert "cache-again-pictures" not in artifacts
     assert again.summary["cached"].all()
     assert sorted(again.job_ids) == sorted(first.job_ids)  # the jobs that made the counts
     assert len(service.jobs(limit=1000)) == jobs_before

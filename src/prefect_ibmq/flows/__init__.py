@@ -1,5 +1,7 @@
-"""Ready flows: ``run_circuits`` (one job), ``circuit_sweep`` (a resumable job set) and
-``estimator_sweep`` (expectation values on IBM Quantum Platform).
+"""Ready flows: ``run_circuits``, ``circuit_sweep`` and ``estimator_sweep``.
+
+``run_circuits`` runs one job, ``circuit_sweep`` a resumable job set, ``estimator_sweep``
+expectation values on IBM Quantum Platform.
 """
 
 from prefect_ibmq.flows.estimator import EstimatorSweepReport, estimator_sweep

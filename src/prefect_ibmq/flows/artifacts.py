@@ -96,9 +96,10 @@ class Progress:
         self._sending = asyncio.Lock()
 
     @classmethod
-    async def create(cls, key: str, total: int, what: str, min_interval: float = 1.0) -> Progress:
-        """A new progress artifact at 0 %."""
-        artifact_id = await acreate_progress_artifact(0.0, key=key, description=f"0 of {total} {what} done")
+    async def create(cls, key: str, total: int, what: str, min_interval: float = 1.0, done: int = 0) -> Progress:
+        """A new progress artifact at ``done`` of ``total``."""
+        percent = 100.0 * min(done, max(total, 1)) / max(total, 1)
+        artifact_id = await acreate_progress_artifact(percent, key=key, description=f"{done} of {total} {what} done")
         return cls(artifact_id, total, what, min_interval)
 
     async def update(self, done: int, total: int | None = None) -> float:

@@ -28,14 +28,24 @@ from prefect_ibmq.blocks import IBMQuantumPlatformCredentials
 from prefect_ibmq.circuits import load_circuits
 from prefect_ibmq.expectations import expectation_frame
 from prefect_ibmq.flows.artifacts import artifact_key, publish_job_table, publish_pictures, publish_summary
+from prefect_ibmq.flows.circuits_flow import circuits_flow
 from prefect_ibmq.flows.job import JobStageError, run_job
+from prefect_ibmq.flows.jobset import (
+    Chunk,
+    SweepError,
+    check_at_least,
+    checked_sweep_id,
+    chunk_size,
+    existing_jobs,
+    first_round,
+    jobset_tag,
+)
 from prefect_ibmq.flows.outputs import write_frames
 from prefect_ibmq.flows.sessions import execution_mode
-from prefect_ibmq.flows.sweep import Chunk, SweepError, _check_at_least, _checked_sweep_id, _existing_jobs
 from prefect_ibmq.plots import render_pictures, write_pictures
-from prefect_ibmq.syncable import io_flow
+from prefect_ibmq.runtime.options import RuntimeOptions
 from prefect_ibmq.tables import job_summary_frame, time_per_step_frame
-from prefect_ibmq.wire import JOBSET_TAG_PREFIX, ApiJobStatus, JobRecord
+from prefect_ibmq.wire import ApiJobStatus, JobRecord
 
 #: Rows of the expectation-values table artifact (the whole table goes to ``output_dir``).
 MAX_ARTIFACT_ROWS = 500
@@ -56,7 +66,7 @@ class EstimatorSweepReport:
     outputs: dict[str, Path] = field(default_factory=dict)
 
 
-@io_flow(name="estimator-sweep")
+@circuits_flow(name="estimator-sweep")
 async def estimator_sweep(
     circuits: list[Any] | str,
     observables: list[Any],
@@ -82,11 +92,14 @@ async def estimator_sweep(
         service: IBM Quantum Platform credentials (the estimator is a Qiskit Runtime program).
         parameter_values: Parameter sets bound to every circuit that has parameters
             (required then; ignored for circuits without parameters).
+        backend_name: The backend every job runs on.
         precision: The estimator's target precision (its default when None).
         optimization_level: Level of the preset pass manager mapping circuits to the backend's ISA.
         max_pubs_per_job: Circuits per job (default and ceiling: the backend's max_experiments).
+        sweep_id: Names the job set; reuse it to pick up the jobs of an earlier run (a new id when None).
         resubmit_failed: Rounds of resubmitting the circuits of failed jobs.
         timeout: Seconds each job may take to reach a final state (then it is cancelled).
+        job_tags: Tags every job carries besides the sweep's ``ibmq_jobset_<sweep_id>``.
         output_dir: Where the expectations, timings and summary tables and the pictures are written.
         mode: ``batch`` (default), ``session`` or ``job``.
 
@@ -99,28 +112,36 @@ async def estimator_sweep(
         SweepError: Some jobs could not be submitted, waited on or read (the rest are tabulated first).
 
     Examples:
-        >>> report = estimator_sweep([bell_state], ["ZZ", "XX"], service=creds)
+        ZZ and XX on a Bell pair, with saved IBM Quantum Platform credentials:
+        ```python
+        from prefect import flow
+        from prefect_ibmq.blocks import IBMQuantumPlatformCredentials
+        from prefect_ibmq.circuits import bell
+        from prefect_ibmq.flows import estimator_sweep
+
+        @flow
+        def bell_correlations():
+            creds = IBMQuantumPlatformCredentials.load("ibm")
+            return estimator_sweep([bell()], ["ZZ", "XX"], service=creds).expectations
+        ```
     """
     logger = get_run_logger()
     if not isinstance(service, IBMQuantumPlatformCredentials):
         raise ValueError("estimator_sweep needs service=IBMQuantumPlatformCredentials(...): the estimator "
                          "is a Qiskit Runtime program")
-    sweep_id = _checked_sweep_id(sweep_id)
-    _check_at_least(0, resubmit_failed=resubmit_failed)
+    sweep_id = checked_sweep_id(sweep_id)
+    check_at_least(0, resubmit_failed=resubmit_failed)
     pubs = estimator_pubs(load_circuits(circuits), observables, parameter_values)
     backend = service.get_client().backend(backend_name)
     _check_fits(pubs, backend.configuration().n_qubits, backend_name)
-    size = min(max_pubs_per_job or backend.max_circuits, backend.max_circuits)
-    _check_at_least(1, max_pubs_per_job=size)
-    tag = f"{JOBSET_TAG_PREFIX}_{sweep_id}"
-    chunks = [Chunk(i, 0, tuple(range(start, min(start + size, len(pubs)))))
-              for i, start in enumerate(range(0, len(pubs), size))]
+    chunks = first_round(len(pubs), chunk_size(max_pubs_per_job, backend.max_circuits, "max_pubs_per_job"))
+    tag = jobset_tag(sweep_id)
     logger.info("Estimator sweep %s: %d circuits x %d observables in %d jobs on %s",
                 sweep_id, len(pubs), len(observables), len(chunks), backend_name)
     with execution_mode(service, backend_name, mode, default="batch", program="estimator",
                         precision=precision, optimization_level=optimization_level) as runtime:
-        run = _Rounds(sweep_id, backend_name, pubs, _existing_jobs(service.get_client(), tag),
-                      dict(tags=[tag, *(job_tags or [])], timeout=timeout, runtime=runtime, service=service))
+        run = _Rounds(sweep_id, backend_name, pubs, existing_jobs(service.get_client(), tag),
+                      _EstimatorJobs([tag, *(job_tags or [])], timeout, runtime, service))
         await run.run(chunks, resubmit_failed)
     return await _report(run, sweep_id, backend_name, output_dir)
 
@@ -131,7 +152,7 @@ def estimator_pubs(circuits: list[QuantumCircuit], observables: list[Any],
     if not observables:
         raise ValueError("observables is empty; give at least one Pauli label or SparsePauliOp")
     ops = [_observable(i, o) for i, o in enumerate(observables)]
-    pubs = []
+    pubs: list[tuple[Any, ...]] = []
     for index, circuit in enumerate(circuits):
         circuit = circuit.remove_final_measurements(inplace=False)
         for number, op in enumerate(ops):
@@ -160,13 +181,26 @@ def _check_fits(pubs: list[tuple[Any, ...]], n_qubits: int, backend_name: str) -
             raise ValueError(f"circuit #{index} has {pub[0].num_qubits} qubits; {backend_name} has {n_qubits}")
 
 
+@dataclass(frozen=True)
+class _EstimatorJobs:
+    """What every job of an estimator sweep is submitted and waited on with."""
+
+    #: The sweep's job-set tag first, then the caller's tags.
+    tags: list[str]
+    #: Seconds each job may take to reach a final state.
+    timeout: float | None
+    #: The estimator program's options and the batch or session the jobs join.
+    runtime: RuntimeOptions | None
+    service: IBMQuantumPlatformCredentials
+
+
 class _Rounds:
     """Each chunk's job (submit, wait, fetch: ``run_job``); a failed chunk runs again in the next round."""
 
     def __init__(self, sweep_id: str, backend_name: str, pubs: list[tuple[Any, ...]],
-                 existing: dict[str, JobRecord], common: dict[str, Any]) -> None:
+                 existing: dict[str, JobRecord], jobs: _EstimatorJobs) -> None:
         self.sweep_id, self.backend_name, self.pubs = sweep_id, backend_name, pubs
-        self.existing, self.common = existing, common
+        self.existing, self.jobs = existing, jobs
         self.records: list[JobRecord] = []
         self.frames: list[pd.DataFrame] = []
         self.errors: list[str] = []
@@ -174,22 +208,23 @@ class _Rounds:
         self.submitted = self.reused = 0
 
     async def run(self, chunks: list[Chunk], rounds: int) -> None:
+        """Run every chunk, then the chunks without values again, up to ``rounds`` more times."""
         pending = chunks
         while pending:
-            outcomes = await asyncio.gather(*(self._chunk(chunk) for chunk in pending))
+            outcomes = await asyncio.gather(*(self._has_values_after_running(chunk) for chunk in pending))
             retry = [chunk for chunk, ok in zip(pending, outcomes, strict=False) if not ok]
-            pending = [Chunk(c.index, c.round + 1, c.circuit_indices) for c in retry if c.round < rounds]
+            pending = [chunk.retried(chunk.circuit_indices) for chunk in retry if chunk.round < rounds]
 
-    async def _chunk(self, chunk: Chunk) -> bool:
+    async def _has_values_after_running(self, chunk: Chunk) -> bool:
         """Run the chunk's job and tabulate it; False when it has no values (failed, cancelled, unreachable)."""
         name = chunk.job_name(self.sweep_id)
         existing = self.existing.get(name)
         pubs = [self.pubs[i] for i in chunk.circuit_indices]
         try:
             job = await run_job(
-                pubs, self.backend_name, 0, existing=existing, timeout=self.common["timeout"],
-                service=self.common["service"], job_name=name, job_tags=self.common["tags"],
-                idempotency_key=f"estimator-{self.sweep_id}-{name}", runtime=self.common["runtime"],
+                pubs, self.backend_name, 0, existing=existing, timeout=self.jobs.timeout,
+                service=self.jobs.service, job_name=name, job_tags=self.jobs.tags,
+                idempotency_key=f"estimator-{self.sweep_id}-{name}", runtime=self.jobs.runtime,
             )
         except JobStageError as exc:
             self.errors.append(f"{name}: {exc}")

@@ -2,45 +2,105 @@
 
 With ``cache=True`` the three task runs happen inside ``run_job_cached``, a task
 whose result Prefect persists under a key made of the circuits' QPY digest, the
-backend, the shots and the service (not the job's name, tags or sweep id). When
-that key was stored before, Prefect hands back the stored job and counts: no job
-is submitted. Only a job whose every experiment succeeded is stored; any other
-outcome ends the cached task failed (``IncompleteJob``), so it runs again next time.
+backend, the shots and the service (not the job's name, tags or sweep id). A job
+whose key was stored before is read back by :func:`look_up_jobs` (many jobs in one
+read of Prefect's result storage, see :mod:`prefect_ibmq.flows.result_cache`): no
+job is submitted and no task run is made. Only a job whose every experiment
+succeeded is stored; any other outcome ends the cached task failed
+(``IncompleteJob``), so it runs again next time.
 """
 
 from __future__ import annotations
 
 import hashlib
+import pickle
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import anyio
+import pandas as pd
 from prefect import get_run_logger
 from prefect.runtime import task_run as current_task_run
 from prefect.utilities.annotations import quote
 from qiskit import QuantumCircuit
-from qiskit.result import Result
 
+from prefect_ibmq.flows.result_cache import read_cached
 from prefect_ibmq.platforms import resolve_platform
 from prefect_ibmq.syncable import io_task
+from prefect_ibmq.tables import counts_frame
 from prefect_ibmq.tasks import fetch_result, submit_job, wait_for_final_state
 from prefect_ibmq.wire import RAN_STATUSES, ApiJobStatus, JobRecord, circuits_to_qpy
 
 
-@dataclass(frozen=True)
 class FinishedJob:
-    """A job that reached a final state, its result (None when nothing ran), and whether it came from the cache."""
+    """A job that reached a final state, its result (None when nothing ran), and whether it came from the cache.
 
-    record: JobRecord
-    result: Result | None
-    cached: bool = False
+    Stored by ``run_job_cached`` in a form that is quick to read back: the result as a
+    pickle of its own, unpickled only when ``result`` is read (its ~300 experiment
+    objects per job are most of the cost of reading), beside what a sweep needs of
+    it: which experiments succeeded and the counts table (:meth:`counts`).
+    """
+
+    def __init__(self, record: JobRecord, result: Any, cached: bool = False) -> None:
+        self.record, self.cached = record, cached
+        self._result, self._pickled_result = result, b""
+        self._counts: pd.DataFrame | None = None
+        self._successes: tuple[bool, ...] | None = None
+
+    @property
+    def result(self) -> Any:
+        """The job's ``Result`` (an estimator's ``PrimitiveResult`` on IBM Quantum Platform), None when nothing ran."""
+        if self._pickled_result:
+            self._result, self._pickled_result = pickle.loads(self._pickled_result), b""
+        return self._result
+
+    @property
+    def has_result(self) -> bool:
+        """Whether experiments ran, so there is a result (known without unpickling a stored one)."""
+        return bool(self._pickled_result) or self._result is not None
+
+    @property
+    def successes(self) -> tuple[bool, ...]:
+        """Whether each experiment succeeded (empty when nothing ran)."""
+        if self._successes is None:
+            result = self.result
+            if result is None:
+                self._successes = ()
+            elif hasattr(result, "results"):
+                self._successes = tuple(bool(experiment.success) for experiment in result.results)
+            else:  # an estimator's PrimitiveResult: every PUB result is done
+                self._successes = (True,) * len(result)
+        return self._successes
+
+    def counts(self) -> pd.DataFrame:
+        """The result's ``counts_frame`` (made once; a new copy each call, to be changed freely)."""
+        if self._counts is None:
+            self._counts = counts_frame([self.result] if self.result is not None else [])
+        return self._counts.copy()
 
     @property
     def complete(self) -> bool:
         """Whether the job completed and every experiment succeeded."""
         return (self.record.status is ApiJobStatus.COMPLETED and self.result is not None
-                and all(experiment.success for experiment in self.result.results))
+                and all(self.successes))
+
+    def from_cache(self) -> FinishedJob:
+        """This job, marked as taken from the cache (nothing submitted for it)."""
+        job = FinishedJob(self.record, self._result, cached=True)
+        job._pickled_result, job._counts, job._successes = self._pickled_result, self._counts, self._successes
+        return job
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        pickled = self._pickled_result or pickle.dumps(self._result, protocol=pickle.HIGHEST_PROTOCOL)
+        return _stored_job, (self.record, pickled, self._counts, self._successes, self.cached)
+
+
+def _stored_job(record: JobRecord, pickled_result: bytes, counts: pd.DataFrame | None,
+                successes: tuple[bool, ...] | None, cached: bool) -> FinishedJob:
+    """A ``FinishedJob`` read back from its pickle (see ``FinishedJob.__reduce__``); its result still pickled."""
+    job = FinishedJob(record, None, cached)
+    job._pickled_result, job._counts, job._successes = pickled_result, counts, successes
+    return job
 
 
 class JobStageError(Exception):
@@ -67,19 +127,24 @@ class IncompleteJob(Exception):
 
 
 async def run_job(circuits: Sequence[QuantumCircuit], backend_name: str, shots: int, *, cache: bool = False,
-                  existing: JobRecord | None = None, **options: Any) -> FinishedJob:
+                  existing: JobRecord | None = None, digest: str | None = None, **options: Any) -> FinishedJob:
     """Run one job to its result (or take ``existing``'s), or, with ``cache``, reuse a stored identical one.
 
     ``options``: ``submit_job``'s job_name, job_tags, share_level, header, idempotency_key, service,
     and ``timeout``/``cancel_on_timeout`` of the wait. The circuits must have been checked with
     ``backend.validate_circuits`` (both flows do that before any job): they are not checked again.
+    ``digest``: the circuits' digest, given when the caller has already looked them up
+    with :func:`look_up_jobs` and missed (they are not looked up again).
 
     Raises:
         JobStageError: If a task run failed.
     """
     if not cache or existing is not None:
         return await _submit_wait_fetch(circuits, backend_name, shots, existing, **options)
-    digest = await anyio.to_thread.run_sync(circuits_digest, circuits)
+    if digest is None:
+        [(digest, stored)] = await look_up_jobs([circuits], backend_name, shots, options.get("service"))
+        if stored is not None:
+            return stored
     header = options.pop("header", None)
     state = await run_job_cached(quote(list(circuits)), digest, backend_name, shots, return_state=True,
                                  header=quote(header) if header else None, **options)
@@ -88,13 +153,30 @@ async def run_job(circuits: Sequence[QuantumCircuit], backend_name: str, shots: 
         return outcome.job
     if isinstance(outcome, BaseException):
         raise outcome if isinstance(outcome, JobStageError) else JobStageError("run", outcome)
-    if state.name == "Cached":
-        get_run_logger().info(
-            "Reused the counts of job %s from the cache (same circuits %s..., backend %s, %d shots): nothing submitted",
-            outcome.record.job_id, digest[:12], backend_name, shots,
-        )
-        return FinishedJob(outcome.record, outcome.result, cached=True)
+    if state.name == "Cached":  # stored by a run that ended after this one looked it up
+        return outcome.from_cache()
     return outcome
+
+
+async def look_up_jobs(circuit_lists: Sequence[Sequence[QuantumCircuit]], backend_name: str, shots: int,
+                       service: Any = None) -> list[tuple[str, FinishedJob | None]]:
+    """Each circuit list's digest and the stored job that ran those circuits (None when there is none).
+
+    One worker thread makes every digest (QPY), one more reads every stored job; no task run
+    is made. The reuse is logged once for all the jobs found.
+    """
+    digests = await anyio.to_thread.run_sync(lambda: [circuits_digest(circuits) for circuits in circuit_lists])
+    keys = [job_cache_key(digest, backend_name, shots, service) for digest in digests]
+    stored = await read_cached(run_job_cached, keys)
+    found = [(digest, stored.get(key)) for digest, key in zip(digests, keys, strict=True)]
+    reused = [job.record.job_id for _, job in found if job is not None]
+    if reused:
+        get_run_logger().info(
+            "Reused the counts of %d jobs from the cache (same circuits, backend %s, %d shots): nothing submitted "
+            "for them (%s)", len(reused), backend_name, shots, ", ".join(reused[:10]) + (", ..." if len(reused) > 10
+                                                                                          else ""),
+        )
+    return [(digest, None if job is None else job.from_cache()) for digest, job in found]
 
 
 async def _submit_wait_fetch(circuits: Sequence[QuantumCircuit], backend_name: str, shots: int,
@@ -124,10 +206,16 @@ def circuits_digest(circuits: Sequence[QuantumCircuit]) -> str:
     return hashlib.sha256(circuits_to_qpy(circuits)).hexdigest()
 
 
+def job_cache_key(digest: str, backend_name: str, shots: int, service: Any) -> str:
+    """The key a job's outcome is stored under: circuits (digest), backend, shots and where it ran."""
+    where = resolve_platform(service).job_link("")
+    identity = f"{digest}|{backend_name}|{shots}|{where}"
+    return "prefect-ibmq-job-v2-" + hashlib.sha256(identity.encode()).hexdigest()[:40]
+
+
 def _cache_key(context: Any, parameters: dict[str, Any]) -> str:
-    where = resolve_platform(parameters.get("service")).job_link("")
-    identity = f"{parameters['digest']}|{parameters['backend_name']}|{parameters['shots']}|{where}"
-    return "prefect-ibmq-job-" + hashlib.sha256(identity.encode()).hexdigest()[:40]
+    return job_cache_key(parameters["digest"], parameters["backend_name"], parameters["shots"],
+                         parameters.get("service"))
 
 
 def _cached_run_name() -> str:
@@ -166,4 +254,5 @@ async def run_job_cached(
     )
     if not job.complete:
         raise IncompleteJob(job)
+    job.counts()  # made here, so that it is stored with the job: a rerun that reads it back need not make it
     return job

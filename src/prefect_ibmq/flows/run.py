@@ -11,11 +11,11 @@ from qiskit.result import Result
 from prefect_ibmq.blocks import ServiceCredentials
 from prefect_ibmq.circuits import load_circuits
 from prefect_ibmq.flows.artifacts import artifact_key, failed_experiments, publish_job_table, publish_summary
+from prefect_ibmq.flows.circuits_flow import circuits_flow
 from prefect_ibmq.flows.job import JobStageError, run_job
 from prefect_ibmq.flows.sessions import execution_mode, runtime_arguments
 from prefect_ibmq.services import resolve_service
-from prefect_ibmq.syncable import io_flow
-from prefect_ibmq.tables import counts_frame, job_summary_frame, time_per_step_frame
+from prefect_ibmq.tables import job_summary_frame, time_per_step_frame
 from prefect_ibmq.wire import ApiJobStatus
 
 
@@ -34,7 +34,7 @@ class RunReport:
         return f"RunReport(job_id={self.job_id!r}, status={self.status.value}, count_rows={len(self.counts)})"
 
 
-@io_flow(name="run-circuits")
+@circuits_flow(name="run-circuits")
 async def run_circuits(
     circuits: list[Any] | str,
     backend_name: str = "aer_simulator",
@@ -53,8 +53,13 @@ async def run_circuits(
 
     Args:
         circuits: QuantumCircuits, OpenQASM 2/3 texts, or paths/globs of .qasm files.
+        backend_name: The backend the job runs on.
+        shots: Shots of every circuit.
+        job_name: The job's name (also names its artifacts; the job id when None).
+        job_tags: The job's tags.
         timeout: Seconds the job may take to reach a final state (then it is cancelled,
             unless ``cancel_on_timeout`` is False).
+        cancel_on_timeout: Whether a job still running at ``timeout`` is cancelled.
         cache_results: Reuse the stored counts of a job with the same circuits (QPY digest),
             backend and shots instead of submitting (see :mod:`prefect_ibmq.flows.job`).
         service: A job service's or IBM Quantum Platform's credentials.
@@ -68,7 +73,16 @@ async def run_circuits(
         IBMQBackendValueError, CircuitInputError: On bad input, before anything is submitted.
 
     Examples:
-        >>> report = run_circuits([bell()], shots=1024)
+        Run a Bell pair from a flow and look at its counts:
+        ```python
+        from prefect import flow
+        from prefect_ibmq.circuits import bell
+        from prefect_ibmq.flows import run_circuits
+
+        @flow
+        def bell_counts():
+            return run_circuits([bell()], shots=1024).counts
+        ```
     """
     qcs = load_circuits(circuits)
     resolve_service(service).backend(backend_name).validate_circuits(qcs, shots=shots)
@@ -83,7 +97,7 @@ async def run_circuits(
     results = [result] if result is not None else []
     summary = job_summary_frame([record], results)
     summary["cached"] = job.cached
-    counts = counts_frame(results)
+    counts = job.counts()
     key = artifact_key("job", job_name or job_id)
     await publish_job_table(f"{key}-timings", summary)
     await publish_summary(f"{key}-summary", f"Job {job_id} on {backend_name}: {record.status.value}", summary,

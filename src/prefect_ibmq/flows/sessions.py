@@ -10,19 +10,20 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, Literal, cast
 
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from prefect_ibmq.blocks import IBMQuantumPlatformCredentials
 from prefect_ibmq.runtime.options import RuntimeOptions
-from prefect_ibmq.tasks import _RETRYING
+from prefect_ibmq.tasks import API_ERROR_RETRIES
 
 MODES = ("job", "batch", "session")
+Mode = Literal["job", "batch", "session"]
 
 
-@task(task_run_name="open-{mode}-{backend_name}", cache_policy=NO_CACHE, **_RETRYING)
+@task(task_run_name="open-{mode}-{backend_name}", cache_policy=NO_CACHE, **API_ERROR_RETRIES)
 def open_session(backend_name: str, mode: str, service: IBMQuantumPlatformCredentials) -> str | None:
     """Open a batch or session on the backend; its id (None when the platform opened none)."""
     session_id = service.get_client().open_session(backend_name, mode)
@@ -30,7 +31,7 @@ def open_session(backend_name: str, mode: str, service: IBMQuantumPlatformCreden
     return session_id
 
 
-@task(task_run_name="close-{session_id}", cache_policy=NO_CACHE, **_RETRYING)
+@task(task_run_name="close-{session_id}", cache_policy=NO_CACHE, **API_ERROR_RETRIES)
 def close_session(session_id: str, service: IBMQuantumPlatformCredentials) -> None:
     """Stop the batch or session accepting jobs (the jobs in it still run)."""
     service.get_client().close_session(session_id)
@@ -61,10 +62,10 @@ def execution_mode(service: Any, backend_name: str, mode: str | None, default: s
             )
         yield None
         return
-    mode = mode or default
-    session_id = open_session(backend_name, mode, service) if mode != "job" else None
+    chosen = cast(Mode, mode or default)  # one of MODES: checked above (default is the caller's)
+    session_id = open_session(backend_name, chosen, service) if chosen != "job" else None
     try:
-        yield RuntimeOptions(session_id=session_id, mode=mode if session_id else "job", **runtime)
+        yield RuntimeOptions(session_id=session_id, mode=chosen if session_id else "job", **runtime)
     finally:
         if session_id is not None:
             close_session(session_id, service)

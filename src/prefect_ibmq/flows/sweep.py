@@ -3,21 +3,21 @@
 The circuits are split into jobs of at most the backend's ``max_experiments``.
 Each job is tagged ``ibmq_jobset_<sweep_id>`` and named ``<sweep_id>_<index>_``
 (resubmissions of its failed experiments ``<sweep_id>_<index>_r<round>``), so a
-rerun with the same sweep id finds the jobs that exist and submits only the rest.
-At most ``max_jobs_in_flight`` jobs are between submission and fetched result;
-each job is an asyncio task of the flow that awaits one task run per remote
-operation: submit, wait, fetch. The flow is async (Prefect's async engine) and
-still callable from sync code (see :mod:`prefect_ibmq.syncable`).
+rerun with the same sweep id finds the jobs that exist and submits only the rest
+(see :mod:`prefect_ibmq.flows.jobset`). At most ``max_jobs_in_flight`` jobs are
+between submission and fetched result; each job is an asyncio task of the flow
+that awaits one task run per remote operation: submit, wait, fetch. With
+``cache_results`` every job is first looked up in Prefect's result storage, all
+at once (:func:`prefect_ibmq.flows.job.look_up_jobs`); a job found there makes no
+task run. The flow is async (Prefect's async engine) and still callable from
+sync code (see :mod:`prefect_ibmq.syncable`).
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import re
 import shutil
 import tempfile
-import uuid
 import weakref
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -28,50 +28,68 @@ import anyio
 import numpy as np
 import pandas as pd
 from prefect import get_run_logger
-from prefect.utilities.annotations import quote
 from qiskit import QuantumCircuit
 
-from prefect_ibmq.backend import IBMQService
 from prefect_ibmq.blocks import ServiceCredentials
 from prefect_ibmq.circuits import load_circuits
-from prefect_ibmq.flows.artifacts import Progress, artifact_key, publish_job_table, publish_pictures, publish_summary
+from prefect_ibmq.flows.artifacts import Progress, artifact_key
+from prefect_ibmq.flows.circuits_flow import circuits_flow
 from prefect_ibmq.flows.counts_file import CountsFile, counts_suffix, read_counts
-from prefect_ibmq.flows.job import JobStageError, run_job
-from prefect_ibmq.flows.outputs import write_frames
+from prefect_ibmq.flows.job import FinishedJob, JobStageError, look_up_jobs, run_job
+from prefect_ibmq.flows.jobset import (
+    Chunk,
+    SweepError,
+    check_at_least,
+    checked_sweep_id,
+    chunk_size,
+    existing_jobs,
+    first_round,
+    jobset_tag,
+)
 from prefect_ibmq.flows.sessions import execution_mode, runtime_arguments
-from prefect_ibmq.plots import render_pictures, write_pictures
+from prefect_ibmq.flows.sweep_outputs import SweepTables, publish_sweep
 from prefect_ibmq.services import resolve_service
-from prefect_ibmq.syncable import io_flow, io_task
 from prefect_ibmq.tables import counts_frame, job_summary_frame, time_per_step_frame
-from prefect_ibmq.wire import JOBSET_TAG_PREFIX, JobRecord
+from prefect_ibmq.wire import JobRecord
 
-_SWEEP_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,63}$")
-
-
-class SweepError(RuntimeError):
-    """Some jobs of a sweep could not be submitted, waited on or read; rerun with the same sweep id."""
+__all__ = ["SweepError", "SweepReport", "circuit_sweep"]
 
 
 @dataclass(frozen=True)
-class Chunk:
-    """The circuits of one job of the sweep: first submission (round 0) or a resubmission."""
+class JobOptions:
+    """What every job of a sweep is submitted and waited on with."""
 
-    index: int
-    round: int
-    circuit_indices: tuple[int, ...]
+    shots: int
+    #: The sweep's job-set tag first, then the caller's tags.
+    tags: list[str]
+    share_level: str | None
+    #: Seconds each job may take to reach a final state.
+    timeout: float | None
+    #: ``submit_job``'s ``runtime`` keyword (empty on a prefect-ibmq job service).
+    runtime: dict[str, Any]
+    service: ServiceCredentials | None
+    cache: bool
 
-    def job_name(self, sweep_id: str) -> str:
-        return f"{sweep_id}_{self.index}_" + (f"r{self.round}" if self.round else "")
+
+@dataclass(frozen=True)
+class _Plan:
+    """A checked sweep, before any job: its id, circuits, backend and chunks, and the jobs that exist."""
+
+    sweep_id: str
+    backend_name: str
+    circuits: list[QuantumCircuit]
+    chunks: list[Chunk]
+    size: int
+    existing: dict[str, JobRecord]
 
 
 @dataclass
 class SweepReport:
     """What ``circuit_sweep`` returns: its jobs, what this run submitted, the small tables, and where the counts are.
 
-    The counts are not held: ``counts`` reads them from ``counts_path`` each time it is
-    asked for (keep the frame in a variable to use it more than once). Without an
-    ``output_dir`` the file is a temporary one, deleted with the report; a pickled
-    report then carries the counts themselves.
+    The counts are not held until asked for: ``counts`` reads them from ``counts_path``
+    the first time and keeps them. Without an ``output_dir`` the file is a temporary
+    one, deleted with the report; a pickled report then carries the counts themselves.
     """
 
     sweep_id: str
@@ -90,9 +108,9 @@ class SweepReport:
     @property
     def counts(self) -> pd.DataFrame:
         """One row per circuit (its latest attempt) and outcome, sorted by circuit index and bitstring."""
-        if self._counts is not None:
-            return self._counts
-        return read_counts(self.counts_path, _empty_counts())
+        if self._counts is None:
+            self._counts = read_counts(self.counts_path, _empty_counts())
+        return self._counts
 
     def _delete_with_report(self, directory: Path) -> None:
         """Delete ``directory`` (the temporary counts file's) when this report is collected."""
@@ -110,7 +128,7 @@ class SweepReport:
                 f"reused={self.reused}, cached={self.cached}, failed_circuits={len(self.failed_circuits)})")
 
 
-@io_flow(name="circuit-sweep")
+@circuits_flow(name="circuit-sweep")
 async def circuit_sweep(
     circuits: list[Any] | str,
     backend_name: str = "aer_simulator",
@@ -131,6 +149,8 @@ async def circuit_sweep(
 
     Args:
         circuits: QuantumCircuits, OpenQASM 2/3 texts, or paths/globs of .qasm files.
+        backend_name: The backend every job runs on.
+        shots: Shots of every circuit.
         max_experiments_per_job: circuits per job (default and ceiling: the backend's max_experiments).
             The default pipelines as well as smaller jobs do: with ``max_jobs_in_flight`` jobs
             submitted at once, the first jobs run while the later ones are still being sent,
@@ -145,6 +165,8 @@ async def circuit_sweep(
             The counts are appended job by job as results arrive (``counts.parquet``, a row group per
             job, or ``counts.csv`` without pyarrow); without ``output_dir`` they go to a temporary
             file that lives as long as the report.
+        job_tags: Tags every job carries besides the sweep's ``ibmq_jobset_<sweep_id>``.
+        share_level: The jobs' share level (the service's default when None).
         cache_results: reuse the stored counts of a job with the same circuits (by QPY digest), backend
             and shots, from any earlier run or sweep id, instead of submitting it again (see
             :mod:`prefect_ibmq.flows.job`). Off by default: a sample is a sample.
@@ -161,118 +183,86 @@ async def circuit_sweep(
         ValueError, CircuitInputError, IBMQBackendValueError: On bad input, before anything is submitted.
 
     Examples:
-        >>> report = circuit_sweep(ghz_bell_set(100), sweep_id="nightly", output_dir="out")
+        Sweep 100 circuits from a flow of your own; a rerun with the same id resumes:
+        ```python
+        from prefect import flow
+        from prefect_ibmq.circuits import ghz_bell_set
+        from prefect_ibmq.flows import circuit_sweep
+
+        @flow
+        def nightly():
+            report = circuit_sweep(ghz_bell_set(100), sweep_id="nightly", output_dir="out")
+            return report.counts
+        ```
     """
     logger = get_run_logger()
-    sweep_id = _checked_sweep_id(sweep_id)
-    _check_at_least(1, max_jobs_in_flight=max_jobs_in_flight)
-    _check_at_least(0, resubmit_failed=resubmit_failed)
+    check_at_least(1, max_jobs_in_flight=max_jobs_in_flight)
+    check_at_least(0, resubmit_failed=resubmit_failed)
+    plan = _plan(circuits, backend_name, shots, max_experiments_per_job, sweep_id, service)
+    logger.info(
+        "Sweep %s: %d circuits in %d jobs of up to %d on %s (%d jobs already exist)",
+        plan.sweep_id, len(plan.circuits), len(plan.chunks), plan.size, backend_name, len(plan.existing),
+    )
+    temporary = None if output_dir else Path(tempfile.mkdtemp(prefix=f"prefect-ibmq-sweep-{plan.sweep_id}-"))
+    counts_file = CountsFile(Path(output_dir or temporary or ".") / f"counts.{counts_suffix()}", _empty_counts(),
+                             len(plan.circuits))
+    with execution_mode(service, backend_name, mode, default="batch") as runtime:
+        options = JobOptions(shots, [jobset_tag(plan.sweep_id), *(job_tags or [])], share_level, timeout,
+                             runtime_arguments(runtime), service, cache_results)
+        pipeline = _Pipeline(plan, max_jobs_in_flight, options, counts_file)
+        try:
+            progress = await pipeline.run(resubmit_failed)
+        finally:
+            counts_path = await anyio.to_thread.run_sync(counts_file.close)
+    return await _report(plan, pipeline, progress, counts_path, output_dir, temporary)
+
+
+def _plan(circuits: list[Any] | str, backend_name: str, shots: int, max_experiments_per_job: int | None,
+          sweep_id: str | None, service: ServiceCredentials | None) -> _Plan:
+    """Check everything and split the circuits into chunks, before any job is submitted."""
+    sweep_id = checked_sweep_id(sweep_id)
     qcs = load_circuits(circuits)
     svc = resolve_service(service)
     backend = svc.backend(backend_name)
     backend.validate_circuits(qcs, shots=shots)  # every circuit checked before any job is submitted
-    size = min(max_experiments_per_job or backend.max_circuits, backend.max_circuits)
-    _check_at_least(1, max_experiments_per_job=size)
-    tag = f"{JOBSET_TAG_PREFIX}_{sweep_id}"
-    existing = _existing_jobs(svc, tag)
-    chunks = [Chunk(i, 0, tuple(range(start, min(start + size, len(qcs))))) for i, start in
-              enumerate(range(0, len(qcs), size))]
-    logger.info(
-        "Sweep %s: %d circuits in %d jobs of up to %d on %s (%d jobs already exist)",
-        sweep_id, len(qcs), len(chunks), size, backend_name, len(existing),
-    )
-    temporary = None if output_dir else Path(tempfile.mkdtemp(prefix=f"prefect-ibmq-sweep-{sweep_id}-"))
-    counts_file = CountsFile(Path(output_dir or temporary) / f"counts.{counts_suffix()}", _empty_counts(), len(qcs))
-    progress = await Progress.create(artifact_key(sweep_id, "progress"), len(chunks), "jobs")
+    size = chunk_size(max_experiments_per_job, backend.max_circuits, "max_experiments_per_job")
+    return _Plan(sweep_id, backend_name, qcs, first_round(len(qcs), size), size,
+                 existing_jobs(svc, jobset_tag(sweep_id)))
 
-    async def on_finished(finished: int, planned: int) -> None:
-        percent = await progress.update(finished, planned)
-        logger.info("Sweep %s: %s %d/%d jobs done", sweep_id, _bar(percent), finished, planned)
 
-    with execution_mode(service, backend_name, mode, default="batch") as runtime:
-        common = dict(shots=shots, tags=[tag, *(job_tags or [])], share_level=share_level, timeout=timeout,
-                      cache=cache_results, runtime=runtime_arguments(runtime))
-        pipeline = _Pipeline(sweep_id, backend_name, qcs, existing, max_jobs_in_flight, common, service, counts_file)
-        try:
-            await pipeline.run(chunks, resubmit_failed, on_finished)
-        finally:
-            counts_path = await anyio.to_thread.run_sync(counts_file.close)
-
+async def _report(plan: _Plan, pipeline: _Pipeline, progress: Progress | None, counts_path: Path,
+                  output_dir: str | None, temporary: Path | None) -> SweepReport:
+    """Tabulate and publish the sweep; its report, or SweepError when some jobs did not finish."""
+    # By creation, not by when each result arrived: the same jobs make the same tables (and cached pictures).
+    pipeline.records.sort(key=lambda record: (record.creation_date, record.job_id))
     summary = job_summary_frame(pipeline.records)
     summary["success_count"] = pd.array(summary["job_id"].map(pipeline.success_counts), dtype="Int64")
     summary["cached"] = summary["job_id"].isin(pipeline.cached_job_ids)
-    timings = time_per_step_frame(pipeline.records)
-    failed = sorted(pipeline.failed_circuits)
-    outputs = await _publish(sweep_id, backend_name, output_dir, pipeline.failed_experiments(), timings, summary,
-                             cache_results)
+    tables = SweepTables(plan.sweep_id, plan.backend_name, time_per_step_frame(pipeline.records), summary,
+                         pipeline.failed_experiments())
+    outputs = await publish_sweep(tables, output_dir, pipeline.options.cache, progress, pipeline.planned)
     if output_dir:
         outputs = {"counts": counts_path, **outputs}
-    logger.info(
+    failed = sorted(pipeline.failed_circuits)
+    get_run_logger().info(
         "Sweep %s done: %d jobs (%d submitted now, %d reused, %d from the cache), %d circuits without a successful "
-        "result", sweep_id, len(pipeline.records), pipeline.submitted, pipeline.reused, len(pipeline.cached_job_ids),
-        len(failed),
+        "result", plan.sweep_id, len(pipeline.records), pipeline.submitted, pipeline.reused,
+        len(pipeline.cached_job_ids), len(failed),
     )
     if pipeline.errors:
         if temporary is not None:  # no report will own the temporary counts file
             shutil.rmtree(temporary, ignore_errors=True)
         raise SweepError(
-            f"sweep {sweep_id}: {len(pipeline.errors)} jobs did not finish ({'; '.join(pipeline.errors[:5])}); "
-            f"rerun with sweep_id={sweep_id!r} to pick up where this run stopped"
+            f"sweep {plan.sweep_id}: {len(pipeline.errors)} jobs did not finish ({'; '.join(pipeline.errors[:5])}); "
+            f"rerun with sweep_id={plan.sweep_id!r} to pick up where this run stopped"
         )
     report = SweepReport(
-        sweep_id, [r.job_id for r in pipeline.records], pipeline.submitted, pipeline.reused,
-        timings, summary, counts_path, failed, outputs, len(pipeline.cached_job_ids),
+        plan.sweep_id, [r.job_id for r in pipeline.records], pipeline.submitted, pipeline.reused,
+        tables.timings, summary, counts_path, failed, outputs, len(pipeline.cached_job_ids),
     )
     if temporary is not None:
         report._delete_with_report(temporary)
     return report
-
-
-async def _publish(sweep_id: str, backend_name: str, output_dir: str | None, failed: pd.DataFrame,
-                   timings: pd.DataFrame, summary: pd.DataFrame, cache: bool) -> dict[str, Path]:
-    """Write the timings and summary (and pictures) to ``output_dir``, publish them as artifacts; returns the files.
-
-    The pictures (~0.3 s of matplotlib) are drawn in a worker thread while the tables
-    are written and published, so their cost overlaps that I/O instead of adding to it;
-    with ``cache`` they are a cached task of their own (the same jobs make the same pictures).
-    """
-    if cache:
-        drawing = asyncio.ensure_future(draw_pictures(quote(timings), quote(summary), _frames_digest(timings, summary)))
-    else:
-        drawing = asyncio.ensure_future(anyio.to_thread.run_sync(render_pictures, timings, summary))
-    outputs = {}
-    if output_dir:
-        outputs = await anyio.to_thread.run_sync(
-            lambda: write_frames(Path(output_dir), timings=timings, summary=summary)
-        )
-    await asyncio.gather(  # two Prefect API calls at once
-        publish_job_table(artifact_key(sweep_id, "timings"), summary),
-        publish_summary(artifact_key(sweep_id, "summary"), f"Sweep {sweep_id} on {backend_name}", summary, failed),
-    )
-    try:  # pictures are a view of the tables above: a plotting error must not lose the sweep
-        pictures = await drawing
-        paths = write_pictures(Path(output_dir), pictures) if output_dir else {}
-        outputs.update(paths)
-        await publish_pictures(artifact_key(sweep_id, "pictures"),
-                               f"Sweep {sweep_id}: job timeline and step durations", pictures, paths)
-    except Exception:
-        get_run_logger().warning("Sweep %s: could not draw or publish the pictures", sweep_id, exc_info=True)
-    return outputs
-
-
-def _frames_digest(timings: pd.DataFrame, summary: pd.DataFrame) -> str:
-    """A digest of what the pictures show: the jobs' step times, and queue and run time per backend."""
-    digest = hashlib.sha256()
-    for frame in (timings.drop(columns=["tags"], errors="ignore"), summary[["backend", "queue_s", "run_s"]]):
-        digest.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
-    return digest.hexdigest()
-
-
-@io_task(task_run_name="draw-pictures", persist_result=True,
-         cache_key_fn=lambda context, parameters: f"prefect-ibmq-pictures-{parameters['digest']}")
-async def draw_pictures(timings: pd.DataFrame, summary: pd.DataFrame, digest: str) -> dict[str, bytes]:
-    """The sweep's pictures as PNG bytes, stored by Prefect under ``digest`` (see ``_frames_digest``)."""
-    return await anyio.to_thread.run_sync(render_pictures, timings, summary)
 
 
 class _Pipeline:
@@ -281,13 +271,12 @@ class _Pipeline:
     Each chunk is one asyncio task of the flow's event loop that awaits its three
     task runs in turn; a semaphore keeps ``limit`` of them between submission and
     fetched result. No polling and no threads: the loop wakes when a task run ends.
+    With ``options.cache``, the chunks are first looked up in the result cache
+    together; a chunk found there is tabulated at once, with no task run.
     """
 
-    def __init__(self, sweep_id: str, backend_name: str, circuits: list[QuantumCircuit],
-                 existing: dict[str, JobRecord], limit: int, common: dict[str, Any],
-                 service: ServiceCredentials | None, counts_file: CountsFile) -> None:
-        self.sweep_id, self.backend_name, self.circuits = sweep_id, backend_name, circuits
-        self.existing, self.common, self.service = existing, common, service
+    def __init__(self, plan: _Plan, limit: int, options: JobOptions, counts_file: CountsFile) -> None:
+        self.plan, self.options = plan, options
         self.slots = asyncio.Semaphore(limit)
         self.records: list[JobRecord] = []
         # Each result is tabulated and written as it arrives, then dropped: counts are never all held.
@@ -299,65 +288,120 @@ class _Pipeline:
         self.failed_circuits: set[int] = set()
         self.submitted = self.reused = 0
         self.cached_job_ids: set[str] = set()
+        self.planned = len(plan.chunks)
+        # chunk index -> its circuits' digest, for the chunks looked up in the cache and not found.
+        self.digests: dict[int, str] = {}
 
-    async def run(self, chunks: list[Chunk], rounds: int,
-                  on_finished: Callable[[int, int], Awaitable[None]]) -> None:
-        """Run every chunk (and the resubmissions of failed experiments); ``on_finished`` hears of each job."""
-        done, planned = 0, len(chunks)
+    async def run(self, rounds: int) -> Progress | None:
+        """Run every chunk (and up to ``rounds`` resubmissions of failed experiments).
+
+        Returns:
+            The progress artifact, or None when every job came from the cache (none was made).
+        """
+        pending = await self._take_cached(self.plan.chunks)
+        if not pending:
+            return None
+        # Created while the first jobs are submitted, not before (a Prefect API call each way).
+        creating = asyncio.ensure_future(Progress.create(
+            artifact_key(self.plan.sweep_id, "progress"), self.planned, "jobs", done=self.planned - len(pending)))
+
+        async def on_finished(finished: int, planned: int) -> None:
+            percent = await (await asyncio.shield(creating)).update(finished, planned)
+            get_run_logger().info("Sweep %s: %s %d/%d jobs done", self.plan.sweep_id, _bar(percent), finished, planned)
+
+        try:
+            await self._run_chunks(pending, rounds, self.planned - len(pending), on_finished)
+        finally:
+            progress = await creating
+        return progress
+
+    async def _take_cached(self, chunks: list[Chunk]) -> list[Chunk]:
+        """Tabulate the chunks whose jobs are in the cache; returns the others."""
+        if not self.options.cache:
+            return chunks
+        looked_up = [chunk for chunk in chunks if chunk.job_name(self.plan.sweep_id) not in self.plan.existing]
+        found = await look_up_jobs([self._circuits_of(chunk) for chunk in looked_up], self.plan.backend_name,
+                                   self.options.shots, self.options.service)
+        for chunk, (digest, job) in zip(looked_up, found, strict=True):
+            if job is None:
+                self.digests[chunk.index] = digest
+            else:
+                self._tabulate_job(chunk, job, existing=None)
+        taken = {chunk.index for chunk, (_, job) in zip(looked_up, found, strict=True) if job is not None}
+        return [chunk for chunk in chunks if chunk.index not in taken]
+
+    async def _run_chunks(self, chunks: list[Chunk], rounds: int, done: int,
+                          on_finished: Callable[[int, int], Awaitable[None]]) -> None:
+        """Run ``chunks`` and the resubmissions of their failed experiments; ``on_finished`` hears of each job."""
         async with asyncio.TaskGroup() as group:
 
             async def run_chunk(chunk: Chunk) -> None:
-                nonlocal done, planned
+                nonlocal done
                 async with self.slots:
-                    retry = await self._stages(chunk)
+                    without_result = await self._circuits_without_result(chunk)
                 done += 1
-                self.failed_circuits.difference_update(chunk.circuit_indices)
-                self.failed_circuits.update(retry)
-                if retry and chunk.round < rounds:
-                    planned += 1
-                    group.create_task(run_chunk(Chunk(chunk.index, chunk.round + 1, retry)))
-                await on_finished(done, planned)
+                if without_result and chunk.round < rounds:
+                    self.planned += 1
+                    group.create_task(run_chunk(chunk.retried(without_result)))
+                await on_finished(done, self.planned)
 
             for chunk in chunks:
                 group.create_task(run_chunk(chunk))
 
-    async def _stages(self, chunk: Chunk) -> tuple[int, ...]:
-        """Submit (unless the job exists), wait, fetch; returns the chunk's circuits without a result."""
-        name = chunk.job_name(self.sweep_id)
-        existing = self.existing.get(name)
+    async def _circuits_without_result(self, chunk: Chunk) -> tuple[int, ...]:
+        """Submit the chunk's job (unless it exists), wait, fetch, tabulate; the circuits left without a result."""
+        name = chunk.job_name(self.plan.sweep_id)
+        existing = self.plan.existing.get(name)
         if existing is not None:
             self.reused += 1
+        options = self.options
         try:
             job = await run_job(
-                [self.circuits[i] for i in chunk.circuit_indices], self.backend_name, self.common["shots"],
-                cache=self.common["cache"], existing=existing, timeout=self.common["timeout"], service=self.service,
-                job_name=name, job_tags=self.common["tags"], share_level=self.common["share_level"],
-                header={"sweep_id": self.sweep_id, "circuit_indices": list(chunk.circuit_indices)},
+                self._circuits_of(chunk), self.plan.backend_name, options.shots, cache=options.cache,
+                existing=existing, digest=self.digests.get(chunk.index) if chunk.round == 0 else None,
+                timeout=options.timeout, service=options.service, job_name=name, job_tags=options.tags,
+                share_level=options.share_level,
+                header={"sweep_id": self.plan.sweep_id, "circuit_indices": list(chunk.circuit_indices)},
                 # The same key on a rerun too: a submit that reached the service before a crash is not repeated.
-                idempotency_key=f"sweep-{self.sweep_id}-{name}", **self.common["runtime"],
+                idempotency_key=f"sweep-{self.plan.sweep_id}-{name}", **options.runtime,
             )
         except JobStageError as exc:
             if existing is None and exc.stage in ("wait", "fetch"):
                 self.submitted += 1
             self.errors.append(f"{name}: {exc}")
             get_run_logger().error("Job %s: %s", name, exc)
+            self._mark_failed(chunk.circuit_indices)
             return chunk.circuit_indices
+        return self._tabulate_job(chunk, job, existing)
+
+    def _tabulate_job(self, chunk: Chunk, job: FinishedJob, existing: JobRecord | None) -> tuple[int, ...]:
+        """Count the job and append its counts; returns the chunk's circuits without a successful result."""
         if job.cached:
             self.cached_job_ids.add(job.record.job_id)
         elif existing is None:
             self.submitted += 1
         self.records.append(job.record)
-        if job.result is None:
+        if not job.has_result:
+            self._mark_failed(chunk.circuit_indices)
             return chunk.circuit_indices
-        self.counts_file.append(_tabulate(counts_frame([job.result]), chunk.circuit_indices, chunk.round))
-        succeeded = [experiment.success for experiment in job.result.results]
+        self.counts_file.append(_tabulate(job.counts(), chunk.circuit_indices, chunk.round))
+        succeeded = job.successes
         self.success_counts[job.record.job_id] = sum(succeeded)
         for experiment, (index, ok) in enumerate(zip(chunk.circuit_indices, succeeded, strict=False)):
             if ok:
                 self.failures.pop(index, None)
             else:
-                self.failures[index] = (job.record.job_id, experiment, self.circuits[index].name)
-        return tuple(i for i, ok in zip(chunk.circuit_indices, succeeded, strict=False) if not ok)
+                self.failures[index] = (job.record.job_id, experiment, self.plan.circuits[index].name)
+        without_result = tuple(i for i, ok in zip(chunk.circuit_indices, succeeded, strict=False) if not ok)
+        self.failed_circuits.difference_update(chunk.circuit_indices)
+        self._mark_failed(without_result)
+        return without_result
+
+    def _mark_failed(self, circuit_indices: tuple[int, ...]) -> None:
+        self.failed_circuits.update(circuit_indices)
+
+    def _circuits_of(self, chunk: Chunk) -> list[QuantumCircuit]:
+        return [self.plan.circuits[i] for i in chunk.circuit_indices]
 
     def failed_experiments(self) -> pd.DataFrame:
         """The experiments whose circuit's latest attempt failed: job_id, experiment, circuit (by circuit index)."""
@@ -368,43 +412,14 @@ class _Pipeline:
 def _tabulate(counts: pd.DataFrame, circuit_indices: tuple[int, ...], round_: int) -> pd.DataFrame:
     """A job's counts, keyed by each circuit's index in the sweep and the attempt's round."""
     indices = np.asarray(circuit_indices, dtype=int)[counts["experiment"].to_numpy(dtype=int)]
-    counts.insert(0, "circuit_index", pd.array(indices, dtype="Int64"))
-    counts.insert(1, "round", pd.array(np.full(len(counts), round_), dtype="Int64"))
-    return counts
+    keys = pd.DataFrame({"circuit_index": pd.array(indices, dtype="Int64"),
+                         "round": pd.array(np.full(len(counts), round_), dtype="Int64")}, index=counts.index)
+    return pd.concat([keys, counts], axis=1)
 
 
 def _empty_counts() -> pd.DataFrame:
     """A sweep's counts columns and dtypes, without rows."""
     return _tabulate(counts_frame([]), (), 0)
-
-
-def _existing_jobs(service: IBMQService, tag: str) -> dict[str, JobRecord]:
-    """The sweep's jobs already on the service, by name (the newest when a name repeats)."""
-    found: dict[str, JobRecord] = {}
-    skip, page = 0, 500
-    while True:
-        jobs = service.jobs(limit=page, skip=skip, job_tags=[tag])
-        for job in jobs:  # newest first: keep the first seen of each name
-            found.setdefault(job.record.name or job.job_id(), job.record)
-        if len(jobs) < page:
-            return found
-        skip += page
-
-
-def _checked_sweep_id(sweep_id: str | None) -> str:
-    if sweep_id is None:
-        return uuid.uuid4().hex[:12]
-    if not isinstance(sweep_id, str) or not _SWEEP_ID.match(sweep_id):
-        raise ValueError(
-            f"sweep_id {sweep_id!r} is not valid: use 1-64 letters, digits and dashes, starting with a letter or digit"
-        )
-    return sweep_id
-
-
-def _check_at_least(minimum: int, **values: int) -> None:
-    for name, value in values.items():
-        if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-            raise ValueError(f"{name} must be an integer >= {minimum}, not {value!r}")
 
 
 def _bar(percent: float, width: int = 24) -> str:
