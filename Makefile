@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml requirements.lock
 run: $(STAMP)
 	$(PY) flows/ghz_bell_sweep.py
 
-test: $(STAMP)
+test: $(STAMP) lint
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 # Style, imports, likely bugs and docstrings of public names (ruff), then types (mypy); config in pyproject.toml.
