@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import pandas as pd
 import pytest
 from prefect.exceptions import ParameterTypeError
@@ -52,13 +54,17 @@ def test_run_circuits_tabulates_and_publishes(credentials):
     assert f"wait-{report.job_id}" in names and f"fetch-{report.job_id}" in names
 
 
-def test_sweep_is_a_job_set_and_a_rerun_submits_nothing(credentials, tmp_path):
+def test_sweep_is_a_job_set_and_a_rerun_submits_nothing(credentials, tmp_path, caplog):
     service = credentials.get_client()
     circuits = ghz_bell_set(12)
     kwargs = dict(max_experiments_per_job=4, sweep_id="rerun-check", shots=128, service=credentials)
 
-    state = circuit_sweep(circuits, output_dir=str(tmp_path), return_state=True, **kwargs)
+    with caplog.at_level(logging.INFO):
+        state = circuit_sweep(circuits, output_dir=str(tmp_path), return_state=True, **kwargs)
     first = state.result()
+    # Progress lines in the order jobs finished: 1/3, 2/3, 3/3 (jobs finish concurrently).
+    done = [m.split()[-3] for m in caplog.messages if m.startswith("Sweep rerun-check:") and "jobs done" in m]
+    assert done == ["1/3", "2/3", "3/3"]
     jobs = jobs_tagged(service, "ibmq_jobset_rerun-check")
     assert first.submitted == 3 and first.reused == 0
     assert sorted(job.name() for job in jobs) == ["rerun-check_0_", "rerun-check_1_", "rerun-check_2_"]

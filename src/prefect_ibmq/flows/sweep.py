@@ -306,8 +306,11 @@ class _Pipeline:
             artifact_key(self.plan.sweep_id, "progress"), self.planned, "jobs", done=self.planned - len(pending)))
 
         async def on_finished(finished: int, planned: int) -> None:
-            percent = await (await asyncio.shield(creating)).update(finished, planned)
+            # Logged before awaiting the artifact: jobs finish concurrently, and a call that waited
+            # for the artifact's creation would log its 1/4 after a later call's 3/4.
+            percent = 100.0 * min(finished, planned) / max(planned, 1)
             get_run_logger().info("Sweep %s: %s %d/%d jobs done", self.plan.sweep_id, _bar(percent), finished, planned)
+            await (await asyncio.shield(creating)).update(finished, planned)
 
         try:
             await self._run_chunks(pending, rounds, self.planned - len(pending), on_finished)
