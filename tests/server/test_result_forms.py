@@ -11,7 +11,7 @@ from qiskit.result import Result
 
 from prefect_ibmq.circuits import bell, ghz
 from prefect_ibmq.server.aerrun import make_aer, simulate
-from prefect_ibmq.server.executor import encode_result, result_text
+from prefect_ibmq.server.stored_results import encode_result, result_text
 from prefect_ibmq.wire import COLUMNAR_MARKER, COLUMNAR_VERSION, columnar_result, legacy_result
 
 #: Keys whose values are measured times (or memory estimates): they differ between two runs of anything.

@@ -22,7 +22,6 @@ the chunk of a worker that died.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import threading
@@ -33,18 +32,13 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from qiskit import QuantumCircuit
 
+from prefect_ibmq.wire import ApiJobStatus as S
 from prefect_ibmq.wire import (
-    COLUMNAR_MARKER,
-    COLUMNAR_VERSION,
     JobError,
     JobRecord,
-    ResultFormat,
     circuits_to_qpy,
-    columnar_result,
-    legacy_result,
     qpy_to_circuits,
 )
-from prefect_ibmq.wire import ApiJobStatus as S
 
 from .aerrun import JobQpy
 from .config import BackendSpec
@@ -62,6 +56,7 @@ from .simulators import (
     ThreadRunner,
 )
 from .store import Store
+from .stored_results import encode_result
 
 if TYPE_CHECKING:  # distributed is imported only with simulation="dask"
     from .dasksim import DaskCall, DaskSimulators
@@ -77,38 +72,6 @@ T = TypeVar("T")
 #: Chunks of one job in flight in the process pool: the next is queued while one runs,
 #: so a single job keeps every pool process busy and none waits on the worker thread.
 POOL_LOOKAHEAD = 2
-
-
-def encode_result(result: dict[str, Any]) -> str:
-    """A job's result as the JSON text the store keeps: its experiments as columns (see ``wire.columnar_result``)."""
-    return json.dumps(columnar_result(result), default=_jsonable, separators=(",", ":"))
-
-
-#: How a stored result in the columnar form begins (:func:`encode_result` puts the marker first).
-_COLUMNAR_START = json.dumps({COLUMNAR_MARKER: COLUMNAR_VERSION}, separators=(",", ":"))[:-1]
-
-
-def result_text(stored: str, form: ResultFormat) -> str:
-    """A stored result (columnar, or legacy when stored by an older server) as JSON text in ``form``."""
-    columnar = stored.startswith(_COLUMNAR_START)
-    if columnar == (form == "columnar"):
-        return stored  # as stored: no decode and re-encode of a large result
-    data = json.loads(stored)
-    converted = columnar_result(data) if form == "columnar" else legacy_result(data)
-    return json.dumps(converted, separators=(",", ":"))
-
-
-def _jsonable(value: Any) -> Any:
-    """Numpy scalars/arrays, complex numbers and qiskit objects in aer's output."""
-    if isinstance(value, complex):
-        return [value.real, value.imag]
-    if hasattr(value, "tolist"):
-        return value.tolist()
-    if hasattr(value, "data") and hasattr(value.data, "tolist"):  # e.g. Statevector
-        return value.data.tolist()
-    if hasattr(value, "to_dict"):
-        return value.to_dict()
-    return str(value)
 
 
 class Executor:

@@ -41,7 +41,7 @@ from .auth import can_see, is_owner
 from .checks import check_submission
 from .config import ServerConfig
 from .errors import ApiError, not_found
-from .executor import BEFORE_VALIDATION, Executor, result_text
+from .executor import BEFORE_VALIDATION, Executor
 from .filters import JobFilter
 from .notify import ReplicaListener, StatusNotifier
 from .queue import FairshareQueue
@@ -49,6 +49,7 @@ from .replicas import Replica, new_replica_id
 from .rows import NewJob
 from .simulators import build_simulators
 from .store import CHANNEL, Store
+from .stored_results import result_text
 
 logger = logging.getLogger("prefect_ibmq.server.service")
 S = ApiJobStatus

@@ -1,0 +1,46 @@
+"""How the server keeps a job's result and serves it: columnar JSON text, legacy on request.
+
+The store keeps each result as the JSON of ``wire.columnar_result`` (its experiments as
+columns, ~150 bytes per 2-5 qubit experiment against ~820 as legacy dicts). A reader
+asks for a form (``GET /v1/jobs/{id}/result?format=columnar``); the stored text is
+sent as it is when the forms match, so a large result is not decoded and encoded again.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from prefect_ibmq.wire import COLUMNAR_MARKER, COLUMNAR_VERSION, ResultFormat, columnar_result, legacy_result
+
+
+def encode_result(result: dict[str, Any]) -> str:
+    """A job's result as the JSON text the store keeps: its experiments as columns (see ``wire.columnar_result``)."""
+    return json.dumps(columnar_result(result), default=_jsonable, separators=(",", ":"))
+
+
+#: How a stored result in the columnar form begins (:func:`encode_result` puts the marker first).
+_COLUMNAR_START = json.dumps({COLUMNAR_MARKER: COLUMNAR_VERSION}, separators=(",", ":"))[:-1]
+
+
+def result_text(stored: str, form: ResultFormat) -> str:
+    """A stored result (columnar, or legacy when stored by an older server) as JSON text in ``form``."""
+    columnar = stored.startswith(_COLUMNAR_START)
+    if columnar == (form == "columnar"):
+        return stored  # as stored: no decode and re-encode of a large result
+    data = json.loads(stored)
+    converted = columnar_result(data) if form == "columnar" else legacy_result(data)
+    return json.dumps(converted, separators=(",", ":"))
+
+
+def _jsonable(value: Any) -> Any:
+    """Numpy scalars/arrays, complex numbers and qiskit objects in aer's output."""
+    if isinstance(value, complex):
+        return [value.real, value.imag]
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    if hasattr(value, "data") and hasattr(value.data, "tolist"):  # e.g. Statevector
+        return value.data.tolist()
+    if hasattr(value, "to_dict"):
+        return value.to_dict()
+    return str(value)
