@@ -50,13 +50,13 @@ from .simpool import SimulatorPool, SimulatorProcessDied
 from .simulators import (
     ChunkCall,
     ChunkRunner,
-    InvalidJob,
     Simulator,
     SimulatorCrashed,
     ThreadRunner,
 )
 from .store import Store
 from .stored_results import encode_result
+from .validation import InvalidJob
 
 if TYPE_CHECKING:  # distributed is imported only with simulation="dask"
     from .dasksim import DaskCall, DaskSimulators
