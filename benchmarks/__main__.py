@@ -8,7 +8,8 @@ seconds when it is absent).
 Figures: 1 sweep (1b sweep_large, 100,000 circuits, only with BENCH_LARGE=1), 2 completion,
 3 requests_per_job, 4 tables, 5 load, 6 memory, 7 fixed_cost, 8 timeouts, 9 caching,
 10 dask_simulation, 11 replicas.
-``python -m benchmarks sweep tables`` runs only those.
+``python -m benchmarks sweep tables`` runs only those and replaces their rows in results.json (the
+others are kept; "seconds" is then that run's).
 """
 
 from __future__ import annotations
@@ -52,9 +53,18 @@ def main(argv: list[str]) -> int:
     print(f"\nall figures took {total:.0f} s")
     out = Path(__file__).with_name("results.json")
     out.write_text(json.dumps({"machine": platform.platform(), "cpus": os.cpu_count(),
-                               "seconds": round(total, 1), "figures": figures}, indent=2))
+                               "seconds": round(total, 1), "figures": _merged(out, chosen, figures)}, indent=2))
     print(f"written: {out}")
     return 0
+
+
+def _merged(out: Path, chosen: list[str], figures: list[dict]) -> list[dict]:
+    """``figures`` in place of the chosen modules' rows of ``out``: running one figure keeps the others."""
+    if not out.exists():
+        return figures
+    kept = [f for f in json.loads(out.read_text()).get("figures", []) if f.get("module") not in chosen]
+    order = {name: index for index, name in enumerate(FIGURE_MODULES)}
+    return sorted(kept + figures, key=lambda f: order.get(f.get("module", ""), len(order)))
 
 
 if __name__ == "__main__":
