@@ -80,6 +80,12 @@ async def publish_summary(key: str, title: str, summary: pd.DataFrame, failed: p
     return await acreate_markdown_artifact(summary_markdown(title, summary, failed), key=key, description=title)
 
 
+def percent_done(done: int, total: int) -> float:
+    """``done`` of ``total`` as a percentage, at most 100 (a total of 0 counts as 1)."""
+    total = max(total, 1)
+    return 100.0 * min(done, total) / total
+
+
 class Progress:
     """A progress artifact that follows finished work.
 
@@ -98,14 +104,14 @@ class Progress:
     @classmethod
     async def create(cls, key: str, total: int, what: str, min_interval: float = 1.0, done: int = 0) -> Progress:
         """A new progress artifact at ``done`` of ``total``."""
-        percent = 100.0 * min(done, max(total, 1)) / max(total, 1)
+        percent = percent_done(done, total)
         artifact_id = await acreate_progress_artifact(percent, key=key, description=f"{done} of {total} {what} done")
         return cls(artifact_id, total, what, min_interval)
 
     async def update(self, done: int, total: int | None = None) -> float:
         """Record ``done`` of ``total`` (the total may grow, e.g. with resubmissions); returns the percentage."""
         self.total = max(total or self.total, 1)
-        percent = 100.0 * min(done, self.total) / self.total
+        percent = percent_done(done, self.total)
         description = f"{done} of {self.total} {self.what} done"
         if done >= self.total or time.monotonic() - self._sent_at >= self.min_interval:
             self._sent_at = time.monotonic()

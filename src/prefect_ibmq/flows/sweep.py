@@ -32,7 +32,7 @@ from qiskit import QuantumCircuit
 
 from prefect_ibmq.blocks import ServiceCredentials
 from prefect_ibmq.circuits import load_circuits
-from prefect_ibmq.flows.artifacts import Progress, artifact_key
+from prefect_ibmq.flows.artifacts import Progress, artifact_key, percent_done
 from prefect_ibmq.flows.circuits_flow import circuits_flow
 from prefect_ibmq.flows.counts_file import CountsFile, counts_suffix, read_counts
 from prefect_ibmq.flows.job import FinishedJob, JobStageError, look_up_jobs, run_job
@@ -308,7 +308,7 @@ class _Pipeline:
         async def on_finished(finished: int, planned: int) -> None:
             # Logged before awaiting the artifact: jobs finish concurrently, and a call that waited
             # for the artifact's creation would log its 1/4 after a later call's 3/4.
-            percent = 100.0 * min(finished, planned) / max(planned, 1)
+            percent = percent_done(finished, planned)
             get_run_logger().info("Sweep %s: %s %d/%d jobs done", self.plan.sweep_id, _bar(percent), finished, planned)
             await (await asyncio.shield(creating)).update(finished, planned)
 
