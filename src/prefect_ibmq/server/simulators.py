@@ -239,7 +239,6 @@ class Simulator:
         return RunOutcome(result=result, failed=failed, total=total)
 
 
-
 def _run_options(options: RunOptions, start: int) -> dict[str, Any]:
     """The aer options of the chunk from circuit ``start`` on (each chunk its own seed)."""
     run_options: dict[str, Any] = {"shots": options.shots, "memory": options.memory}
