@@ -92,7 +92,6 @@ _STEP_CODES = _Codes(_CODE)
 _FINAL_CODES = sorted(_CODE[status.value] for status in FINAL_STATUSES)
 
 
-
 def time_per_step_frame(jobs: Iterable[Any]) -> pd.DataFrame:
     """One row per job and step: when the job entered the step and how long it stayed.
 
