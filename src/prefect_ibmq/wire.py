@@ -284,6 +284,10 @@ class JobRecord(BaseModel):
 
 #: Values of the status long-poll's ``until`` query parameter.
 StatusUntil = Literal["change", "final"]
+#: Why a status answer came when it did: ``immediate`` (the first read answered it: no ``wait``,
+#: a final job, or a status that already differed), ``notified`` (a change notification woke the
+#: wait), ``deadline`` (``wait`` ran out; the status read then is what it says, final or not).
+WakeReason = Literal["immediate", "notified", "deadline"]
 
 
 class JobStatusResponse(BaseModel):
@@ -301,6 +305,9 @@ class JobStatusResponse(BaseModel):
     error: JobError | None = None
     #: True when the long-poll ended because nothing changed within ``wait``.
     timed_out: bool = False
+    #: What ended the wait (see ``WakeReason``): a job that finished while a waiter was parked
+    #: answers ``notified``; ``deadline`` with a final status means no notification came.
+    wake_reason: WakeReason = "immediate"
     #: The whole job record when ``status`` is final (None before): spares the client a ``GET /v1/jobs/{id}``.
     record: JobRecord | None = None
 

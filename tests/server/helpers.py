@@ -6,6 +6,8 @@ test starts itself); nothing of the server is imported except to start one.
 
 from __future__ import annotations
 
+import time
+
 import requests
 
 from prefect_ibmq.circuits import bell
@@ -65,3 +67,12 @@ class Api:
             self.request("POST", f"/jobs/{job_id}/cancel")
 
 
+
+
+def parked_long_polls(api: Api, at_least: int, limit_s: float = 30.0) -> int:
+    """Wait until the server counts ``at_least`` status requests parked in a long-poll (``GET /v1/stats``)."""
+    deadline = time.monotonic() + limit_s
+    while (parked := api.get("/stats").json()["long_polls_waiting"]) < at_least:
+        assert time.monotonic() < deadline, f"only {parked} of {at_least} long-polls parked after {limit_s} s"
+        time.sleep(0.02)  # a look at the server's state, again until it holds
+    return parked

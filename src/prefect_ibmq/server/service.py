@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import binascii
-import contextlib
 import logging
 import re
 import secrets
@@ -32,6 +31,7 @@ from prefect_ibmq.wire import (
     ResultFormat,
     StatusUntil,
     TagsUpdate,
+    WakeReason,
     base64_to_qpy_bytes,
     qpy_bytes_to_base64,
     qpy_to_circuits,
@@ -384,11 +384,13 @@ class JobService:
             loop = asyncio.get_running_loop()
             deadline = loop.time() + wait
             baseline = known
+            reason: WakeReason = "immediate"
             while True:
                 event.clear()
                 snapshot = await run_in_threadpool(self.status, job_id)
                 if snapshot is None:
                     raise not_found(f"job {job_id!r}")
+                snapshot.wake_reason = reason
                 if wait <= 0 or snapshot.status.is_final:
                     return snapshot  # a final job can never change again: waiting would only cost time
                 if until == "change":
@@ -401,9 +403,13 @@ class JobService:
                 remaining = deadline - loop.time()
                 if remaining <= 0 or self.notifier.closed:
                     snapshot.timed_out = True
+                    snapshot.wake_reason = "deadline"
                     return snapshot
-                with contextlib.suppress(TimeoutError):
+                try:
                     await asyncio.wait_for(event.wait(), remaining)
+                    reason = "notified"
+                except TimeoutError:
+                    reason = "deadline"
         finally:
             self.notifier.unsubscribe(job_id, event)
 
