@@ -11,12 +11,13 @@ from qiskit.providers import JobStatus
 from prefect_ibmq import IBMQJobFailureError
 from prefect_ibmq.circuits import bell
 from prefect_ibmq.exceptions import IBMQJobResultConsumedError
+from tests.helpers import flaky_failed
 
 
 @pytest.fixture(scope="module")
 def failed_job(service):
     """A flaky job with 40 experiments; the suite's flaky backend is seeded, so under this
-    name the same 10 of them fail in every run (see tests/helpers.py)."""
+    name the same ones fail in every run (``tests.helpers.flaky_failed``)."""
     job = service.backend("flaky_simulator").run([bell(f"e{i}") for i in range(40)], shots=8,
                                                  job_name="partial-40")
     job.wait_for_final_state(timeout=60)
@@ -42,7 +43,9 @@ def test_partial_result_only_failed_experiments_raise(failed_job):
     assert len(outcomes) == 40
     failed = [name for name, ok in outcomes.items() if not ok]
     succeeded = [name for name, ok in outcomes.items() if ok]
-    assert len(failed) == 10 and len(succeeded) == 30
+    expected = [f"e{i}" for i in flaky_failed("partial-40", 40)]
+    assert 0 < len(expected) < 40  # the seed gives a job with failed and good experiments alike
+    assert failed == expected and len(succeeded) == 40 - len(expected)
     assert sum(result.get_counts(succeeded[0]).values()) == 8
     with pytest.raises(QiskitError):
         result.get_counts(failed[0])

@@ -8,6 +8,7 @@ from qiskit.providers import JobStatus
 from prefect_ibmq import IBMQJobInvalidStateError, IBMQJobTimeoutError, QueueInfo
 from prefect_ibmq.circuits import bell
 from tests.client.helpers import wait_for_status
+from tests.helpers import HOLD_EXPERIMENTS
 
 
 def slow_job(slow, experiments: int, name: str = "slow"):
@@ -35,14 +36,21 @@ def test_wait_for_final_state_calls_back_on_changes(slow):
 
 
 def test_wait_with_interval_calls_back_every_interval(slow):
-    job = slow_job(slow, 3, "interval")
+    # Minutes of work: it runs until the callback has heard RUNNING three times and cancels it.
+    job = slow_job(slow, HOLD_EXPERIMENTS, "interval")
     statuses = []
-    job.wait_for_final_state(
-        timeout=60, wait=0.2, callback=lambda _id, status, _job, queue_info: statuses.append(status)
-    )
-    assert job.done()
-    # 1.5 s of running with a 0.2 s interval: RUNNING is reported repeatedly.
-    assert statuses.count(JobStatus.RUNNING) >= 2
+
+    def report(_id, status, _job, queue_info) -> None:
+        statuses.append(status)
+        if statuses.count(JobStatus.RUNNING) == 3:
+            assert job.cancel() is True
+
+    job.wait_for_final_state(timeout=60, wait=0.2, callback=report)
+    assert job.cancelled()
+    # With an interval the callback is called at every poll, not only on a change: the same
+    # status is reported again and again (without `wait`, never twice in a row).
+    assert statuses.count(JobStatus.RUNNING) == 3
+    assert statuses[-3:] == [JobStatus.RUNNING] * 3
 
 
 def test_wait_times_out_with_ibmq_job_timeout_error(slow):

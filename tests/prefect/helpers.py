@@ -12,6 +12,8 @@ from prefect.client.schemas.filters import (
     FlowRunFilterId,
 )
 
+from tests.helpers import flaky_failed
+
 
 def artifacts_of(flow_run_id: UUID) -> dict[str, object]:
     """The flow run's artifacts by key (latest version of each)."""
@@ -36,3 +38,23 @@ def state_names(task_run_id: UUID) -> list[str]:
     with get_client(sync_client=True) as client:
         states = client.read_task_run_states(task_run_id)
     return [state.name for state in sorted(states, key=lambda state: state.timestamp)]
+
+
+def flaky_resubmissions(sweep_id: str, n_circuits: int, per_job: int, rounds: int) -> tuple[list[str], int]:
+    """A sweep on the suite's flaky backend: the names of its resubmitted jobs and the circuits still failed.
+
+    Derived from the backend's draws (``tests.helpers.flaky_failed``): job ``<sweep>_<i>_`` of
+    round 0, then ``<sweep>_<i>_r<round>`` with the experiments that failed in the round before,
+    for at most ``rounds`` rounds.
+    """
+    names: list[str] = []
+    still_failed = 0
+    for index, start in enumerate(range(0, n_circuits, per_job)):
+        failing = len(flaky_failed(f"{sweep_id}_{index}_", min(per_job, n_circuits - start)))
+        for round_ in range(1, rounds + 1):
+            if not failing:
+                break
+            names.append(f"{sweep_id}_{index}_r{round_}")
+            failing = len(flaky_failed(names[-1], failing))
+        still_failed += failing
+    return sorted(names), still_failed

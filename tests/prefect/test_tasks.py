@@ -24,6 +24,7 @@ from prefect_ibmq.tasks import (
 )
 from prefect_ibmq.wire import ApiJobStatus
 from tests.faultproxy import FaultProxy, Rule
+from tests.helpers import HOLD_EXPERIMENTS, HeldWorkers
 from tests.prefect.helpers import state_names, task_runs
 
 
@@ -74,7 +75,9 @@ def test_wait_timeout_cancels_the_job_unless_told_not_to(credentials, recorded_e
 
     @flow
     def wait_briefly(cancel_on_timeout: bool) -> str:
-        job_id = submit_job([ghz(3)] * 8, backend_name="slow_simulator", shots=16, service=credentials)
+        # HOLD_EXPERIMENTS on slow_simulator: minutes of work, still running however slow the machine
+        # (the one left running is cancelled below).
+        job_id = submit_job([ghz(3)] * HOLD_EXPERIMENTS, backend_name="slow_simulator", shots=16, service=credentials)
         state = wait_for_final_state(job_id, timeout=0.5, cancel_on_timeout=cancel_on_timeout,
                                      service=credentials, return_state=True)
         assert state.is_failed()
@@ -91,11 +94,14 @@ def test_wait_timeout_cancels_the_job_unless_told_not_to(credentials, recorded_e
     assert job.cancel()
 
 
-def test_status_tags_name_cancel_and_fetch_tasks(credentials, recorded_events):
+def test_status_tags_name_cancel_and_fetch_tasks(job_server, alice_token, credentials, recorded_events):
+    hold = HeldWorkers(job_server.url, alice_token, job_server.config.workers)
+
     @flow
     def manage() -> dict:
-        # Four experiments on slow_simulator (~2 s): the job is still running when the wait starts,
-        # even when the three task runs before it are slow (a busy Prefect server, 2 shared cores).
+        # The job waits QUEUED behind the held workers through the three tasks before the wait, and the
+        # wait starts before it runs: the workers are freed once the wait is parked in its long-poll.
+        # Four experiments on slow_simulator (~2 s), so the wait hears RUNNING on the way.
         job_id = submit_job([bell()] * 4, backend_name="slow_simulator", shots=16, job_tags=["a", "b"],
                             service=credentials)
         out = {
@@ -104,14 +110,20 @@ def test_status_tags_name_cancel_and_fetch_tasks(credentials, recorded_events):
                                     removal_tags=["z"], service=credentials),
             "name": update_job_name(job_id, "renamed", service=credentials),
         }
+        hold.release_once_parked()
         record = wait_for_final_state(job_id, service=credentials)
         out["final"] = record.status
         out["result"] = fetch_result(job_id, service=credentials)
         out["cancel_finished"] = cancel_job(job_id, service=credentials)
         return out
 
-    out = manage()
-    assert out["status"] in (JobStatus.INITIALIZING, JobStatus.VALIDATING, JobStatus.QUEUED, JobStatus.RUNNING)
+    try:
+        hold.hold()
+        out = manage()
+    finally:
+        hold.close()
+    # Not running yet (the workers were held): still being validated, or queued.
+    assert out["status"] in (JobStatus.INITIALIZING, JobStatus.VALIDATING, JobStatus.QUEUED)
     assert sorted(out["tags"]) == ["x", "y"]
     assert out["name"] == "renamed"
     assert out["final"] is ApiJobStatus.COMPLETED

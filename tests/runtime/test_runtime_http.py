@@ -143,14 +143,17 @@ def test_bad_input_answers_ibm_errors_and_stores_nothing(runtime_server):
     with pytest.raises(SessionClosed):
         store.create_job(late)
     short = alice.call("POST", "/sessions", json.dumps({"mode": "dedicated", "backend": "aer_simulator", "max_ttl": 1}))
-    time.sleep(1.2)  # past its max_ttl
+    short_session = f"/sessions/{short.json()['id']}"
+    deadline = time.monotonic() + 60
+    while alice.call("GET", short_session).json()["state"] != "closed":  # until its max_ttl of 1 s has passed
+        assert time.monotonic() < deadline, "a session with max_ttl=1 still open after 60 s"
+        time.sleep(0.05)  # polling the session's state
     _ibm_error(
         alice.call("POST", "/jobs", _sampler_body(_bell(), session_id=short.json()["id"])),
         409,
         "session_closed",
         "max_ttl",
     )
-    assert alice.call("GET", f"/sessions/{short.json()['id']}").json()["state"] == "closed"
     _ibm_error(
         alice.call("POST", "/sessions", json.dumps({"mode": "weekly", "backend": "aer_simulator"})),
         400,

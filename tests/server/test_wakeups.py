@@ -17,6 +17,7 @@ def test_a_parked_waiter_is_woken_by_its_job_finishing_not_by_its_deadline(job_s
     pool = ThreadPoolExecutor(2)
     with workers_held(job_server.url, tokens["alice"], job_server.config.workers):
         job_id = alice.submit()["job_id"]
+        assert alice.wait_for(job_id, {"QUEUED"})["status"] == "QUEUED"  # validated, then queued behind the held
         now = alice.status(job_id)
         assert now["status"] == "QUEUED" and now["wake_reason"] == "immediate" and now["timed_out"] is False
         nothing = alice.status(job_id, wait=0.2, known="QUEUED")
@@ -39,9 +40,10 @@ def test_a_cancel_frees_its_worker_for_the_next_job(job_server, alice, tokens):
     # The session's server simulates in its default pool of processes.
     assert job_server.config.simulation == "processes"
     workers = job_server.config.workers
-    with workers_held(job_server.url, tokens["alice"], workers) as held:
+    with workers_held(job_server.url, tokens["alice"], workers) as hold:
+        held = hold.ids
         job_id = alice.submit()["job_id"]
-        assert alice.status(job_id)["status"] == "QUEUED"
+        assert alice.wait_for(job_id, {"QUEUED"})["status"] == "QUEUED"
         cancelled = alice.request("POST", f"/jobs/{held[0]}/cancel")
         assert cancelled.status_code == 200 and cancelled.json()["status"] == "CANCELLED"
         # The freed worker runs the queued job while the other holding jobs still run (each has

@@ -195,7 +195,7 @@ class Simulator:
         keys the flaky draws of a seeded backend (``BackendSpec.seed``).
         """
         spec = self.spec
-        collector = _Collector(spec, job, options.shots, random.Random(_draw_seed(job_id, job_name, spec.seed)))
+        collector = _Collector(spec, job, options.shots, flaky_failures(spec, job_id, job_name, job.count))
         one_by_one = spec.experiment_delay_s > 0 or spec.failure_probability > 0
         chunk = 1 if one_by_one else CHUNK
         starts = iter(range(0, job.count, chunk))
@@ -250,11 +250,11 @@ def _run_options(options: RunOptions, start: int) -> dict[str, Any]:
 class _Collector:
     """A job's chunks as they come back: headers where aer left them out, the flaky backend's failure draws."""
 
-    def __init__(self, spec: BackendSpec, job: JobQpy, shots: int, rng: random.Random) -> None:
+    def __init__(self, spec: BackendSpec, job: JobQpy, shots: int, failing: list[bool]) -> None:
         self._spec = spec
         self._job = job
         self._shots = shots
-        self._rng = rng
+        self._failing = failing
         self._circuits: list[QuantumCircuit] | None = None
 
     def _headers(self, start: int, end: int) -> list[dict[str, Any]]:
@@ -278,8 +278,8 @@ class _Collector:
             for experiment, header in zip(experiments, self._headers(start, end), strict=False):
                 experiment.setdefault("header", header)
         out_list = []
-        for experiment in experiments:
-            if spec.failure_probability and self._rng.random() < spec.failure_probability:
+        for index, experiment in enumerate(experiments, start):
+            if self._failing[index]:
                 experiment = _failed(
                     experiment["header"], self._shots,
                     f"ERROR: experiment failed on {spec.name} (simulated hardware fault)",
@@ -291,6 +291,18 @@ class _Collector:
 def build_simulators(specs: Iterable[BackendSpec]) -> dict[str, Simulator]:
     """One :class:`Simulator` per configured backend, by name."""
     return {spec.name: Simulator(spec) for spec in specs}
+
+
+def flaky_failures(spec: BackendSpec, job_id: str, job_name: str | None, count: int) -> list[bool]:
+    """Which of a job's ``count`` experiments the backend fails (all False unless it is flaky).
+
+    One draw per experiment, in order, from the job's draw seed: a seeded backend fails
+    the same experiments of every job of one name, which tests derive from here.
+    """
+    if not spec.failure_probability:
+        return [False] * count
+    rng = random.Random(_draw_seed(job_id, job_name, spec.seed))
+    return [rng.random() < spec.failure_probability for _ in range(count)]
 
 
 def _draw_seed(job_id: str, job_name: str | None, seed: int | None) -> int:
