@@ -9,6 +9,10 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+import requests
+from qiskit import QuantumCircuit
+from qiskit_ibm_runtime import RuntimeEncoder
+
 from prefect_ibmq.server import BackendSpec, JobServer, ServerConfig
 from prefect_ibmq.server.runtime.crn import instance_crn
 from tests.helpers import TOKENS
@@ -65,3 +69,50 @@ def run_child(args: list[str], tmp_path: Path) -> ClientRun:
         refused_hosts=[line.split(" ", 1)[1] for line in lines if line.startswith("refused ")],
         requests=[line.split(" ", 1)[1] for line in lines if line.startswith("request ")],
     )
+
+
+GRANT = "urn:ibm:params:oauth:grant-type:apikey"
+
+
+def isa_bell(qubits: int = 2) -> QuantumCircuit:
+    """A Bell pair in IBM's basis (rz, sx, cx), so the server runs it as sent."""
+    circuit = QuantumCircuit(qubits, 2)
+    circuit.rz(1.5707963267948966, 0)
+    circuit.sx(0)
+    circuit.rz(1.5707963267948966, 0)
+    circuit.cx(0, 1)
+    circuit.measure([0, 1], [0, 1])
+    return circuit
+
+
+def sampler_body(circuit: QuantumCircuit, backend: str = "aer_simulator", shots: int = 100, **extra) -> str:
+    """A ``POST /api/v1/jobs`` body of one sampler PUB, encoded with the stock client's RuntimeEncoder."""
+    params = {"pubs": [(circuit, None, shots)], "options": {}, "version": 2, "support_qiskit": True}
+    return json.dumps({"program_id": "sampler", "backend": backend, "params": params, **extra}, cls=RuntimeEncoder)
+
+
+class Runtime:
+    """Raw HTTP to the runtime API as one identity (the JWT from POST /identity/token)."""
+
+    def __init__(self, url: str, user: str) -> None:
+        token, identity = TOKENS[user]
+        answer = requests.post(f"{url}/identity/token", data={"grant_type": GRANT, "apikey": token}, timeout=10)
+        answer.raise_for_status()
+        self.url = url + "/api/v1"
+        self.headers = {
+            "Authorization": f"Bearer {answer.json()['access_token']}",
+            "Service-CRN": instance_crn(identity),
+        }
+
+    def call(self, method: str, path: str, body: str | None = None, **kwargs) -> requests.Response:
+        headers = dict(self.headers, **({"Content-Type": "application/json"} if body is not None else {}))
+        return requests.request(method, self.url + path, data=body, headers=headers, timeout=30, **kwargs)
+
+
+def ibm_error(response: requests.Response, status: int, code: str, *words: str) -> None:
+    """The response is IBM's error body: ``status``, one error of ``code`` whose message has ``words``."""
+    assert response.status_code == status, (response.status_code, response.text)
+    errors = response.json()["errors"]
+    assert len(errors) == 1 and errors[0]["code"] == code, errors
+    for word in words:
+        assert word in errors[0]["message"], (word, errors[0]["message"])

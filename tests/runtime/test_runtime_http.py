@@ -1,4 +1,4 @@
-"""The runtime API at the HTTP level: IBM's error shape, nothing stored on bad input, restarts.
+"""The runtime API at the HTTP level: IBM's error shape, nothing stored on bad input, tenancy, restarts.
 
 The stock client checks most input before sending it, so bad input is sent here as raw
 requests (encoded with the client's own RuntimeEncoder where the body must be valid).
@@ -11,7 +11,6 @@ import time
 
 import pytest
 import requests
-from qiskit import QuantumCircuit
 from qiskit_ibm_runtime import RuntimeDecoder, RuntimeEncoder
 
 from prefect_ibmq.runtime.local import local_instance
@@ -20,51 +19,8 @@ from prefect_ibmq.server.rows import NewJob
 from prefect_ibmq.server.runtime.crn import instance_crn
 from prefect_ibmq.server.store import SessionClosed
 from prefect_ibmq.wire import ApiJobStatus, RunOptions
-from tests.helpers import TOKENS
-from tests.runtime.helpers import runtime_config
-
-GRANT = "urn:ibm:params:oauth:grant-type:apikey"
-
-
-def _bell(qubits: int = 2) -> QuantumCircuit:
-    circuit = QuantumCircuit(qubits, 2)
-    circuit.rz(1.5707963267948966, 0)
-    circuit.sx(0)
-    circuit.rz(1.5707963267948966, 0)
-    circuit.cx(0, 1)
-    circuit.measure([0, 1], [0, 1])
-    return circuit
-
-
-def _sampler_body(circuit: QuantumCircuit, backend: str = "aer_simulator", shots: int = 100, **extra) -> str:
-    params = {"pubs": [(circuit, None, shots)], "options": {}, "version": 2, "support_qiskit": True}
-    return json.dumps({"program_id": "sampler", "backend": backend, "params": params, **extra}, cls=RuntimeEncoder)
-
-
-class Runtime:
-    """Raw HTTP to the runtime API as one identity (the JWT from POST /identity/token)."""
-
-    def __init__(self, url: str, user: str) -> None:
-        token, identity = TOKENS[user]
-        answer = requests.post(f"{url}/identity/token", data={"grant_type": GRANT, "apikey": token}, timeout=10)
-        answer.raise_for_status()
-        self.url = url + "/api/v1"
-        self.headers = {
-            "Authorization": f"Bearer {answer.json()['access_token']}",
-            "Service-CRN": instance_crn(identity),
-        }
-
-    def call(self, method: str, path: str, body: str | None = None, **kwargs) -> requests.Response:
-        headers = dict(self.headers, **({"Content-Type": "application/json"} if body is not None else {}))
-        return requests.request(method, self.url + path, data=body, headers=headers, timeout=30, **kwargs)
-
-
-def _ibm_error(response: requests.Response, status: int, code: str, *words: str) -> None:
-    assert response.status_code == status, (response.status_code, response.text)
-    errors = response.json()["errors"]
-    assert len(errors) == 1 and errors[0]["code"] == code, errors
-    for word in words:
-        assert word in errors[0]["message"], (word, errors[0]["message"])
+from tests.helpers import TOKENS, workers_held
+from tests.runtime.helpers import GRANT, Runtime, ibm_error, isa_bell, runtime_config, sampler_body
 
 
 def test_bad_input_answers_ibm_errors_and_stores_nothing(runtime_server):
@@ -78,27 +34,27 @@ def test_bad_input_answers_ibm_errors_and_stores_nothing(runtime_server):
         local_instance(url, "nope-secret")
     assert "nope-secret" not in str(refused.value)
     bad_key = requests.post(f"{url}/identity/token", data={"grant_type": GRANT, "apikey": "nope"}, timeout=10)
-    _ibm_error(bad_key, 400, "BXNIM0415E", "API key could not be found")
+    ibm_error(bad_key, 400, "BXNIM0415E", "API key could not be found")
     assert "nope" not in bad_key.text
-    _ibm_error(
+    ibm_error(
         requests.post(f"{url}/identity/token", data={"grant_type": "password"}, timeout=10),
         400,
         "unsupported_grant_type",
         "'password'",
     )
-    _ibm_error(requests.get(f"{url}/api/v1/backends", timeout=10), 401, "unauthorized", "missing")
+    ibm_error(requests.get(f"{url}/api/v1/backends", timeout=10), 401, "unauthorized", "missing")
     forged = dict(alice.headers, Authorization=alice.headers["Authorization"][:-4] + "AAAA")
-    _ibm_error(requests.get(f"{url}/api/v1/backends", headers=forged, timeout=10), 401, "unauthorized", "invalid")
+    ibm_error(requests.get(f"{url}/api/v1/backends", headers=forged, timeout=10), 401, "unauthorized", "invalid")
     other = dict(alice.headers, **{"Service-CRN": instance_crn(TOKENS["dave"][1])})
-    _ibm_error(requests.get(f"{url}/api/v1/backends", headers=other, timeout=10), 403, "forbidden", "no access")
+    ibm_error(requests.get(f"{url}/api/v1/backends", headers=other, timeout=10), 403, "forbidden", "no access")
 
-    good = _sampler_body(_bell())
+    good = sampler_body(isa_bell())
     tagged_type = good.replace('"__type__": "QuantumCircuit"', '"__type__": "settings"', 1)
     cases = [
-        (_sampler_body(_bell()).replace('"sampler"', '"executor"'), 400, "invalid_program", "'executor'", "sampler"),
-        (_sampler_body(_bell(), backend="ibm_nowhere"), 400, "invalid_backend", "ibm_nowhere", "aer_simulator"),
-        (_sampler_body(_bell(6)), 400, "invalid_params", "6 qubits"),
-        (_sampler_body(_bell(), shots=10**9), 400, "invalid_params", "shots=1000000000"),
+        (sampler_body(isa_bell()).replace('"sampler"', '"executor"'), 400, "invalid_program", "'executor'", "sampler"),
+        (sampler_body(isa_bell(), backend="ibm_nowhere"), 400, "invalid_backend", "ibm_nowhere", "aer_simulator"),
+        (sampler_body(isa_bell(6)), 400, "invalid_params", "6 qubits"),
+        (sampler_body(isa_bell(), shots=10**9), 400, "invalid_params", "shots=1000000000"),
         (tagged_type, 400, "invalid_params", "'settings'"),
         (good.replace('"__value__": "', '"__value__": "!!', 1), 400, "invalid_params", "malformed QuantumCircuit"),
         ('{"program_id": "sampler", "backend": "aer_simulator"}', 400, "invalid_request", "params"),
@@ -108,22 +64,22 @@ def test_bad_input_answers_ibm_errors_and_stores_nothing(runtime_server):
             "invalid_params",
             "non-empty",
         ),
-        (_sampler_body(_bell(), session_id="no-such-session"), 404, "not_found", "no-such-session"),
-        (_sampler_body(_bell(), tags=[1, 2]), 400, "invalid_request", "tags"),
+        (sampler_body(isa_bell(), session_id="no-such-session"), 404, "not_found", "no-such-session"),
+        (sampler_body(isa_bell(), tags=[1, 2]), 400, "invalid_request", "tags"),
         ("{not json", 400, "invalid_request", "JSON"),
     ]
     estimator = json.dumps(
-        {"program_id": "estimator", "backend": "aer_simulator", "params": {"pubs": [[_bell()]], "version": 2}},
+        {"program_id": "estimator", "backend": "aer_simulator", "params": {"pubs": [[isa_bell()]], "version": 2}},
         cls=RuntimeEncoder,
     )
     cases.append((estimator, 400, "invalid_params", "observables"))
     for body, status, code, *words in cases:
-        _ibm_error(alice.call("POST", "/jobs", body), status, code, *words)
+        ibm_error(alice.call("POST", "/jobs", body), status, code, *words)
 
     session = alice.call("POST", "/sessions", json.dumps({"mode": "batch", "backend": "aer_simulator"})).json()
     assert alice.call("PATCH", f"/sessions/{session['id']}", json.dumps({"accepting_jobs": False})).status_code == 204
-    _ibm_error(
-        alice.call("POST", "/jobs", _sampler_body(_bell(), session_id=session["id"])),
+    ibm_error(
+        alice.call("POST", "/jobs", sampler_body(isa_bell(), session_id=session["id"])),
         409,
         "session_closed",
         session["id"],
@@ -148,13 +104,13 @@ def test_bad_input_answers_ibm_errors_and_stores_nothing(runtime_server):
     while alice.call("GET", short_session).json()["state"] != "closed":  # until its max_ttl of 1 s has passed
         assert time.monotonic() < deadline, "a session with max_ttl=1 still open after 60 s"
         time.sleep(0.05)  # polling the session's state
-    _ibm_error(
-        alice.call("POST", "/jobs", _sampler_body(_bell(), session_id=short.json()["id"])),
+    ibm_error(
+        alice.call("POST", "/jobs", sampler_body(isa_bell(), session_id=short.json()["id"])),
         409,
         "session_closed",
         "max_ttl",
     )
-    _ibm_error(
+    ibm_error(
         alice.call("POST", "/sessions", json.dumps({"mode": "weekly", "backend": "aer_simulator"})),
         400,
         "invalid_request",
@@ -164,21 +120,21 @@ def test_bad_input_answers_ibm_errors_and_stores_nothing(runtime_server):
     assert len(store.jobs_in(list(ApiJobStatus))) == jobs_before
     assert alice.call("GET", "/jobs", params={"tags": "never"}).json()["count"] == 0
 
-    _ibm_error(alice.call("GET", "/jobs/0123abcd"), 404, "not_found", "0123abcd")
-    _ibm_error(alice.call("GET", "/jobs", params={"created_after": "yesterday"}), 400, "invalid_request", "yesterday")
-    _ibm_error(alice.call("GET", "/nothing/here"), 404, "not_found", "/api/v1/nothing/here")
-    _ibm_error(alice.call("GET", "/backends/ibm_nowhere/configuration"), 404, "not_found", "ibm_nowhere")
+    ibm_error(alice.call("GET", "/jobs/0123abcd"), 404, "not_found", "0123abcd")
+    ibm_error(alice.call("GET", "/jobs", params={"created_after": "yesterday"}), 400, "invalid_request", "yesterday")
+    ibm_error(alice.call("GET", "/nothing/here"), 404, "not_found", "/api/v1/nothing/here")
+    ibm_error(alice.call("GET", "/backends/ibm_nowhere/configuration"), 404, "not_found", "ibm_nowhere")
     # /v1 keeps its own error body.
     v1 = requests.get(f"{url}/v1/jobs/0123abcd", headers={"Authorization": f"Bearer {TOKENS['alice'][0]}"}, timeout=10)
     assert v1.status_code == 404 and v1.json()["code"] == "NOT_FOUND"
 
     # A job of alice: invisible to dave (another instance), tags replaced only by her.
-    created = alice.call("POST", "/jobs", _sampler_body(_bell(), shots=10, tags=["mine"])).json()
+    created = alice.call("POST", "/jobs", sampler_body(isa_bell(), shots=10, tags=["mine"])).json()
     dave = Runtime(url, "dave")
-    _ibm_error(dave.call("GET", f"/jobs/{created['id']}"), 404, "not_found")
+    ibm_error(dave.call("GET", f"/jobs/{created['id']}"), 404, "not_found")
     assert alice.call("PUT", f"/jobs/{created['id']}/tags", json.dumps({"tags": ["a", "b"]})).status_code == 204
     assert alice.call("GET", f"/jobs/{created['id']}").json()["tags"] == ["a", "b"]
-    _ibm_error(
+    ibm_error(
         alice.call("PUT", f"/jobs/{created['id']}/tags", json.dumps({"tags": "a"})), 400, "invalid_request", "tags"
     )
 
@@ -188,8 +144,8 @@ def test_runtime_jobs_survive_a_restart(tmp_path):
     config = runtime_config(tmp_path / "data", workers=1)
     with JobServer(config) as server:
         alice = Runtime(server.url, "alice")
-        blocker = alice.call("POST", "/jobs", _sampler_body(_bell(), backend="slow_simulator", shots=10)).json()
-        waiting = alice.call("POST", "/jobs", _sampler_body(_bell(), backend="slow_simulator", shots=50)).json()
+        blocker = alice.call("POST", "/jobs", sampler_body(isa_bell(), backend="slow_simulator", shots=10)).json()
+        waiting = alice.call("POST", "/jobs", sampler_body(isa_bell(), backend="slow_simulator", shots=50)).json()
         assert alice.call("GET", f"/jobs/{waiting['id']}").json()["state"]["status"] == "Queued"
     config = runtime_config(tmp_path / "data", workers=1)
     with JobServer(config) as server:
@@ -210,3 +166,102 @@ def test_runtime_jobs_survive_a_restart(tmp_path):
         record = server.service.store.get_job(waiting["id"])
         assert record is not None and record.program_id == "sampler" and record.kind == "runtime-sampler"
         assert "RUNNING" in record.time_per_step
+
+
+# --- tenancy: another instance sees and touches nothing of alice's ------------------------------------------
+#
+# Every endpoint that names a job or a session is asked by bob (same hub and group, another
+# project: another instance) and dave (another hub), for a job of alice that is still queued
+# (held behind busy workers, so a cancel would have something to cancel) and again once it
+# has finished (so results and metrics exist). Each answers 404, as for an unknown id, and
+# alice's job and session are as they were; listings leave them out whatever the filters.
+
+OTHERS = ("bob", "dave")
+
+
+def _job_calls(job_id: str) -> list[tuple[str, str, str | None]]:
+    """Every call on one job: method, path, body."""
+    return [
+        ("GET", f"/jobs/{job_id}", None),
+        ("GET", f"/jobs/{job_id}/results", None),
+        ("GET", f"/jobs/{job_id}/metrics", None),
+        ("GET", f"/jobs/{job_id}/logs", None),
+        ("PUT", f"/jobs/{job_id}/tags", json.dumps({"tags": ["taken"]})),
+        ("POST", f"/jobs/{job_id}/cancel", None),
+        ("DELETE", f"/jobs/{job_id}", None),
+    ]
+
+
+def _session_calls(session_id: str) -> list[tuple[str, str, str | None]]:
+    """Every call on one session, and a job submitted into it."""
+    return [
+        ("GET", f"/sessions/{session_id}", None),
+        ("PATCH", f"/sessions/{session_id}", json.dumps({"accepting_jobs": False})),
+        ("DELETE", f"/sessions/{session_id}/close", None),
+        ("POST", "/jobs", sampler_body(isa_bell(), session_id=session_id)),
+    ]
+
+
+def _refused_everywhere(url: str, calls: list[tuple[str, str, str | None]], job_id: str, session_id: str) -> None:
+    """Bob and dave get 404 on every call, and listings without alice's job."""
+    for user in OTHERS:
+        other = Runtime(url, user)
+        for method, path, body in calls:
+            ibm_error(other.call(method, path, body), 404, "not_found")
+        listed = [
+            other.call("GET", "/jobs", params={"limit": 100}),
+            other.call("GET", "/jobs", params={"session_id": session_id}),
+            other.call("GET", "/jobs", params={"tags": "alice-only"}),
+            other.call("GET", "/jobs", params={"backend": "aer_simulator", "pending": "true"}),
+        ]
+        for answer in listed:
+            assert answer.status_code == 200, answer.text
+            assert job_id not in [job["id"] for job in answer.json()["jobs"]], (user, answer.json())
+        assert listed[1].json()["count"] == listed[2].json()["count"] == 0
+
+
+def _state(alice: Runtime, job_id: str) -> str:
+    return alice.call("GET", f"/jobs/{job_id}").json()["state"]["status"]
+
+
+@pytest.fixture
+def alice_job(runtime_server):
+    """alice's session and a job of hers in it, QUEUED behind held workers until the test releases them."""
+    alice = Runtime(runtime_server.url, "alice")
+    session = alice.call("POST", "/sessions", json.dumps({"mode": "batch", "backend": "aer_simulator"})).json()
+    with workers_held(runtime_server.url, TOKENS["alice"][0], runtime_server.config.workers) as hold:
+        created = alice.call(
+            "POST", "/jobs", sampler_body(isa_bell(), shots=10, tags=["alice-only"], session_id=session["id"])
+        )
+        assert created.status_code == 200, created.text
+        yield alice, created.json()["id"], session["id"], hold
+
+
+def test_another_instance_can_neither_see_nor_touch_a_job_or_session(runtime_server, alice_job):
+    alice, job_id, session_id, hold = alice_job
+    calls = _job_calls(job_id) + _session_calls(session_id)
+    # Queued: a cancel, a delete or a close would have had an effect.
+    assert _state(alice, job_id) == "Queued"
+    _refused_everywhere(runtime_server.url, calls, job_id, session_id)
+    assert _state(alice, job_id) == "Queued"
+    mine = alice.call("GET", f"/jobs/{job_id}").json()
+    assert mine["tags"] == ["alice-only"]
+    assert alice.call("GET", f"/sessions/{session_id}").json()["accepting_jobs"] is True
+    assert job_id in [job["id"] for job in alice.call("GET", "/jobs", params={"session_id": session_id}).json()["jobs"]]
+
+    hold.release()
+    deadline = time.monotonic() + 60
+    while (state := _state(alice, job_id)) not in ("Completed", "Failed", "Cancelled"):
+        assert time.monotonic() < deadline, state
+        time.sleep(0.05)  # polling the job's state
+    assert state == "Completed"
+    # Finished: results, metrics and logs exist now, and are still alice's alone.
+    _refused_everywhere(runtime_server.url, calls, job_id, session_id)
+    for path in (f"/jobs/{job_id}/results", f"/jobs/{job_id}/metrics", f"/jobs/{job_id}/logs"):
+        assert alice.call("GET", path).status_code == 200, path
+    # A token used with another instance's CRN is refused before anything is looked up.
+    dave = Runtime(runtime_server.url, "dave")
+    dave.headers["Service-CRN"] = alice.headers["Service-CRN"]
+    for method, path, body in calls:
+        ibm_error(dave.call(method, path, body), 403, "forbidden")
+    assert alice.call("DELETE", f"/sessions/{session_id}/close").status_code == 204
