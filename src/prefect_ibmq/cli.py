@@ -19,7 +19,6 @@ from typing import Any, NoReturn
 from prefect_ibmq.cli_jobs import add_jobs_parser, run_jobs_command
 
 DEFAULT_PORT = 8765
-DEFAULT_DATA_DIR = Path.home() / ".prefect-ibmq" / "server"
 
 
 class _Parser(argparse.ArgumentParser):
@@ -37,7 +36,8 @@ def _parser() -> argparse.ArgumentParser:
     server.add_argument("--host", default=None, help="address to bind (default 127.0.0.1)")
     server.add_argument("--port", type=int, default=None, help=f"port to listen on (default {DEFAULT_PORT})")
     server.add_argument("--data-dir", type=Path, default=None,
-                        help=f"the server's files and SQLite store unless --store-url (default {DEFAULT_DATA_DIR})")
+                        help="the server's files and SQLite store unless --store-url (default: $PREFECT_IBMQ_DATA_DIR, "
+                        "else ~/.prefect-ibmq, the embedded default's, so both see the same jobs)")
     server.add_argument("--config", type=Path, default=None, help="a .toml or .json ServerConfig file")
     server.add_argument(
         "--store-url", default=None,
@@ -60,6 +60,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def _config(args: argparse.Namespace) -> Any:
     # Imported here so `prefect-ibmq --help` stays fast (qiskit is slow to import).
+    from prefect_ibmq.backend.local import resolve_data_dir
     from prefect_ibmq.server import ServerConfig
     from prefect_ibmq.server.config import LOCAL_IDENTITY
 
@@ -80,12 +81,12 @@ def _config(args: argparse.Namespace) -> Any:
     settings = {k: v for k, v in overrides.items() if v is not None}
     settings.setdefault("host", "127.0.0.1")
     settings.setdefault("port", DEFAULT_PORT)
-    data_dir = settings.pop("data_dir", DEFAULT_DATA_DIR)
+    data_dir = settings.pop("data_dir", None) or resolve_data_dir()
+    config = ServerConfig.default(data_dir, **settings)
     if args.token:
-        return ServerConfig(
-            data_dir=data_dir, tokens={args.token: LOCAL_IDENTITY}, prestart_simulators=True, **settings
-        )
-    return ServerConfig.default(data_dir, **settings)
+        # Beside the data dir's own token, which IBMQService.local() uses to find this server.
+        config.tokens[args.token] = LOCAL_IDENTITY
+    return config
 
 
 def serve(args: argparse.Namespace) -> int:

@@ -57,3 +57,11 @@ def test_ghz_bell_set_cycles_shapes_with_unique_names():
     assert len({c.name for c in circuits}) == 9
     with pytest.raises(ValueError, match="at least 1 qubit"):
         ghz(0)
+
+
+def test_the_circuits_folder_the_readme_names_loads_its_bell_and_ghz_files():
+    # circuits/*.qasm ship with the project: a flow run from the UI can be given ["circuits/*.qasm"].
+    root = Path(__file__).parents[2]
+    loaded = load_circuits([str(root / "circuits" / "*.qasm")])
+    assert [c.name for c in loaded] == ["bell", "ghz_3", "ghz_4", "ghz_5"]
+    assert all(same_circuit(expected, c) for expected, c in zip([bell(), ghz(3), ghz(4), ghz(5)], loaded, strict=True))
