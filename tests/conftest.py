@@ -10,6 +10,11 @@ import os
 import pytest
 
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # pytest-xdist's workers are given COLUMNS=80 and LINES=24; without them the command-line
+    # programs the tests start (rich tables) format as under a plain pytest run.
+    os.environ.pop("COLUMNS", None)
+    os.environ.pop("LINES", None)
 
 from prefect_ibmq.server import JobServer  # noqa: E402
 from tests.helpers import TOKENS, server_config  # noqa: E402
