@@ -20,8 +20,11 @@ $(STAMP): pyproject.toml requirements.lock
 run: $(STAMP)
 	$(PY) flows/ghz_bell_sweep.py
 
+# Two pytest-xdist workers, each with its own session servers (Prefect's, the job server, PostgreSQL);
+# a test file stays on one worker, so its module-scoped servers start once. PYTEST_WORKERS=0: one process.
+PYTEST_WORKERS ?= 2
 test: $(STAMP) lint
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 # Style, imports, likely bugs and docstrings of public names (ruff), then types (mypy); config in pyproject.toml.
 lint: $(STAMP)

@@ -47,7 +47,8 @@ def prefect_harness():
 def pg_cluster():
     """A PostgreSQL cluster for the session (initdb in a temporary folder, removed at the end).
 
-    Missing PostgreSQL fails the PostgreSQL cases with the install command; nothing is skipped.
+    Debian's PostgreSQL when installed, else the pgserver wheel's (tests/pgcluster.py): the
+    PostgreSQL cases always run. Should neither be there, they fail saying so; none is skipped.
     """
     from tests.pgcluster import PostgresCluster, PostgresMissing
 
