@@ -11,8 +11,8 @@ scratch folder and the servers its blocks start, as one reader pasting into one 
   holding copies of ``flows/``, ``deployments/`` and ``circuits/`` (what the README's commands name
   "from the project root"), with the venv's ``bin`` first on ``PATH`` (the venv active). No
   ``PREFECT_IBMQ_*`` variable is set.
-- Ports 8765, 8766, 8786 and 4200 become free ports, 5432 the tests' throwaway PostgreSQL (whose
-  client programs are on ``PATH``), and ``/tmp/...`` a folder of the scratch, so two runs on one
+- Ports 8765, 8766, 8786 and 4200 become free ports, 5432 the tests' throwaway PostgreSQL (``PGPORT``, its
+  client programs first on ``PATH``), and ``/tmp/...`` a folder of the scratch, so two runs on one
   machine never meet; ``prefect server start`` gets the port through ``PREFECT_SERVER_API_PORT``.
   Nothing else of a block is changed.
 - Until a block starts a Prefect server, Prefect's API is the suite's test server
@@ -170,12 +170,16 @@ class ReadmeRun:
 
     # --- what a block becomes here ----------------------------------------------------------------
 
+    def _with_postgres(self, block: Block) -> None:
+        """A block that names PostgreSQL (its port or client programs) gets the tests' cluster:
+        its clients first on PATH, PGPORT its port, 5432 mapped to it."""
+        if 5432 not in self.ports and re.search(r"\b(5432|createdb|psql)\b", block.text):
+            cluster = self._postgres()
+            self.ports[5432] = cluster.port
+            self.env.update(PATH=os.pathsep.join([str(cluster.bin), self.env["PATH"]]), PGPORT=str(cluster.port))
+
     def adapt(self, text: str) -> str:
         """The block with its fixed ports and /tmp folders mapped (see the module docstring)."""
-        if re.search(r"\b5432\b", text):
-            cluster = self._postgres()
-            text = re.sub(r"\b5432\b", str(cluster.port), text)
-            self.env["PATH"] = os.pathsep.join([str(cluster.bin), self.env["PATH"]])
         for port, free in self.ports.items():
             text = re.sub(rf"\b{port}\b", str(free), text)
         return re.sub(r"(?<![\w.])/tmp/", f"{self.scratch}/tmp/", text)
@@ -196,6 +200,7 @@ class ReadmeRun:
         skipped = []
         for block in blocks:
             self.blocks_run += 1
+            self._with_postgres(block)
             if block.language == "python":
                 reason = skip_reason(block.text)
                 if reason:
@@ -247,7 +252,8 @@ class ReadmeRun:
 
     def _start(self, command: str, block: Block) -> None:
         command = command.split(" #", 1)[0].strip().removesuffix("&").strip()
-        ports = frozenset(int(p) for p in re.findall(r"\b(\d{4,5})\b", command) if int(p) in self.ports.values())
+        # The ports it listens on (not the ones it connects to, as a worker to its scheduler).
+        ports = frozenset(int(p) for p in re.findall(r"--port[ =](\d+)", command))
         if command.startswith("prefect server start"):
             ports |= {self.ports[4200]}
         for earlier in [b for b in self.background if b.ports & ports]:
@@ -285,13 +291,12 @@ class ReadmeRun:
         output = log.read_text(errors="replace") if log.exists() else ""
         if command.startswith("dask worker"):
             return "Registered to" in output
+        if command.startswith("dask scheduler"):
+            return "Scheduler at:" in output
         if command.startswith("prefect worker start"):
             return "started!" in output
         if port is None:
             return True
-        if command.startswith("dask scheduler"):
-            with socket.socket() as probe:
-                return probe.connect_ex(("127.0.0.1", port)) == 0
         path = "/api/health" if command.startswith("prefect server") else "/v1/health"
         try:
             return requests.get(f"http://127.0.0.1:{port}{path}", timeout=5).status_code == 200
