@@ -10,6 +10,8 @@ keeps the last few jobs' circuits.
 from __future__ import annotations
 
 import hashlib
+import json
+import os
 import threading
 import uuid
 from collections import OrderedDict
@@ -21,9 +23,10 @@ from qiskit.providers.fake_provider import GenericBackendV2
 from qiskit_aer import AerSimulator
 from qiskit_aer.backends.backend_utils import format_save_type
 
-from prefect_ibmq.wire import qpy_to_circuits
+from prefect_ibmq.wire import MEAS_LEVEL_CLASSIFIED, qpy_to_circuits
 
 from .config import BackendSpec
+from .simops import rebuild_simulator_instructions
 
 #: Seed of the GenericBackendV2 behind a noisy backend without its own seed: the
 #: published properties then stay the same across restarts.
@@ -32,10 +35,10 @@ DEFAULT_NOISE_SEED = 1234
 #: the stabilizer aer picks for Clifford circuits: sampling 1,024 shots from a
 #: small statevector costs ~25% less CPU than 1,024 stabilizer measurements.
 STATEVECTOR_MAX_QUBITS = 10
-#: ``meas_level`` of counts (``qiskit.qobj.utils.MeasLevel.CLASSIFIED``), which aer leaves out.
-MEAS_LEVEL_CLASSIFIED = 2
 #: Decoded jobs a process keeps: the jobs of every worker thread, with one chunk of lookahead each.
 DECODED_JOBS_KEPT = 8
+#: Noise models (the ``noise_model`` run option) a process keeps built.
+NOISE_MODELS_KEPT = 4
 
 
 @dataclass(frozen=True)
@@ -54,6 +57,14 @@ class JobQpy:
     def circuits(self) -> list[QuantumCircuit]:
         """All the job's circuits, decoded here (see :func:`job_circuits` for the cached copy)."""
         return qpy_to_circuits(self.data)
+
+
+@dataclass(frozen=True)
+class NoiseModelRef:
+    """A job's ``noise_model`` option as JSON text, named by its digest (each process builds it once)."""
+
+    digest: str
+    text: str
 
 
 def generic_backend(spec: BackendSpec) -> GenericBackendV2 | None:
@@ -88,6 +99,7 @@ def simulate(aer: AerSimulator, part: list[QuantumCircuit], run_options: dict[st
 _AERS: dict[tuple[str, int, int], AerSimulator] = {}
 _DECODED: OrderedDict[str, list[QuantumCircuit]] = OrderedDict()
 _DECODED_LOCK = threading.Lock()
+_NOISE_MODELS: OrderedDict[str, Any] = OrderedDict()
 
 
 def simulate_qpy(
@@ -106,9 +118,49 @@ def simulate_qpy(
         raise ValueError(f"circuits {start}:{stop} asked of a job of {len(circuits)}")
     part = circuits[start:stop]
     options = dict(run_options)
-    if spec.kind != "noisy" and max(c.num_qubits for c in part) <= STATEVECTOR_MAX_QUBITS:
+    ref = options.get("noise_model")
+    if isinstance(ref, NoiseModelRef):
+        options["noise_model"] = noise_model(ref)
+    elif "method" not in options and spec.kind != "noisy" and _widest(part) <= STATEVECTOR_MAX_QUBITS:
         options["method"] = "statevector"
     return simulate(aer, part, options)
+
+
+def _widest(circuits: list[QuantumCircuit]) -> int:
+    return max(circuit.num_qubits for circuit in circuits)
+
+
+def warm_up(specs: list[BackendSpec], threads: int) -> int:
+    """Build each backend's aer (the noisy one's noise model too) and run one circuit on it; the process's pid.
+
+    What a fresh simulator process does before it takes chunks, so a job's first chunk
+    does not pay for it.
+    """
+    probe = QuantumCircuit(1, 1)  # x and measure: in every backend's basis, nothing to transpile
+    probe.x(0)
+    probe.measure(0, 0)
+    for spec in specs:
+        key = (spec.model_dump_json(), threads, threading.get_ident())
+        aer = _AERS.get(key)
+        if aer is None:
+            aer = _AERS[key] = make_aer(threads, generic_backend(spec))
+        simulate(aer, [probe], {"shots": 1})
+    return os.getpid()
+
+
+def noise_model(ref: NoiseModelRef) -> Any:
+    """The qiskit-aer NoiseModel of a ``noise_model`` option, rebuilt from its dict once per process."""
+    from qiskit_aer.noise import NoiseModel
+
+    with _DECODED_LOCK:
+        built = _NOISE_MODELS.get(ref.digest)
+    if built is None:
+        built = NoiseModel.from_dict(json.loads(ref.text))
+        with _DECODED_LOCK:
+            _NOISE_MODELS[ref.digest] = built
+            while len(_NOISE_MODELS) > NOISE_MODELS_KEPT:
+                _NOISE_MODELS.popitem(last=False)
+    return built
 
 
 def job_circuits(job: JobQpy) -> list[QuantumCircuit]:
@@ -118,7 +170,8 @@ def job_circuits(job: JobQpy) -> list[QuantumCircuit]:
         if circuits is not None:
             _DECODED.move_to_end(job.digest)
             return circuits
-    circuits = job.circuits()  # outside the lock: another thread's chunk need not wait for this decode
+    # Outside the lock: another thread's chunk need not wait for this decode.
+    circuits = rebuild_simulator_instructions(job.circuits())
     if len(circuits) != job.count:
         raise ValueError(f"the job's QPY holds {len(circuits)} circuits, not {job.count}")
     with _DECODED_LOCK:

@@ -4,7 +4,9 @@ Validation runs on its own small pool so a slow transpile never delays a run;
 runs happen on ``workers`` threads that take jobs from the fairshare queue.
 Every status change goes through :meth:`Executor.move`, a conditional update
 in the store followed by a wake-up of long-polling requests. A cancel or a
-shutdown sets the job's stop event, checked between chunks of experiments.
+shutdown sets the job's stop event (:class:`.stopping.StopEvent`), which
+abandons its chunks in flight: a simulator process running one is killed and
+replaced, so the next job has it at once.
 
 With ``simulation="processes"`` (the default) a worker thread sends each chunk
 of circuits (QPY) to a pool of ``workers`` simulator processes
@@ -40,7 +42,7 @@ from prefect_ibmq.wire import (
     qpy_to_circuits,
 )
 
-from .aerrun import JobQpy
+from .aerrun import JobQpy, warm_up
 from .config import BackendSpec
 from .errors import StoreUnavailable
 from .notify import StatusNotifier
@@ -54,6 +56,7 @@ from .simulators import (
     SimulatorCrashed,
     ThreadRunner,
 )
+from .stopping import StopEvent
 from .store import Store
 from .stored_results import encode_result
 from .validation import InvalidJob
@@ -96,7 +99,7 @@ class Executor:
         self._n_workers = workers
         self._validation: ThreadPoolExecutor | None = None
         self._threads: list[threading.Thread] = []
-        self._stops: dict[str, threading.Event] = {}
+        self._stops: dict[str, StopEvent] = {}
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         #: OpenMP threads of each worker's aer: the cores divided among the workers
@@ -110,6 +113,9 @@ class Executor:
         self._pool_lock = threading.Lock()
         #: Chunks sent to a fresh simulator process because the one running them died.
         self.chunks_rerun = 0
+        #: A long-running service (``ServerConfig.prestart_simulators``): its simulator processes start
+        #: with it, warm every backend's aer up, and have a spare to replace an abandoned one at once.
+        self._prestart = False
 
     # --- status changes --------------------------------------------------------------
 
@@ -125,6 +131,7 @@ class Executor:
 
     def start(self, prestart_simulators: bool = False) -> None:
         """Start the validation pool and the workers (and the simulator processes, if asked)."""
+        self._prestart = prestart_simulators
         if self.simulation == "dask" or (prestart_simulators and self.simulation == "processes"):
             with self._pool_lock:
                 self._pool = self._new_pool()  # processes start in the background; Dask connects now
@@ -188,7 +195,10 @@ class Executor:
             if not self._dask_scheduler:  # ServerConfig checks this; a hand-made Executor may not
                 raise ValueError("simulation='dask' needs dask_scheduler, the address of a Dask scheduler")
             return DaskSimulators(self._dask_scheduler, self._stopping)
-        return SimulatorPool(self._n_workers)
+        # A fresh process always answers one call before it takes chunks (so a replacement is
+        # ready when it does); a long-running service has it build every backend's aer first.
+        specs = [simulator.spec for simulator in self._simulators.values()] if self._prestart else []
+        return SimulatorPool(self._n_workers, warm_up=(warm_up, (specs, self.aer_threads)), spare=self._prestart)
 
     def chunks_in_flight(self) -> int:
         """Chunks of one job sent ahead: two, or on Dask one per worker thread of the cluster."""
@@ -286,7 +296,7 @@ class Executor:
     def _run(self, item: QueuedJob, runner: ChunkRunner) -> bool:
         """Run a job this replica claimed (it is RUNNING under our name); True if it completed."""
         job_id = item.job_id
-        stop = threading.Event()
+        stop = StopEvent()  # a cancel or shutdown sets it: the chunks in flight are abandoned at once
         with self._lock:
             self._stops[job_id] = stop
         if self._retry(lambda: self._store.get_status(job_id)) is not S.RUNNING:
@@ -359,7 +369,7 @@ class Executor:
             if self._stopping.is_set():
                 raise RuntimeError("the executor is stopping")
             if self._pool is None:
-                self._pool = SimulatorPool(self._n_workers)
+                self._pool = self._new_pool()
             if not isinstance(self._pool, SimulatorPool):
                 raise RuntimeError("runtime programs run in simulator processes, not on Dask")
             return self._pool.call(function, *args)
@@ -446,4 +456,5 @@ class _PoolCall:
             ) from exc
 
     def cancel(self) -> bool:
+        """Drop the chunk, or abandon it in the process running it (which is replaced)."""
         return self._future.cancel()
