@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import threading
 import uuid
 from collections import OrderedDict
@@ -130,22 +129,23 @@ def _widest(circuits: list[QuantumCircuit]) -> int:
     return max(circuit.num_qubits for circuit in circuits)
 
 
-def warm_up(specs: list[BackendSpec], threads: int) -> int:
-    """Build each backend's aer (the noisy one's noise model too) and run one circuit on it; the process's pid.
+def warm_up(backends: list[dict[str, Any]], threads: int, for_thread: int | None = None) -> None:
+    """Build each backend's aer (the noisy one's noise model too) and run one circuit on it.
 
-    What a fresh simulator process does before it takes chunks, so a job's first chunk
-    does not pay for it.
+    What a fresh simulator process does before it takes chunks (``backends``: the specs,
+    as ``BackendSpec.model_dump()``), so a job's first chunk does not pay for it.
+    ``for_thread``: the thread whose chunks will use them (default: this one).
     """
     probe = QuantumCircuit(1, 1)  # x and measure: in every backend's basis, nothing to transpile
     probe.x(0)
     probe.measure(0, 0)
-    for spec in specs:
-        key = (spec.model_dump_json(), threads, threading.get_ident())
+    for spec in (BackendSpec.model_validate(entry) for entry in backends):
+        key = (spec.model_dump_json(), threads, for_thread or threading.get_ident())
         aer = _AERS.get(key)
         if aer is None:
-            aer = _AERS[key] = make_aer(threads, generic_backend(spec))
-        simulate(aer, [probe], {"shots": 1})
-    return os.getpid()
+            aer = make_aer(threads, generic_backend(spec))
+            simulate(aer, [probe], {"shots": 1})
+            _AERS.setdefault(key, aer)
 
 
 def noise_model(ref: NoiseModelRef) -> Any:

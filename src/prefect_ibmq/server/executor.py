@@ -25,7 +25,6 @@ the chunk of a worker that died.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -42,13 +41,14 @@ from prefect_ibmq.wire import (
     qpy_to_circuits,
 )
 
-from .aerrun import JobQpy, warm_up
+from .aerrun import JobQpy
 from .config import BackendSpec
 from .errors import StoreUnavailable
 from .notify import StatusNotifier
 from .queue import FairshareQueue, QueuedJob
 from .runtime.execute import execute
 from .simpool import SimulatorPool, SimulatorProcessDied
+from .simprocs import threads_per_worker, warm_argument
 from .simulators import (
     ChunkCall,
     ChunkRunner,
@@ -104,7 +104,7 @@ class Executor:
         self._stopping = threading.Event()
         #: OpenMP threads of each worker's aer: the cores divided among the workers
         #: (one per Dask worker thread: the cluster's cores are not ours to divide).
-        self.aer_threads = 1 if simulation == "dask" else max(1, (os.cpu_count() or 1) // workers)
+        self.aer_threads = 1 if simulation == "dask" else threads_per_worker(workers)
         self.simulation = simulation
         self._dask_scheduler = dask_scheduler
         #: The simulator processes (simulation="processes"), made on the first chunk, or the
@@ -197,8 +197,9 @@ class Executor:
             return DaskSimulators(self._dask_scheduler, self._stopping)
         # A fresh process always answers one call before it takes chunks (so a replacement is
         # ready when it does); a long-running service has it build every backend's aer first.
-        specs = [simulator.spec for simulator in self._simulators.values()] if self._prestart else []
-        return SimulatorPool(self._n_workers, warm_up=(warm_up, (specs, self.aer_threads)), spare=self._prestart)
+        specs = [simulator.spec.model_dump() for simulator in self._simulators.values()] if self._prestart else []
+        warm = warm_argument(specs, self.aer_threads)
+        return SimulatorPool(self._n_workers, warm=warm, spare=self._prestart)
 
     def chunks_in_flight(self) -> int:
         """Chunks of one job sent ahead: two, or on Dask one per worker thread of the cluster."""

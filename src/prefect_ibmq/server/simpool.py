@@ -30,21 +30,19 @@ import pickle
 import queue
 import signal
 import subprocess
-import sys
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any
 
 from .aerrun import simulate_qpy
+from .simprocs import spawn, take_early, warm_argument
 from .stopping import ChunkAbandoned
 
 logger = logging.getLogger("prefect_ibmq.server.simpool")
 
 #: How long shutdown waits for a child to exit after its stdin is closed.
 EXIT_TIMEOUT_S = 5.0
-#: The call a fresh child makes before it takes chunks: ``function(*args)``, pickled by name.
-WarmUp = tuple[Callable[..., Any], tuple[Any, ...]]
 
 
 class SimulatorProcessDied(Exception):
@@ -54,18 +52,19 @@ class SimulatorProcessDied(Exception):
 class SimulatorPool:
     """``size`` simulator processes, started with the pool; :meth:`submit` returns a Future.
 
-    ``warm_up``: the call each fresh process makes before it takes chunks. ``spare``: keep one
-    more process started and warmed, to replace an abandoned one at once.
+    ``warm``: what each fresh process warms up before it takes chunks (:func:`.simprocs.warm_argument`).
+    ``spare``: keep one more process started and warmed, to replace an abandoned one at once.
     """
 
-    def __init__(self, size: int, warm_up: WarmUp | None = None, spare: bool = False) -> None:
+    def __init__(self, size: int, warm: str = "", spare: bool = False) -> None:
         self._tasks: queue.SimpleQueue[tuple[Future, tuple[Any, ...]] | None] = queue.SimpleQueue()
-        self.warm_up = warm_up
+        self.warm = warm or warm_argument([], 1)
         self._closed = False
         self._lock = threading.Lock()
         self._spare: subprocess.Popen[bytes] | None = None
         self._spare_wanted = spare
         self._spare_thread: threading.Thread | None = None
+        self._spare_starting: subprocess.Popen[bytes] | None = None
         self._not_ready = size
         self._slots = [_Slot(self, self._tasks, index) for index in range(size)]
 
@@ -114,6 +113,9 @@ class SimulatorPool:
             for _ in self._slots:
                 self._tasks.put(None)
             spare, self._spare = self._spare, None
+            starting = self._spare_starting
+        if starting is not None and starting.poll() is None:
+            starting.kill()
         for slot in self._slots:
             slot.abandon_current()
         for slot in self._slots:
@@ -157,9 +159,10 @@ class SimulatorPool:
 
     def _fill_spare(self) -> None:
         try:
-            proc = self._start_warmed()
+            proc = self._start_warmed(spare=True)
         except Exception:
-            logger.exception("cannot start a spare simulator process")
+            if not self._closed:
+                logger.exception("cannot start a spare simulator process")
             return
         with self._lock:
             kept = not self._closed and self._spare is None
@@ -168,21 +171,21 @@ class SimulatorPool:
         if not kept:
             _stop(proc)
 
-    def _start_warmed(self) -> subprocess.Popen[bytes]:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "prefect_ibmq.server.simworker"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            close_fds=True,
-        )
-        if self.warm_up is not None:
-            try:
-                ok, value = _exchange(proc, self.warm_up)
-            except Exception:
-                _stop(proc)
-                raise
-            if not ok:
-                logger.warning("a simulator process failed to warm up (it runs chunks all the same): %s", value)
+    def _start_warmed(self, spare: bool = False) -> subprocess.Popen[bytes]:
+        """A process started early (:func:`.simprocs.start_early`) or now, once it says it is ready."""
+        proc = take_early(self.warm) or spawn(self.warm)
+        if spare:
+            with self._lock:
+                self._spare_starting = proc  # shutdown kills it rather than wait for its imports
+        try:
+            if proc.stdout is None:  # Popen with PIPE always has it
+                raise OSError("the simulator process has no stdout")
+            ok, value = pickle.load(proc.stdout)
+        except Exception:
+            _stop(proc)
+            raise
+        if not ok:
+            logger.warning("a simulator process did not warm up (it runs chunks all the same): %s", value)
         return proc
 
 

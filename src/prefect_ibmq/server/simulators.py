@@ -129,7 +129,9 @@ class Simulator:
     def __init__(self, spec: BackendSpec) -> None:
         self.spec = spec
         self._generic = generic_backend(spec)
-        self.target: Target = self.new_aer().target
+        # aer's from_backend takes the noisy backend's target as it is; its noise model (~0.5 s to
+        # build) is needed only where chunks run, not for validation and the configuration.
+        self.target: Target = self._generic.target if self._generic is not None else AerSimulator().target
         # The noisy backend lays circuits out on its coupling map when it must transpile them.
         self._validator = CircuitValidator(spec, self.target, layout=self._generic is not None)
         self.configuration = self._configuration()
