@@ -13,6 +13,7 @@ import hashlib
 import json
 import threading
 import uuid
+import warnings
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
@@ -155,7 +156,9 @@ def noise_model(ref: NoiseModelRef) -> Any:
     with _DECODED_LOCK:
         built = _NOISE_MODELS.get(ref.digest)
     if built is None:
-        built = NoiseModel.from_dict(json.loads(ref.text))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)  # aer's only way back from its own dict
+            built = NoiseModel.from_dict(json.loads(ref.text))
         with _DECODED_LOCK:
             _NOISE_MODELS[ref.digest] = built
             while len(_NOISE_MODELS) > NOISE_MODELS_KEPT:

@@ -179,6 +179,12 @@ class Executor:
             pool = self._pool
         return pool.busy_pids() if isinstance(pool, SimulatorPool) else []  # Dask's workers are not ours
 
+    def spare_pool_pid(self) -> int | None:
+        """Process id of the warmed spare simulator process (long-running services have one), if ready."""
+        with self._pool_lock:
+            pool = self._pool
+        return pool.spare_pid() if isinstance(pool, SimulatorPool) else None
+
     def _pool_submit(self, *args: Any) -> Future | DaskCall:
         """Send a chunk to the simulator processes, made on the first call (or to the Dask cluster)."""
         with self._pool_lock:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import warnings
 from typing import Any
 
 from prefect_ibmq.wire import BackendConfiguration, RunOptions
@@ -52,7 +53,9 @@ def _check_noise_model(data: dict[str, Any]) -> None:
     from qiskit_aer.noise import NoiseModel
 
     try:
-        NoiseModel.from_dict(data)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)  # aer's only way back from its own dict
+            NoiseModel.from_dict(data)
     except Exception as exc:  # from_dict raises many types for a malformed dict
         raise InvalidJob(
             f"options.noise_model is not a qiskit-aer NoiseModel dict (NoiseModel.to_dict(serializable=True)): "

@@ -72,7 +72,7 @@ def decode_circuits(text: str) -> tuple[bytes, list[QuantumCircuit]]:
         circuits = qpy_to_circuits(data)
     except Exception as exc:  # QPY raises several types for a malformed file
         if data.startswith(QPY_PREFACE):  # a QPY file whose circuits cannot be rebuilt: 422, with the cause
-            raise ApiError(422, ErrorCode.INVALID_REQUEST, undecodable_qpy_message(exc)) from exc
+            raise ApiError(422, ErrorCode.INVALID_REQUEST, f"qpy: {undecodable_qpy_message(exc)}") from exc
         raise _bad(f"qpy is not a QPY file of circuits: {type(exc).__name__}: {exc}") from exc
     if not circuits:
         raise _bad("qpy holds no circuits; a job needs at least one")

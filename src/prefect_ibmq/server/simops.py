@@ -48,7 +48,7 @@ UNSENDABLE = {
 
 def undecodable_qpy_message(exc: Exception) -> str:
     """Why a QPY file's circuits could not be rebuilt, and the likely cause when it is a delay's unit."""
-    message = f"the circuits in qpy cannot be rebuilt: {type(exc).__name__}: {exc}"
+    message = f"it cannot be rebuilt from QPY: {type(exc).__name__}: {exc}"
     if "duration" in str(exc):
         message += (
             "; QPY keeps no delay units, so a delay in s, ms, us or ns arrives as that many dt and must be "
@@ -59,13 +59,21 @@ def undecodable_qpy_message(exc: Exception) -> str:
 
 
 def unsendable(circuit: QuantumCircuit) -> tuple[str, str] | None:
-    """The first instruction of ``circuit`` that cannot run after QPY, with what to do instead; else None."""
+    """The first instruction of ``circuit`` that cannot run after QPY, with what to do instead; else None.
+
+    QPY's loader builds an instruction's Python object only when it is first read; a delay
+    whose duration is not a whole number of dt (a delay in seconds, sent by a client that
+    did not convert it) fails only then, so circuits with delays are read in full here.
+    """
     names = circuit.count_ops()
-    if not any(name in UNSENDABLE for name in names) and not _has_control_flow(names):
+    if not any(name in UNSENDABLE for name in names) and "delay" not in names and not _has_control_flow(names):
         return None
-    for operation in _operations(circuit):
-        if operation.name in UNSENDABLE:
-            return operation.name, UNSENDABLE[operation.name]
+    try:
+        for operation in _operations(circuit):
+            if operation.name in UNSENDABLE:
+                return operation.name, UNSENDABLE[operation.name]
+    except Exception as exc:  # what qiskit raises building an instruction QPY could not carry
+        return "delay" if "duration" in str(exc) else "?", undecodable_qpy_message(exc)
     return None
 
 

@@ -95,6 +95,12 @@ class SimulatorPool:
         """Process ids of the running simulator processes (the spare is not one of them)."""
         return [pid for slot in self._slots if (pid := slot.pid()) is not None]
 
+    def spare_pid(self) -> int | None:
+        """Process id of the warmed spare process, when there is one ready."""
+        with self._lock:
+            spare = self._spare
+        return spare.pid if spare is not None and spare.poll() is None else None
+
     def busy_pids(self) -> list[int]:
         """Process ids of the simulator processes simulating a chunk right now."""
         return [pid for slot in self._slots if slot.busy and (pid := slot.pid()) is not None]
@@ -230,6 +236,7 @@ class _Slot:
             self._abandoned = True
             proc = self._proc
         if proc is not None:
+            logger.info("abandoning the chunk running in simulator process %s (killed and replaced)", proc.pid)
             proc.kill()  # the thread reading its answer gets EOF and replaces it
         return True
 
