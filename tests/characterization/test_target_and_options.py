@@ -12,7 +12,7 @@ from qiskit_aer.noise import NoiseModel, depolarizing_error
 
 from prefect_ibmq.backend import IBMQBackendValueError
 from prefect_ibmq.circuits import bell, ghz
-from tests.characterization.helpers import binomial_bound, total_variation, noise_errors, tv_bound
+from tests.characterization.helpers import binomial_bound, noise_errors, total_variation, tv_bound
 from tests.helpers import token_of
 
 #: The seed of the GenericBackendV2 behind the server's noisy_simulator (its DEFAULT_NOISE_SEED).
