@@ -34,7 +34,7 @@ from qiskit_aer import AerSimulator
 from prefect_ibmq.timestamps import now_iso
 from prefect_ibmq.wire import BackendConfiguration, RunOptions
 
-from .aerrun import JobQpy, generic_backend, make_aer, simulate_qpy
+from .aerrun import JobQpy, generic_backend, simulate_qpy
 from .config import BackendSpec
 from .runoptions import aer_options, check_run_options, chunk_options
 from .simops import unsendable
@@ -137,18 +137,6 @@ class Simulator:
         self.configuration = self._configuration()
 
     # --- description -----------------------------------------------------------------
-
-    def new_aer(self, threads: int = 1) -> AerSimulator:
-        """A fresh AerSimulator for this backend (one per worker thread).
-
-        ``threads`` bounds aer's OpenMP threads. aer's default parallelises the shots
-        of each experiment over every core, whose fork/join per experiment costs more
-        than a 2-5 qubit circuit's simulation: on 2 cores, 1,000 GHZ circuits take ~1.1 s
-        of CPU with one thread and ~4-5 s with the default (the busy-waiting OpenMP
-        threads get worse when the cores are shared). With several threads, aer
-        parallelises whole experiments of a chunk instead of shots.
-        """
-        return make_aer(threads, self._generic)
 
     def _configuration(self) -> BackendConfiguration:
         spec = self.spec
