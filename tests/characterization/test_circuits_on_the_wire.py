@@ -89,6 +89,13 @@ def test_a_delay_in_seconds_sent_as_raw_qpy_is_a_422_not_a_500(lab_server):
     message = answer.json()["message"]
     assert message.startswith("circuit 0 ('decay-1.5e-06s') uses instruction 'delay': it cannot be rebuilt"), message
     assert "QPY keeps no delay units" in message
+    inside = QuantumCircuit(1, 1, name="branch")
+    inside.measure(0, 0)
+    with inside.if_test((inside.clbits[0], 1)):
+        inside.delay(2.5e-6, 0, "s")
+    answer = _post(lab_server, [_decay(8, "dt"), inside], backend="aer_simulator")
+    assert answer.status_code == 422 and answer.json()["message"].startswith("circuit 1 ('branch') uses "
+                                                                             "instruction 'delay'"), answer.text
 
 
 def _post(lab_server, circuits, backend="aer_simulator"):

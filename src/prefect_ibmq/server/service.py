@@ -170,11 +170,11 @@ class JobService:
         if any(not isinstance(tag, str) for tag in body.tags):
             raise _bad("tags must be strings", ErrorCode.INVALID_TAGS)
         # What can never run is refused now (422, nothing stored); transpiling waits for validation.
-        check_submission(self.simulators[body.backend], circuits, body.options)
-        try:
+        try:  # first: it reads in full the circuits QPY may not have rebuilt (delays), which the checks walk
             self.simulators[body.backend].admit(circuits, body.options)
         except InvalidJob as exc:
             raise ApiError(422, ErrorCode.INVALID_REQUEST, str(exc)) from exc
+        check_submission(self.simulators[body.backend], circuits, body.options)
         job = NewJob(
             job_id=secrets.token_hex(12),
             backend=body.backend,
