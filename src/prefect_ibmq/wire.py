@@ -174,6 +174,17 @@ class Identity(BaseModel):
 # --- backends -----------------------------------------------------------------
 
 
+#: ``meas_level`` of classified counts (``qiskit.qobj.utils.MeasLevel.CLASSIFIED``): the only one a simulator has.
+MEAS_LEVEL_CLASSIFIED = 2
+#: The ``rep_delay`` range and default of our backends, in seconds (those of IBM's Eagle devices).
+REP_DELAY_RANGE = (0.0, 500e-6)
+DEFAULT_REP_DELAY = 250e-6
+#: qiskit-aer's simulation methods that sample counts on a CPU (``unitary`` and ``superop`` measure
+#: nothing, ``tensor_network`` needs a GPU).
+AER_METHODS = ("automatic", "statevector", "density_matrix", "stabilizer", "matrix_product_state",
+               "extended_stabilizer")
+
+
 class BackendConfiguration(BaseModel):
     """What a client needs to build a qiskit ``Target`` and validate input."""
 
@@ -188,6 +199,28 @@ class BackendConfiguration(BaseModel):
     max_shots: int
     #: Per-qubit/per-gate noise for noisy backends: {"qubits": [...], "gates": [...]}; None when ideal.
     properties: dict[str, Any] | None = None
+    #: The clock of delays and durations, in seconds: a delay travels as a whole number of dt.
+    dt: float | None = None
+    #: Measurement levels a job may ask for (2: classified counts; 0 and 1 need hardware).
+    meas_levels: list[int] = Field(default_factory=lambda: [MEAS_LEVEL_CLASSIFIED])
+    #: ``rep_delay`` accepted between shots, in seconds, and the one used when none is asked for.
+    rep_delay_range: list[float] = Field(default_factory=lambda: list(REP_DELAY_RANGE))
+    default_rep_delay: float = DEFAULT_REP_DELAY
+    dynamic_reprate_enabled: bool = True
+    #: Simulation methods the ``method`` option takes (qiskit-aer's).
+    methods: list[str] = Field(default_factory=lambda: list(AER_METHODS))
+    #: Whether the ``noise_model`` option is taken (backends without noise of their own).
+    noise_model_option: bool = False
+
+    @property
+    def num_qubits(self) -> int:
+        """``n_qubits`` under the name qiskit's configurations also have."""
+        return self.n_qubits
+
+    @property
+    def max_circuits(self) -> int:
+        """``max_experiments`` under BackendV2's name."""
+        return self.max_experiments
 
 
 class BackendStatus(BaseModel):
@@ -204,13 +237,26 @@ class BackendStatus(BaseModel):
 
 
 class RunOptions(BaseModel):
-    """Options for running the experiments of a job."""
+    """Options for running the experiments of a job.
+
+    ``meas_return``, ``rep_delay`` and ``init_qubits`` are recorded as hardware takes them;
+    on a simulator every shot starts in ``|0>`` and yields classified counts.
+    """
 
     model_config = ConfigDict(extra="forbid")
 
     shots: int = Field(default=1024, ge=1)
     memory: bool = False
     seed_simulator: int | None = None
+    meas_level: int = MEAS_LEVEL_CLASSIFIED
+    meas_return: Literal["single", "avg"] = "single"
+    #: Seconds between shots, within the backend's ``rep_delay_range``; None: its ``default_rep_delay``.
+    rep_delay: float | None = None
+    init_qubits: bool = True
+    #: A qiskit-aer ``NoiseModel.to_dict(serializable=True)``, for backends that take one.
+    noise_model: dict[str, Any] | None = None
+    #: A qiskit-aer simulation method (:data:`AER_METHODS`); None lets the server choose.
+    method: str | None = None
 
 
 class JobSubmission(BaseModel):

@@ -54,7 +54,8 @@ def test_status_done_and_flags(done_job):
 
 
 def test_backend_options(done_job):
-    assert done_job.backend_options() == {"shots": 64, "memory": False, "seed_simulator": 7}
+    assert done_job.backend_options() == {"shots": 64, "memory": False, "seed_simulator": 7, "meas_level": 2,
+                                          "meas_return": "single", "init_qubits": True}
 
 
 def test_circuits_come_back_as_quantum_circuits(done_job):

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any, cast
 
@@ -14,27 +15,29 @@ from qiskit.transpiler import Target
 
 from prefect_ibmq.api import AccountClient
 from prefect_ibmq.backend.properties import BackendProperties
+from prefect_ibmq.backend.run_options import JOB_FIELDS, RUN_OPTION_DEFAULTS, check_option_names, run_options
 from prefect_ibmq.backend.target import build_target
 from prefect_ibmq.backend.validation import (
     check_each_circuit,
     check_experiment_count,
     check_job_fields,
-    check_run_options,
     checked_circuits,
     circuit_list,
 )
+from prefect_ibmq.backend.wire_circuits import circuits_for_wire
 from prefect_ibmq.job import IBMQJob
 from prefect_ibmq.wire import (
     BackendConfiguration,
     BackendStatus,
     JobSubmission,
-    RunOptions,
     ShareLevel,
     circuits_to_base64,
 )
 
 if TYPE_CHECKING:
     from prefect_ibmq.backend.service import IBMQService
+
+logger = logging.getLogger("prefect_ibmq.backend")
 
 
 class IBMQBackend(BackendV2):
@@ -55,6 +58,7 @@ class IBMQBackend(BackendV2):
         self._configuration = configuration
         self._api = api_client
         self._target = build_target(configuration)
+        self._delays_logged = False
 
     def __repr__(self) -> str:
         return f"<IBMQBackend('{self.name}')>"
@@ -71,8 +75,22 @@ class IBMQBackend(BackendV2):
 
     @classmethod
     def _default_options(cls) -> Options:
-        defaults = RunOptions()
-        return Options(shots=defaults.shots, memory=defaults.memory, seed_simulator=defaults.seed_simulator)
+        """The run options and their defaults (see :meth:`run`)."""
+        return Options(**RUN_OPTION_DEFAULTS)
+
+    def set_options(self, **fields: Any) -> None:
+        """Change the defaults of :meth:`run`'s options, checked as ``run`` checks them.
+
+        Raises:
+            IBMQBackendValueError: For an option the backend does not take (the message lists
+                those it takes), or a value it cannot honour.
+        """
+        check_option_names(fields, self.name, RUN_OPTION_DEFAULTS)
+        run_options({**self._current_options(), **fields}, self._configuration)
+        super().set_options(**fields)
+
+    def _current_options(self) -> dict[str, Any]:
+        return {name: getattr(self.options, name) for name in RUN_OPTION_DEFAULTS}
 
     def configuration(self) -> BackendConfiguration:
         """The configuration the service publishes for this backend."""
@@ -107,93 +125,88 @@ class IBMQBackend(BackendV2):
         """
         return checked_circuits(circuits, self._configuration, shots)
 
-    def run(
-        self,
-        circuits: QuantumCircuit | Sequence[QuantumCircuit],
-        shots: int | None = None,
-        memory: bool | None = None,
-        seed_simulator: int | None = None,
-        job_name: str | None = None,
-        job_tags: list[str] | None = None,
-        share_level: str | None = None,
-        experiment_id: str | None = None,
-        header: dict[str, Any] | None = None,
-        idempotency_key: str | None = None,
-        private: bool = False,
-    ) -> IBMQJob:
+    def run(self, circuits: QuantumCircuit | Sequence[QuantumCircuit], **options: Any) -> IBMQJob:
         """Submit circuits as one job and return it (it runs on the service).
 
-        Every argument is checked before anything is sent.
+        Every option is checked before anything is sent; those not given are ``backend.options``'.
 
         Args:
             circuits: One circuit or a list; each must measure and fit the backend.
-            shots: Shots per circuit, 1..max_shots (default: ``backend.options.shots``).
-            memory: Keep per-shot outcomes (default: ``backend.options.memory``).
-            seed_simulator: Seed for the simulator (default: ``backend.options.seed_simulator``).
-            job_name: A name for the job.
-            job_tags: Tags for the job.
-            share_level: Who else may see it: global, hub, group, project or none (default none).
-            experiment_id: Id of the experiment the job is part of.
-            header: A user header kept with the job.
-            idempotency_key: Makes the submission safe to repeat: the same key
-                gives back the same job. A fresh key is made when None, and is
-                reused by this call's own retries.
-            private: The job's result can then be read only once.
+            **options: Run options, as IBM's and qiskit-aer's backends take them:
+                ``shots`` (1..max_shots), ``memory`` (per-shot outcomes), ``seed_simulator``,
+                ``meas_level`` (2, classified counts: the only level a simulator has),
+                ``meas_return`` (``"single"`` or ``"avg"``; no effect on counts), ``rep_delay``
+                (seconds, within ``configuration().rep_delay_range``; every shot starts in
+                ``|0>`` anyway), ``init_qubits`` (True), ``noise_model`` (a qiskit-aer
+                ``NoiseModel``, on backends without noise of their own) and ``method`` (one
+                of ``configuration().methods``). And the job's fields: ``job_name``,
+                ``job_tags``, ``share_level`` (global, hub, group, project or none),
+                ``experiment_id``, ``header`` (kept with the job), ``private`` (the result
+                can be read once) and ``idempotency_key`` (the same key gives back the same
+                job; a fresh one is made when None, and reused by this call's own retries).
 
         Raises:
-            IBMQBackendValueError: If an argument is invalid (nothing is submitted).
+            IBMQBackendValueError: If an option is unknown or invalid (nothing is submitted).
             IBMQJobApiError: If the service could not be reached.
         """
+        check_option_names(options, self.name, [*RUN_OPTION_DEFAULTS, *JOB_FIELDS])
+        idempotency_key = options.pop("idempotency_key", None)
         check_job_fields(None, None, None, None, None, idempotency_key, False)
-        submission = self.prepare_submission(
-            circuits, shots, memory, seed_simulator, job_name, job_tags, share_level, experiment_id, header, private
-        )
+        submission = self.prepare_submission(circuits, **options)
         record = self._api.job_submit(submission, idempotency_key or uuid.uuid4().hex)
         return IBMQJob.from_record(self, self._api, record)
 
     def prepare_submission(
         self,
         circuits: QuantumCircuit | Sequence[QuantumCircuit],
-        shots: int | None = None,
-        memory: bool | None = None,
-        seed_simulator: int | None = None,
-        job_name: str | None = None,
-        job_tags: list[str] | None = None,
-        share_level: str | None = None,
-        experiment_id: str | None = None,
-        header: dict[str, Any] | None = None,
-        private: bool = False,
         circuits_checked: bool = False,
+        **options: Any,
     ) -> JobSubmission:
-        """Check every argument as :meth:`run` does and build the body it sends (circuits as QPY).
+        """Check circuits and options as :meth:`run` does and build the body it sends (circuits as QPY).
 
-        ``circuits_checked``: the caller has run :meth:`validate_circuits` on these circuits
-        already (a sweep checks all its circuits before the first job), so they are not checked twice.
+        ``options``: those of :meth:`run` but ``idempotency_key``. ``circuits_checked``: the
+        caller has run :meth:`validate_circuits` on these circuits already (a sweep checks all
+        its circuits before the first job), so they are not checked twice.
 
         Raises:
             IBMQBackendValueError: If an argument is invalid.
         """
-        shots = self.options.shots if shots is None else shots
-        memory = self.options.memory if memory is None else memory
-        seed_simulator = self.options.seed_simulator if seed_simulator is None else seed_simulator
+        job_fields = [name for name in JOB_FIELDS if name != "idempotency_key"]
+        check_option_names(options, self.name, [*RUN_OPTION_DEFAULTS, *job_fields])
+        chosen = run_options({**self._current_options(), **_given(options, RUN_OPTION_DEFAULTS)}, self._configuration)
+        fields = {name: options.get(name) for name in job_fields}
         batch = circuit_list(circuits)
         check_experiment_count(batch, self._configuration)
         if not circuits_checked:
             check_each_circuit(batch, self._configuration)
-        check_run_options(shots, memory, seed_simulator, self._configuration)
-        check_job_fields(job_name, job_tags, share_level, experiment_id, header, None, private)
+        private = False if fields["private"] is None else fields["private"]
+        check_job_fields(fields["job_name"], fields["job_tags"], fields["share_level"], fields["experiment_id"],
+                         fields["header"], None, private)
+        batch, conversions = circuits_for_wire(batch, self._configuration.dt)
+        if conversions.count and not self._delays_logged:
+            self._delays_logged = True  # once per backend: a sweep would repeat it for every job
+            logger.info(
+                "%s: delays converted to dt=%g s before sending (QPY keeps no delay unit), rounded as qiskit's "
+                "scheduling rounds; e.g. %s (this job: %d converted, %d rounded)",
+                self.name, self._configuration.dt, conversions.example, conversions.count, conversions.rounded,
+            )
         return JobSubmission(
             backend=self.name,
             qpy=circuits_to_base64(batch),
-            options=RunOptions(shots=shots, memory=memory, seed_simulator=seed_simulator),
-            header=header or {},
-            name=job_name,
-            tags=job_tags or [],
-            share_level=cast(ShareLevel, share_level or "none"),  # checked by check_job_fields
-            experiment_id=experiment_id,
+            options=chosen,
+            header=fields["header"] or {},
+            name=fields["job_name"],
+            tags=fields["job_tags"] or [],
+            share_level=cast(ShareLevel, fields["share_level"] or "none"),  # checked by check_job_fields
+            experiment_id=fields["experiment_id"],
             client_info=_client_info(),
             private=private,
         )
+
+
+def _given(options: dict[str, Any], names: Iterable[str]) -> dict[str, Any]:
+    """The options among ``names`` given as something else than None (None: ``backend.options``' value)."""
+    return {name: options[name] for name in names if options.get(name) is not None}
 
 
 def _client_info() -> dict[str, str]:

@@ -72,8 +72,13 @@ def resolve_data_dir(data_dir: str | PathLike[str] | None = None) -> Path:
 
 
 def acquire_local_server(data_dir: str | PathLike[str] | None = None) -> LocalLease:
-    """A lease on the job service of ``data_dir``, starting it in this process when none answers."""
-    from prefect_ibmq.server import JobServer, ServerAlreadyRunning, ServerConfig
+    """A lease on the job service of ``data_dir``, starting it in this process when none answers.
+
+    A server started here has its simulator processes started first, so they import
+    qiskit and aer while this process imports and starts the server: its first job
+    does not wait for them.
+    """
+    from prefect_ibmq.server.config import ServerConfig
 
     directory = resolve_data_dir(data_dir)
     with _lock:
@@ -84,6 +89,14 @@ def acquire_local_server(data_dir: str | PathLike[str] | None = None) -> LocalLe
             url = _live_server_url(directory, token)
             if url is not None:
                 return LocalLease(url=url, token=token, data_dir=directory)
+            from prefect_ibmq.server.simprocs import discard_early, start_early, threads_per_worker, warm_argument
+
+            if config.simulation == "processes" and config.prestart_simulators:
+                # Before the server's imports: the simulator processes import and warm up meanwhile.
+                specs = [spec.model_dump() for spec in config.backends]
+                start_early(config.workers, warm_argument(specs, threads_per_worker(config.workers)))
+            from prefect_ibmq.server import JobServer, ServerAlreadyRunning
+
             server = JobServer(config)
             try:
                 server.start()
@@ -93,6 +106,8 @@ def acquire_local_server(data_dir: str | PathLike[str] | None = None) -> LocalLe
                 if url is None:
                     raise
                 return LocalLease(url=url, token=token, data_dir=directory)
+            finally:
+                discard_early()  # those the pool did not take (none, once it started)
             atexit.register(server.stop)
             embedded = _embedded[directory] = _Embedded(server=server)
         embedded.users += 1

@@ -84,3 +84,11 @@ class BackendProperties(BaseModel):
     def gate_length(self, gate: str, qubits: int | list[int] | tuple[int, ...]) -> float | None:
         """Duration of ``gate`` on ``qubits`` in seconds."""
         return self.gate_property(gate, qubits).duration
+
+    def readout_length(self, qubit: int) -> float | None:
+        """Duration of measuring ``qubit`` in seconds."""
+        return self.qubit_property(qubit).readout_length
+
+    def faulty_qubits(self) -> list[int]:
+        """Qubits out of order (as the legacy provider says; mthree reads it): none on a simulator."""
+        return []

@@ -15,7 +15,6 @@ from qiskit.circuit import ControlFlowOp
 from prefect_ibmq.arguments import (
     check_bool,
     check_optional_dict,
-    check_optional_int,
     check_optional_str,
     check_tags,
     is_int,
@@ -83,13 +82,6 @@ def check_shots(shots: Any, configuration: BackendConfiguration) -> None:
     if not is_int(shots) or not 1 <= shots <= configuration.max_shots:
         raise rejected("shots", shots, f"an int from 1 to max_shots={configuration.max_shots} of "
                        f"{configuration.backend_name}")
-
-
-def check_run_options(shots: Any, memory: Any, seed_simulator: Any, configuration: BackendConfiguration) -> None:
-    """Shots in 1..max_shots, memory a bool, seed_simulator an int or None."""
-    check_shots(shots, configuration)
-    check_bool("memory", memory)
-    check_optional_int("seed_simulator", seed_simulator)
 
 
 def check_job_fields(

@@ -10,8 +10,10 @@ keeps the last few jobs' circuits.
 from __future__ import annotations
 
 import hashlib
+import json
 import threading
 import uuid
+import warnings
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
@@ -21,9 +23,10 @@ from qiskit.providers.fake_provider import GenericBackendV2
 from qiskit_aer import AerSimulator
 from qiskit_aer.backends.backend_utils import format_save_type
 
-from prefect_ibmq.wire import qpy_to_circuits
+from prefect_ibmq.wire import MEAS_LEVEL_CLASSIFIED, qpy_to_circuits
 
 from .config import BackendSpec
+from .simops import rebuild_simulator_instructions
 
 #: Seed of the GenericBackendV2 behind a noisy backend without its own seed: the
 #: published properties then stay the same across restarts.
@@ -32,10 +35,10 @@ DEFAULT_NOISE_SEED = 1234
 #: the stabilizer aer picks for Clifford circuits: sampling 1,024 shots from a
 #: small statevector costs ~25% less CPU than 1,024 stabilizer measurements.
 STATEVECTOR_MAX_QUBITS = 10
-#: ``meas_level`` of counts (``qiskit.qobj.utils.MeasLevel.CLASSIFIED``), which aer leaves out.
-MEAS_LEVEL_CLASSIFIED = 2
 #: Decoded jobs a process keeps: the jobs of every worker thread, with one chunk of lookahead each.
 DECODED_JOBS_KEPT = 8
+#: Noise models (the ``noise_model`` run option) a process keeps built.
+NOISE_MODELS_KEPT = 4
 
 
 @dataclass(frozen=True)
@@ -56,6 +59,14 @@ class JobQpy:
         return qpy_to_circuits(self.data)
 
 
+@dataclass(frozen=True)
+class NoiseModelRef:
+    """A job's ``noise_model`` option as JSON text, named by its digest (each process builds it once)."""
+
+    digest: str
+    text: str
+
+
 def generic_backend(spec: BackendSpec) -> GenericBackendV2 | None:
     """The GenericBackendV2 behind a noisy backend (same seed, same noise everywhere); else None."""
     if spec.kind != "noisy":
@@ -66,7 +77,14 @@ def generic_backend(spec: BackendSpec) -> GenericBackendV2 | None:
 
 
 def make_aer(threads: int, generic: GenericBackendV2 | None) -> AerSimulator:
-    """An AerSimulator with at most ``threads`` OpenMP threads (see :meth:`.Simulator.new_aer`)."""
+    """A fresh AerSimulator for a backend, with at most ``threads`` OpenMP threads (one per worker thread).
+
+    aer's default parallelises the shots of each experiment over every core, whose
+    fork/join per experiment costs more than a 2-5 qubit circuit's simulation: on 2 cores,
+    1,000 GHZ circuits take ~1.1 s of CPU with one thread and ~4-5 s with the default (the
+    busy-waiting OpenMP threads get worse when the cores are shared). With several threads,
+    aer parallelises whole experiments of a chunk instead of shots.
+    """
     options: dict[str, Any] = {"max_parallel_threads": max(1, threads)}
     if threads > 1:
         options.update(max_parallel_experiments=0, max_parallel_shots=1)
@@ -88,6 +106,7 @@ def simulate(aer: AerSimulator, part: list[QuantumCircuit], run_options: dict[st
 _AERS: dict[tuple[str, int, int], AerSimulator] = {}
 _DECODED: OrderedDict[str, list[QuantumCircuit]] = OrderedDict()
 _DECODED_LOCK = threading.Lock()
+_NOISE_MODELS: OrderedDict[str, Any] = OrderedDict()
 
 
 def simulate_qpy(
@@ -106,9 +125,52 @@ def simulate_qpy(
         raise ValueError(f"circuits {start}:{stop} asked of a job of {len(circuits)}")
     part = circuits[start:stop]
     options = dict(run_options)
-    if spec.kind != "noisy" and max(c.num_qubits for c in part) <= STATEVECTOR_MAX_QUBITS:
+    ref = options.get("noise_model")
+    if isinstance(ref, NoiseModelRef):
+        options["noise_model"] = noise_model(ref)
+    elif "method" not in options and spec.kind != "noisy" and _widest(part) <= STATEVECTOR_MAX_QUBITS:
         options["method"] = "statevector"
     return simulate(aer, part, options)
+
+
+def _widest(circuits: list[QuantumCircuit]) -> int:
+    return max(circuit.num_qubits for circuit in circuits)
+
+
+def warm_up(backends: list[dict[str, Any]], threads: int, for_thread: int | None = None) -> None:
+    """Build each backend's aer (the noisy one's noise model too) and run one circuit on it.
+
+    What a fresh simulator process does before it takes chunks (``backends``: the specs,
+    as ``BackendSpec.model_dump()``), so a job's first chunk does not pay for it.
+    ``for_thread``: the thread whose chunks will use them (default: this one).
+    """
+    probe = QuantumCircuit(1, 1)  # x and measure: in every backend's basis, nothing to transpile
+    probe.x(0)
+    probe.measure(0, 0)
+    for spec in (BackendSpec.model_validate(entry) for entry in backends):
+        key = (spec.model_dump_json(), threads, for_thread or threading.get_ident())
+        aer = _AERS.get(key)
+        if aer is None:
+            aer = make_aer(threads, generic_backend(spec))
+            simulate(aer, [probe], {"shots": 1})
+            _AERS.setdefault(key, aer)
+
+
+def noise_model(ref: NoiseModelRef) -> Any:
+    """The qiskit-aer NoiseModel of a ``noise_model`` option, rebuilt from its dict once per process."""
+    from qiskit_aer.noise import NoiseModel
+
+    with _DECODED_LOCK:
+        built = _NOISE_MODELS.get(ref.digest)
+    if built is None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)  # aer's only way back from its own dict
+            built = NoiseModel.from_dict(json.loads(ref.text))
+        with _DECODED_LOCK:
+            _NOISE_MODELS[ref.digest] = built
+            while len(_NOISE_MODELS) > NOISE_MODELS_KEPT:
+                _NOISE_MODELS.popitem(last=False)
+    return built
 
 
 def job_circuits(job: JobQpy) -> list[QuantumCircuit]:
@@ -118,7 +180,8 @@ def job_circuits(job: JobQpy) -> list[QuantumCircuit]:
         if circuits is not None:
             _DECODED.move_to_end(job.digest)
             return circuits
-    circuits = job.circuits()  # outside the lock: another thread's chunk need not wait for this decode
+    # Outside the lock: another thread's chunk need not wait for this decode.
+    circuits = rebuild_simulator_instructions(job.circuits())
     if len(circuits) != job.count:
         raise ValueError(f"the job's QPY holds {len(circuits)} circuits, not {job.count}")
     with _DECODED_LOCK:

@@ -22,6 +22,10 @@ the chunk again on another worker, until more workers died running it than
 the scheduler loses the chunk, :class:`DaskCall` raises :class:`.simulators.SimulatorCrashed` and only
 that job fails. Only the executor imports this module, and only with
 ``simulation = "dask"``: other servers never import ``distributed``.
+
+A cancelled job's chunks are cancelled on the cluster: queued ones never run, the server
+stops waiting for running ones at once; the worker still finishes a running chunk (Dask
+cannot interrupt a task), and its result is dropped.
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ except ImportError as exc:  # the optional extra is missing
 
 from .aerrun import simulate_qpy
 from .simulators import ServerStopping, SimulatorCrashed
+from .stopping import ChunkAbandoned
 
 #: How long the server waits for the scheduler at start before giving up.
 CONNECT_TIMEOUT_S = 30.0
@@ -112,6 +117,7 @@ class DaskCall:
     def __init__(self, future: Future, stopping: threading.Event) -> None:
         self._future = future
         self._stopping = stopping
+        self._cancelled = False
         done = self._done = threading.Event()
         # Set from Dask's callback thread (finished, failed or cancelled): a wait needs no
         # timeouts, whose exceptions would keep the future alive in reference cycles.
@@ -132,10 +138,17 @@ class DaskCall:
             raise SimulatorCrashed(
                 f"every Dask worker that ran a chunk of this job's experiments died: {exc}"
             ) from exc
-        except CancelledError as exc:  # not ours: Simulator.run never waits on a chunk it cancelled
+        except CancelledError as exc:
+            if self._cancelled:  # our cancel: the job was stopped while this chunk was on the cluster
+                raise ChunkAbandoned("the chunk was cancelled on the Dask cluster") from exc
             raise SimulatorCrashed(f"the Dask cluster dropped a chunk of this job's experiments: {exc}") from exc
 
     def cancel(self) -> bool:
-        """Forget the chunk: a queued one never runs, a running one's result is dropped."""
+        """Forget the chunk: a queued one never runs; a running one's result is dropped.
+
+        The server stops waiting for it at once (:meth:`result` raises ChunkAbandoned). Dask does
+        not interrupt a task that runs, so the worker finishes that chunk and then takes the next.
+        """
+        self._cancelled = True
         self._future.cancel(reason="the job was cancelled or the server is stopping")
         return True

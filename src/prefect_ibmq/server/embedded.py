@@ -156,18 +156,22 @@ class JobServer:
         """
         if self._thread is None or self._server is None:  # set together by start(), cleared together here
             return
-        self._server.should_exit = True
-        self._thread.join()
-        self._thread = None
-        self._server = None
-        self.service = None
-        self._sock.close()
         data_dir = Path(self.config.data_dir)
         try:
-            (data_dir / INFO_FILE).unlink()
-        except FileNotFoundError:
-            pass
-        self._release_lock(data_dir)
+            self._server.should_exit = True
+            self._thread.join()
+        finally:
+            # Whatever stopping raised (or a Ctrl-C during the join), the data directory is let go:
+            # another process's IBMQService.local() may then start a server on it.
+            self._thread = None
+            self._server = None
+            self.service = None
+            self._sock.close()
+            try:
+                (data_dir / INFO_FILE).unlink()
+            except FileNotFoundError:
+                pass
+            self._release_lock(data_dir)
         logger.info("job server on %s stopped", self.url)
 
     @property

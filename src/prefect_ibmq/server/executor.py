@@ -4,7 +4,9 @@ Validation runs on its own small pool so a slow transpile never delays a run;
 runs happen on ``workers`` threads that take jobs from the fairshare queue.
 Every status change goes through :meth:`Executor.move`, a conditional update
 in the store followed by a wake-up of long-polling requests. A cancel or a
-shutdown sets the job's stop event, checked between chunks of experiments.
+shutdown sets the job's stop event (:class:`.stopping.StopEvent`), which
+abandons its chunks in flight: a simulator process running one is killed and
+replaced, so the next job has it at once.
 
 With ``simulation="processes"`` (the default) a worker thread sends each chunk
 of circuits (QPY) to a pool of ``workers`` simulator processes
@@ -23,7 +25,6 @@ the chunk of a worker that died.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -47,6 +48,7 @@ from .notify import StatusNotifier
 from .queue import FairshareQueue, QueuedJob
 from .runtime.execute import execute
 from .simpool import SimulatorPool, SimulatorProcessDied
+from .simprocs import threads_per_worker, warm_argument
 from .simulators import (
     ChunkCall,
     ChunkRunner,
@@ -54,6 +56,7 @@ from .simulators import (
     SimulatorCrashed,
     ThreadRunner,
 )
+from .stopping import StopEvent
 from .store import Store
 from .stored_results import encode_result
 from .validation import InvalidJob
@@ -96,12 +99,12 @@ class Executor:
         self._n_workers = workers
         self._validation: ThreadPoolExecutor | None = None
         self._threads: list[threading.Thread] = []
-        self._stops: dict[str, threading.Event] = {}
+        self._stops: dict[str, StopEvent] = {}
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         #: OpenMP threads of each worker's aer: the cores divided among the workers
         #: (one per Dask worker thread: the cluster's cores are not ours to divide).
-        self.aer_threads = 1 if simulation == "dask" else max(1, (os.cpu_count() or 1) // workers)
+        self.aer_threads = 1 if simulation == "dask" else threads_per_worker(workers)
         self.simulation = simulation
         self._dask_scheduler = dask_scheduler
         #: The simulator processes (simulation="processes"), made on the first chunk, or the
@@ -110,6 +113,9 @@ class Executor:
         self._pool_lock = threading.Lock()
         #: Chunks sent to a fresh simulator process because the one running them died.
         self.chunks_rerun = 0
+        #: A long-running service (``ServerConfig.prestart_simulators``): its simulator processes start
+        #: with it, warm every backend's aer up, and have a spare to replace an abandoned one at once.
+        self._prestart = False
 
     # --- status changes --------------------------------------------------------------
 
@@ -125,6 +131,7 @@ class Executor:
 
     def start(self, prestart_simulators: bool = False) -> None:
         """Start the validation pool and the workers (and the simulator processes, if asked)."""
+        self._prestart = prestart_simulators
         if self.simulation == "dask" or (prestart_simulators and self.simulation == "processes"):
             with self._pool_lock:
                 self._pool = self._new_pool()  # processes start in the background; Dask connects now
@@ -172,6 +179,12 @@ class Executor:
             pool = self._pool
         return pool.busy_pids() if isinstance(pool, SimulatorPool) else []  # Dask's workers are not ours
 
+    def spare_pool_pid(self) -> int | None:
+        """Process id of the warmed spare simulator process (long-running services have one), if ready."""
+        with self._pool_lock:
+            pool = self._pool
+        return pool.spare_pid() if isinstance(pool, SimulatorPool) else None
+
     def _pool_submit(self, *args: Any) -> Future | DaskCall:
         """Send a chunk to the simulator processes, made on the first call (or to the Dask cluster)."""
         with self._pool_lock:
@@ -188,7 +201,11 @@ class Executor:
             if not self._dask_scheduler:  # ServerConfig checks this; a hand-made Executor may not
                 raise ValueError("simulation='dask' needs dask_scheduler, the address of a Dask scheduler")
             return DaskSimulators(self._dask_scheduler, self._stopping)
-        return SimulatorPool(self._n_workers)
+        # A fresh process always answers one call before it takes chunks (so a replacement is
+        # ready when it does); a long-running service has it build every backend's aer first.
+        specs = [simulator.spec.model_dump() for simulator in self._simulators.values()] if self._prestart else []
+        warm = warm_argument(specs, self.aer_threads)
+        return SimulatorPool(self._n_workers, warm=warm, spare=self._prestart)
 
     def chunks_in_flight(self) -> int:
         """Chunks of one job sent ahead: two, or on Dask one per worker thread of the cluster."""
@@ -286,7 +303,7 @@ class Executor:
     def _run(self, item: QueuedJob, runner: ChunkRunner) -> bool:
         """Run a job this replica claimed (it is RUNNING under our name); True if it completed."""
         job_id = item.job_id
-        stop = threading.Event()
+        stop = StopEvent()  # a cancel or shutdown sets it: the chunks in flight are abandoned at once
         with self._lock:
             self._stops[job_id] = stop
         if self._retry(lambda: self._store.get_status(job_id)) is not S.RUNNING:
@@ -359,7 +376,7 @@ class Executor:
             if self._stopping.is_set():
                 raise RuntimeError("the executor is stopping")
             if self._pool is None:
-                self._pool = SimulatorPool(self._n_workers)
+                self._pool = self._new_pool()
             if not isinstance(self._pool, SimulatorPool):
                 raise RuntimeError("runtime programs run in simulator processes, not on Dask")
             return self._pool.call(function, *args)
@@ -446,4 +463,5 @@ class _PoolCall:
             ) from exc
 
     def cancel(self) -> bool:
+        """Drop the chunk, or abandon it in the process running it (which is replaced)."""
         return self._future.cancel()

@@ -47,9 +47,11 @@ from .notify import ReplicaListener, StatusNotifier
 from .queue import FairshareQueue
 from .replicas import Replica, new_replica_id
 from .rows import NewJob
+from .simops import QPY_PREFACE, undecodable_qpy_message
 from .simulators import build_simulators
 from .store import CHANNEL, Store
 from .stored_results import result_text
+from .validation import InvalidJob
 
 logger = logging.getLogger("prefect_ibmq.server.service")
 S = ApiJobStatus
@@ -69,6 +71,8 @@ def decode_circuits(text: str) -> tuple[bytes, list[QuantumCircuit]]:
     try:
         circuits = qpy_to_circuits(data)
     except Exception as exc:  # QPY raises several types for a malformed file
+        if data.startswith(QPY_PREFACE):  # a QPY file whose circuits cannot be rebuilt: 422, with the cause
+            raise ApiError(422, ErrorCode.INVALID_REQUEST, f"qpy: {undecodable_qpy_message(exc)}") from exc
         raise _bad(f"qpy is not a QPY file of circuits: {type(exc).__name__}: {exc}") from exc
     if not circuits:
         raise _bad("qpy holds no circuits; a job needs at least one")
@@ -166,6 +170,10 @@ class JobService:
         if any(not isinstance(tag, str) for tag in body.tags):
             raise _bad("tags must be strings", ErrorCode.INVALID_TAGS)
         # What can never run is refused now (422, nothing stored); transpiling waits for validation.
+        try:  # first: it reads in full the circuits QPY may not have rebuilt (delays), which the checks walk
+            self.simulators[body.backend].admit(circuits, body.options)
+        except InvalidJob as exc:
+            raise ApiError(422, ErrorCode.INVALID_REQUEST, str(exc)) from exc
         check_submission(self.simulators[body.backend], circuits, body.options)
         job = NewJob(
             job_id=secrets.token_hex(12),

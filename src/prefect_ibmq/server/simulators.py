@@ -23,7 +23,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Iterable
-from concurrent.futures import Future
+from concurrent.futures import CancelledError, Future
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -34,9 +34,12 @@ from qiskit_aer import AerSimulator
 from prefect_ibmq.timestamps import now_iso
 from prefect_ibmq.wire import BackendConfiguration, RunOptions
 
-from .aerrun import JobQpy, generic_backend, make_aer, simulate_qpy
+from .aerrun import JobQpy, generic_backend, simulate_qpy
 from .config import BackendSpec
-from .validation import CircuitValidator
+from .runoptions import aer_options, check_run_options, chunk_options
+from .simops import unsendable
+from .stopping import ChunkAbandoned, StopEvent
+from .validation import CircuitValidator, InvalidJob
 
 logger = logging.getLogger("prefect_ibmq.server.simulators")
 
@@ -47,6 +50,9 @@ logger = logging.getLogger("prefect_ibmq.server.simulators")
 #: server's other threads (requests, long-poll wake-ups) wait behind one.
 CHUNK = 64
 BACKEND_VERSION = "1.0.0"
+#: The dt of backends whose aer has no clock of its own (the ideal ones): GenericBackendV2's, so a
+#: delay in seconds has the same length in dt on every backend. Delays do nothing without noise.
+NOMINAL_DT = 2.22e-10
 
 
 class SimulatorCrashed(Exception):
@@ -65,7 +71,11 @@ class ChunkCall(Protocol):
         ...
 
     def cancel(self) -> bool:
-        """Drop the chunk if it has not started; True if dropped."""
+        """Drop the chunk if it has not started, else abandon it where it runs if that can be done.
+
+        True if dropped or abandoned; a waiting :meth:`result` then raises ChunkAbandoned
+        (or CancelledError, if it never started).
+        """
         ...
 
 
@@ -119,24 +129,14 @@ class Simulator:
     def __init__(self, spec: BackendSpec) -> None:
         self.spec = spec
         self._generic = generic_backend(spec)
-        self.target: Target = self.new_aer().target
+        # aer's from_backend takes the noisy backend's target as it is; its noise model (~0.5 s to
+        # build) is needed only where chunks run, not for validation and the configuration.
+        self.target: Target = self._generic.target if self._generic is not None else AerSimulator().target
         # The noisy backend lays circuits out on its coupling map when it must transpile them.
         self._validator = CircuitValidator(spec, self.target, layout=self._generic is not None)
         self.configuration = self._configuration()
 
     # --- description -----------------------------------------------------------------
-
-    def new_aer(self, threads: int = 1) -> AerSimulator:
-        """A fresh AerSimulator for this backend (one per worker thread).
-
-        ``threads`` bounds aer's OpenMP threads. aer's default parallelises the shots
-        of each experiment over every core, whose fork/join per experiment costs more
-        than a 2-5 qubit circuit's simulation: on 2 cores, 1,000 GHZ circuits take ~1.1 s
-        of CPU with one thread and ~4-5 s with the default (the busy-waiting OpenMP
-        threads get worse when the cores are shared). With several threads, aer
-        parallelises whole experiments of a chunk instead of shots.
-        """
-        return make_aer(threads, self._generic)
 
     def _configuration(self) -> BackendConfiguration:
         spec = self.spec
@@ -149,7 +149,10 @@ class Simulator:
             "noisy": "qiskit-aer with the noise of qiskit's GenericBackendV2",
             "flaky": f"ideal simulator whose experiments fail with probability {spec.failure_probability}",
         }[spec.kind]
+        dt = self._generic.dt if self._generic is not None else NOMINAL_DT
         return BackendConfiguration(
+            dt=dt,
+            noise_model_option=self._generic is None,
             backend_name=spec.name,
             backend_version=BACKEND_VERSION,
             description=description,
@@ -176,6 +179,19 @@ class Simulator:
         """
         return self._validator.prepare(circuits, options)
 
+    def admit(self, circuits: list[QuantumCircuit], options: RunOptions) -> None:
+        """What the backend can never honour, checked at submit: options and instructions QPY cannot carry.
+
+        Raises:
+            InvalidJob: Naming the option, or the circuit and its instruction.
+        """
+        check_run_options(self.configuration, options)
+        for index, circuit in enumerate(circuits):
+            found = unsendable(circuit)
+            if found is not None:
+                name, instead = found
+                raise InvalidJob(f"circuit {index} ({circuit.name!r}) uses instruction {name!r}: {instead}")
+
     # --- running ---------------------------------------------------------------------
 
     def run(
@@ -191,8 +207,9 @@ class Simulator:
         """Run the experiments; None when ``stop`` was set (cancel or shutdown) in between.
 
         Up to ``runner.lookahead`` chunks are in flight; a stopped job's in-flight chunks
-        are cancelled or, when already running, left to finish and discarded. ``job_name``
-        keys the flaky draws of a seeded backend (``BackendSpec.seed``).
+        are cancelled or, when already running, abandoned where they run (a :class:`StopEvent`
+        does it the moment it is set). ``job_name`` keys the flaky draws of a seeded backend
+        (``BackendSpec.seed``).
         """
         spec = self.spec
         collector = _Collector(spec, job, options.shots, flaky_failures(spec, job_id, job_name, job.count))
@@ -201,6 +218,7 @@ class Simulator:
         starts = iter(range(0, job.count, chunk))
         pending: deque[tuple[int, int, ChunkCall]] = deque()
         experiments: list[dict[str, Any]] = []
+        base = aer_options(options)
         started = time.monotonic()
         try:
             while True:
@@ -209,7 +227,10 @@ class Simulator:
                     if start is None:
                         break
                     end = min(start + chunk, job.count)
-                    pending.append((start, end, runner.submit(spec, job, start, end, _run_options(options, start))))
+                    call = runner.submit(spec, job, start, end, chunk_options(base, options, start))
+                    if isinstance(stop, StopEvent):
+                        stop.on_set(call.cancel)
+                    pending.append((start, end, call))
                 if stop.is_set():
                     return None
                 if not pending:
@@ -219,6 +240,8 @@ class Simulator:
                 # The delay stands for slow hardware; waiting on the event lets a cancel cut it short.
                 if spec.experiment_delay_s and stop.wait(spec.experiment_delay_s * (end - start)):
                     return None
+        except ChunkAbandoned:
+            return None  # stopped while a chunk ran: the process running it was let go
         finally:
             for _, _, call in pending:
                 call.cancel()
@@ -237,14 +260,6 @@ class Simulator:
             "time_taken": time.monotonic() - started,
         }
         return RunOutcome(result=result, failed=failed, total=total)
-
-
-def _run_options(options: RunOptions, start: int) -> dict[str, Any]:
-    """The aer options of the chunk from circuit ``start`` on (each chunk its own seed)."""
-    run_options: dict[str, Any] = {"shots": options.shots, "memory": options.memory}
-    if options.seed_simulator is not None:
-        run_options["seed_simulator"] = options.seed_simulator + start
-    return run_options
 
 
 class _Collector:
@@ -268,7 +283,9 @@ class _Collector:
         spec = self._spec
         try:
             experiments = call.result()
-        except (SimulatorCrashed, ServerStopping):
+        except CancelledError as exc:  # dropped before it started: the job was stopped
+            raise ChunkAbandoned("the chunk was dropped before it ran") from exc
+        except (SimulatorCrashed, ServerStopping, ChunkAbandoned):
             raise
         except Exception as exc:
             logger.warning("simulation failed on %s: %s", spec.name, exc)

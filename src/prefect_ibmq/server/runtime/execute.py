@@ -19,9 +19,9 @@ from typing import Any
 
 from qiskit_aer import AerSimulator
 
+from ..aerrun import generic_backend, make_aer
 from ..config import BackendSpec
 from ..simpool import SimulatorProcessDied
-from ..simulators import generic_backend, make_aer
 from .codec import decode_params, encode_result
 from .programs import program
 
