@@ -39,7 +39,7 @@ from .deps import job_service
 
 SQLITE_MAX_INT = 2**63 - 1
 _errors: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorBody} for code in (400, 401, 403, 404, 409, 410, 413, 422, 503)
+    code: {"model": ErrorBody} for code in (400, 401, 403, 404, 409, 410, 413, 422, 429, 503)
 }
 router = APIRouter(prefix="/jobs", tags=["jobs"], responses=_errors)
 
