@@ -11,7 +11,6 @@ import asyncio
 import binascii
 import contextlib
 import logging
-import re
 import secrets
 
 from qiskit import QuantumCircuit
@@ -38,13 +37,18 @@ from prefect_ibmq.wire import (
 )
 
 from .auth import can_see, is_owner
+from .bounds import FieldTooLarge, check_submission_fields, check_tags, check_text, qpy_bounds
 from .checks import check_submission
 from .config import ServerConfig
+from .engine import limit_statements, protect_data_dir
 from .errors import ApiError, not_found
 from .executor import BEFORE_VALIDATION, Executor
 from .filters import JobFilter
+from .namematch import BadPattern, compile_pattern
 from .notify import ReplicaListener, StatusNotifier
+from .qpyscan import QpyBounds, QpyOverLimit, QpyRefused, scan_qpy
 from .queue import FairshareQueue
+from .quotas import check_jobs_in_flight
 from .replicas import Replica, new_replica_id
 from .rows import NewJob
 from .simulators import build_simulators
@@ -60,12 +64,22 @@ def _bad(message: str, code: ErrorCode = ErrorCode.INVALID_REQUEST) -> ApiError:
     return ApiError(400, code, message)
 
 
-def decode_circuits(text: str) -> tuple[bytes, list[QuantumCircuit]]:
-    """base64 QPY -> (bytes, circuits); 400 INVALID_REQUEST naming what is wrong."""
+def decode_circuits(text: str, bounds: QpyBounds) -> tuple[bytes, list[QuantumCircuit]]:
+    """base64 QPY -> (bytes, circuits); 400 INVALID_REQUEST naming what is wrong.
+
+    The QPY is walked first (:func:`.qpyscan.scan_qpy`): what claims more than ``bounds``
+    is refused (422) before ``qpy.load`` allocates it.
+    """
     try:
         data = base64_to_qpy_bytes(text)
     except (binascii.Error, ValueError) as exc:
         raise _bad(f"qpy is not valid base64: {exc}") from exc
+    try:
+        scan_qpy(data, bounds)
+    except QpyOverLimit as exc:
+        raise ApiError(422, ErrorCode.INVALID_REQUEST, f"qpy: {exc}") from None
+    except QpyRefused as exc:
+        raise _bad(f"qpy is not a QPY file of circuits this server reads: {exc}") from None
     try:
         circuits = qpy_to_circuits(data)
     except Exception as exc:  # QPY raises several types for a malformed file
@@ -84,7 +98,9 @@ class JobService:
         self.config = config
         self.notifier = StatusNotifier()
         self.simulators = build_simulators(config.backends)
+        protect_data_dir(config.data_dir)  # 0700 before anything is written in it
         self.store = Store(config.data_dir, config.store_url, origin=new_replica_id())
+        limit_statements(self.store.engine, config.limits.statement_timeout_s)
         self.queue = FairshareQueue(
             self.store,
             {name: sim.first_guess_seconds_per_experiment() for name, sim in self.simulators.items()},
@@ -162,11 +178,14 @@ class JobService:
         Returns the record and whether it was created (False: an idempotent replay).
         """
         self.backend(body.backend)
-        data, circuits = decode_circuits(body.qpy)
+        limits, simulator = self.config.limits, self.simulators[body.backend]
+        check_submission_fields(body, limits)
+        data, circuits = decode_circuits(body.qpy, qpy_bounds(simulator.spec, limits))
         if any(not isinstance(tag, str) for tag in body.tags):
             raise _bad("tags must be strings", ErrorCode.INVALID_TAGS)
         # What can never run is refused now (422, nothing stored); transpiling waits for validation.
-        check_submission(self.simulators[body.backend], circuits, body.options)
+        check_submission(simulator, circuits, body.options, limits)
+        check_jobs_in_flight(self.store, who, limits)
         job = NewJob(
             job_id=secrets.token_hex(12),
             backend=body.backend,
@@ -232,9 +251,10 @@ class JobService:
         """The jobs visible to ``who`` matching ``filters``; 400 for a bad name regex."""
         if filters.name_regex is not None:
             try:
-                re.compile(filters.name_regex)
-            except re.error as exc:
-                raise _bad(f"name={filters.name_regex!r} is not a valid regular expression: {exc}") from exc
+                check_text("name", filters.name_regex, self.config.limits)
+                compile_pattern(filters.name_regex)
+            except (BadPattern, FieldTooLarge) as exc:
+                raise _bad(f"name={filters.name_regex[:80]!r} is not a valid name pattern: {exc}") from None
         jobs, total = self.store.list_jobs(who, filters, limit, offset)
         return JobList(jobs=[self._with_queue_info(job) for job in jobs], total=total)
 
@@ -321,6 +341,10 @@ class JobService:
 
     def rename(self, who: Identity, job_id: str, name: str) -> str:
         """Rename the job (owner only)."""
+        try:
+            check_text("name", name, self.config.limits)
+        except FieldTooLarge as exc:
+            raise ApiError(422, ErrorCode.INVALID_REQUEST, str(exc)) from None
         self._owned(who, job_id)
         if not self.store.rename(job_id, name):
             raise not_found(f"job {job_id!r}")
@@ -340,6 +364,11 @@ class JobService:
                 f"added or removed: {reserved}",
                 ErrorCode.INVALID_TAGS,
             )
+        try:
+            for name, tags in zip(("replacement_tags", "additional_tags", "removal_tags"), lists, strict=True):
+                check_tags(tags or [], self.config.limits, name)
+        except FieldTooLarge as exc:
+            raise _bad(str(exc), ErrorCode.INVALID_TAGS) from None
         self._owned(who, job_id)
 
         def change(current: list[str]) -> list[str]:
@@ -352,7 +381,11 @@ class JobService:
             if update.removal_tags:
                 removed = set(update.removal_tags)
                 tags = [t for t in tags if t not in removed]
-            return list(dict.fromkeys(tags))  # drop duplicates, keep first order
+            tags = list(dict.fromkeys(tags))  # drop duplicates, keep first order
+            if len(tags) > self.config.limits.max_tags:  # checked in the transaction: additions add up
+                raise _bad(f"the job would have {len(tags)} tags; limits.max_tags="
+                           f"{self.config.limits.max_tags}", ErrorCode.INVALID_TAGS)
+            return tags
 
         tags = self.store.update_tags(job_id, change)
         if tags is None:

@@ -92,13 +92,12 @@ def _iso_query(name: str, value: str | None) -> str | None:
     if value is None:
         return None
     try:
-        parsed = parse_iso(value)
-    except ValueError:
+        return to_iso(parse_iso(value))
+    except (ValueError, OverflowError):  # overflow: a year 1 or 9999 time moved past UTC's range
         raise ApiError(
             422, ErrorCode.INVALID_REQUEST,
             f"query.{name}={value!r}: give an ISO 8601 time such as 2024-05-01T12:00:00Z",
         ) from None
-    return to_iso(parsed)
 
 
 @router.get("/{job_id}", response_model=JobRecord)
