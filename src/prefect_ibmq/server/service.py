@@ -42,7 +42,7 @@ from .checks import check_submission
 from .config import ServerConfig
 from .engine import limit_statements, protect_data_dir
 from .errors import ApiError, not_found
-from .executor import BEFORE_VALIDATION, Executor
+from .executor import Executor
 from .filters import JobFilter
 from .namematch import BadPattern, compile_pattern
 from .notify import ReplicaListener, StatusNotifier
@@ -111,21 +111,25 @@ class JobService:
             self.store, self.queue, self.notifier, self.simulators, config.workers,
             simulation=config.simulation, dask_scheduler=config.dask_scheduler,
         )
-        self.replica = Replica(self.store, config.workers, config.lease_s, on_requeued=self._requeued)
+        self.replica = Replica(
+            self.store, config.workers, config.lease_s, on_requeued=self._requeued,
+            on_taken_over=self._taken_over, held_result_ttl_s=config.limits.held_result_ttl_s,
+        )
         self._listener: ReplicaListener | None = None
 
     # --- lifecycle -------------------------------------------------------------------
 
     def start(self) -> None:
-        """Listen to the other replicas, take a lease, requeue lapsed runs, start the executor."""
+        """Listen to the other replicas, take a lease, start the executor, take over lapsed replicas' jobs."""
         if not self.store.is_sqlite:
             conninfo = self.store.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
-            self._listener = ReplicaListener(conninfo, CHANNEL, self.store.origin, self._changed_elsewhere)
+            self._listener = ReplicaListener(
+                conninfo, CHANNEL, self.store.origin, self._changed_elsewhere, on_reconnect=self._resync
+            )
             self._listener.start()
-        self.replica.start()  # requeues what a stopped or lapsed replica left RUNNING
+        self.replica.register()  # before the first claim: a claim under no lease would be reaped
         self.executor.start(prestart_simulators=self.config.prestart_simulators)
-        for job in self.store.jobs_in(BEFORE_VALIDATION):
-            self.executor.validate_later(job.job_id)
+        self.replica.start()  # requeues lapsed runs, validates lapsed validations, keeps the lease
 
     def stop(self) -> None:
         """Stop the executor, give up the lease and close the store."""
@@ -138,6 +142,18 @@ class JobService:
     def _requeued(self, job_ids: list[str]) -> None:
         self.notifier.notify(job_ids)
         self.queue.put(job_ids[0])
+
+    def _taken_over(self, job_ids: list[str]) -> None:
+        for job_id in job_ids:
+            self.executor.validate_later(job_id)
+
+    def _resync(self) -> None:
+        """The listener was away: act on whatever it may have missed, as if told of every change."""
+        self.notifier.wake_all()  # every long poll reads its job again
+        self.queue.poke()
+        for job_id in self.executor.running_job_ids():
+            if self.store.get_status(job_id) in (S.CANCELLED, None):
+                self.executor.interrupt(job_id)
 
     def _changed_elsewhere(self, job_id: str, status: str) -> None:
         """Another replica changed ``job_id``: wake its waiters here, stop it if it runs here."""
