@@ -6,11 +6,15 @@ A pure ASGI middleware in front of the app. From the headers alone it
    access token (JWT); a protected path without a valid one is answered 401 at
    once, its body never read;
 2. charges the caller's request-rate budget (:class:`RequestRates`); past it the
-   answer is 429 with ``Retry-After``, sent after a pause of up to
-   :data:`TARPIT_MAX_S`, so a client flooding in a loop makes few requests per
-   second however fast it is (a client that honours ``Retry-After`` waits longer
-   anyway);
-3. caps the body by route: ``max_body_bytes`` for a job submission,
+   answer is 429 with ``Retry-After``, sent after a pause of :data:`TARPIT_S`, so
+   a client flooding in a loop makes one refused request per second and
+   connection however fast it is (a client that honours ``Retry-After`` loses
+   that second once);
+3. serves at most ``limits.max_concurrent_requests`` of the caller's requests at
+   once (:class:`Turns`; long polls, which hold no thread, aside): more wait their
+   turn, up to ``limits.max_waiting_requests`` (then 429), so one identity's slow
+   requests never take every worker thread from the others;
+4. caps the body by route: ``max_body_bytes`` for a job submission,
    ``limits.max_request_bytes`` for any other authenticated request,
    ``limits.max_anonymous_body_bytes`` without a token; a body declared larger is
    refused (413) before it is read, one streamed is cut off at the cap.
@@ -36,8 +40,8 @@ from .errors import error_response
 from .limits import Limits
 from .runtime.errors import RUNTIME_PATHS, ibm_error
 
-#: The longest a refused request is held before its 429 goes out.
-TARPIT_MAX_S = 1.0
+#: How long a request refused for its rate is held before its 429 goes out (it holds no thread).
+TARPIT_S = 1.0
 #: Paths anyone may call without a token (their bodies are capped as anonymous).
 PUBLIC_PATHS = frozenset({f"{API_PREFIX}/health", "/identity/token", "/openapi.json", "/docs", "/redoc",
                           "/docs/oauth2-redirect"})
@@ -70,6 +74,36 @@ class RequestRates:
         return (1.0 - tokens) / self.rate
 
 
+class Turns:
+    """Per identity: at most ``limit`` requests served at once, at most ``waiting`` more waiting (on the loop)."""
+
+    def __init__(self, limit: int, waiting: int) -> None:
+        self.limit = limit
+        self.most_waiting = waiting
+        self._slots: dict[tuple[str, ...], asyncio.Semaphore] = {}
+        self._waiting: dict[tuple[str, ...], int] = {}
+
+    async def acquire(self, who: Identity) -> bool:
+        """Wait for a turn of ``who``; False at once when too many of its requests wait already."""
+        key = (who.user, who.hub, who.group, who.project)
+        slot = self._slots.setdefault(key, asyncio.Semaphore(self.limit))
+        if slot.locked():
+            if self._waiting.get(key, 0) >= self.most_waiting:
+                return False
+            self._waiting[key] = self._waiting.get(key, 0) + 1
+            try:
+                await slot.acquire()
+            finally:
+                self._waiting[key] -= 1
+        else:
+            await slot.acquire()
+        return True
+
+    def release(self, who: Identity) -> None:
+        """End a turn of ``who``."""
+        self._slots[(who.user, who.hub, who.group, who.project)].release()
+
+
 class RequestGate:
     """ASGI middleware: authentication, request rate and body size, before the app reads anything."""
 
@@ -79,6 +113,7 @@ class RequestGate:
         self.limits = limits
         self.max_body_bytes = max_body_bytes
         self.rates = RequestRates(limits.requests_per_second, limits.request_burst)
+        self.turns = Turns(limits.max_concurrent_requests, limits.max_waiting_requests)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Answer 401, 429 or 413 from the headers when due; otherwise pass the request on, its body capped."""
@@ -99,11 +134,20 @@ class RequestGate:
                 return
             wait = self.rates.take(who)
             if wait > 0:
-                await asyncio.sleep(min(wait, TARPIT_MAX_S))
+                await asyncio.sleep(TARPIT_S)
                 await self._rate_limited(runtime, who, wait, has_body)(scope, receive, send)
                 return
             submission = (scope["method"], path.rstrip("/")) in SUBMISSIONS
             cap = self.max_body_bytes if submission else self.limits.max_request_bytes
+            if not _long_poll(scope["method"], path):
+                if not await self.turns.acquire(who):
+                    await self._too_many_waiting(runtime, who, has_body)(scope, receive, send)
+                    return
+                try:
+                    await self._capped(scope, receive, send, headers.get(b"content-length"), cap, runtime)
+                finally:
+                    self.turns.release(who)
+                return
         await self._capped(scope, receive, send, headers.get(b"content-length"), cap, runtime)
 
     # --- who is asking ---------------------------------------------------------------
@@ -134,6 +178,17 @@ class RequestGate:
             f"limits.request_burst={self.limits.request_burst}; retry in {retry_after} s"
         )
         headers = {"Retry-After": str(retry_after), **_closing(has_body)}
+        if runtime:
+            return ibm_error(429, "rate_limited", message, headers)
+        return error_response(429, ErrorCode.SERVICE_UNAVAILABLE, message, headers=headers)
+
+    def _too_many_waiting(self, runtime: bool, who: Identity, has_body: bool) -> Response:
+        message = (
+            f"too many requests at once from {who.user} ({who.hub}/{who.group}/{who.project}): "
+            f"limits.max_concurrent_requests={self.limits.max_concurrent_requests} are served and "
+            f"limits.max_waiting_requests={self.limits.max_waiting_requests} wait; retry in 1 s"
+        )
+        headers = {"Retry-After": "1", **_closing(has_body)}
         if runtime:
             return ibm_error(429, "rate_limited", message, headers)
         return error_response(429, ErrorCode.SERVICE_UNAVAILABLE, message, headers=headers)
@@ -179,6 +234,11 @@ class RequestGate:
         if runtime:
             return ibm_error(413, "payload_too_large", message, {"Connection": "close"})
         return error_response(413, ErrorCode.PAYLOAD_TOO_LARGE, message, headers={"Connection": "close"})
+
+
+def _long_poll(method: str, path: str) -> bool:
+    """A job's status request: a long poll parks on the event loop and holds no thread, so it waits for no turn."""
+    return method == "GET" and path.startswith(f"{API_PREFIX}/jobs/") and path.endswith("/status")
 
 
 def _bearer(authorization: bytes | None) -> str | None:

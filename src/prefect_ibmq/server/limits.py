@@ -44,8 +44,9 @@ class Limits(BaseModel):
     max_instructions_per_job: int = Field(2_000_000, ge=1)
     #: Circuits nested in circuits (control-flow blocks, gate definitions).
     max_circuit_nesting: int = Field(16, ge=1, le=64)
-    #: Bytes a job's compressed runtime values (circuits, arrays) may inflate to, all together.
-    max_decompressed_bytes: int = Field(256 * MIB, ge=MIB)
+    #: Bytes a job's compressed runtime values (circuits, arrays) may inflate to, all together
+    #: (by default what an uncompressed submission could carry).
+    max_decompressed_bytes: int = Field(64 * MIB, ge=MIB)
 
     # --- total work of one job, on both APIs -------------------------------------------
     #: Shots of a job: experiments x shots (``/v1``), parameter bindings x shots (sampler).
@@ -64,6 +65,11 @@ class Limits(BaseModel):
     requests_per_second: float = Field(100.0, gt=0.0)
     #: ... and in a burst; past it a request is 429 with ``Retry-After``.
     request_burst: int = Field(200, ge=1)
+    #: Requests of one identity being served at once (long polls aside, which hold no thread);
+    #: more wait their turn, so a flood of slow requests occupies a few threads, never all ...
+    max_concurrent_requests: int = Field(4, ge=1)
+    #: ... and at most this many wait; past it a request is 429 with ``Retry-After``.
+    max_waiting_requests: int = Field(64, ge=0)
 
     # --- the store and what it keeps ---------------------------------------------------
     #: A database statement running longer is cancelled (PostgreSQL ``statement_timeout``,
