@@ -24,7 +24,7 @@ import requests
 from qiskit_ibm_runtime import RuntimeEncoder
 
 from prefect_ibmq.circuits import bell
-from prefect_ibmq.server.gate import Turns
+from prefect_ibmq.server.gate import ServerTime, Turns
 from prefect_ibmq.wire import circuits_to_base64
 from tests.helpers import TOKENS
 from tests.reliability.helpers import ServerProcess, free_port, runtime_token, tokens_toml
@@ -159,3 +159,17 @@ def test_an_identitys_turns_are_bounded_and_its_extra_requests_wait_or_are_refus
         return [refused, other, waiting_before_release, await asyncio.wait_for(third, 1)]
 
     assert asyncio.run(scenario()) == [False, True, True, True]
+
+
+def test_an_identitys_share_of_the_server_binds_only_while_others_use_it():
+    """:class:`ServerTime` with a clock of its own: 0.25 s of serving a second, 1 s in a burst."""
+    now = [0.0]
+    share = ServerTime(share=0.25, burst=1.0, clock=lambda: now[0])
+    alice, bob = TOKENS["alice"][1], TOKENS["bob"][1]
+    share.charge(alice, 5.0)  # far past its burst
+    alone = share.wait(alice)  # nobody else: alice has the server to itself
+    assert share.wait(bob) == 0.0  # bob arrives with his whole burst
+    refused = share.wait(alice)
+    now[0] += refused  # once refilled past zero, alice is served again
+    assert (alone, refused > 0, share.wait(alice)) == (0.0, True, 0.0)
+    assert abs(refused - 4.0 / 0.25) < 0.01  # 4 s over its burst, refilled at 0.25 s a second

@@ -41,14 +41,16 @@ def json_depth(value: Any, deepest: int) -> int:
     return depth
 
 
-def check_json(name: str, value: Any, limits: Limits, max_bytes: int | None = None) -> None:
-    """Refuse ``value`` nested deeper than ``limits.max_json_depth`` or (``max_bytes``) larger as JSON."""
+def check_json(name: str, value: Any, limits: Limits, sized: bool = False) -> None:
+    """Refuse ``value`` nested deeper than ``limits.max_json_depth`` or (``sized``) larger than ``max_header_bytes``."""
     if json_depth(value, limits.max_json_depth) > limits.max_json_depth:
         raise FieldTooLarge(f"{name} nests deeper than limits.max_json_depth={limits.max_json_depth}")
-    if max_bytes is not None:
+    if sized:
         size = len(json.dumps(value, separators=(",", ":"), default=str))
-        if size > max_bytes:
-            raise FieldTooLarge(f"{name} is {size} bytes of JSON; the limit is {max_bytes}")
+        if size > limits.max_header_bytes:
+            raise FieldTooLarge(
+                f"{name} is {size} bytes of JSON; limits.max_header_bytes={limits.max_header_bytes}"
+            )
 
 
 def check_text(name: str, value: str | None, limits: Limits) -> None:
@@ -77,8 +79,8 @@ def check_submission_fields(body: JobSubmission, limits: Limits) -> None:
     try:
         check_text("name", body.name, limits)
         check_text("experiment_id", body.experiment_id, limits)
-        check_json("header", body.header, limits, limits.max_header_bytes)
-        check_json("client_info", body.client_info, limits, limits.max_header_bytes)
+        check_json("header", body.header, limits, sized=True)
+        check_json("client_info", body.client_info, limits, sized=True)
     except FieldTooLarge as exc:
         raise ApiError(422, ErrorCode.INVALID_REQUEST, str(exc)) from None
 

@@ -10,11 +10,15 @@ A pure ASGI middleware in front of the app. From the headers alone it
    a client flooding in a loop makes one refused request per second and
    connection however fast it is (a client that honours ``Retry-After`` loses
    that second once);
-3. serves at most ``limits.max_concurrent_requests`` of the caller's requests at
+3. charges the time the caller's requests took to serve against its share of the
+   server (:class:`ServerTime`, ``limits.server_share``); a caller past its share is
+   refused like one past its rate, so expensive requests (listings, large jobs) run
+   out sooner than cheap ones;
+4. serves at most ``limits.max_concurrent_requests`` of the caller's requests at
    once (:class:`Turns`; long polls, which hold no thread, aside): more wait their
    turn, up to ``limits.max_waiting_requests`` (then 429), so one identity's slow
    requests never take every worker thread from the others;
-4. caps the body by route: ``max_body_bytes`` for a job submission,
+5. caps the body by route: ``max_body_bytes`` for a job submission,
    ``limits.max_request_bytes`` for any other authenticated request,
    ``limits.max_anonymous_body_bytes`` without a token; a body declared larger is
    refused (413) before it is read, one streamed is cut off at the cap.
@@ -42,6 +46,8 @@ from .runtime.errors import RUNTIME_PATHS, ibm_error
 
 #: How long a request refused for its rate is held before its 429 goes out (it holds no thread).
 TARPIT_S = 1.0
+#: An identity none other has been seen beside for this long has the server to itself.
+ALONE_AFTER_S = 10.0
 #: Paths anyone may call without a token (their bodies are capped as anonymous).
 PUBLIC_PATHS = frozenset({f"{API_PREFIX}/health", "/identity/token", "/openapi.json", "/docs", "/redoc",
                           "/docs/oauth2-redirect"})
@@ -72,6 +78,45 @@ class RequestRates:
             return 0.0
         self._buckets[key] = (tokens, now)
         return (1.0 - tokens) / self.rate
+
+
+class ServerTime:
+    """Per identity: seconds of serving it may still use (refilled at ``share`` a second, up to ``burst``).
+
+    Charged after each request with the time it took. A share is a share of something
+    others want: an identity alone on the server (no other one seen for
+    :data:`ALONE_AFTER_S`) is never refused for its time, so a single user, the embedded
+    server and a benchmark get the whole of it. Used on the event loop only.
+    """
+
+    def __init__(self, share: float, burst: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.share = share
+        self.burst = burst
+        self._clock = clock
+        self._balances: dict[tuple[str, ...], tuple[float, float]] = {}
+        self._seen: dict[tuple[str, ...], float] = {}
+
+    def _balance(self, key: tuple[str, ...]) -> float:
+        now = self._clock()
+        balance, then = self._balances.get(key, (self.burst, now))
+        balance = min(self.burst, balance + (now - then) * self.share)
+        self._balances[key] = (balance, now)
+        return balance
+
+    def wait(self, who: Identity) -> float:
+        """0 while ``who`` has time left (or is alone), else the seconds until it has again."""
+        key = (who.user, who.hub, who.group, who.project)
+        now = self._clock()
+        self._seen[key] = now
+        balance = self._balance(key)
+        if balance > 0 or not any(seen > now - ALONE_AFTER_S for other, seen in self._seen.items() if other != key):
+            return 0.0
+        return -balance / self.share + 1e-3
+
+    def charge(self, who: Identity, seconds: float) -> None:
+        """``who``'s request took ``seconds`` to serve."""
+        key = (who.user, who.hub, who.group, who.project)
+        self._balances[key] = (self._balance(key) - seconds, self._clock())
 
 
 class Turns:
@@ -114,6 +159,7 @@ class RequestGate:
         self.max_body_bytes = max_body_bytes
         self.rates = RequestRates(limits.requests_per_second, limits.request_burst)
         self.turns = Turns(limits.max_concurrent_requests, limits.max_waiting_requests)
+        self.time = ServerTime(limits.server_share, limits.server_share_burst_s)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Answer 401, 429 or 413 from the headers when due; otherwise pass the request on, its body capped."""
@@ -132,19 +178,21 @@ class RequestGate:
             if who is None:
                 await self._unauthorized(runtime, credentials is None, has_body)(scope, receive, send)
                 return
-            wait = self.rates.take(who)
+            long_poll = _long_poll(scope["method"], path)
+            wait = self.rates.take(who) or (0.0 if long_poll else self.time.wait(who))
             if wait > 0:
                 await asyncio.sleep(TARPIT_S)
                 await self._rate_limited(runtime, who, wait, has_body)(scope, receive, send)
                 return
             submission = (scope["method"], path.rstrip("/")) in SUBMISSIONS
             cap = self.max_body_bytes if submission else self.limits.max_request_bytes
-            if not _long_poll(scope["method"], path):
+            if not long_poll:
                 if not await self.turns.acquire(who):
                     await self._too_many_waiting(runtime, who, has_body)(scope, receive, send)
                     return
                 try:
-                    await self._capped(scope, receive, send, headers.get(b"content-length"), cap, runtime)
+                    await self._capped(scope, receive, send, headers.get(b"content-length"), cap, runtime,
+                                       lambda seconds: self.time.charge(who, seconds))
                 finally:
                     self.turns.release(who)
                 return
@@ -174,8 +222,9 @@ class RequestGate:
         retry_after = max(1, math.ceil(wait))
         message = (
             f"too many requests from {who.user} ({who.hub}/{who.group}/{who.project}): "
-            f"limits.requests_per_second={self.limits.requests_per_second:g}, "
-            f"limits.request_burst={self.limits.request_burst}; retry in {retry_after} s"
+            f"limits.requests_per_second={self.limits.requests_per_second:g} (burst {self.limits.request_burst}), "
+            f"limits.server_share={self.limits.server_share:g} of the server's time "
+            f"(burst {self.limits.server_share_burst_s:g} s); retry in {retry_after} s"
         )
         headers = {"Retry-After": str(retry_after), **_closing(has_body)}
         if runtime:
@@ -196,8 +245,10 @@ class RequestGate:
     # --- the body --------------------------------------------------------------------
 
     async def _capped(
-        self, scope: Scope, receive: Receive, send: Send, declared: bytes | None, cap: int, runtime: bool
+        self, scope: Scope, receive: Receive, send: Send, declared: bytes | None, cap: int, runtime: bool,
+        served: Callable[[float], None] = lambda seconds: None,
     ) -> None:
+        """Read the body (at most ``cap`` bytes), then serve the request; ``served`` gets the time serving took."""
         if declared is not None:
             try:
                 size = int(declared)
@@ -224,7 +275,11 @@ class RequestGate:
             chunks.append(body)
             more = message.get("more_body", False)
         buffered: list[Message] = [{"type": "http.request", "body": b"".join(chunks), "more_body": False}]
-        await self.app(scope, _replay(buffered, receive), send)
+        started = time.perf_counter()
+        try:
+            await self.app(scope, _replay(buffered, receive), send)
+        finally:
+            served(time.perf_counter() - started)
 
     def _too_large(self, size: int, cap: int, runtime: bool) -> Response:
         name = "max_body_bytes" if cap == self.max_body_bytes else (

@@ -65,6 +65,13 @@ class Limits(BaseModel):
     requests_per_second: float = Field(100.0, gt=0.0)
     #: ... and in a burst; past it a request is 429 with ``Retry-After``.
     request_burst: int = Field(200, ge=1)
+    #: The share of the server's time one identity's requests may take, sustained (0.25: a
+    #: quarter of a second each second, measured from its body's arrival to its answer) ...
+    server_share: float = Field(0.25, gt=0.0)
+    #: ... and in a burst, in seconds; past it a request is 429 with ``Retry-After``, while other
+    #: identities use the server too (one alone has all of it). So a flood of costly requests
+    #: leaves the others most of the server.
+    server_share_burst_s: float = Field(2.0, gt=0.0)
     #: Requests of one identity being served at once (long polls aside, which hold no thread);
     #: more wait their turn, so a flood of slow requests occupies a few threads, never all ...
     max_concurrent_requests: int = Field(4, ge=1)

@@ -67,25 +67,25 @@ class StatusNotifier:
 
     def notify(self, job_ids: str | Iterable[str]) -> None:
         """Wake the waiters of these jobs; safe from any thread."""
-        loop = self._loop
-        if loop is None or loop.is_closed():
-            return
         ids = [job_ids] if isinstance(job_ids, str) else list(job_ids)
-        if not ids:
-            return
-        try:
-            loop.call_soon_threadsafe(self._wake, ids)
-        except RuntimeError:  # the loop closed between the check and the call
-            pass
+        if ids:
+            self._on_loop(self._wake, ids)
 
     def notify_queue(self) -> None:
         """Wake the waiters on a queue position; safe from any thread."""
+        self._on_loop(self._wake_queue_watchers)
+
+    def wake_all(self) -> None:
+        """Wake every waiter, to read its job again (after notifications may have been missed); any thread."""
+        self._on_loop(self._wake_everyone)
+
+    def _on_loop(self, wake: Callable[..., None], *args: object) -> None:
         loop = self._loop
         if loop is None or loop.is_closed():
             return
         try:
-            loop.call_soon_threadsafe(self._wake_queue_watchers)
-        except RuntimeError:
+            loop.call_soon_threadsafe(wake, *args)
+        except RuntimeError:  # the loop closed between the check and the call
             pass
 
     def _wake_queue_watchers(self) -> None:
@@ -96,16 +96,6 @@ class StatusNotifier:
         for job_id in ids:
             for event in self._waiters.get(job_id, ()):
                 event.set()
-
-    def wake_all(self) -> None:
-        """Wake every waiter, to read its job again (after notifications may have been missed); any thread."""
-        loop = self._loop
-        if loop is None or loop.is_closed():
-            return
-        try:
-            loop.call_soon_threadsafe(self._wake_everyone)
-        except RuntimeError:
-            pass
 
     def _wake_everyone(self) -> None:
         for events in self._waiters.values():

@@ -14,7 +14,6 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
-from qiskit.primitives.containers.bindings_array import BindingsArray
 from qiskit.primitives.containers.observables_array import ObservablesArray
 
 from ..bounds import check_json, check_tags, qpy_bounds
@@ -53,10 +52,10 @@ def check_work(program_id: str, params: Mapping[str, Any], limits: Limits) -> No
 
 
 def _bindings(values: Any) -> tuple[int, ...]:
-    """The shape of a pub's parameter sets (``()``: one set, or none)."""
+    """The shape of a pub's parameter sets (``()``: one set, or none), as ``common.parameter_values`` reads them."""
     if values is None or np.size(values) == 0:
         return ()
-    return BindingsArray.coerce(values).shape
+    return tuple(np.shape(values)[:-1])
 
 
 def _sampler_work(pubs: list[list[Any]], default_shots: int, limits: Limits) -> None:
