@@ -9,6 +9,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -116,3 +117,109 @@ def subprocess_env(**extra: str) -> dict[str, str]:
     env.update(extra)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
     return env
+
+
+# --- attacks on a shared server: what the others see meanwhile ---------------------------------
+
+
+class MemoryWatch:
+    """Samples a process's RSS in a thread (every 5 ms); ``growth_mib`` is the peak over the first sample."""
+
+    def __init__(self, pid: int) -> None:
+        import psutil
+
+        self._process = psutil.Process(pid)
+        self.baseline = self._process.memory_info().rss
+        self.peak = self.baseline
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _sample(self) -> None:
+        while not self._stop.wait(0.005):
+            self.peak = max(self.peak, self._process.memory_info().rss)
+
+    def __enter__(self) -> MemoryWatch:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, self._process.memory_info().rss)
+
+    @property
+    def growth_mib(self) -> float:
+        return (self.peak - self.baseline) / 2**20
+
+
+class Bystander:
+    """Another identity's client, reading one URL in a loop while an attack runs; every answer must be 200."""
+
+    def __init__(self, url: str, headers: dict[str, str]) -> None:
+        self.url, self.headers = url, headers
+        self.latencies: list[float] = []
+        self.failures: list[str] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def _loop(self) -> None:
+        with requests.Session() as http:
+            while not self._stop.is_set():
+                started = time.perf_counter()
+                try:
+                    answer = http.get(self.url, headers=self.headers, timeout=60)
+                    if answer.status_code != 200:
+                        self.failures.append(f"{answer.status_code}: {answer.text[:200]}")
+                except requests.RequestException as exc:
+                    self.failures.append(repr(exc))
+                self.latencies.append(time.perf_counter() - started)
+                self._stop.wait(0.005)
+
+    def __enter__(self) -> Bystander:
+        self._thread.start()
+        while not self.latencies and self._thread.is_alive():  # one answer before the attack starts
+            time.sleep(0.001)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    @property
+    def worst_s(self) -> float:
+        return max(self.latencies, default=0.0)
+
+
+class Attack:
+    """An attack on ``server`` (a process) while ``bystander`` reads: memory watched, requests counted."""
+
+    def __init__(self, pid: int, bystander_url: str, bystander_headers: dict[str, str]) -> None:
+        self.memory = MemoryWatch(pid)
+        self.bystander = Bystander(bystander_url, bystander_headers)
+        self.tried = 0
+
+    def __enter__(self) -> Attack:
+        self.bystander.__enter__()
+        self.memory.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.memory.__exit__(*exc)
+        self.bystander.__exit__(*exc)
+
+    def send(self, method: str, url: str, **kwargs: Any) -> requests.Response:
+        self.tried += 1
+        return requests.request(method, url, timeout=kwargs.pop("timeout", 120), **kwargs)
+
+    def figures(self, **extra: Any) -> dict[str, Any]:
+        return {"requests_tried": self.tried, "memory_growth_mib": round(self.memory.growth_mib, 1),
+                "worst_bystander_s": round(self.bystander.worst_s, 3),
+                "bystander_requests": len(self.bystander.latencies), **extra}
+
+
+def runtime_token(url: str, apikey: str) -> str:
+    """A runtime access token (JWT) for ``apikey`` from the server's IAM endpoint."""
+    answer = requests.post(f"{url}/identity/token", timeout=30,
+                           data={"grant_type": "urn:ibm:params:oauth:grant-type:apikey", "apikey": apikey})
+    answer.raise_for_status()
+    return answer.json()["access_token"]

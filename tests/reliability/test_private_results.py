@@ -8,15 +8,21 @@ it (docs/rest-api.md, "Private results: read, then acknowledge").
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 
 import pytest
+import requests
 
 from prefect_ibmq import IBMQService
 from prefect_ibmq.api.retry import RetryPolicy
 from prefect_ibmq.circuits import ghz
 from prefect_ibmq.exceptions import IBMQJobApiError, IBMQJobResultConsumedError
+from prefect_ibmq.server import JobServer
+from prefect_ibmq.server.limits import Limits
+from prefect_ibmq.wire import READ_KEY_HEADER
 from tests.faultproxy import FaultProxy, Rule
+from tests.helpers import TOKENS, server_config
 
 RESULT_PATH = r"/v1/jobs/[^/]+/result"
 SHOTS = 64
@@ -103,3 +109,25 @@ def test_fetch_result_task_reads_a_private_result_through_lost_answers(
     assert consumed is True
     with pytest.raises(IBMQJobResultConsumedError):
         direct.job(job_id).result()
+
+
+def test_a_held_result_never_acknowledged_expires(tmp_path, figures):
+    """A reader that died between its read and its acknowledgement: the result is deleted after the TTL."""
+    token = TOKENS["alice"][0]
+    config = server_config(tmp_path, lease_s=0.6, limits=Limits(held_result_ttl_s=0.5), workers=1)
+    with JobServer(config) as server:
+        job_id = _finished_private_job(server.url, token, "held-then-abandoned").job_id()
+        read = {"Authorization": f"Bearer {token}", READ_KEY_HEADER: "reader-that-dies"}
+        url = f"{server.url}/v1/jobs/{job_id}/result"
+        first = requests.get(url, headers=read, timeout=30)
+        assert first.status_code == 200 and first.headers["Result-Held"] == "until-acknowledged"
+        # Never acknowledged. The reaper runs every lease_s / 3; the key reads it until the TTL is past.
+        deadline = time.monotonic() + 60
+        while (again := requests.get(url, headers=read, timeout=30)).status_code == 200:
+            assert time.monotonic() < deadline, "the held result was never expired"
+            time.sleep(0.1)
+        record = IBMQService(server.url, token).job(job_id).record
+    figures.record("private_results", held_result_expired={"ttl_s": 0.5, "answer_after": again.status_code,
+                                                           "result_consumed": record.result_consumed})
+    assert again.status_code == 410 and again.json()["code"] == "RESULT_CONSUMED"
+    assert record.result_consumed is True

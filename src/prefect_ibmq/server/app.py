@@ -14,7 +14,8 @@ from prefect_ibmq.wire import API_PREFIX, ErrorBody
 from .auth import TokenTable, current_identity
 from .config import ServerConfig
 from .errors import install_error_handlers
-from .limits import BodySizeLimit
+from .gate import RequestGate
+from .limits import Limits
 from .routers import backends, jobs
 from .runtime.app import install as install_runtime_api
 from .service import JobService
@@ -43,7 +44,10 @@ def create_app(config: ServerConfig, service: JobService | None = None) -> FastA
     app.state.service = service
     app.state.tokens = TokenTable(config.tokens)
     install_error_handlers(app)
-    app.add_middleware(BodySizeLimit, max_body_bytes=config.max_body_bytes)
+    # Outermost: the caller is known, and within its rate, before any body is read.
+    app.add_middleware(
+        RequestGate, tokens=app.state.tokens, limits=config.limits, max_body_bytes=config.max_body_bytes
+    )
 
     v1 = APIRouter(prefix=API_PREFIX)
 
@@ -53,7 +57,7 @@ def create_app(config: ServerConfig, service: JobService | None = None) -> FastA
         return {"status": "ok"}
 
     @v1.get("/stats", tags=["health"], dependencies=[Depends(current_identity)],
-            responses={code: {"model": ErrorBody} for code in (401, 503)})
+            responses={code: {"model": ErrorBody} for code in (401, 429, 503)})
     async def stats() -> dict[str, int | str]:
         """What the server is doing now: its parked long polls and its replica id.
 
@@ -62,6 +66,16 @@ def create_app(config: ServerConfig, service: JobService | None = None) -> FastA
         """
         # waiting() on the loop, as the notifier requires.
         return {"long_polls_waiting": service.notifier.waiting(), "replica_id": service.store.origin}
+
+    @v1.get("/limits", tags=["health"], dependencies=[Depends(current_identity)], response_model=Limits,
+            responses={code: {"model": ErrorBody} for code in (401, 429)})
+    def limits() -> Limits:
+        """The bounds this server puts on requests, jobs and identities (``ServerConfig.limits``).
+
+        A request past one is refused with a 4xx naming it (``limits.<name>``); ``max_body_bytes``
+        (the largest job submission) is in the configuration's top level and named as such.
+        """
+        return config.limits
 
     v1.include_router(backends.router)
     v1.include_router(jobs.router)

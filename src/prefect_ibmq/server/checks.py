@@ -25,10 +25,13 @@ from qiskit.circuit.library.standard_gates import get_standard_gate_name_mapping
 from prefect_ibmq.wire import ErrorCode, RunOptions
 
 from .errors import ApiError
+from .limits import Limits
 from .simulators import Simulator
 
 #: Gates the transpiler can always rewrite into a simulator's basis.
 _STANDARD = frozenset(get_standard_gate_name_mapping())
+#: The seeds aer takes (a C++ int64).
+SEED_RANGE = range(-(2**63), 2**63)
 
 
 def _invalid(message: str) -> ApiError:
@@ -39,7 +42,9 @@ def _no_measurements(label: str) -> ApiError:
     return _invalid(f"{label} has no measurements, so it would have no counts; add measure() or measure_all()")
 
 
-def check_submission(simulator: Simulator, circuits: list[QuantumCircuit], options: RunOptions) -> None:
+def check_submission(
+    simulator: Simulator, circuits: list[QuantumCircuit], options: RunOptions, limits: Limits
+) -> None:
     """Raise a 422 ApiError naming the first bad value; nothing has been stored yet."""
     spec = simulator.spec
     if len(circuits) > spec.max_experiments:
@@ -48,6 +53,7 @@ def check_submission(simulator: Simulator, circuits: list[QuantumCircuit], optio
         )
     if options.shots > spec.max_shots:
         raise _invalid(f"options.shots={options.shots} exceeds max_shots={spec.max_shots} of {spec.name}")
+    check_work(circuits, options, limits)
     known = simulator.target.operation_names
     for index, circuit in enumerate(circuits):
         label = f"circuit {index} ({circuit.name!r})"
@@ -76,6 +82,31 @@ def check_submission(simulator: Simulator, circuits: list[QuantumCircuit], optio
                 )
         if not measures:
             raise _no_measurements(label)
+
+
+def check_work(circuits: list[QuantumCircuit], options: RunOptions, limits: Limits) -> None:
+    """The job's total work within the limits: shots over all experiments, and the outcomes it keeps."""
+    if options.seed_simulator is not None and options.seed_simulator not in SEED_RANGE:
+        raise _invalid(f"options.seed_simulator={options.seed_simulator} must be in -2**63..2**63-1 (aer's seeds)")
+    shots = len(circuits) * options.shots
+    if shots > limits.max_job_shots:
+        raise _invalid(
+            f"the job asks for {len(circuits)} circuits x {options.shots} shots = {shots} shots; "
+            f"limits.max_job_shots={limits.max_job_shots}"
+        )
+    if not options.memory:
+        return  # counts only: at most one entry per outcome, whatever the shots
+    if shots > limits.max_job_memory_shots:
+        raise _invalid(
+            f"options.memory=true keeps every one of the job's {shots} shots; "
+            f"limits.max_job_memory_shots={limits.max_job_memory_shots}"
+        )
+    bits = sum(circuit.num_clbits for circuit in circuits) * options.shots
+    if bits > limits.max_job_classical_bits:
+        raise _invalid(
+            f"options.memory=true keeps {bits} classical bits (shots x classical bits of each circuit); "
+            f"limits.max_job_classical_bits={limits.max_job_classical_bits}"
+        )
 
 
 def _operations(circuit: QuantumCircuit) -> Iterator[Instruction]:

@@ -18,6 +18,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from prefect_ibmq.wire import Identity
 
+from .limits import Limits
+
 BackendKind = Literal["ideal", "noisy", "flaky"]
 TOKEN_FILE = "local-token"
 LOCAL_IDENTITY = Identity(user="local", hub="local", group="local", project="local")
@@ -96,7 +98,10 @@ class ServerConfig(BaseModel):
     prestart_simulators: bool = False
     host: str = "127.0.0.1"
     port: int = Field(0, ge=0, le=65535)
+    #: The largest body of a job submission (``POST /v1/jobs``, ``POST /api/v1/jobs``).
     max_body_bytes: int = Field(64 * 1024 * 1024, ge=1024)
+    #: Every other bound on requests, jobs and identities (``[limits]``; see :mod:`.limits`).
+    limits: Limits = Field(default_factory=Limits)
 
     @model_validator(mode="after")
     def _known_store_url(self) -> ServerConfig:

@@ -70,7 +70,7 @@ def matching(viewer: Identity, filters: JobFilter) -> Any:
             tagged = tagged.group_by(job_tags.c.job_id).having(func.count() == len(wanted))
         clauses.append(c.job_id.in_(tagged))
     if filters.name_regex is not None:
-        # SQLite: SQLAlchemy's REGEXP function (Python's re); PostgreSQL: its "~" operator.
+        # An RE2 pattern (namematch.py): SQLite's REGEXP is RE2's search; PostgreSQL's "~" runs in its process.
         clauses.append(c.name.regexp_match(filters.name_regex))
     if filters.created_after is not None:
         clauses.append(c.creation_date >= filters.created_after)

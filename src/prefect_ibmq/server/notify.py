@@ -10,7 +10,11 @@ the queue).
 Replicas sharing a PostgreSQL database hear each other through ``LISTEN``: the
 store's writes ``pg_notify`` the change in their transaction, and a
 :class:`ReplicaListener` thread hands what other replicas announced to a callback
-(which wakes the notifier, and stops a job cancelled elsewhere).
+(which wakes the notifier, and stops a job cancelled elsewhere). Notifications
+sent while the listener's connection is down are lost to it, so once it listens
+again it calls ``on_reconnect``, which catches up as if every job had changed:
+each waiter reads its job again, idle workers look at the queue, a running job
+cancelled meanwhile stops.
 """
 
 from __future__ import annotations
@@ -63,25 +67,25 @@ class StatusNotifier:
 
     def notify(self, job_ids: str | Iterable[str]) -> None:
         """Wake the waiters of these jobs; safe from any thread."""
-        loop = self._loop
-        if loop is None or loop.is_closed():
-            return
         ids = [job_ids] if isinstance(job_ids, str) else list(job_ids)
-        if not ids:
-            return
-        try:
-            loop.call_soon_threadsafe(self._wake, ids)
-        except RuntimeError:  # the loop closed between the check and the call
-            pass
+        if ids:
+            self._on_loop(self._wake, ids)
 
     def notify_queue(self) -> None:
         """Wake the waiters on a queue position; safe from any thread."""
+        self._on_loop(self._wake_queue_watchers)
+
+    def wake_all(self) -> None:
+        """Wake every waiter, to read its job again (after notifications may have been missed); any thread."""
+        self._on_loop(self._wake_everyone)
+
+    def _on_loop(self, wake: Callable[..., None], *args: object) -> None:
         loop = self._loop
         if loop is None or loop.is_closed():
             return
         try:
-            loop.call_soon_threadsafe(self._wake_queue_watchers)
-        except RuntimeError:
+            loop.call_soon_threadsafe(wake, *args)
+        except RuntimeError:  # the loop closed between the check and the call
             pass
 
     def _wake_queue_watchers(self) -> None:
@@ -91,6 +95,11 @@ class StatusNotifier:
     def _wake(self, ids: list[str]) -> None:
         for job_id in ids:
             for event in self._waiters.get(job_id, ()):
+                event.set()
+
+    def _wake_everyone(self) -> None:
+        for events in self._waiters.values():
+            for event in events:
                 event.set()
 
     def waiting(self) -> int:
@@ -113,11 +122,19 @@ class StatusNotifier:
 class ReplicaListener:
     """``LISTEN`` on PostgreSQL in a thread; ``on_change(job_id, status)`` for other replicas' writes."""
 
-    def __init__(self, conninfo: str, channel: str, origin: str, on_change: Callable[[str, str], None]) -> None:
+    def __init__(
+        self,
+        conninfo: str,
+        channel: str,
+        origin: str,
+        on_change: Callable[[str, str], None],
+        on_reconnect: Callable[[], None] = lambda: None,
+    ) -> None:
         self._conninfo = conninfo
         self._channel = channel
         self._origin = origin
         self._on_change = on_change
+        self._on_reconnect = on_reconnect
         self._stop = threading.Event()
         self._listening = threading.Event()
         self._thread = threading.Thread(target=self._run, name="prefect-ibmq-listen", daemon=True)
@@ -137,8 +154,11 @@ class ReplicaListener:
 
         while not self._stop.is_set():
             try:
-                with psycopg.connect(self._conninfo, autocommit=True) as conn:
+                # Named, so an operator (or a test) can tell this connection from the store's.
+                with psycopg.connect(self._conninfo, autocommit=True, application_name=self.application_name) as conn:
                     conn.execute(f'LISTEN "{self._channel}"')
+                    if self._listening.is_set():  # listening again: what was sent meanwhile is lost
+                        self._catch_up()
                     self._listening.set()
                     while not self._stop.is_set():
                         for message in conn.notifies(timeout=0.5):
@@ -146,6 +166,18 @@ class ReplicaListener:
             except psycopg.Error as exc:
                 logger.warning("listening for other replicas failed (%s); again in %.0f s", exc, RECONNECT_S)
                 self._stop.wait(RECONNECT_S)
+
+    @property
+    def application_name(self) -> str:
+        """The name of the listening connection in ``pg_stat_activity``."""
+        return f"prefect-ibmq-listen {self._origin}"
+
+    def _catch_up(self) -> None:
+        logger.info("listening to the other replicas again; catching up on what was missed")
+        try:
+            self._on_reconnect()
+        except Exception:
+            logger.exception("catching up after the listener reconnected failed")
 
     def _deliver(self, payload: str) -> None:
         origin, _, rest = payload.partition(" ")

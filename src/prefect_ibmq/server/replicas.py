@@ -1,12 +1,19 @@
-"""Replicas sharing one database: each holds a lease it renews; a reaper requeues the jobs of lapsed ones.
+"""Replicas sharing one database: each holds a lease it renews; a reaper takes over the jobs of lapsed ones.
 
 A replica's row in ``replicas`` says until when it is alive (``lease_until``). A
-thread renews it every third of the lease and then reaps: jobs RUNNING under a
-replica whose lease ran out (SIGKILLed, its machine gone) go back to the queue,
-counted in ``requeued``, their RUNNING step dropped. A replica that stops cleanly
-deletes its row, so its unfinished jobs are requeued at the next reap rather than
-after the lease. A SQLite file has one replica: at start every other row is
-stale, so what was running when the server stopped is requeued at once.
+thread renews it every third of the lease and then reaps. Every job not yet final
+has an owner in ``jobs.claimed_by``: the replica that stored it owns it through
+validation (a QUEUED job is the queue's, any replica may claim it), and the one
+that claimed it owns it while it RUNS. A job whose owner's lease ran out
+(SIGKILLed, its machine gone) is taken over by a live replica: RUNNING jobs go back
+to the queue, counted in ``requeued``, their RUNNING step dropped; jobs still to be
+validated (CREATING to VALIDATED) change owner and are validated by the new one
+(``on_taken_over``). A replica that stops cleanly deletes its row, so its jobs are
+taken over at the next reap rather than after the lease. A SQLite file has one
+replica: at start every other row is stale, so its work is taken over at once.
+
+Each round also deletes the private results held for a reader that never
+acknowledged them, ``held_result_ttl_s`` after their job finished (:mod:`.stored_results`).
 """
 
 from __future__ import annotations
@@ -24,13 +31,17 @@ from prefect_ibmq.wire import ApiJobStatus
 
 from .engine import guarded
 from .errors import StoreUnavailable
+from .executor import BEFORE_VALIDATION
 from .schema import jobs, replicas, steps
 from .store import Store
+from .stored_results import expire_held_results
 
 logger = logging.getLogger("prefect_ibmq.server.replicas")
 
 RUNNING = ApiJobStatus.RUNNING.value
 QUEUED = ApiJobStatus.QUEUED.value
+#: Statuses in which a job belongs to the replica that stored it (it validates the job).
+BEFORE_QUEUE = [status.value for status in BEFORE_VALIDATION]
 
 
 def new_replica_id() -> str:
@@ -39,7 +50,12 @@ def new_replica_id() -> str:
 
 
 class Replica:
-    """This process's lease and the reaper; ``on_requeued`` gets the ids put back in the queue."""
+    """This process's lease and the reaper.
+
+    ``on_requeued`` gets the ids of RUNNING jobs put back in the queue, ``on_taken_over``
+    those of jobs to validate that this replica now owns; ``held_result_ttl_s`` (when
+    given) is how long after its job finished an unacknowledged private result is kept.
+    """
 
     def __init__(
         self,
@@ -47,19 +63,28 @@ class Replica:
         workers: int,
         lease_s: float,
         on_requeued: Callable[[list[str]], None] = lambda ids: None,
+        on_taken_over: Callable[[list[str]], None] = lambda ids: None,
+        held_result_ttl_s: float | None = None,
     ) -> None:
         self.replica_id = store.origin
         self._store = store
         self._workers = workers
         self.lease_s = lease_s
         self._on_requeued = on_requeued
+        self._on_taken_over = on_taken_over
+        self._held_result_ttl_s = held_result_ttl_s
+        self._registered = False
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
-        """Take the lease, requeue what lapsed replicas left RUNNING, keep renewing."""
-        self.register()
-        self._reap_and_report()
+        """Take the lease (unless :meth:`register` did), take over what lapsed replicas left, keep renewing.
+
+        Call it once this process can validate (``on_taken_over`` is called at once).
+        """
+        if not self._registered:
+            self.register()
+        self._round()
         self._thread = threading.Thread(target=self._keep, name="prefect-ibmq-lease", daemon=True)
         self._thread.start()
 
@@ -84,6 +109,7 @@ class Replica:
             self._take_lease(conn)
 
         self._store._write(apply)
+        self._registered = True
 
     def _take_lease(self, conn: Connection) -> None:
         conn.execute(
@@ -135,17 +161,50 @@ class Replica:
 
         return store._write(apply)
 
-    def _reap_and_report(self) -> None:
+    @guarded
+    def take_over(self) -> list[str]:
+        """Become the owner of the jobs to validate whose owner is gone; returns their ids.
+
+        Only once this replica's own lease is in the table (a replica's jobs are never taken
+        from it while it renews), and ``FOR UPDATE SKIP LOCKED``: two replicas taking over at
+        once split the jobs, none is taken twice.
+        """
+
+        def apply(conn: Connection) -> list[str]:
+            live = select(replicas.c.replica_id).where(replicas.c.lease_until >= time.time())
+            orphaned = or_(jobs.c.claimed_by.is_(None), jobs.c.claimed_by.not_in(live))
+            ids = list(
+                conn.execute(
+                    select(jobs.c.job_id).where(jobs.c.status.in_(BEFORE_QUEUE), orphaned)
+                    .with_for_update(of=jobs, skip_locked=True)
+                ).scalars()
+            )
+            if ids:
+                conn.execute(update(jobs).where(jobs.c.job_id.in_(ids)).values(claimed_by=self.replica_id))
+            return ids
+
+        return self._store._write(apply)
+
+    def _round(self) -> None:
+        """One round of the reaper: requeue lapsed runs, take over lapsed validations, expire held results."""
         ids = self.reap()
         if ids:
             logger.info("requeued %d job(s) left running by a stopped replica: %s", len(ids), ids)
             self._on_requeued(ids)
+        taken = self.take_over()
+        if taken:
+            logger.info("took over %d job(s) to validate from a stopped replica: %s", len(taken), taken)
+            self._on_taken_over(taken)
+        if self._held_result_ttl_s is not None:
+            expired = expire_held_results(self._store, self._held_result_ttl_s)
+            if expired:
+                logger.info("deleted %d private result(s) held but never acknowledged: %s", len(expired), expired)
 
     def _keep(self) -> None:
         while not self._stop.wait(self.lease_s / 3):
             try:
                 self.renew()
-                self._reap_and_report()
+                self._round()
             except StoreUnavailable as exc:  # renewed at the next tick; the lease has slack for it
                 logger.warning("lease of %s not renewed this time: %s", self.replica_id, exc)
             except Exception:

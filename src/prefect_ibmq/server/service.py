@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import binascii
 import logging
-import re
 import secrets
 
 from qiskit import QuantumCircuit
@@ -38,13 +37,18 @@ from prefect_ibmq.wire import (
 )
 
 from .auth import can_see, is_owner
+from .bounds import FieldTooLarge, check_submission_fields, check_tags, check_text, qpy_bounds
 from .checks import check_submission
 from .config import ServerConfig
+from .engine import limit_statements, protect_data_dir
 from .errors import ApiError, not_found
-from .executor import BEFORE_VALIDATION, Executor
+from .executor import Executor
 from .filters import JobFilter
+from .namematch import BadPattern, compile_pattern
 from .notify import ReplicaListener, StatusNotifier
+from .qpyscan import QpyBounds, QpyOverLimit, QpyRefused, scan_qpy
 from .queue import FairshareQueue
+from .quotas import check_jobs_in_flight
 from .replicas import Replica, new_replica_id
 from .rows import NewJob
 from .simops import QPY_PREFACE, undecodable_qpy_message
@@ -62,12 +66,22 @@ def _bad(message: str, code: ErrorCode = ErrorCode.INVALID_REQUEST) -> ApiError:
     return ApiError(400, code, message)
 
 
-def decode_circuits(text: str) -> tuple[bytes, list[QuantumCircuit]]:
-    """base64 QPY -> (bytes, circuits); 400 INVALID_REQUEST naming what is wrong."""
+def decode_circuits(text: str, bounds: QpyBounds) -> tuple[bytes, list[QuantumCircuit]]:
+    """base64 QPY -> (bytes, circuits); 400 INVALID_REQUEST naming what is wrong.
+
+    The QPY is walked first (:func:`.qpyscan.scan_qpy`): what claims more than ``bounds``
+    is refused (422) before ``qpy.load`` allocates it.
+    """
     try:
         data = base64_to_qpy_bytes(text)
     except (binascii.Error, ValueError) as exc:
         raise _bad(f"qpy is not valid base64: {exc}") from exc
+    try:
+        scan_qpy(data, bounds)
+    except QpyOverLimit as exc:
+        raise ApiError(422, ErrorCode.INVALID_REQUEST, f"qpy: {exc}") from None
+    except QpyRefused as exc:
+        raise _bad(f"qpy is not a QPY file of circuits this server reads: {exc}") from None
     try:
         circuits = qpy_to_circuits(data)
     except Exception as exc:  # QPY raises several types for a malformed file
@@ -88,7 +102,9 @@ class JobService:
         self.config = config
         self.notifier = StatusNotifier()
         self.simulators = build_simulators(config.backends)
+        protect_data_dir(config.data_dir)  # 0700 before anything is written in it
         self.store = Store(config.data_dir, config.store_url, origin=new_replica_id())
+        limit_statements(self.store.engine, config.limits.statement_timeout_s)
         self.queue = FairshareQueue(
             self.store,
             {name: sim.first_guess_seconds_per_experiment() for name, sim in self.simulators.items()},
@@ -99,21 +115,25 @@ class JobService:
             self.store, self.queue, self.notifier, self.simulators, config.workers,
             simulation=config.simulation, dask_scheduler=config.dask_scheduler,
         )
-        self.replica = Replica(self.store, config.workers, config.lease_s, on_requeued=self._requeued)
+        self.replica = Replica(
+            self.store, config.workers, config.lease_s, on_requeued=self._requeued,
+            on_taken_over=self._taken_over, held_result_ttl_s=config.limits.held_result_ttl_s,
+        )
         self._listener: ReplicaListener | None = None
 
     # --- lifecycle -------------------------------------------------------------------
 
     def start(self) -> None:
-        """Listen to the other replicas, take a lease, requeue lapsed runs, start the executor."""
+        """Listen to the other replicas, take a lease, start the executor, take over lapsed replicas' jobs."""
         if not self.store.is_sqlite:
             conninfo = self.store.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
-            self._listener = ReplicaListener(conninfo, CHANNEL, self.store.origin, self._changed_elsewhere)
+            self._listener = ReplicaListener(
+                conninfo, CHANNEL, self.store.origin, self._changed_elsewhere, on_reconnect=self._resync
+            )
             self._listener.start()
-        self.replica.start()  # requeues what a stopped or lapsed replica left RUNNING
+        self.replica.register()  # before the first claim: a claim under no lease would be reaped
         self.executor.start(prestart_simulators=self.config.prestart_simulators)
-        for job in self.store.jobs_in(BEFORE_VALIDATION):
-            self.executor.validate_later(job.job_id)
+        self.replica.start()  # requeues lapsed runs, validates lapsed validations, keeps the lease
 
     def stop(self) -> None:
         """Stop the executor, give up the lease and close the store."""
@@ -126,6 +146,18 @@ class JobService:
     def _requeued(self, job_ids: list[str]) -> None:
         self.notifier.notify(job_ids)
         self.queue.put(job_ids[0])
+
+    def _taken_over(self, job_ids: list[str]) -> None:
+        for job_id in job_ids:
+            self.executor.validate_later(job_id)
+
+    def _resync(self) -> None:
+        """The listener was away: act on whatever it may have missed, as if told of every change."""
+        self.notifier.wake_all()  # every long poll reads its job again
+        self.queue.poke()
+        for job_id in self.executor.running_job_ids():
+            if self.store.get_status(job_id) in (S.CANCELLED, None):
+                self.executor.interrupt(job_id)
 
     def _changed_elsewhere(self, job_id: str, status: str) -> None:
         """Another replica changed ``job_id``: wake its waiters here, stop it if it runs here."""
@@ -166,15 +198,18 @@ class JobService:
         Returns the record and whether it was created (False: an idempotent replay).
         """
         self.backend(body.backend)
-        data, circuits = decode_circuits(body.qpy)
+        limits, simulator = self.config.limits, self.simulators[body.backend]
+        check_submission_fields(body, limits)
+        data, circuits = decode_circuits(body.qpy, qpy_bounds(simulator.spec, limits))
         if any(not isinstance(tag, str) for tag in body.tags):
             raise _bad("tags must be strings", ErrorCode.INVALID_TAGS)
         # What can never run is refused now (422, nothing stored); transpiling waits for validation.
         try:  # first: it reads in full the circuits QPY may not have rebuilt (delays), which the checks walk
-            self.simulators[body.backend].admit(circuits, body.options)
+            simulator.admit(circuits, body.options)
         except InvalidJob as exc:
             raise ApiError(422, ErrorCode.INVALID_REQUEST, str(exc)) from exc
-        check_submission(self.simulators[body.backend], circuits, body.options)
+        check_submission(simulator, circuits, body.options, limits)
+        check_jobs_in_flight(self.store, who, limits)
         job = NewJob(
             job_id=secrets.token_hex(12),
             backend=body.backend,
@@ -240,9 +275,10 @@ class JobService:
         """The jobs visible to ``who`` matching ``filters``; 400 for a bad name regex."""
         if filters.name_regex is not None:
             try:
-                re.compile(filters.name_regex)
-            except re.error as exc:
-                raise _bad(f"name={filters.name_regex!r} is not a valid regular expression: {exc}") from exc
+                check_text("name", filters.name_regex, self.config.limits)
+                compile_pattern(filters.name_regex)
+            except (BadPattern, FieldTooLarge) as exc:
+                raise _bad(f"name={filters.name_regex[:80]!r} is not a valid name pattern: {exc}") from None
         jobs, total = self.store.list_jobs(who, filters, limit, offset)
         return JobList(jobs=[self._with_queue_info(job) for job in jobs], total=total)
 
@@ -329,6 +365,10 @@ class JobService:
 
     def rename(self, who: Identity, job_id: str, name: str) -> str:
         """Rename the job (owner only)."""
+        try:
+            check_text("name", name, self.config.limits)
+        except FieldTooLarge as exc:
+            raise ApiError(422, ErrorCode.INVALID_REQUEST, str(exc)) from None
         self._owned(who, job_id)
         if not self.store.rename(job_id, name):
             raise not_found(f"job {job_id!r}")
@@ -348,6 +388,11 @@ class JobService:
                 f"added or removed: {reserved}",
                 ErrorCode.INVALID_TAGS,
             )
+        try:
+            for name, tags in zip(("replacement_tags", "additional_tags", "removal_tags"), lists, strict=True):
+                check_tags(tags or [], self.config.limits, name)
+        except FieldTooLarge as exc:
+            raise _bad(str(exc), ErrorCode.INVALID_TAGS) from None
         self._owned(who, job_id)
 
         def change(current: list[str]) -> list[str]:
@@ -360,7 +405,11 @@ class JobService:
             if update.removal_tags:
                 removed = set(update.removal_tags)
                 tags = [t for t in tags if t not in removed]
-            return list(dict.fromkeys(tags))  # drop duplicates, keep first order
+            tags = list(dict.fromkeys(tags))  # drop duplicates, keep first order
+            if len(tags) > self.config.limits.max_tags:  # checked in the transaction: additions add up
+                raise _bad(f"the job would have {len(tags)} tags; limits.max_tags="
+                           f"{self.config.limits.max_tags}", ErrorCode.INVALID_TAGS)
+            return tags
 
         tags = self.store.update_tags(job_id, change)
         if tags is None:

@@ -141,7 +141,8 @@ class Store:
                 if existing:
                     return existing, False
             created = now_iso()
-            conn.execute(insert(jobs).values(**job_row(job, created)))
+            # Owned by this replica until queued: if it dies first, another takes the job over (replicas.py).
+            conn.execute(insert(jobs).values(**job_row(job, created), claimed_by=self.origin))
             conn.execute(insert(circuits).values(job_id=job.job_id, qpy=job.qpy))
             if job.params is not None:
                 conn.execute(insert(runtime_params).values(job_id=job.job_id, params=job.params))

@@ -4,14 +4,26 @@ The store keeps each result as the JSON of ``wire.columnar_result`` (its experim
 columns, ~150 bytes per 2-5 qubit experiment against ~820 as legacy dicts). A reader
 asks for a form (``GET /v1/jobs/{id}/result?format=columnar``); the stored text is
 sent as it is when the forms match, so a large result is not decoded and encoded again.
+
+A private job's result read with a read key is held for that key until the reader
+acknowledges it; one whose reader never does (its process died in between) is
+deleted ``held_result_ttl_s`` after the job finished (:func:`expire_held_results`,
+called by every replica's reaper), as if acknowledged: no one else could ever read it.
 """
 
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
+from sqlalchemy import Connection, delete, select, update
+
 from prefect_ibmq.wire import COLUMNAR_MARKER, COLUMNAR_VERSION, ResultFormat, columnar_result, legacy_result
+
+from .engine import guarded
+from .schema import jobs, result_reads, results
+from .store import Store
 
 
 def encode_result(result: dict[str, Any]) -> str:
@@ -44,3 +56,21 @@ def _jsonable(value: Any) -> Any:
     if hasattr(value, "to_dict"):
         return value.to_dict()
     return str(value)
+
+
+@guarded
+def expire_held_results(store: Store, ttl_s: float) -> list[str]:
+    """Delete the held, unacknowledged private results of jobs finished over ``ttl_s`` ago; their ids."""
+
+    def apply(conn: Connection) -> list[str]:
+        stale = select(jobs.c.job_id).where(
+            jobs.c.private == 1, jobs.c.result_consumed == 0, jobs.c.finished_at < time.time() - ttl_s,
+            jobs.c.job_id.in_(select(result_reads.c.job_id)),
+        )
+        ids = list(conn.execute(stale.with_for_update(of=jobs, skip_locked=True)).scalars())
+        if ids:
+            conn.execute(update(jobs).where(jobs.c.job_id.in_(ids)).values(result_consumed=1))
+            conn.execute(delete(results).where(results.c.job_id.in_(ids)))
+        return ids
+
+    return store._write(apply)

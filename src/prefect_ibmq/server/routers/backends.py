@@ -15,7 +15,7 @@ router = APIRouter(
     tags=["backends"],
     dependencies=[Depends(current_identity)],
     # Declared so the OpenAPI document lists every answer the routes give (schemathesis checks it).
-    responses={code: {"model": ErrorBody} for code in (401, 404, 422, 503)},
+    responses={code: {"model": ErrorBody} for code in (401, 404, 422, 429, 503)},
 )
 
 

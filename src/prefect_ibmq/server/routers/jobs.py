@@ -39,7 +39,7 @@ from .deps import job_service
 
 SQLITE_MAX_INT = 2**63 - 1
 _errors: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorBody} for code in (400, 401, 403, 404, 409, 410, 413, 422, 503)
+    code: {"model": ErrorBody} for code in (400, 401, 403, 404, 409, 410, 413, 422, 429, 503)
 }
 router = APIRouter(prefix="/jobs", tags=["jobs"], responses=_errors)
 
@@ -92,13 +92,12 @@ def _iso_query(name: str, value: str | None) -> str | None:
     if value is None:
         return None
     try:
-        parsed = parse_iso(value)
-    except ValueError:
+        return to_iso(parse_iso(value))
+    except (ValueError, OverflowError):  # overflow: a year 1 or 9999 time moved past UTC's range
         raise ApiError(
             422, ErrorCode.INVALID_REQUEST,
             f"query.{name}={value!r}: give an ISO 8601 time such as 2024-05-01T12:00:00Z",
         ) from None
-    return to_iso(parsed)
 
 
 @router.get("/{job_id}", response_model=JobRecord)

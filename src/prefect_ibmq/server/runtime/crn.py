@@ -4,7 +4,10 @@
 ``account`` is the first 32 hex digits of SHA-256("prefect-ibmq:" + hub) and
 ``instance`` a UUID-5 of "hub/group/project": the same on every server, across
 restarts, and shared by every token of the same project (an IBM instance is a
-project's, not a user's).
+project's, not a user's). Each part is percent-escaped first ("/" and "%"), so
+no two projects share a name or a CRN (hub ``x``, group ``y/z``, project ``w``
+is ``x/y%2Fz/w``, not ``x/y/z/w``); a part without either character reads as
+it is, so those CRNs are what they always were.
 """
 
 from __future__ import annotations
@@ -24,10 +27,15 @@ PLAN_NAME = "Local"
 def instance_crn(identity: Identity) -> str:
     """The instance CRN of ``identity``'s hub/group/project."""
     account = hashlib.sha256(f"prefect-ibmq:{identity.hub}".encode()).hexdigest()[:32]
-    instance = uuid.uuid5(_NAMESPACE, f"{identity.hub}/{identity.group}/{identity.project}")
+    instance = uuid.uuid5(_NAMESPACE, instance_name(identity))
     return f"crn:v1:prefect-ibmq:local:quantum-computing:local:a/{account}:{instance}::"
 
 
 def instance_name(identity: Identity) -> str:
-    """The instance of ``identity`` as ``hub/group/project``."""
-    return f"{identity.hub}/{identity.group}/{identity.project}"
+    """The instance of ``identity`` as ``hub/group/project``, each part escaped (see the module)."""
+    return "/".join(_escaped(part) for part in (identity.hub, identity.group, identity.project))
+
+
+def _escaped(part: str) -> str:
+    # Only "%" (first) and "/": any other character stays, so the names of plain parts do not change.
+    return part.replace("%", "%25").replace("/", "%2F")

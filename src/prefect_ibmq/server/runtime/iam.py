@@ -66,6 +66,8 @@ class TokenIssuer:
 
     def identify(self, jwt: str) -> Identity | None:
         """The identity a valid, unexpired JWT of ours was issued to; None otherwise."""
+        if not jwt.isascii():  # a signature of ours is base64url; compare_digest refuses other str
+            return None
         try:
             header, payload, signature = jwt.split(".")
             claims = json.loads(_unb64(payload))
@@ -73,7 +75,10 @@ class TokenIssuer:
         except (ValueError, KeyError, TypeError):
             return None
         expected = self._sign_parts(header, payload, token)
-        if not hmac.compare_digest(expected, signature) or claims.get("exp", 0) < time.time():
+        if not hmac.compare_digest(expected.encode(), signature.encode()):
+            return None
+        expires = claims.get("exp")
+        if not isinstance(expires, (int, float)) or isinstance(expires, bool) or expires < time.time():
             return None
         return identity
 

@@ -10,6 +10,7 @@ from fastapi.responses import PlainTextResponse
 from prefect_ibmq.wire import FINAL_STATUSES, ApiJobStatus, Identity
 
 from ..filters import JobFilter
+from ..routers.jobs import SQLITE_MAX_INT
 from .deps import runtime_identity, runtime_service
 from .schemas import JobCreate, JobCreated, JobList, RuntimeJob, TagsReplace
 from .service import RuntimeService, parse_time
@@ -32,7 +33,7 @@ def list_runtime_jobs(
     who: Identity = Depends(runtime_identity),
     runtime: RuntimeService = Depends(runtime_service),
     limit: int = Query(10, ge=1, le=MAX_LIMIT),
-    offset: int = Query(0, ge=0),
+    offset: int = Query(0, ge=0, le=SQLITE_MAX_INT),  # SQLite cannot even compare a larger one
     tags: list[str] | None = Query(None, description="jobs having every one of these tags"),
     backend: str | None = None,
     pending: bool | None = Query(None, description="true: Queued/Running; false: final"),

@@ -16,10 +16,12 @@ from prefect_ibmq.timestamps import parse_iso, to_iso
 from prefect_ibmq.wire import FINAL_STATUSES, ApiJobStatus, Identity, JobRecord, RunOptions, circuits_to_qpy
 
 from ..auth import can_see
+from ..bounds import FieldTooLarge, check_tags
+from ..quotas import check_jobs_in_flight
 from ..rows import NewJob
 from ..service import JobService
 from ..store import SessionClosed
-from . import session_store
+from . import budget, session_store
 from .codec import UnsupportedValue, decode_params
 from .crn import instance_crn
 from .errors import IBMApiError, not_found
@@ -54,7 +56,7 @@ def parse_time(value: str, name: str) -> str:
     """A query's ISO 8601 time in the store's format (naive is UTC); 400 naming it otherwise."""
     try:
         return to_iso(parse_iso(value))
-    except ValueError as exc:
+    except (ValueError, OverflowError) as exc:  # overflow: a year 1 or 9999 time moved past UTC's range
         raise IBMApiError(400, "invalid_request", f"{name}={value!r} is not an ISO 8601 time") from exc
 
 
@@ -87,11 +89,19 @@ class RuntimeService:
             )
         if body.session_id is not None:
             self._check_session_open(who, body.session_id, body.backend)
+        limits = self.jobs.config.limits
+        try:
+            budget.check_fields(body, limits)
+        except FieldTooLarge as exc:
+            raise IBMApiError(400, "invalid_request", str(exc)) from None
         text = json.dumps(body.params, separators=(",", ":"))
         try:
-            circuits = module.check(decode_params(text), simulator.spec)
+            params = decode_params(text, budget.decode_budget(simulator.spec, limits))
+            circuits = module.check(params, simulator.spec)
+            budget.check_work(body.program_id, params, limits)
         except (InvalidParams, UnsupportedValue) as exc:
             raise IBMApiError(400, "invalid_params", f"invalid {body.program_id} params: {exc}") from exc
+        check_jobs_in_flight(self.store, who, limits)
         job = NewJob(
             job_id=secrets.token_hex(10),
             backend=body.backend,
@@ -218,6 +228,10 @@ class RuntimeService:
         """Replace the job's tags (owner only)."""
         if record.owner != who:
             raise IBMApiError(403, "forbidden", f"only the owner of job {record.job_id!r} may change its tags")
+        try:
+            check_tags(tags, self.jobs.config.limits)
+        except FieldTooLarge as exc:
+            raise IBMApiError(400, "invalid_request", str(exc)) from None
         self.store.update_tags(record.job_id, lambda _: list(dict.fromkeys(tags)))
 
     # --- sessions ----------------------------------------------------------------------------------------

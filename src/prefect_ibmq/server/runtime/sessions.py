@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, Response
 from prefect_ibmq.wire import Identity
 
 from .deps import runtime_identity, runtime_service
+from .errors import IBMApiError
 from .schemas import SessionClose, SessionCreate, SessionInfo
 from .service import RuntimeService
 
@@ -21,7 +22,12 @@ router = APIRouter(prefix="/sessions", tags=["runtime: sessions"])
 def create_session(
     body: SessionCreate, who: Identity = Depends(runtime_identity), runtime: RuntimeService = Depends(runtime_service)
 ) -> SessionInfo:
-    """Open a session."""
+    """Open a session (its ``max_ttl`` at most ``limits.max_session_ttl_s``)."""
+    longest = runtime.jobs.config.limits.max_session_ttl_s
+    if body.max_ttl is not None and body.max_ttl > longest:
+        raise IBMApiError(
+            400, "invalid_request", f"max_ttl={body.max_ttl} s exceeds limits.max_session_ttl_s={longest}"
+        )
     return runtime.create_session(who, body)
 
 
