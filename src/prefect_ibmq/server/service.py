@@ -228,15 +228,18 @@ class JobService:
             job_id=job_id, status=record.status, queue_info=info, error=record.error, record=final
         )
 
-    def list_jobs(self, who: Identity, filters: JobFilter, limit: int, offset: int) -> JobList:
-        """The jobs visible to ``who`` matching ``filters``; 400 for a bad name regex."""
+    def list_jobs(
+        self, who: Identity, filters: JobFilter, limit: int, offset: int, cursor: str | None = None
+    ) -> JobList:
+        """The jobs visible to ``who`` matching ``filters`` (past ``cursor``); 400 for a bad name regex."""
         if filters.name_regex is not None:
             try:
                 re.compile(filters.name_regex)
             except re.error as exc:
                 raise _bad(f"name={filters.name_regex!r} is not a valid regular expression: {exc}") from exc
-        jobs, total = self.store.list_jobs(who, filters, limit, offset)
-        return JobList(jobs=[self._with_queue_info(job) for job in jobs], total=total)
+        jobs, total, after = self.store.list_jobs(who, filters, limit, offset, int(cursor) if cursor else None)
+        return JobList(jobs=[self._with_queue_info(job) for job in jobs], total=total,
+                       next_cursor=None if after is None else str(after))
 
     def result(
         self, who: Identity, job_id: str, partial: bool, read_key: str | None = None, form: ResultFormat = "legacy"

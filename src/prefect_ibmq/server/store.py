@@ -22,7 +22,7 @@ import logging
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
 from sqlalchemy import exc as sa_exc
@@ -33,9 +33,19 @@ from prefect_ibmq.wire import ApiJobStatus, Identity, JobError, JobRecord
 
 from . import migrate
 from .engine import guarded, make_engine, sqlite_url
-from .filters import JobFilter, matching
+from .filters import JobFilter, count_query, page_query
 from .rows import NewJob, job_row, records
-from .schema import circuits, job_tags, jobs, result_reads, results, runtime_params, sessions, steps
+from .schema import (
+    circuits,
+    fairshare_turns,
+    job_tags,
+    jobs,
+    result_reads,
+    results,
+    runtime_params,
+    sessions,
+    steps,
+)
 
 logger = logging.getLogger("prefect_ibmq.server.store")
 
@@ -55,6 +65,15 @@ class SessionClosed(Exception):
     def __init__(self, session_id: str) -> None:
         super().__init__(f"session {session_id!r} is closed and accepts no more jobs")
         self.session_id = session_id
+
+
+class JobPage(NamedTuple):
+    """A page of a listing: its records, how many jobs match in all, and the cursor of the next page."""
+
+    records: list[JobRecord]
+    total: int
+    #: The seq of the page's last job when the page is full (a next page may follow), else None.
+    next_after: int | None
 
 
 class Store:
@@ -93,14 +112,33 @@ class Store:
                 return fn(conn)
 
     @contextlib.contextmanager
-    def _reading(self) -> Iterator[Connection]:
-        """A connection for reads that belong together (one transaction)."""
-        with self._lock, self.engine.connect() as conn, conn.begin():
-            yield conn
+    def _reading(self, snapshot: bool = False) -> Iterator[Connection]:
+        """A connection for reads that belong together (one transaction).
+
+        ``snapshot``: every statement sees the same committed state (PostgreSQL's REPEATABLE
+        READ; a SQLite read transaction always does), for figures computed from several reads.
+        """
+        with self._lock, self.engine.connect() as conn:
+            if snapshot and not self.is_sqlite:
+                conn = conn.execution_options(isolation_level="REPEATABLE READ")
+            with conn.begin():
+                yield conn
 
     def _read(self, statement: Any) -> list[RowMapping]:
         with self._reading() as conn:
             return list(conn.execute(statement).mappings())
+
+    def walk_indexes(self, conn: Connection) -> None:
+        """Plan the rest of this transaction without sorts where an index gives the order (PostgreSQL).
+
+        The planner estimates from statistics, which lag a queue that grew fast (a sweep just
+        submitted, a table not yet analysed): thinking a project has one job queued, it would
+        read and sort all of them rather than take the first from the index in order. The
+        queue's statements all want index order; on SQLite they get it without being told.
+        (JIT goes too: a statement whose plan still sorts would cost enough to be compiled.)
+        """
+        if not self.is_sqlite:
+            conn.exec_driver_sql("SELECT set_config('enable_sort', 'off', true), set_config('jit', 'off', true)")
 
     def announce(self, conn: Connection, job_id: str, status: str) -> None:
         """Tell the other replicas (at commit) that ``job_id`` changed; nothing on SQLite."""
@@ -141,13 +179,13 @@ class Store:
                 if existing:
                     return existing, False
             created = now_iso()
-            conn.execute(insert(jobs).values(**job_row(job, created)))
+            seq = conn.execute(insert(jobs).values(**job_row(job, created)).returning(jobs.c.seq)).scalar_one()
             conn.execute(insert(circuits).values(job_id=job.job_id, qpy=job.qpy))
             if job.params is not None:
                 conn.execute(insert(runtime_params).values(job_id=job.job_id, params=job.params))
             tags = list(dict.fromkeys(job.tags))
             if tags:
-                conn.execute(insert(job_tags), [{"job_id": job.job_id, "tag": tag} for tag in tags])
+                conn.execute(insert(job_tags), [{"job_id": job.job_id, "tag": tag, "seq": seq} for tag in tags])
             self.enter_step(conn, job.job_id, ApiJobStatus.CREATING.value, created)
             self.enter_step(conn, job.job_id, ApiJobStatus.CREATED.value, now_iso())
             return job.job_id, True
@@ -189,16 +227,18 @@ class Store:
 
     @guarded
     def list_jobs(
-        self, viewer: Identity, filters: JobFilter, limit: int, offset: int
-    ) -> tuple[list[JobRecord], int]:
-        """Jobs ``viewer`` may see matching ``filters``, newest first (unless ascending), and their total count."""
-        condition = matching(viewer, filters)
-        order = jobs.c.seq.asc() if filters.ascending else jobs.c.seq.desc()
-        with self._reading() as conn:
-            total = conn.execute(select(func.count()).select_from(jobs).where(condition)).scalar_one()
-            query = select(jobs).where(condition).order_by(order).limit(limit).offset(offset)
-            rows = list(conn.execute(query).mappings())
-            return records(conn, rows), total
+        self, viewer: Identity, filters: JobFilter, limit: int, offset: int, after: int | None = None
+    ) -> JobPage:
+        """Jobs ``viewer`` may see matching ``filters``, newest first (unless ascending), and their total count.
+
+        ``after``: the page starts past the job of this seq (a previous page's ``next_after``),
+        then skips ``offset`` more; see :mod:`.filters` for the indexes each listing walks.
+        """
+        with self._reading(snapshot=True) as conn:
+            total = conn.execute(count_query(viewer, filters)).scalar_one()
+            rows = list(conn.execute(page_query(viewer, filters, limit, offset, after)).mappings())
+            next_after = rows[-1]["seq"] if len(rows) == limit else None
+            return JobPage(records(conn, rows), total, next_after)
 
     @guarded
     def circuits(self, job_id: str, runnable: bool = False) -> bytes | None:
@@ -223,11 +263,18 @@ class Store:
 
     @guarded
     def pending_counts(self) -> dict[str, int]:
-        """Backend -> number of jobs not yet final."""
-        finals = [s.value for s in ApiJobStatus if s.is_final]
-        query = select(jobs.c.backend, func.count()).where(jobs.c.status.not_in(finals)).group_by(jobs.c.backend)
-        with self._reading() as conn:
-            return {backend: n for backend, n in conn.execute(query)}
+        """Backend -> number of jobs not yet final (the queued ones counted in ``fairshare_turns``)."""
+        in_flight = [s.value for s in ApiJobStatus if not s.is_final and s is not ApiJobStatus.QUEUED]
+        counted = select(jobs.c.backend, func.count()).where(jobs.c.status.in_(in_flight)).group_by(jobs.c.backend)
+        queued = select(fairshare_turns.c.backend, func.sum(fairshare_turns.c.queued)).group_by(
+            fairshare_turns.c.backend
+        )
+        counts: dict[str, int] = {}
+        with self._reading(snapshot=True) as conn:
+            for backend, n in [*conn.execute(counted), *conn.execute(queued)]:
+                if n:
+                    counts[backend] = counts.get(backend, 0) + int(n)
+        return counts
 
     # --- changing --------------------------------------------------------------------
 
@@ -372,16 +419,16 @@ class Store:
 
         def apply(conn: Connection) -> list[str] | None:
             current = conn.execute(
-                select(jobs.c.tags).where(jobs.c.job_id == job_id).with_for_update()
-            ).scalar()
+                select(jobs.c.tags, jobs.c.seq).where(jobs.c.job_id == job_id).with_for_update()
+            ).first()
             if current is None:
                 return None
-            tags = change(json.loads(current))
+            tags = change(json.loads(current.tags))
             conn.execute(update(jobs).where(jobs.c.job_id == job_id).values(tags=json.dumps(tags)))
             conn.execute(delete(job_tags).where(job_tags.c.job_id == job_id))
             unique = list(dict.fromkeys(tags))
             if unique:
-                conn.execute(insert(job_tags), [{"job_id": job_id, "tag": tag} for tag in unique])
+                conn.execute(insert(job_tags), [{"job_id": job_id, "tag": tag, "seq": current.seq} for tag in unique])
             return tags
 
         return self._write(apply)
