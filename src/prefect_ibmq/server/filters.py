@@ -16,9 +16,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import and_, exists, func, literal_column, not_, or_, select
+from sqlalchemy import and_, bindparam, exists, func, literal_column, not_, or_, select
 
 from prefect_ibmq.wire import FINAL_STATUSES, ApiJobStatus, Identity
 
@@ -115,15 +116,15 @@ def _tagged(tag: str) -> Any:
     return exists().where(tagged.c.job_id == jobs.c.job_id, tagged.c.tag == tag)
 
 
-def _own(viewer: Identity) -> Any:
+def _own(v: Any) -> Any:
+    """Owned by ``v`` (an Identity, or bind parameters standing for one)."""
     c = jobs.c
-    return and_(c.owner_hub == viewer.hub, c.owner_group == viewer.group, c.owner_project == viewer.project,
-                c.owner_user == viewer.user)
+    return and_(c.owner_hub == v.hub, c.owner_group == v.group, c.owner_project == v.project, c.owner_user == v.user)
 
 
-def _shared_with(viewer: Identity) -> Any:
-    """Shared with ``viewer`` by its share level (the owner aside)."""
-    v, c = viewer, jobs.c
+def _shared_with(v: Any) -> Any:
+    """Shared with ``v`` (as in :func:`_own`) by its share level (the owner aside)."""
+    c = jobs.c
     same_hub = c.owner_hub == v.hub
     same_group = same_hub & (c.owner_group == v.group)
     return or_(
@@ -139,7 +140,20 @@ def visible_to(viewer: Identity) -> Any:
     return or_(_own(viewer), _shared_with(viewer))
 
 
-def _drivers(viewer: Identity, filters: JobFilter) -> list[Any]:
+#: The viewer as bind parameters (see :func:`viewer_params`): conditions built once, not per listing.
+_VIEWER = SimpleNamespace(**{field: bindparam(f"viewer_{field}") for field in ("user", "hub", "group", "project")})
+_OWN = _own(_VIEWER)
+_VISIBLE = or_(_OWN, _shared_with(_VIEWER))
+# jobs_shared holds only shared rows: SQLite uses it when the query states its condition, constant inline.
+_SHARED = and_(jobs.c.share_level != literal_column("'none'"), _shared_with(_VIEWER), not_(_OWN))
+
+
+def viewer_params(viewer: Identity) -> dict[str, str]:
+    """The parameters of :func:`listing`'s statements for ``viewer``."""
+    return {f"viewer_{field}": getattr(viewer, field) for field in ("user", "hub", "group", "project")}
+
+
+def _drivers(filters: JobFilter) -> list[Any]:
     """Selects of one ``seq`` column whose rows never overlap and together are every matching job."""
     c = jobs.c
     if filters.tags:
@@ -151,25 +165,30 @@ def _drivers(viewer: Identity, filters: JobFilter) -> list[Any]:
             leads, wanted_too = wanted, []
         return [
             select(job_tags.c.seq).join(jobs, c.seq == job_tags.c.seq)
-            .where(job_tags.c.tag == tag, visible_to(viewer), *others, *wanted_too,
+            .where(job_tags.c.tag == tag, _VISIBLE, *others, *wanted_too,
                    *(not_(_tagged(earlier)) for earlier in leads[:index]))
             for index, tag in enumerate(leads)
         ]
     if filters.statuses and set(filters.statuses) <= _NOT_FINAL:
         others = _conditions(replace(filters, statuses=None))
-        return [select(c.seq).where(c.status == status, visible_to(viewer), *others)
-                for status in sorted(set(filters.statuses))]
+        return [select(c.seq).where(c.status == status, _VISIBLE, *others) for status in sorted(set(filters.statuses))]
     conditions = _conditions(filters)
-    # jobs_shared holds only shared rows: SQLite uses it when the query states its condition, constant inline.
-    shared = and_(c.share_level != literal_column("'none'"), _shared_with(viewer), not_(_own(viewer)))
-    return [select(c.seq).where(_own(viewer), *conditions),
-            select(_SORTED_SEQ.label("seq")).where(shared, *conditions)]
+    return [select(c.seq).where(_OWN, *conditions), select(_SORTED_SEQ.label("seq")).where(_SHARED, *conditions)]
 
 
-def page_query(viewer: Identity, filters: JobFilter, limit: int, offset: int, after: int | None) -> Any:
-    """The page's ``jobs`` rows: ``offset`` rows skipped past the job whose seq is ``after`` (None: from the first)."""
+def listing(filters: JobFilter, limit: int, offset: int, after: int | None) -> tuple[Any, Any]:
+    """(count, page) statements, to run with :func:`viewer_params`.
+
+    The count is the sum of the drivers' counts; the page is the ``jobs`` rows after skipping
+    ``offset`` past the job whose seq is ``after`` (None: from the first).
+    """
+    drivers = _drivers(filters)
+    counts = [select(func.count()).select_from(driver.subquery()).scalar_subquery() for driver in drivers]
+    total: Any = counts[0]
+    for count in counts[1:]:
+        total = total + count
     parts: list[Any] = []
-    for driver in _drivers(viewer, filters):
+    for driver in drivers:
         column = driver.selected_columns[0]
         if after is not None:
             driver = driver.where(column > after if filters.ascending else column < after)
@@ -177,17 +196,8 @@ def page_query(viewer: Identity, filters: JobFilter, limit: int, offset: int, af
     subqueries: list[Any] = [part.subquery().select() for part in parts]
     found = parts[0] if len(parts) == 1 else subqueries[0].union_all(*subqueries[1:])
     seq = jobs.c.seq
-    return (
+    page = (
         select(jobs).where(seq.in_(found))
         .order_by(seq.asc() if filters.ascending else seq.desc()).limit(limit).offset(offset)
     )
-
-
-def count_query(viewer: Identity, filters: JobFilter) -> Any:
-    """How many jobs match: the sum of the drivers' counts."""
-    counts = [select(func.count()).select_from(driver.subquery()).scalar_subquery()
-              for driver in _drivers(viewer, filters)]
-    total: Any = counts[0]
-    for count in counts[1:]:
-        total = total + count
-    return select(total)
+    return select(total), page

@@ -33,7 +33,7 @@ from prefect_ibmq.wire import ApiJobStatus, Identity, JobError, JobRecord
 
 from . import migrate
 from .engine import guarded, make_engine, sqlite_url
-from .filters import JobFilter, count_query, page_query
+from .filters import JobFilter, listing, viewer_params
 from .rows import NewJob, job_row, records
 from .schema import (
     circuits,
@@ -234,9 +234,11 @@ class Store:
         ``after``: the page starts past the job of this seq (a previous page's ``next_after``),
         then skips ``offset`` more; see :mod:`.filters` for the indexes each listing walks.
         """
+        count, page = listing(filters, limit, offset, after)
+        params = viewer_params(viewer)
         with self._reading(snapshot=True) as conn:
-            total = conn.execute(count_query(viewer, filters)).scalar_one()
-            rows = list(conn.execute(page_query(viewer, filters, limit, offset, after)).mappings())
+            total = conn.execute(count, params).scalar_one()
+            rows = list(conn.execute(page, params).mappings())
             next_after = rows[-1]["seq"] if len(rows) == limit else None
             return JobPage(records(conn, rows), total, next_after)
 
