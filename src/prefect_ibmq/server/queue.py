@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, bindparam, func, literal_column, select, update
+from sqlalchemy import ColumnElement, Connection, and_, bindparam, func, literal_column, select, update
 
 from prefect_ibmq.timestamps import now_iso, to_iso
 from prefect_ibmq.wire import ApiJobStatus, QueueInfoModel
@@ -56,7 +56,10 @@ class QueuedJob:
     created: str = ""
 
 
-_COMPLETED_ROW: ColumnElement[bool] = jobs.c.status == literal_column("'COMPLETED'")  # as jobs_completed*
+#: Timed completed runs, as the condition of jobs_completed* says (see schema.COMPLETED_ROWS).
+_COMPLETED_ROW: ColumnElement[bool] = and_(
+    jobs.c.status == literal_column("'COMPLETED'"), jobs.c.started_at.is_not(None), jobs.c.finished_at.is_not(None)
+)
 _PARTITION = ("backend", "owner_hub", "owner_group", "owner_project")
 _CLAIMED = (jobs.c.job_id, jobs.c.backend, jobs.c.owner_hub, jobs.c.owner_group, jobs.c.owner_project,
             jobs.c.num_experiments, jobs.c.creation_date)
@@ -215,7 +218,7 @@ class FairshareQueue:
     def _seconds_per_experiment(self, conn: Connection, backend: str) -> float:
         recent = (
             select(((jobs.c.finished_at - jobs.c.started_at) / jobs.c.num_experiments).label("s"))
-            .where(jobs.c.backend == backend, _COMPLETED_ROW, jobs.c.started_at.is_not(None))
+            .where(jobs.c.backend == backend, _COMPLETED_ROW)
             .order_by(jobs.c.finished_at.desc())
             .limit(RECENT_RUNS)
             .subquery()
@@ -246,7 +249,7 @@ class FairshareQueue:
         rows = conn.execute(
             select(jobs.c.owner_hub, jobs.c.owner_group, jobs.c.owner_project,
                    (jobs.c.finished_at - jobs.c.started_at).label("s"))
-            .where(_COMPLETED_ROW, jobs.c.started_at.is_not(None))
+            .where(_COMPLETED_ROW)
             .order_by(jobs.c.finished_at.desc())
             .limit(USAGE_RUNS)
         )

@@ -35,7 +35,8 @@ QUEUED_ROWS = "status = 'QUEUED'"
 #: Queued rows by when they entered: a condition of its own, so that no query of the order (which
 #: does not say it) can pick this index instead of jobs_queue_order, whatever the planner's statistics.
 ENTERED_ROWS = "status = 'QUEUED' AND queued_at IS NOT NULL"
-COMPLETED_ROWS = "status = 'COMPLETED'"
+#: Runs that teach the estimates: completed with both times (a job completed before 0002 has none).
+COMPLETED_ROWS = "status = 'COMPLETED' AND started_at IS NOT NULL AND finished_at IS NOT NULL"
 SHARED_ROWS = "share_level <> 'none'"
 
 jobs = Table(

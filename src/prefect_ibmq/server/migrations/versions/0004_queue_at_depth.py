@@ -24,7 +24,7 @@ depends_on = None
 
 QUEUED_ROWS = "status = 'QUEUED'"
 ENTERED_ROWS = "status = 'QUEUED' AND queued_at IS NOT NULL"
-COMPLETED_ROWS = "status = 'COMPLETED'"
+COMPLETED_ROWS = "status = 'COMPLETED' AND started_at IS NOT NULL AND finished_at IS NOT NULL"
 SHARED_ROWS = "share_level <> 'none'"
 PARTITION = ("backend", "owner_hub", "owner_group", "owner_project")
 
