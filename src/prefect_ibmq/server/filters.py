@@ -164,16 +164,30 @@ def _drivers(filters: JobFilter) -> list[Any]:
         else:  # each tag's jobs not having an earlier one
             leads, wanted_too = wanted, []
         return [
-            select(job_tags.c.seq).join(jobs, c.seq == job_tags.c.seq)
-            .where(job_tags.c.tag == tag, _VISIBLE, *others, *wanted_too,
-                   *(not_(_tagged(earlier)) for earlier in leads[:index]))
+            select(job_tags.c.seq).where(
+                job_tags.c.tag == tag,
+                _passes(job_tags.c.seq, [_VISIBLE, *others, *wanted_too,
+                                         *(not_(_tagged(earlier)) for earlier in leads[:index])]),
+            )
             for index, tag in enumerate(leads)
         ]
     if filters.statuses and set(filters.statuses) <= _NOT_FINAL:
         others = _conditions(replace(filters, statuses=None))
-        return [select(c.seq).where(c.status == status, _VISIBLE, *others) for status in sorted(set(filters.statuses))]
+        walked = jobs.alias("walked")
+        return [select(walked.c.seq).where(walked.c.status == status, _passes(walked.c.seq, [_VISIBLE, *others]))
+                for status in sorted(set(filters.statuses))]
     conditions = _conditions(filters)
     return [select(c.seq).where(_OWN, *conditions), select(_SORTED_SEQ.label("seq")).where(_SHARED, *conditions)]
+
+
+def _passes(seq: Any, conditions: list[Any]) -> Any:
+    """The job ``seq`` meets ``conditions``, checked on its row found by primary key.
+
+    A correlated scalar subquery, evaluated for each row the driver walks: a planner cannot
+    turn it into a join over every job the viewer may see (PostgreSQL without statistics
+    would hash all of them to check the few a tag has).
+    """
+    return select(literal_column("1")).where(jobs.c.seq == seq, *conditions).scalar_subquery().is_not(None)
 
 
 def listing(filters: JobFilter, limit: int, offset: int, after: int | None) -> tuple[Any, Any]:
