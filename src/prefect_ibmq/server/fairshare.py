@@ -63,6 +63,19 @@ class Place:
     num_experiments: int
 
 
+def walk_indexes(conn: Connection) -> None:
+    """Plan the rest of this transaction without sorts where an index gives the order (PostgreSQL).
+
+    The planner estimates from statistics, which lag a queue that grew fast (a sweep just
+    submitted, a table not yet analysed): thinking a project has one job queued, it would
+    read and sort all of them rather than take the first from the index in order. The
+    queue's statements all want index order; on SQLite they get it without being told.
+    (JIT goes too: a statement whose plan still sorts would cost enough to be compiled.)
+    """
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql("SELECT set_config('enable_sort', 'off', true), set_config('jit', 'off', true)")
+
+
 def _of_partition(source: Any) -> Any:
     """Queued ``jobs`` rows of the partition whose columns ``source`` has (a row of turns, or bind parameters)."""
     return and_(QUEUED_ROW, *(jobs.c[name] == source[name] for name in _PARTITION))

@@ -17,11 +17,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import and_, bindparam, exists, func, literal_column, not_, or_, select
 
-from prefect_ibmq.wire import FINAL_STATUSES, ApiJobStatus, Identity
+from prefect_ibmq.wire import FINAL_STATUSES, ApiJobStatus, Identity, JobRecord
 
 from .schema import job_tags, jobs
 
@@ -29,6 +29,15 @@ _NOT_FINAL = {s.value for s in ApiJobStatus if s not in FINAL_STATUSES}
 #: The seq, but not the column itself: ordered by it, the planner reads the shared jobs from their
 #: (small) index and sorts them, rather than walking every job in seq order to find the shared ones.
 _SORTED_SEQ = jobs.c.seq + 0
+
+
+class JobPage(NamedTuple):
+    """A page of a listing: its records, how many jobs match in all, and the cursor of the next page."""
+
+    records: list[JobRecord]
+    total: int
+    #: The seq of the page's last job when the page is full (a next page may follow), else None.
+    next_after: int | None
 
 
 @dataclass

@@ -32,7 +32,7 @@ from prefect_ibmq.timestamps import now_iso, to_iso
 from prefect_ibmq.wire import ApiJobStatus, QueueInfoModel
 
 from .engine import guarded
-from .fairshare import QUEUED_ROW, Project, in_turn, next_turns, place
+from .fairshare import QUEUED_ROW, Project, in_turn, next_turns, place, walk_indexes
 from .schema import fairshare_turns, jobs, replicas
 from .store import Store
 
@@ -145,7 +145,7 @@ class FairshareQueue:
         store = self._store
 
         def apply(conn: Connection) -> QueuedJob | None:
-            store.walk_indexes(conn)
+            walk_indexes(conn)
             row = self._lock_next(conn)
             if row is None:
                 return None
@@ -193,7 +193,7 @@ class FairshareQueue:
     def info(self, job_id: str) -> QueueInfoModel | None:
         """Position, estimates and priorities of a queued job; None when not queued."""
         with self._store._reading(snapshot=True) as conn:
-            self._store.walk_indexes(conn)
+            walk_indexes(conn)
             found = place(conn, job_id)
             if found is None:
                 return None

@@ -22,7 +22,7 @@ import logging
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Any, NamedTuple, TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
 from sqlalchemy import exc as sa_exc
@@ -33,7 +33,7 @@ from prefect_ibmq.wire import ApiJobStatus, Identity, JobError, JobRecord
 
 from . import migrate
 from .engine import guarded, make_engine, sqlite_url
-from .filters import JobFilter, listing, viewer_params
+from .filters import JobFilter, JobPage, listing, viewer_params
 from .rows import NewJob, job_row, records
 from .schema import (
     circuits,
@@ -65,15 +65,6 @@ class SessionClosed(Exception):
     def __init__(self, session_id: str) -> None:
         super().__init__(f"session {session_id!r} is closed and accepts no more jobs")
         self.session_id = session_id
-
-
-class JobPage(NamedTuple):
-    """A page of a listing: its records, how many jobs match in all, and the cursor of the next page."""
-
-    records: list[JobRecord]
-    total: int
-    #: The seq of the page's last job when the page is full (a next page may follow), else None.
-    next_after: int | None
 
 
 class Store:
@@ -127,18 +118,6 @@ class Store:
     def _read(self, statement: Any) -> list[RowMapping]:
         with self._reading() as conn:
             return list(conn.execute(statement).mappings())
-
-    def walk_indexes(self, conn: Connection) -> None:
-        """Plan the rest of this transaction without sorts where an index gives the order (PostgreSQL).
-
-        The planner estimates from statistics, which lag a queue that grew fast (a sweep just
-        submitted, a table not yet analysed): thinking a project has one job queued, it would
-        read and sort all of them rather than take the first from the index in order. The
-        queue's statements all want index order; on SQLite they get it without being told.
-        (JIT goes too: a statement whose plan still sorts would cost enough to be compiled.)
-        """
-        if not self.is_sqlite:
-            conn.exec_driver_sql("SELECT set_config('enable_sort', 'off', true), set_config('jit', 'off', true)")
 
     def announce(self, conn: Connection, job_id: str, status: str) -> None:
         """Tell the other replicas (at commit) that ``job_id`` changed; nothing on SQLite."""
