@@ -36,7 +36,6 @@ from .fairshare import QUEUED_ROW, Project, in_turn, next_turns, place, walk_ind
 from .schema import fairshare_turns, jobs, replicas
 from .store import Store
 
-QUEUED = ApiJobStatus.QUEUED.value
 RUNNING = ApiJobStatus.RUNNING.value
 #: Recent completed runs that teach the estimates (per backend) and the priorities.
 RECENT_RUNS = 20
