@@ -7,7 +7,8 @@ seconds when it is absent).
 
 Figures: 1 sweep (1b sweep_large, 100,000 circuits, only with BENCH_LARGE=1), 2 completion,
 3 requests_per_job, 4 tables, 5 load, 6 memory, 7 fixed_cost, 8 timeouts, 9 caching,
-10 dask_simulation, 11 replicas, 12 cold_start, 13 fairness.
+10 dask_simulation, 11 replicas, 12 cold_start, 13 fairness, 14 queue (claims, positions, listings
+and drain at depth; the full 10,000-job drain only with BENCH_LARGE=1).
 ``python -m benchmarks sweep tables`` runs only those and replaces their rows in results.json (the
 others are kept; "seconds" is then that run's).
 """
@@ -27,7 +28,7 @@ os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 
 FIGURE_MODULES = ["sweep", "sweep_large", "completion", "requests_per_job", "tables", "load", "memory",
                   "fixed_cost", "timeouts", "caching", "dask_simulation", "replicas", "cold_start",
-                  "fairness"]
+                  "fairness", "queue"]
 
 
 def main(argv: list[str]) -> int:

@@ -68,7 +68,7 @@ def add_jobs_parser(commands: Any) -> None:
     listing.add_argument("--backend", default=None, help="only jobs on this backend")
     listing.add_argument(
         "--limit", type=int, default=DEFAULT_LIST_LIMIT,
-        help=f"most jobs to list, 1..1000 (default {DEFAULT_LIST_LIMIT})",
+        help=f"most jobs to list (default {DEFAULT_LIST_LIMIT}); read in pages of 1,000 after the first",
     )
     for name, text in (("show", "a job's record and time per step"), ("cancel", "cancel a job")):
         actions.add_parser(name, parents=[common], help=text).add_argument("job_id", metavar="ID")
@@ -147,7 +147,8 @@ def _block_fields(name: str) -> tuple[str | None, str | None, str | None]:
 
 def _list(service: IBMQService, args: argparse.Namespace, console: Console) -> int:
     """``jobs list``: a table (or JSON list) of the jobs that match the filters."""
-    jobs = service.jobs(limit=args.limit, backend_name=args.backend, status=args.status, job_tags=args.tag)
+    # Page by page along the service's cursor: a long listing costs each page what the first does.
+    jobs = list(service.iter_jobs(limit=args.limit, backend_name=args.backend, status=args.status, job_tags=args.tag))
     if args.json:
         _print_json([job.record.model_dump(mode="json") for job in jobs])
         return 0

@@ -363,6 +363,8 @@ class JobList(BaseModel):
 
     jobs: list[JobRecord]
     total: int
+    #: When the page is full: pass it as ``cursor`` for the page after this one (None: no more).
+    next_cursor: str | None = None
 
 
 class TagsUpdate(BaseModel):

@@ -76,6 +76,20 @@ def test_jobs_time_window(service, tagged_jobs):
     assert service.jobs(job_tags=[tag], start_datetime=naive_future) == []
 
 
+def test_iter_jobs_pages_by_cursor_unmoved_by_newer_jobs(service, aer):
+    tag = f"pages-{uuid.uuid4().hex[:8]}"
+    jobs = [aer.run(bell(), shots=8, job_name=f"page-{i}", job_tags=[tag]) for i in range(3)]
+    pages = service.iter_jobs(page_size=1, job_tags=[tag])  # one job per request
+    first = next(pages)
+    aer.run(bell(), shots=8, job_tags=[tag])  # newer: paged by offset, the rest would shift by one
+    assert ids([first, *pages]) == ids(reversed(jobs))
+    assert ids(service.iter_jobs(limit=2, page_size=1, job_tags=[tag], job_name="^page-")) == ids(jobs[:0:-1])
+    with pytest.raises(IBMQBackendValueError, match=r"skip=1 is not accepted; give one of the filters backend_name"):
+        service.iter_jobs(skip=1)
+    with pytest.raises(IBMQBackendValueError, match=r"page_size=0"):
+        service.iter_jobs(page_size=0)
+
+
 @pytest.mark.parametrize(
     "arguments, message",
     [

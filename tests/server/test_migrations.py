@@ -103,12 +103,12 @@ CREATE INDEX IF NOT EXISTS jobs_session ON jobs(session_id);
 def test_an_empty_database_is_migrated_to_exactly_the_schema(tmp_path: Path, store_url):
     store = Store(tmp_path, store_url)
     try:
-        assert current_revision(store.engine) == "0003"
+        assert current_revision(store.engine) == "0004"
         with store.engine.connect() as conn:
             differences = compare_metadata(MigrationContext.configure(conn), metadata)
         assert differences == []
         Store(tmp_path, store_url).close()  # opening again migrates nothing and keeps working
-        assert current_revision(store.engine) == "0003"
+        assert current_revision(store.engine) == "0004"
     finally:
         store.close()
 
@@ -143,7 +143,7 @@ def test_a_sqlite_file_of_todays_server_is_migrated_and_its_work_resumed(tmp_pat
     _todays_file(tmp_path, with_runtime)
     store = Store(tmp_path)
     try:
-        assert current_revision(store.engine) == "0003"
+        assert current_revision(store.engine) == "0004"
         # Every table and column of the schema (the legacy file keeps its TEXT types: same in SQLite).
         inspector = inspect(store.engine)
         for table in metadata.sorted_tables:
@@ -174,11 +174,57 @@ def test_a_sqlite_file_that_already_holds_a_private_result_keeps_it_through_the_
     conn.close()
     store = Store(tmp_path)
     try:
-        assert current_revision(store.engine) == "0003"
+        assert current_revision(store.engine) == "0004"
         assert store.read_result("done", consume=True, read_key="key-b") is None  # held for key-a
         assert store.read_result("done", consume=True, read_key="key-a") == '{"results": []}'
         assert store.acknowledge_result("done", "key-a") is True
         assert store.read_result("done", consume=True, read_key="key-a") is None
         assert store.get_job("done").result_consumed is True
+    finally:
+        store.close()
+
+
+def test_a_store_of_revision_0003_holding_queued_jobs_is_migrated_and_keeps_its_queue(tmp_path: Path, store_url):
+    """Revision 0004 (counters, triggers, indexes, job_tags.seq) on a store of the previous schema, both engines."""
+    from alembic import command
+    from sqlalchemy import create_engine, text
+
+    from prefect_ibmq.server.engine import sqlite_url
+    from prefect_ibmq.server.migrate import alembic_config
+
+    engine = create_engine(store_url or sqlite_url(tmp_path))
+    with engine.begin() as conn:
+        command.upgrade(alembic_config(conn), "0003")
+        at = 1_800_000_000.0
+        jobs = [  # job id, project, status, queued_at (None: a queued job 0002 left without one)
+            ("done", "p1", "COMPLETED", None), ("a1", "p1", "QUEUED", at), ("a2", "p1", "QUEUED", at),
+            ("b1", "p2", "QUEUED", at + 5), ("c1", "p3", "QUEUED", at + 1), ("d1", "p4", "QUEUED", None),
+        ]
+        for seq, (job_id, project, status, queued_at) in enumerate(jobs, start=1):
+            conn.execute(text(
+                "INSERT INTO jobs (seq, job_id, backend, status, creation_date, tags, share_level, client_info,"
+                " options, header, private, owner_user, owner_hub, owner_group, owner_project, num_experiments,"
+                " queued_at) VALUES (:seq, :job_id, 'aer_simulator', :status, :created, '[\"old\"]', 'none', '{}',"
+                " :options, '{}', 0, 'alice', 'h1', 'g1', :project, :seq, :queued_at)"
+            ), {"seq": seq, "job_id": job_id, "status": status, "created": f"2026-01-01T00:00:0{seq}.000000+00:00",
+                "options": RunOptions().model_dump_json(), "project": project, "queued_at": queued_at})
+            conn.execute(text("INSERT INTO job_tags (job_id, tag) VALUES (:job_id, 'old')"), {"job_id": job_id})
+        # p1 had a job claimed after the others entered: it waits for the others' first jobs.
+        conn.execute(text("INSERT INTO fairshare_turns VALUES ('aer_simulator', 'h1', 'g1', 'p1', :at)"),
+                     {"at": at + 10})
+    engine.dispose()
+    store = Store(tmp_path, store_url)
+    try:
+        assert current_revision(store.engine) == "0004"
+        with store.engine.connect() as conn:
+            assert compare_metadata(MigrationContext.configure(conn), metadata) == []
+        owner = Identity(user="alice", hub="h1", group="g1", project="p1")
+        listed = store.list_jobs(owner, JobFilter(tags=["old"]), 10, 0)
+        assert ([j.job_id for j in listed.records], listed.total) == (["a2", "a1", "done"], 3)
+        queue = FairshareQueue(store, {"aer_simulator": 0.1}, workers=1)
+        order = ["d1", "c1", "b1", "a1", "a2"]  # d1's queued_at became its seq: the oldest turn
+        assert [queue.info(job_id).position for job_id in order] == [1, 2, 3, 4, 5]
+        assert [queue.claim("r").job_id for _ in order] == order
+        assert store.pending_counts() == {"aer_simulator": 5}  # the five, RUNNING now
     finally:
         store.close()

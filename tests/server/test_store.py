@@ -5,19 +5,20 @@ Several Store objects on one database stand for several replicas (processes) of 
 
 from __future__ import annotations
 
+import random
 import threading
 import time
 from collections import Counter
 from pathlib import Path
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import func, select, update
 
 from prefect_ibmq.server.filters import JobFilter
 from prefect_ibmq.server.queue import FairshareQueue
 from prefect_ibmq.server.replicas import Replica
 from prefect_ibmq.server.rows import NewJob
-from prefect_ibmq.server.schema import replicas
+from prefect_ibmq.server.schema import fairshare_turns, replicas
 from prefect_ibmq.server.store import Store
 from prefect_ibmq.wire import ApiJobStatus as S
 from prefect_ibmq.wire import Identity, RunOptions
@@ -100,9 +101,11 @@ def test_claims_follow_the_fairshare_order_across_replicas(stores):
     assert record.status is S.RUNNING and "RUNNING" in record.time_per_step
 
 
-def test_concurrent_claims_take_every_job_once(stores):
+@pytest.mark.parametrize("owners", [(ALICE, BOB), (ALICE,)], ids=["two-projects", "one-project"])
+def test_concurrent_claims_take_every_job_once(stores, owners):
+    # With one project every claim but one finds its oldest job locked and takes its next free one.
     for index in range(60):
-        queued(stores[index % 3], f"j{index:03d}", (ALICE, BOB)[index % 2])
+        queued(stores[index % 3], f"j{index:03d}", owners[index % len(owners)])
     queues = [FairshareQueue(store, {"aer_simulator": 0.1}, workers=1) for store in stores]
 
     def drain(index: int) -> list[str]:
@@ -114,6 +117,8 @@ def test_concurrent_claims_take_every_job_once(stores):
     taken = [job_id for part in in_threads(6, drain) for job_id in part]
     counts = Counter(taken)
     assert len(counts) == 60 and set(counts.values()) == {1}
+    with stores[0].engine.connect() as conn:  # the triggers counted every claim out of the queue
+        assert conn.execute(select(func.sum(fairshare_turns.c.queued))).scalar() == 0
 
 
 def test_the_reaper_requeues_the_jobs_of_a_lapsed_replica(stores):
@@ -178,3 +183,60 @@ def test_a_replica_hears_another_replicas_changes(stores, store_url):
     finally:
         listener.stop()
     assert heard == [("theirs", "QUEUED"), ("theirs", "CANCELLED")]
+
+
+def test_listings_read_along_indexes_give_the_pages_of_a_plain_filter(tmp_path: Path, store_url):
+    """Every page (by offset and by cursor) and total equal those of the filter as one plain condition."""
+    from prefect_ibmq.server.filters import matching
+    from prefect_ibmq.server.schema import jobs
+
+    rng = random.Random(7)
+    carol = Identity(user="carol", hub="h1", group="g2", project="p3")
+    dave = Identity(user="dave", hub="h2", group="g9", project="p9")
+    people = [ALICE, BOB, carol, dave]
+    store = Store(tmp_path, store_url)
+    statuses = [S.COMPLETED, S.COMPLETED, S.CANCELLED, S.QUEUED, S.RUNNING, S.VALIDATING, S.CREATED]
+    try:
+        for index in range(70):
+            job_id = f"j{index:02d}"
+            store.create_job(NewJob(
+                job_id=job_id, backend=rng.choice(["aer_simulator", "noisy_simulator"]), owner=rng.choice(people),
+                qpy=b"q", num_experiments=1, options=RunOptions(), name=rng.choice(["bell-1", "ghz-2", None]),
+                tags=rng.sample(["t1", "t2", "t3"], rng.randint(0, 2)),
+                share_level=rng.choice(["none", "none", "global", "hub", "group", "project"]),
+                program_id=rng.choice([None, None, "sampler"]),
+            ))
+            status = rng.choice(statuses)
+            if status is not S.CREATED:
+                assert store.transition(job_id, status, (S.CREATED,), queued_at=time.time())
+        cut = store.get_job("j35").creation_date
+        filters = [
+            JobFilter(), JobFilter(ascending=True), JobFilter(backend="noisy_simulator"),
+            JobFilter(statuses=["QUEUED"]), JobFilter(statuses=["RUNNING", "VALIDATING", "CREATED"]),
+            JobFilter(statuses=["QUEUED", "COMPLETED"]), JobFilter(tags=["t1"]), JobFilter(tags=["t1", "t3"]),
+            JobFilter(tags=["t1", "t2"], tags_and=True, ascending=True), JobFilter(tags=["t2"], statuses=["QUEUED"]),
+            JobFilter(name_regex="^gh"), JobFilter(created_after=cut), JobFilter(created_before=cut, tags=["t3"]),
+            JobFilter(runtime_only=True), JobFilter(runtime_only=True, statuses=["QUEUED", "RUNNING"]),
+        ]
+        pages = 0
+        for viewer in (ALICE, BOB, dave):  # bob shares alice's group, dave nothing
+            for job_filter in filters:
+                order = jobs.c.seq.asc() if job_filter.ascending else jobs.c.seq.desc()
+                with store.engine.connect() as conn:
+                    plain = list(conn.execute(select(jobs.c.job_id).where(matching(viewer, job_filter)).order_by(order))
+                                 .scalars())
+                offset = rng.randint(0, 4)
+                page = store.list_jobs(viewer, job_filter, 5, offset)
+                assert ([j.job_id for j in page.records], page.total) == (plain[offset:offset + 5], len(plain))
+                walked, after = [], None
+                while True:  # cursor paging: each page starts after the last one's final job
+                    page = store.list_jobs(viewer, job_filter, 6, 0, after)
+                    walked += [j.job_id for j in page.records]
+                    pages += 1
+                    if page.next_after is None:
+                        break
+                    after = page.next_after
+                assert walked == plain, (viewer.user, job_filter)
+        assert pages > 60
+    finally:
+        store.close()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from os import PathLike
 from typing import Any, TypeAlias
@@ -21,6 +21,9 @@ from prefect_ibmq.wire import ApiJobStatus, JobRecord
 #: A status to list jobs by: qiskit's, the service's, or either one's name.
 StatusFilter: TypeAlias = str | JobStatus | ApiJobStatus
 _MAX_LIST_LIMIT = 1000
+#: The filters of :meth:`IBMQService.jobs`, which :meth:`IBMQService.iter_jobs` takes too.
+_FILTERS = ("backend_name", "status", "job_name", "start_datetime", "end_datetime", "job_tags",
+            "job_tags_operator", "experiment_id")
 
 
 class IBMQService:
@@ -160,23 +163,58 @@ class IBMQService:
         Raises:
             IBMQValueError: If a filter is invalid (nothing is sent).
         """
-        params = _list_params(limit, skip, status, job_tags, job_tags_operator)
-        optional: dict[str, Any] = {
-            "backend": backend_name,
-            "name": job_name,
-            "experiment_id": experiment_id,
-            "created_after": to_utc_iso(start_datetime) if start_datetime else None,
-            "created_before": to_utc_iso(end_datetime) if end_datetime else None,
-        }
-        params.update({key: value for key, value in optional.items() if value is not None})
+        params = _list_params(limit, skip, status, job_tags, job_tags_operator, backend_name, job_name,
+                              start_datetime, end_datetime, experiment_id)
         return [self._job_for(record) for record in self._api.job_list(params).jobs]
+
+    def iter_jobs(
+        self, limit: int | None = None, page_size: int = _MAX_LIST_LIMIT, **filters: Any
+    ) -> Iterator[IBMQJob]:
+        """Jobs you may see, newest first, read a page at a time; ``filters`` are those of :meth:`jobs`.
+
+        Each page starts where the one before ended (the service's cursor), so a deep page
+        costs what the first does, where ``jobs(skip=n)`` has the service walk past n jobs.
+
+        Args:
+            limit: Most jobs to give (None: every one that matches).
+            page_size: Jobs per request, 1..1000.
+            **filters: Any of ``backend_name``, ``status``, ``job_name``, ``start_datetime``,
+                ``end_datetime``, ``job_tags``, ``job_tags_operator``, ``experiment_id``.
+
+        Raises:
+            IBMQValueError: If ``limit``, ``page_size`` or a filter is invalid (nothing is sent).
+        """
+        if limit is not None:
+            check_int("limit", limit, 1)
+        check_int("page_size", page_size, 1, _MAX_LIST_LIMIT)
+        unknown = sorted(set(filters) - set(_FILTERS))
+        if unknown:
+            raise rejected(unknown[0], filters[unknown[0]], f"one of the filters {', '.join(_FILTERS)}")
+        given = {name: filters.get(name) for name in _FILTERS if name != "job_tags_operator"}
+        params = _list_params(page_size, 0, job_tags_operator=filters.get("job_tags_operator", "OR"), **given)
+        return self._pages(params, limit)
+
+    def _pages(self, params: dict[str, Any], limit: int | None) -> Iterator[IBMQJob]:
+        left = limit
+        while left is None or left > 0:
+            if left is not None:
+                params["limit"] = min(params["limit"], left)
+            page = self._api.job_list(params)
+            for record in page.jobs:
+                yield self._job_for(record)
+            if left is not None:
+                left -= len(page.jobs)
+            if page.next_cursor is None:  # the last page (or a service that pages by offset only)
+                return
+            params["cursor"] = page.next_cursor
 
     def _job_for(self, record: JobRecord) -> IBMQJob:
         return IBMQJob.from_record(self.backend(record.backend), self._api, record)
 
 
 def _list_params(
-    limit: Any, skip: Any, status: Any, job_tags: Any, job_tags_operator: Any
+    limit: Any, skip: Any, status: Any, job_tags: Any, job_tags_operator: Any, backend_name: Any = None,
+    job_name: Any = None, start_datetime: Any = None, end_datetime: Any = None, experiment_id: Any = None,
 ) -> dict[str, Any]:
     """Checked query parameters of a job listing."""
     check_int("limit", limit, 1, _MAX_LIST_LIMIT)
@@ -189,6 +227,14 @@ def _list_params(
     if status is not None:
         wanted = status if isinstance(status, list) else [status]
         params["status"] = sorted({api.value for item in wanted for api in _api_statuses(item)})
+    optional: dict[str, Any] = {
+        "backend": backend_name,
+        "name": job_name,
+        "experiment_id": experiment_id,
+        "created_after": to_utc_iso(start_datetime) if start_datetime else None,
+        "created_before": to_utc_iso(end_datetime) if end_datetime else None,
+    }
+    params.update({key: value for key, value in optional.items() if value is not None})
     return params
 
 

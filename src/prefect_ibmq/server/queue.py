@@ -1,17 +1,16 @@
 """The fairshare queue, in the database: per backend, round robin across projects.
 
 The queue is the jobs table itself (status QUEUED), so every replica sharing the
-database sees one queue. The order: each project's jobs oldest first, ranked 1, 2, ...;
-round r takes each project's r-th job; within a round, the project whose turn is
-oldest goes first. A project's turn is when it last had a job claimed, or when it
-came back to an empty queue, whichever is later (``fairshare_turns``): a project
-that just had a job dispatched goes to the back, as in a rotation.
-
-A worker claims the first job in that order with ``FOR UPDATE OF jobs SKIP LOCKED``
-(PostgreSQL refuses ``FOR UPDATE`` beside window functions, so the ranking is a CTE),
-moving it to RUNNING under this replica's name in the same transaction; concurrent
-claims from other replicas skip it instead of waiting. On SQLite the one writer at a
-time (``BEGIN IMMEDIATE``) does the same.
+database sees one queue; its order is in :mod:`.fairshare` (each project's jobs
+oldest first, one job per project per round, the project whose turn is oldest
+first). A worker claims the first job in that order: the projects whose turn comes
+first are read from ``fairshare_turns`` with their oldest job, which is locked with
+``FOR UPDATE SKIP LOCKED`` and moved to RUNNING under this replica's name in the
+same transaction, together with the project's new turn. A concurrent claim on
+another replica skips a locked job instead of waiting: it takes the next project's
+oldest job, or, when every project's is being claimed, the next job of the first
+project whose jobs are not all locked. On SQLite the one writer at a time (``BEGIN
+IMMEDIATE``) does the same.
 
 Positions are 1-based per backend. Estimates come from the recent run time per
 experiment on each backend (completed runs in the table); priorities are fairshare
@@ -22,30 +21,25 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, case, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import ColumnElement, Connection, and_, bindparam, func, literal_column, select, update
 
 from prefect_ibmq.timestamps import now_iso, to_iso
 from prefect_ibmq.wire import ApiJobStatus, QueueInfoModel
 
 from .engine import guarded
+from .fairshare import QUEUED_ROW, Project, in_turn, next_turns, place, walk_indexes
 from .schema import fairshare_turns, jobs, replicas
 from .store import Store
 
-Project = tuple[str, str, str]  # hub, group, project
-QUEUED = ApiJobStatus.QUEUED.value
 RUNNING = ApiJobStatus.RUNNING.value
-COMPLETED = ApiJobStatus.COMPLETED.value
 #: Recent completed runs that teach the estimates (per backend) and the priorities.
 RECENT_RUNS = 20
 USAGE_RUNS = 200
-#: Claims lost to other replicas in a row before this one gives up until the next wake-up.
-CLAIM_ATTEMPTS = 5
 #: An idle worker looks at the queue at least this often, even without a wake-up.
 IDLE_POLL_S = 1.0
 
@@ -61,31 +55,30 @@ class QueuedJob:
     created: str = ""
 
 
-def _project_cols(table: Any = jobs) -> list[Any]:
-    return [table.c.backend, table.c.owner_hub, table.c.owner_group, table.c.owner_project]
-
-
-def _ranked(backends: Iterable[str]) -> Any:
-    """QUEUED jobs of ``backends`` with their round (rank) and their project's turn."""
-    project = _project_cols()
-    rank = func.row_number().over(partition_by=project, order_by=[jobs.c.creation_date, jobs.c.seq])
-    entered = func.min(jobs.c.queued_at).over(partition_by=project)
-    last = func.coalesce(fairshare_turns.c.last_claimed, 0.0)
-    turn = case((last > entered, last), else_=entered)
-    joined = jobs.outerjoin(
-        fairshare_turns,
-        (fairshare_turns.c.backend == jobs.c.backend)
-        & (fairshare_turns.c.owner_hub == jobs.c.owner_hub)
-        & (fairshare_turns.c.owner_group == jobs.c.owner_group)
-        & (fairshare_turns.c.owner_project == jobs.c.owner_project),
-    )
-    return (
-        select(jobs.c.job_id, jobs.c.seq, jobs.c.backend, jobs.c.num_experiments,
-               rank.label("rank"), turn.label("turn"))
-        .select_from(joined)
-        .where(jobs.c.status == QUEUED, jobs.c.backend.in_(list(backends)))
-        .cte("ranked")
-    )
+#: Timed completed runs, as the condition of jobs_completed* says (see schema.COMPLETED_ROWS).
+_COMPLETED_ROW: ColumnElement[bool] = and_(
+    jobs.c.status == literal_column("'COMPLETED'"), jobs.c.started_at.is_not(None), jobs.c.finished_at.is_not(None)
+)
+_PARTITION = ("backend", "owner_hub", "owner_group", "owner_project")
+_CLAIMED = (jobs.c.job_id, jobs.c.backend, jobs.c.owner_hub, jobs.c.owner_group, jobs.c.owner_project,
+            jobs.c.num_experiments, jobs.c.creation_date)
+#: Lock a project's oldest job (unless another claim holds it), or its first job no other claim holds.
+_LOCK_HEAD = select(*_CLAIMED).where(jobs.c.seq == bindparam("head"), QUEUED_ROW).with_for_update(skip_locked=True)
+_LOCK_FIRST_FREE = (
+    select(*_CLAIMED)
+    .where(QUEUED_ROW, *(jobs.c[name] == bindparam(name) for name in _PARTITION))
+    .order_by(jobs.c.creation_date, jobs.c.seq).limit(1).with_for_update(skip_locked=True)
+)
+_RUN = (
+    update(jobs).where(jobs.c.job_id == bindparam("job"), QUEUED_ROW)
+    .values(status=RUNNING, claimed_by=bindparam("replica"), started_at=bindparam("now"),
+            finished_at=None, runs=jobs.c.runs + 1)
+)
+_TURN = (
+    update(fairshare_turns)
+    .where(*(fairshare_turns.c[name] == bindparam(f"p_{name}") for name in _PARTITION))
+    .values(last_claimed=bindparam("now"))
+)
 
 
 class FairshareQueue:
@@ -106,7 +99,7 @@ class FairshareQueue:
         self._cond = threading.Condition()
         self._pokes = 0
         self._closed = False
-        self._claim: dict[str, Any] | None = None
+        self._next: Any = None
 
     # --- producers and consumers -----------------------------------------------------
 
@@ -149,23 +142,16 @@ class FairshareQueue:
     def claim(self, replica_id: str) -> QueuedJob | None:
         """Move the first queued job to RUNNING under ``replica_id``; None if none is queued."""
         store = self._store
-        statements = self._claim_statements(store.engine.dialect.name)
 
         def apply(conn: Connection) -> QueuedJob | None:
-            for _ in range(CLAIM_ATTEMPTS):
-                row = conn.execute(statements["first"]).first()
-                # A job another replica claimed after our ranking but before our lock comes back
-                # RUNNING (the row as locked): the next statement's snapshot no longer ranks it.
-                if row is None or row.status == QUEUED:
-                    break
-            if row is None or row.status != QUEUED:
+            walk_indexes(conn)
+            row = self._lock_next(conn)
+            if row is None:
                 return None
             now = time.time()
-            conn.execute(statements["run"], {"job": row.job_id, "replica": replica_id, "now": now})
-            conn.execute(statements["turn"], {
-                "backend": row.backend, "owner_hub": row.owner_hub, "owner_group": row.owner_group,
-                "owner_project": row.owner_project, "last_claimed": now,
-            })
+            if conn.execute(_RUN, {"job": row.job_id, "replica": replica_id, "now": now}).rowcount != 1:
+                return None  # cannot happen under the lock; never claim a job twice
+            conn.execute(_TURN, {"now": now, **{f"p_{name}": getattr(row, name) for name in _PARTITION}})
             store.enter_step(conn, row.job_id, RUNNING, now_iso())
             store.announce(conn, row.job_id, RUNNING)
             return QueuedJob(
@@ -175,35 +161,20 @@ class FairshareQueue:
 
         return store._write(apply)
 
-    def _claim_statements(self, dialect_name: str) -> dict[str, Any]:
-        """The claim's statements, built once (building them costs more than running them)."""
-        if self._claim is None:
-            ranked = _ranked(self._first_guess)
-            first = (
-                select(jobs.c.job_id, jobs.c.backend, jobs.c.owner_hub, jobs.c.owner_group,
-                       jobs.c.owner_project, jobs.c.num_experiments, jobs.c.creation_date)
-                # From the ranking to the rows by primary key: whatever the planner's statistics
-                # (none yet on a new table), each ranked job is one index lookup, never a rescan.
-                .add_columns(jobs.c.status)  # as locked: claim() checks it is still QUEUED
-                .select_from(ranked)
-                .join(jobs, jobs.c.seq == ranked.c.seq)
-                .order_by(ranked.c.rank, ranked.c.turn, ranked.c.seq)
-                .limit(1)
-                .with_for_update(of=jobs, skip_locked=True)
-            )
-            run = (
-                update(jobs).where(jobs.c.job_id == bindparam("job"))
-                .values(status=RUNNING, claimed_by=bindparam("replica"), started_at=bindparam("now"),
-                        finished_at=None, runs=jobs.c.runs + 1)
-            )
-            dialect = postgresql if dialect_name == "postgresql" else sqlite
-            upsert = dialect.insert(fairshare_turns)
-            turn = upsert.on_conflict_do_update(
-                index_elements=[c.name for c in fairshare_turns.primary_key],
-                set_={"last_claimed": upsert.excluded.last_claimed},
-            )
-            self._claim = {"first": first, "run": run, "turn": turn}
-        return self._claim
+    def _lock_next(self, conn: Connection) -> Any:
+        """Lock the first job in the order that no other claim holds (see the module); None if none."""
+        if self._next is None:
+            self._next = next_turns(self._first_guess)  # built once: building costs more than running it
+        turns = in_turn(conn.execute(self._next))
+        for turn in turns:
+            row = conn.execute(_LOCK_HEAD, {"head": turn.head}).first()
+            if row is not None:
+                return row
+        for turn in turns:  # every project's oldest job is being claimed by other replicas
+            row = conn.execute(_LOCK_FIRST_FREE, {name: getattr(turn, name) for name in _PARTITION}).first()
+            if row is not None:
+                return row
+        return None
 
     def remove(self, job_id: str) -> None:
         """A queued job left the queue (cancelled, deleted): positions behind it moved."""
@@ -220,34 +191,19 @@ class FairshareQueue:
     @guarded
     def info(self, job_id: str) -> QueueInfoModel | None:
         """Position, estimates and priorities of a queued job; None when not queued."""
-        with self._store._reading() as conn:
-            job = conn.execute(
-                select(jobs.c.backend, jobs.c.num_experiments, *_project_cols()[1:])
-                .where(jobs.c.job_id == job_id, jobs.c.status == QUEUED)
-            ).first()
-            if job is None:
-                return None
-            ranked = _ranked([job.backend])
-            order = [ranked.c.rank, ranked.c.turn, ranked.c.seq]
-            placed = select(
-                ranked.c.job_id,
-                func.row_number().over(order_by=order).label("position"),
-                func.sum(ranked.c.num_experiments).over(order_by=order).label("through"),
-            ).subquery()
-            found = conn.execute(
-                select(placed.c.position, placed.c.through).where(placed.c.job_id == job_id)
-            ).first()
+        with self._store._reading(snapshot=True) as conn:
+            walk_indexes(conn)
+            found = place(conn, job_id)
             if found is None:
                 return None
-            per_experiment = self._seconds_per_experiment(conn, job.backend)
-            running_left = self._running_left(conn, job.backend, per_experiment)
+            per_experiment = self._seconds_per_experiment(conn, found.backend)
+            running_left = self._running_left(conn, found.backend, per_experiment)
             workers = self._live_workers(conn)
             usage = self._usage(conn)
-        ahead = float(found.through) - job.num_experiments
-        wait_s = (running_left + ahead * per_experiment) / workers
+        wait_s = (running_left + found.ahead * per_experiment) / workers
         start = datetime.now(UTC) + timedelta(seconds=wait_s)
-        complete = start + timedelta(seconds=job.num_experiments * per_experiment)
-        hub, group, project = _priorities(usage, (job.owner_hub, job.owner_group, job.owner_project))
+        complete = start + timedelta(seconds=found.num_experiments * per_experiment)
+        hub, group, project = _priorities(usage, found.project)
         return QueueInfoModel(
             position=found.position,
             status="PENDING_IN_QUEUE",
@@ -261,7 +217,7 @@ class FairshareQueue:
     def _seconds_per_experiment(self, conn: Connection, backend: str) -> float:
         recent = (
             select(((jobs.c.finished_at - jobs.c.started_at) / jobs.c.num_experiments).label("s"))
-            .where(jobs.c.backend == backend, jobs.c.status == COMPLETED, jobs.c.started_at.is_not(None))
+            .where(jobs.c.backend == backend, _COMPLETED_ROW)
             .order_by(jobs.c.finished_at.desc())
             .limit(RECENT_RUNS)
             .subquery()
@@ -292,7 +248,7 @@ class FairshareQueue:
         rows = conn.execute(
             select(jobs.c.owner_hub, jobs.c.owner_group, jobs.c.owner_project,
                    (jobs.c.finished_at - jobs.c.started_at).label("s"))
-            .where(jobs.c.status == COMPLETED, jobs.c.started_at.is_not(None))
+            .where(_COMPLETED_ROW)
             .order_by(jobs.c.finished_at.desc())
             .limit(USAGE_RUNS)
         )

@@ -4,6 +4,12 @@ The migrations in :mod:`prefect_ibmq.server.migrations` build exactly this; a te
 compares the two. Times that are only ever shown are ISO 8601 text (as they always
 were); times the queue computes with (queued, started, finished, leases) are epoch
 seconds, so SQL can subtract and compare them on both engines.
+
+Besides the tables, revision 0004 adds triggers on ``jobs`` that keep each project's
+queued jobs and experiments counted in ``fairshare_turns`` (whichever code changes a
+job's status). Metadata cannot hold triggers; a migration that makes SQLite rebuild
+``jobs`` (``batch_alter_table`` with a column change) drops them and must create them
+again (``tests/server/test_migrations.py`` checks the counts at head).
 """
 
 from __future__ import annotations
@@ -22,6 +28,16 @@ from sqlalchemy import (
 )
 
 metadata = MetaData()
+
+#: The conditions of the partial indexes. Queries state them with the constant inline
+#: (``literal_column``), not as a bound parameter: SQLite uses a partial index only then.
+QUEUED_ROWS = "status = 'QUEUED'"
+#: Queued rows by when they entered: a condition of its own, so that no query of the order (which
+#: does not say it) can pick this index instead of jobs_queue_order, whatever the planner's statistics.
+ENTERED_ROWS = "status = 'QUEUED' AND queued_at IS NOT NULL"
+#: Runs that teach the estimates: completed with both times (a job completed before 0002 has none).
+COMPLETED_ROWS = "status = 'COMPLETED' AND started_at IS NOT NULL AND finished_at IS NOT NULL"
+SHARED_ROWS = "share_level <> 'none'"
 
 jobs = Table(
     "jobs",
@@ -69,9 +85,34 @@ jobs = Table(
         sqlite_where=text("idempotency_key IS NOT NULL"),
         postgresql_where=text("idempotency_key IS NOT NULL"),
     ),
-    Index("jobs_status", "status"),
+    Index("jobs_status_seq", "status", "seq"),
     Index("jobs_session", "session_id"),
     Index("jobs_claimed_by", "claimed_by"),
+    # The queue (see queue.py): per backend and project, its queued jobs in their order (with their
+    # experiments, so sums need no table read) and by when they entered. Partial: only queued rows,
+    # however many finished jobs the table holds.
+    Index(
+        "jobs_queue_order",
+        "backend", "owner_hub", "owner_group", "owner_project", "creation_date", "seq", "num_experiments",
+        sqlite_where=text(QUEUED_ROWS), postgresql_where=text(QUEUED_ROWS),
+    ),
+    Index(
+        "jobs_queue_entered",
+        "backend", "owner_hub", "owner_group", "owner_project", "queued_at",
+        sqlite_where=text(ENTERED_ROWS), postgresql_where=text(ENTERED_ROWS),
+    ),
+    # The estimates: the latest completed runs, per backend and over all.
+    Index(
+        "jobs_completed_backend", "backend", "finished_at",
+        sqlite_where=text(COMPLETED_ROWS), postgresql_where=text(COMPLETED_ROWS),
+    ),
+    Index("jobs_completed", "finished_at", sqlite_where=text(COMPLETED_ROWS), postgresql_where=text(COMPLETED_ROWS)),
+    # Listings, newest first: an owner's jobs, and the (few) jobs shared with others.
+    Index("jobs_owner", "owner_hub", "owner_group", "owner_project", "owner_user", "seq"),
+    Index(
+        "jobs_shared", "share_level", "owner_hub", "owner_group", "owner_project", "seq",
+        sqlite_where=text(SHARED_ROWS), postgresql_where=text(SHARED_ROWS),
+    ),
 )
 
 steps = Table(
@@ -109,12 +150,14 @@ result_reads = Table(
 )
 
 #: One row per (job, tag): tag filters in plain SQL on both engines (jobs.tags keeps the order).
+#: ``seq`` is the job's: a tag's jobs newest first are one walk of ``job_tags_tag_seq``.
 job_tags = Table(
     "job_tags",
     metadata,
     Column("job_id", String, primary_key=True),
     Column("tag", String, primary_key=True),
-    Index("job_tags_tag", "tag"),
+    Column("seq", Integer, nullable=False),
+    Index("job_tags_tag_seq", "tag", "seq"),
 )
 
 #: Qiskit Runtime jobs: the program parameters as the client sent them.
@@ -152,7 +195,8 @@ replicas = Table(
     Column("started", String, nullable=False),
 )
 
-#: Per backend and project: when it last had a job claimed (its turn in the round robin).
+#: Per backend and project: when it last had a job claimed (its turn in the round robin; 0:
+#: never), and how many jobs and experiments it has queued (kept by the triggers of 0004).
 fairshare_turns = Table(
     "fairshare_turns",
     metadata,
@@ -161,4 +205,6 @@ fairshare_turns = Table(
     Column("owner_group", String, primary_key=True),
     Column("owner_project", String, primary_key=True),
     Column("last_claimed", Float, nullable=False),
+    Column("queued", Integer, nullable=False, server_default=text("0")),
+    Column("experiments", Integer, nullable=False, server_default=text("0")),
 )

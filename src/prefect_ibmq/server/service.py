@@ -271,16 +271,19 @@ class JobService:
             job_id=job_id, status=record.status, queue_info=info, error=record.error, record=final
         )
 
-    def list_jobs(self, who: Identity, filters: JobFilter, limit: int, offset: int) -> JobList:
-        """The jobs visible to ``who`` matching ``filters``; 400 for a bad name regex."""
+    def list_jobs(
+        self, who: Identity, filters: JobFilter, limit: int, offset: int, cursor: str | None = None
+    ) -> JobList:
+        """The jobs visible to ``who`` matching ``filters`` (past ``cursor``); 400 for a bad name regex."""
         if filters.name_regex is not None:
             try:
                 check_text("name", filters.name_regex, self.config.limits)
                 compile_pattern(filters.name_regex)
             except (BadPattern, FieldTooLarge) as exc:
                 raise _bad(f"name={filters.name_regex[:80]!r} is not a valid name pattern: {exc}") from None
-        jobs, total = self.store.list_jobs(who, filters, limit, offset)
-        return JobList(jobs=[self._with_queue_info(job) for job in jobs], total=total)
+        jobs, total, after = self.store.list_jobs(who, filters, limit, offset, int(cursor) if cursor else None)
+        return JobList(jobs=[self._with_queue_info(job) for job in jobs], total=total,
+                       next_cursor=None if after is None else str(after))
 
     def result(
         self, who: Identity, job_id: str, partial: bool, read_key: str | None = None, form: ResultFormat = "legacy"

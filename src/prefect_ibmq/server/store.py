@@ -33,9 +33,19 @@ from prefect_ibmq.wire import ApiJobStatus, Identity, JobError, JobRecord
 
 from . import migrate
 from .engine import guarded, make_engine, sqlite_url
-from .filters import JobFilter, matching
+from .filters import JobFilter, JobPage, listing, viewer_params
 from .rows import NewJob, job_row, records
-from .schema import circuits, job_tags, jobs, result_reads, results, runtime_params, sessions, steps
+from .schema import (
+    circuits,
+    fairshare_turns,
+    job_tags,
+    jobs,
+    result_reads,
+    results,
+    runtime_params,
+    sessions,
+    steps,
+)
 
 logger = logging.getLogger("prefect_ibmq.server.store")
 
@@ -93,10 +103,17 @@ class Store:
                 return fn(conn)
 
     @contextlib.contextmanager
-    def _reading(self) -> Iterator[Connection]:
-        """A connection for reads that belong together (one transaction)."""
-        with self._lock, self.engine.connect() as conn, conn.begin():
-            yield conn
+    def _reading(self, snapshot: bool = False) -> Iterator[Connection]:
+        """A connection for reads that belong together (one transaction).
+
+        ``snapshot``: every statement sees the same committed state (PostgreSQL's REPEATABLE
+        READ; a SQLite read transaction always does), for figures computed from several reads.
+        """
+        with self._lock, self.engine.connect() as conn:
+            if snapshot and not self.is_sqlite:
+                conn = conn.execution_options(isolation_level="REPEATABLE READ")
+            with conn.begin():
+                yield conn
 
     def _read(self, statement: Any) -> list[RowMapping]:
         with self._reading() as conn:
@@ -142,13 +159,15 @@ class Store:
                     return existing, False
             created = now_iso()
             # Owned by this replica until queued: if it dies first, another takes the job over (replicas.py).
-            conn.execute(insert(jobs).values(**job_row(job, created), claimed_by=self.origin))
+            seq = conn.execute(
+                insert(jobs).values(**job_row(job, created), claimed_by=self.origin).returning(jobs.c.seq)
+            ).scalar_one()
             conn.execute(insert(circuits).values(job_id=job.job_id, qpy=job.qpy))
             if job.params is not None:
                 conn.execute(insert(runtime_params).values(job_id=job.job_id, params=job.params))
             tags = list(dict.fromkeys(job.tags))
             if tags:
-                conn.execute(insert(job_tags), [{"job_id": job.job_id, "tag": tag} for tag in tags])
+                conn.execute(insert(job_tags), [{"job_id": job.job_id, "tag": tag, "seq": seq} for tag in tags])
             self.enter_step(conn, job.job_id, ApiJobStatus.CREATING.value, created)
             self.enter_step(conn, job.job_id, ApiJobStatus.CREATED.value, now_iso())
             return job.job_id, True
@@ -190,16 +209,20 @@ class Store:
 
     @guarded
     def list_jobs(
-        self, viewer: Identity, filters: JobFilter, limit: int, offset: int
-    ) -> tuple[list[JobRecord], int]:
-        """Jobs ``viewer`` may see matching ``filters``, newest first (unless ascending), and their total count."""
-        condition = matching(viewer, filters)
-        order = jobs.c.seq.asc() if filters.ascending else jobs.c.seq.desc()
-        with self._reading() as conn:
-            total = conn.execute(select(func.count()).select_from(jobs).where(condition)).scalar_one()
-            query = select(jobs).where(condition).order_by(order).limit(limit).offset(offset)
-            rows = list(conn.execute(query).mappings())
-            return records(conn, rows), total
+        self, viewer: Identity, filters: JobFilter, limit: int, offset: int, after: int | None = None
+    ) -> JobPage:
+        """Jobs ``viewer`` may see matching ``filters``, newest first (unless ascending), and their total count.
+
+        ``after``: the page starts past the job of this seq (a previous page's ``next_after``),
+        then skips ``offset`` more; see :mod:`.filters` for the indexes each listing walks.
+        """
+        count, page = listing(filters, limit, offset, after)
+        params = viewer_params(viewer)
+        with self._reading(snapshot=True) as conn:
+            total = conn.execute(count, params).scalar_one()
+            rows = list(conn.execute(page, params).mappings())
+            next_after = rows[-1]["seq"] if len(rows) == limit else None
+            return JobPage(records(conn, rows), total, next_after)
 
     @guarded
     def circuits(self, job_id: str, runnable: bool = False) -> bytes | None:
@@ -224,11 +247,18 @@ class Store:
 
     @guarded
     def pending_counts(self) -> dict[str, int]:
-        """Backend -> number of jobs not yet final."""
-        finals = [s.value for s in ApiJobStatus if s.is_final]
-        query = select(jobs.c.backend, func.count()).where(jobs.c.status.not_in(finals)).group_by(jobs.c.backend)
-        with self._reading() as conn:
-            return {backend: n for backend, n in conn.execute(query)}
+        """Backend -> number of jobs not yet final (the queued ones counted in ``fairshare_turns``)."""
+        in_flight = [s.value for s in ApiJobStatus if not s.is_final and s is not ApiJobStatus.QUEUED]
+        counted = select(jobs.c.backend, func.count()).where(jobs.c.status.in_(in_flight)).group_by(jobs.c.backend)
+        queued = select(fairshare_turns.c.backend, func.sum(fairshare_turns.c.queued)).group_by(
+            fairshare_turns.c.backend
+        )
+        counts: dict[str, int] = {}
+        with self._reading(snapshot=True) as conn:
+            for backend, n in [*conn.execute(counted), *conn.execute(queued)]:
+                if n:
+                    counts[backend] = counts.get(backend, 0) + int(n)
+        return counts
 
     # --- changing --------------------------------------------------------------------
 
@@ -373,16 +403,16 @@ class Store:
 
         def apply(conn: Connection) -> list[str] | None:
             current = conn.execute(
-                select(jobs.c.tags).where(jobs.c.job_id == job_id).with_for_update()
-            ).scalar()
+                select(jobs.c.tags, jobs.c.seq).where(jobs.c.job_id == job_id).with_for_update()
+            ).first()
             if current is None:
                 return None
-            tags = change(json.loads(current))
+            tags = change(json.loads(current.tags))
             conn.execute(update(jobs).where(jobs.c.job_id == job_id).values(tags=json.dumps(tags)))
             conn.execute(delete(job_tags).where(job_tags.c.job_id == job_id))
             unique = list(dict.fromkeys(tags))
             if unique:
-                conn.execute(insert(job_tags), [{"job_id": job_id, "tag": tag} for tag in unique])
+                conn.execute(insert(job_tags), [{"job_id": job_id, "tag": tag, "seq": current.seq} for tag in unique])
             return tags
 
         return self._write(apply)

@@ -38,6 +38,8 @@ from ..service import JobService
 from .deps import job_service
 
 SQLITE_MAX_INT = 2**63 - 1
+#: A listing's cursor: a job's place in the store (opaque to clients), at most 18 digits.
+CURSOR_PATTERN = r"^[0-9]{1,18}$"
 _errors: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorBody} for code in (400, 401, 403, 404, 409, 410, 413, 422, 429, 503)
 }
@@ -71,6 +73,10 @@ def list_jobs(
     experiment_id: str | None = None,
     limit: int = Query(50, ge=1, le=1000),
     offset: int = Query(0, ge=0, le=SQLITE_MAX_INT),  # SQLite cannot even compare a larger one
+    cursor: str | None = Query(
+        None, pattern=CURSOR_PATTERN,
+        description="the next_cursor of the previous page: this page starts after it (then skips offset)",
+    ),
     who: Identity = Depends(current_identity),
     service: JobService = Depends(job_service),
 ) -> JobList:
@@ -80,7 +86,7 @@ def list_jobs(
         _iso_query("created_after", created_after), _iso_query("created_before", created_before),
         experiment_id,
     )
-    return service.list_jobs(who, filters, limit, offset)
+    return service.list_jobs(who, filters, limit, offset, cursor)
 
 
 def _iso_query(name: str, value: str | None) -> str | None:

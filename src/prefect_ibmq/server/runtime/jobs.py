@@ -60,7 +60,7 @@ def list_runtime_jobs(
         created_before=parse_time(created_before, "created_before") if created_before else None,
         ascending=sort == "ASC",
     )
-    records, total = runtime.store.list_jobs(who, filters, limit, offset)
+    records, total, _ = runtime.store.list_jobs(who, filters, limit, offset)
     jobs = [runtime.view(record, with_params=not exclude_params) for record in records]
     return JobList(jobs=jobs, count=total, limit=limit, offset=offset)
 
