@@ -95,7 +95,10 @@ def test_bad_input_answers_ibm_errors_and_stores_nothing(runtime_server):
     good = _sampler_body(_bell())
     tagged_type = good.replace('"__type__": "QuantumCircuit"', '"__type__": "settings"', 1)
     cases = [
-        (_sampler_body(_bell()).replace('"sampler"', '"executor"'), 400, "invalid_program", "'executor'", "sampler"),
+        (_sampler_body(_bell()).replace('"sampler"', '"circuit-runner"'), 400, "invalid_program", "'circuit-runner'",
+         "executor"),
+        (_sampler_body(_bell()).replace('"sampler"', '"noise-learner"'), 400, "invalid_program",
+         "not available locally", "aer simulators"),
         (_sampler_body(_bell(), backend="ibm_nowhere"), 400, "invalid_backend", "ibm_nowhere", "aer_simulator"),
         (_sampler_body(_bell(6)), 400, "invalid_params", "6 qubits"),
         (_sampler_body(_bell(), shots=10**9), 400, "invalid_params", "shots=1000000000"),
@@ -143,7 +146,10 @@ def test_bad_input_answers_ibm_errors_and_stores_nothing(runtime_server):
     with pytest.raises(SessionClosed):
         store.create_job(late)
     short = alice.call("POST", "/sessions", json.dumps({"mode": "dedicated", "backend": "aer_simulator", "max_ttl": 1}))
-    time.sleep(1.2)  # past its max_ttl
+    deadline = time.monotonic() + 30
+    while alice.call("GET", f"/sessions/{short.json()['id']}").json()["accepting_jobs"]:  # until past its max_ttl
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
     _ibm_error(
         alice.call("POST", "/jobs", _sampler_body(_bell(), session_id=short.json()["id"])),
         409,

@@ -18,6 +18,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from prefect_ibmq.wire import Identity
 
+from .runtime.settings import RuntimeSettings
+
 BackendKind = Literal["ideal", "noisy", "flaky"]
 TOKEN_FILE = "local-token"
 LOCAL_IDENTITY = Identity(user="local", hub="local", group="local", project="local")
@@ -97,6 +99,8 @@ class ServerConfig(BaseModel):
     host: str = "127.0.0.1"
     port: int = Field(0, ge=0, le=65535)
     max_body_bytes: int = Field(64 * 1024 * 1024, ge=1024)
+    #: The Qiskit Runtime API's instances (region, name, plan limit) and executor bounds.
+    runtime: RuntimeSettings = Field(default_factory=RuntimeSettings)
 
     @model_validator(mode="after")
     def _known_store_url(self) -> ServerConfig:

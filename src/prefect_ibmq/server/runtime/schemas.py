@@ -25,6 +25,8 @@ class JobCreate(BaseModel):
     #: Maximum execution time in seconds (IBM's "cost"); accepted, not enforced.
     cost: int | None = None
     log_level: str | None = None
+    #: The backend calibration the job is for (each backend here has one; another is refused).
+    calibration_id: str | None = None
 
 
 class JobCreated(BaseModel):
@@ -69,6 +71,8 @@ class RuntimeJob(BaseModel):
     user_id: str
     runtime: str = ""
     usage: Usage
+    #: The service's estimate of the job's quantum seconds (``job.usage_estimation``).
+    estimated_running_time_seconds: float | None = None
     params: dict[str, Any] | None = None
 
 
