@@ -118,7 +118,9 @@ def executor(service: Any, url: str, token: str) -> dict[str, Any]:
 
 def instances(service: Any, url: str, token: str) -> dict[str, Any]:
     """carol's named eu-de instance: name and region, plan limit and refusal, calibration, a private job."""
+    mark("by-name")
     by_name = local_runtime_service(url, token, instance="carol-lab")
+    mark("/by-name")
     by_region = local_runtime_service(url, token, instance="auto", region="eu-de")
     try:
         local_runtime_service(url, token, instance="auto", region="us-east")

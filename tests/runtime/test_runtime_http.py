@@ -14,7 +14,8 @@ import pytest
 import requests
 from qiskit import QuantumCircuit
 from qiskit_ibm_runtime import QuantumProgram, RuntimeDecoder, RuntimeEncoder
-from qiskit_ibm_runtime.options_models import ExecutorOptions
+from qiskit_ibm_runtime.executor_sampler.prepare import prepare as prepare_sampler
+from qiskit_ibm_runtime.options_models import ExecutorOptions, SamplerOptions
 from qiskit_ibm_runtime.quantum_program.params_converters import QUANTUM_PROGRAM_PARAMS_CONVERTERS
 
 from prefect_ibmq.runtime.local import local_instance
@@ -46,8 +47,16 @@ def _executor_params(shots: int = 10) -> dict:
     return QUANTUM_PROGRAM_PARAMS_CONVERTERS["v2.0"].encoder(program, ExecutorOptions()).model_dump(mode="json")
 
 
-def _executor_body(change=None, **extra) -> str:
-    params = _executor_params()
+def _twirled_params() -> dict:
+    """A measurement-twirled Sampler's params (samplex items), as the client's Sampler prepares them."""
+    options = SamplerOptions()
+    options.twirling.enable_measure = True
+    program, executor_options = prepare_sampler([_bell()], options, 100)
+    return QUANTUM_PROGRAM_PARAMS_CONVERTERS["v2.0"].encoder(program, executor_options).model_dump(mode="json")
+
+
+def _executor_body(change=None, twirled: bool = False, **extra) -> str:
+    params = _twirled_params() if twirled else _executor_params()
     if change is not None:
         change(params)
     return json.dumps({"program_id": "executor", "backend": "aer_simulator", "params": params, **extra})
@@ -151,10 +160,14 @@ def test_bad_input_answers_ibm_errors_and_stores_nothing(runtime_server):
          "invalid_params", "max_executor_work"),
         (_executor_body(lambda p: p[program]["items"][0]["circuit_arguments"].update(shape=[4, 10**9])), 400,
          "invalid_params", "circuit_arguments", "bytes"),
+        (_executor_body(lambda p: p[program]["items"][0].update(shape=[0, 4])), 400, "invalid_params",
+         "no elements"),
         (_executor_body(lambda p: p[program]["circuits"].update(b64_data="eJzLSM3JyQcABiwCFQ==")), 400,
          "invalid_params", "not a QPY file"),
         (_executor_body(lambda p: p[program]["items"].append(p[program]["items"][0])), 400, "invalid_params",
          "one circuit per item"),
+        (_executor_body(lambda p: p[program]["items"][0]["samplex"].update(samplex_json='{"ssv": "1"}'),
+                        twirled=True), 400, "invalid_params", "item 0: the samplex does not load"),
         (_executor_body(calibration_id="aer_simulator-not-this-one"), 400, "invalid_calibration",
          "aer_simulator-not-this-one"),
     ]

@@ -177,6 +177,9 @@ def test_instances_plans_calibrations_and_private_jobs(runtime_server, tmp_path)
     seen = run.observed
     assert run.refused_hosts == []
     assert seen["by_name"] == seen["by_region"] and ":eu-de:" in seen["by_name"]
+    # 0.51 resolves an instance name through Global Search (not the Resource Controller).
+    by_name = _path_sequence(run.between("by-name"))
+    assert "POST /v3/resources/search" in by_name and not any("/v2/resource_instances" in p for p in by_name)
     assert seen["wrong_region"].startswith("IBMInputValueError") and "us-east" in seen["wrong_region"]
     assert seen["physical_qubits"] == 5
     assert seen["recalibrated"] == "aer_simulator"

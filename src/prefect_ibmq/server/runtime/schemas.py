@@ -6,6 +6,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+
+def zulu(iso: str | None) -> str | None:
+    """A stored time (ISO 8601, ``+00:00``) as IBM writes times (``...Z``)."""
+    return iso.replace("+00:00", "Z") if iso else None
+
+
 #: ``state.status`` values of a runtime job.
 RuntimeStatus = Literal["Queued", "Running", "Completed", "Failed", "Cancelled"]
 

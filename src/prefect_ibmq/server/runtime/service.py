@@ -25,7 +25,7 @@ from .codec import UnsupportedValue, decode_params
 from .errors import IBMApiError, not_found
 from .instances import Instance, Instances
 from .programs import InvalidParams, program
-from .schemas import JobCreate, JobCreated, JobState, Program, RuntimeJob, Usage
+from .schemas import JobCreate, JobCreated, JobState, Program, RuntimeJob, Usage, zulu
 from .session_service import SessionService
 from .usage import check_not_exhausted
 
@@ -47,11 +47,6 @@ def runtime_status(status: ApiJobStatus) -> str:
     if status in FINAL_STATUSES:
         return "Failed"
     return "Queued"
-
-
-def zulu(iso: str | None) -> str | None:
-    """A stored time as IBM writes it (``...Z``)."""
-    return iso.replace("+00:00", "Z") if iso else None
 
 
 def parse_time(value: str, name: str) -> str:

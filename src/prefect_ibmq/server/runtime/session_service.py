@@ -20,7 +20,7 @@ from ..service import JobService
 from . import session_store, store_ops
 from .errors import IBMApiError, not_found
 from .instances import Instance, Instances
-from .schemas import SessionCreate, SessionInfo
+from .schemas import SessionCreate, SessionInfo, zulu
 from .session_expiry import SessionExpiry
 
 logger = logging.getLogger("prefect_ibmq.server.runtime.sessions")
@@ -39,10 +39,6 @@ def deadline(row: session_store.SessionRow) -> float:
 def expired(row: session_store.SessionRow) -> bool:
     """Past its max_ttl since it was created (it then accepts no more jobs, as on IBM Quantum)."""
     return datetime.now(UTC).timestamp() > deadline(row)
-
-
-def _zulu(iso: str | None) -> str | None:
-    return iso.replace("+00:00", "Z") if iso else None
 
 
 class SessionService:
@@ -113,8 +109,8 @@ class SessionService:
             state=state,
             accepting_jobs=accepting,
             max_ttl=row.max_ttl,
-            started_at=_zulu(row.created) or "",
-            closed_at=_zulu(row.closed) if state == "closed" else None,
+            started_at=zulu(row.created) or "",
+            closed_at=zulu(row.closed) if state == "closed" else None,
         )
 
     def close_session(self, who: Identity, session_id: str, cancel: bool) -> None:

@@ -20,11 +20,12 @@ from ..store import Store
 from .crn import PLAN_ID
 from .errors import IBMApiError
 from .instances import Instance
+from .schemas import zulu
 from .store_ops import consumed_seconds
 
 
-def _zulu(epoch: float) -> str:
-    return to_iso(datetime.fromtimestamp(epoch, UTC)).replace("+00:00", "Z")
+def _zulu(epoch: float) -> str | None:
+    return zulu(to_iso(datetime.fromtimestamp(epoch, UTC)))
 
 
 def usage(store: Store, who: Identity, instance: Instance, period_days: int) -> dict[str, Any]:

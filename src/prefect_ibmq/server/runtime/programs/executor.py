@@ -96,6 +96,8 @@ def _decode(params: Any, spec: BackendSpec) -> tuple[ParamsWire, list[_Item]]:
         if not circuit.cregs:
             raise InvalidParams(f"item {index}: the circuit has no classical register to return")
         shape = _item_shape(index, item)
+        if not math.prod(shape):
+            raise InvalidParams(f"item {index}: its shape {list(shape)} has no elements to run")
         if isinstance(item, CircuitItemWire):
             values = array(item.circuit_arguments, f"item {index}: circuit_arguments", MAX_ARGUMENT_BYTES)
             if values.ndim == 0 or values.shape[-1] != circuit.num_parameters:

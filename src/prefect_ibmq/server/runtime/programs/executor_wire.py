@@ -46,7 +46,7 @@ DTYPES = {
     "f16": "<f2", "f32": "<f4", "f64": "<f8", "i8": "<i1", "i16": "<i2", "i32": "<i4", "i64": "<i8",
     "u8": "<u1", "u16": "<u2", "u32": "<u4", "u64": "<u8", "c64": "<c8", "c128": "<c16", "bool": "|b1",
 }
-_NAMES = {np.dtype(code): name for name, code in DTYPES.items()}
+_NAMES = {np.dtype(code).newbyteorder("<"): name for name, code in DTYPES.items()}
 
 
 class _Strict(BaseModel):
@@ -195,7 +195,7 @@ def circuits(wire: QpyWire) -> list[QuantumCircuit]:
 
 def tensor(values: np.ndarray) -> dict[str, Any]:
     """A numpy array as the result's compressed tensor."""
-    dtype = _NAMES.get(values.dtype.newbyteorder("<") if values.dtype.byteorder == ">" else values.dtype)
+    dtype = _NAMES.get(values.dtype.newbyteorder("<"))
     if dtype is None:
         raise TypeError(f"no wire dtype for {values.dtype}")
     if dtype == "bool":
