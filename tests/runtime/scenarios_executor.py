@@ -53,12 +53,12 @@ def executor(service: Any, url: str, token: str) -> dict[str, Any]:
     rotation = QuantumCircuit(1)
     rotation.rx(theta, 0)
     rotation.measure_all()
+    # The other jobs are all submitted first and read afterwards: they run side by side.
     sweep = Sampler(mode=backend).run([(_isa(backend, rotation), [[0.0], [math.pi], [math.pi / 2]])], shots=400)
-    swept = sweep.result()[0].data.meas
     twirled_sampler = Sampler(mode=backend)
     twirled_sampler.options.twirling.enable_gates = True
     twirled_sampler.options.twirling.enable_measure = True
-    twirled = twirled_sampler.run([bell], shots=1000).result()[0]
+    twirled_job = twirled_sampler.run([bell], shots=1000)
 
     unmeasured = _isa(backend, _bell(measured=False))
     zz = SparsePauliOp("ZZ").apply_layout(unmeasured.layout)
@@ -66,23 +66,28 @@ def executor(service: Any, url: str, token: str) -> dict[str, Any]:
     ry.ry(theta, 0)
     ry_isa = _isa(backend, ry)
     angles = [[0.0], [math.pi / 2], [math.pi]]
-    estimated = Estimator(mode=backend).run(
+    estimator_job = Estimator(mode=backend).run(
         [(unmeasured, zz), (ry_isa, SparsePauliOp("Z").apply_layout(ry_isa.layout), angles)]
-    ).result()
+    )
 
     # Executor with a hand-built QuantumProgram: one circuit item, three bindings of rx.
     program = QuantumProgram(shots=64)
     program.append_circuit_item(_isa(backend, rotation), circuit_arguments=np.array([[0.0], [math.pi], [0.0]]))
-    by_hand = Executor(mode=backend).run(program).result()
-    item = by_hand[0]
+    by_hand_job = Executor(mode=backend).run(program)
 
     dry = Sampler(mode=backend).run([bell], shots=128, dry_run=True)
-    dry_bits = dry.result()[0].data.meas
 
     # The server-side estimator program (the deprecated EstimatorV2): IBM's metadata and default precision.
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
         legacy = EstimatorV2(mode=backend).run([(unmeasured, SparsePauliOp("ZI").apply_layout(unmeasured.layout))])
+
+    swept = sweep.result()[0].data.meas
+    twirled = twirled_job.result()[0]
+    estimated = estimator_job.result()
+    by_hand = by_hand_job.result()
+    item = by_hand[0]
+    dry_bits = dry.result()[0].data.meas
     legacy_result = legacy.result()[0]
 
     auto = local_runtime_service(url, token, instance="auto", region="us-east")
@@ -189,13 +194,13 @@ def instances(service: Any, url: str, token: str) -> dict[str, Any]:
 
 
 def expiring_batch(service: Any) -> dict[str, Any]:
-    """A batch with a 3 s max_ttl: the jobs still queued at its expiry are cancelled, the running ones finish."""
+    """A batch with a 4 s max_ttl: the jobs still queued at its expiry are cancelled, the running ones finish."""
     slow = service.backend("slow_simulator")
     bell = _isa(slow, _bell())
-    with Batch(backend=slow, max_time=3) as batch:
+    with Batch(backend=slow, max_time=4) as batch:
         sampler = Sampler(mode=batch)
-        # Two workers, 2 s per item: the first two run for 4 s, the others are still queued at 3 s.
-        jobs = [sampler.run([bell, bell], shots=10) for _ in range(4)]
+        # Two workers, 2 s per item: the first two run for 6 s, the others are still queued at 4 s.
+        jobs = [sampler.run([bell, bell, bell], shots=10) for _ in range(4)]
         for job in jobs:
             job.wait_for_final_state(timeout=120)
         batch_id = batch.session_id

@@ -92,13 +92,13 @@ def test_estimator_and_sampler_in_batch_and_session(runtime_server, tmp_path):
     assert seen["cancelled_session_job"] == "CANCELLED"
     assert seen["cancelled_session"] == {"state": "closed", "accepting_jobs": False}
 
-    # A batch whose 3 s max_ttl ends while two of its four jobs wait: those are cancelled, saying why.
+    # A batch whose 4 s max_ttl ends while two of its four jobs wait: those are cancelled, saying why.
     expiring = seen["expiring"]
     assert expiring["sessions"] == [expiring["batch_id"]] * 4
     assert expiring["statuses"] == ["DONE", "DONE", "CANCELLED", "CANCELLED"], expiring
     for state in expiring["states"][2:]:
         assert state["status"] == "Cancelled" and state["reason_code"] == SESSION_EXPIRED_CODE, state
-        assert "max_ttl 3 s" in state["reason"] and expiring["batch_id"] in state["reason"]
+        assert "max_ttl 4 s" in state["reason"] and expiring["batch_id"] in state["reason"]
     assert all("reason_code" not in state for state in expiring["states"][:2])
     assert expiring["batch_state"] == "closed"
 
