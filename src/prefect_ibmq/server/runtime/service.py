@@ -10,12 +10,16 @@ from __future__ import annotations
 import json
 import logging
 import secrets
+from types import ModuleType
 from typing import Any
+
+from qiskit import QuantumCircuit
 
 from prefect_ibmq.timestamps import parse_iso, to_iso
 from prefect_ibmq.wire import FINAL_STATUSES, ApiJobStatus, Identity, JobRecord, RunOptions, circuits_to_qpy
 
 from ..auth import can_see
+from ..config import BackendSpec
 from ..rows import NewJob
 from ..service import JobService
 from ..simulators import Simulator
@@ -23,7 +27,6 @@ from ..store import SessionClosed
 from . import backend_info, mock_backends, store_ops
 from .codec import UnsupportedValue, decode_params
 from .errors import IBMApiError, not_found
-from .instances import Instance, Instances
 from .programs import InvalidParams, program
 from .schemas import JobCreate, JobCreated, JobState, Program, RuntimeJob, Usage, zulu
 from .session_service import SessionService
@@ -62,14 +65,8 @@ class RuntimeService(SessionService):
 
     def __init__(self, jobs: JobService) -> None:
         super().__init__(jobs)
-        self.settings = jobs.config.runtime
-        self.instances = Instances(self.settings)
         #: Mock device name -> the backend it is the twin of.
         self.mocks = mock_backends.mock_twins(jobs.simulators)
-
-    def instance(self, who: Identity) -> Instance:
-        """The instance of ``who``'s project."""
-        return self.instances.of(who)
 
     def backend(self, name: str | None) -> tuple[Simulator, str | None]:
         """The simulator a device name runs on, and the mock name when it is a mock twin; 400 otherwise."""
@@ -103,17 +100,7 @@ class RuntimeService(SessionService):
         if body.session_id is not None:
             self.check_session_open(who, body.session_id, spec.name)
         text = json.dumps(body.params, separators=(",", ":"))
-        try:
-            params = decode_params(text)
-            work = module.work(params) if hasattr(module, "work") else None
-            if work is not None and work > self.settings.max_executor_work:
-                raise InvalidParams(
-                    f"the job's {work} circuit executions (shots x parameter bindings) are over this "
-                    f"service's bound of {self.settings.max_executor_work} per job (runtime.max_executor_work)"
-                )
-            circuits = module.check(params, spec)
-        except (InvalidParams, UnsupportedValue) as exc:
-            raise IBMApiError(400, "invalid_params", f"invalid {body.program_id} params: {exc}") from exc
+        circuits, work = self._checked(module, body.program_id, text, spec)
         header: dict[str, Any] = {"estimated_running_time_seconds": round(
             len(circuits) * (ESTIMATE_S_PER_ITEM + spec.experiment_delay_s) + (work or 0) * ESTIMATE_S_PER_SHOT, 3
         )}
@@ -143,6 +130,22 @@ class RuntimeService(SessionService):
         if body.session_id is not None:
             self.expire_if_due(body.session_id)  # it may have expired between the check and the store
         return JobCreated(id=job_id, backend=mock or spec.name, session_id=body.session_id)
+
+    def _checked(
+        self, module: ModuleType, program_id: str, text: str, spec: BackendSpec
+    ) -> tuple[list[QuantumCircuit], int | None]:
+        """The job's circuits and work (programs that compute it), once its params are checked; 400 otherwise."""
+        try:
+            params = decode_params(text)
+            work = module.work(params) if hasattr(module, "work") else None
+            if work is not None and work > self.settings.max_executor_work:
+                raise InvalidParams(
+                    f"the job's {work} circuit executions (shots x parameter bindings) are over this "
+                    f"service's bound of {self.settings.max_executor_work} per job (runtime.max_executor_work)"
+                )
+            return module.check(params, spec), work
+        except (InvalidParams, UnsupportedValue) as exc:
+            raise IBMApiError(400, "invalid_params", f"invalid {program_id} params: {exc}") from exc
 
     def record(self, who: Identity, job_id: str) -> JobRecord:
         """The runtime job's record; 404 if unknown, not a runtime job, or not visible to ``who``."""
