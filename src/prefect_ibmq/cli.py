@@ -120,9 +120,11 @@ def serve(args: argparse.Namespace) -> int:
 
 def _print_instances(config: Any, url: str) -> None:
     """Each project's instance CRN: what a Qiskit Runtime client names as its ``instance``."""
-    from prefect_ibmq.server.runtime.crn import instance_crn, instance_name
+    from prefect_ibmq.server.runtime.crn import instance_name
+    from prefect_ibmq.server.runtime.instances import Instances
 
-    instances = {instance_name(identity): instance_crn(identity) for identity in config.tokens.values()}
+    known = Instances(config.runtime)
+    instances = {instance_name(identity): known.of(identity).crn for identity in config.tokens.values()}
     print(f"Qiskit Runtime API on {url}/api/v1; instance CRN of each project:", flush=True)
     for name, crn in sorted(instances.items()):
         print(f"  {name}: {crn}", flush=True)

@@ -25,6 +25,7 @@ from qiskit_ibm_runtime import Batch, EstimatorV2, SamplerV2, Session  # noqa: E
 from qiskit_ibm_runtime.exceptions import RuntimeInvalidStateError, RuntimeJobNotFound  # noqa: E402
 
 from prefect_ibmq.runtime.local import local_runtime_service  # noqa: E402
+from tests.runtime import scenarios_executor  # noqa: E402
 
 
 def bell_two_registers() -> QuantumCircuit:
@@ -113,7 +114,7 @@ def job_mode(service: Any) -> dict[str, Any]:
 
 
 def batch_and_session(service: Any) -> dict[str, Any]:
-    """Estimator <ZZ> of a Bell pair in a batch and in a session, with a sampler job beside it."""
+    """Estimator <ZZ> of a Bell pair in a batch and in a session, with a sampler job beside it; a batch expiring."""
     backend = service.backend("aer_simulator")
     with Batch(backend=backend) as batch:
         estimator = EstimatorV2(mode=batch)
@@ -138,7 +139,9 @@ def batch_and_session(service: Any) -> dict[str, Any]:
     session.cancel()  # DELETE /sessions/{id}/close: its jobs not final are cancelled
     doomed.wait_for_final_state(timeout=60)
     cancelled_session = service._get_api_client().session_details(session.session_id)
+    expiring = scenarios_executor.expiring_batch(service)
     return {
+        "expiring": expiring,
         "batch_id": batch_id,
         "batch_mode": batch_details["mode"] if "mode" in batch_details else None,
         "batch_job_sessions": [batch_est.session_id, batch_sampler.session_id],
@@ -218,7 +221,13 @@ def embedded(data_dir: str) -> dict[str, Any]:
     return {"joint": joint, "backends": backends, "seen_by_v1": seen_by_v1, "job_id": job.job_id()}
 
 
-SCENARIOS = {"job_mode": job_mode, "batch_and_session": batch_and_session, "failures": failures}
+SCENARIOS: dict[str, Any] = {
+    "job_mode": lambda service, url, token: job_mode(service),
+    "batch_and_session": lambda service, url, token: batch_and_session(service),
+    "failures": lambda service, url, token: failures(service),
+    "executor": scenarios_executor.executor,
+    "instances": scenarios_executor.instances,
+}
 
 
 def main(argv: list[str]) -> None:
@@ -229,7 +238,7 @@ def main(argv: list[str]) -> None:
     service = local_runtime_service(url, token)  # the instance is asked of the service
     if service.active_account()["instance"] != crn:
         raise AssertionError(f"the token's instance is {crn}, the service was built for another")
-    print(json.dumps(SCENARIOS[name](service), default=str))
+    print(json.dumps(SCENARIOS[name](service, url, token), default=str))
 
 
 if __name__ == "__main__":

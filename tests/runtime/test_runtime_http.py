@@ -9,9 +9,13 @@ from __future__ import annotations
 import json
 import time
 
+import numpy as np
 import pytest
 import requests
-from qiskit_ibm_runtime import RuntimeDecoder, RuntimeEncoder
+from qiskit_ibm_runtime import QuantumProgram, RuntimeDecoder, RuntimeEncoder
+from qiskit_ibm_runtime.executor_sampler.prepare import prepare as prepare_sampler
+from qiskit_ibm_runtime.options_models import ExecutorOptions, SamplerOptions
+from qiskit_ibm_runtime.quantum_program.params_converters import QUANTUM_PROGRAM_PARAMS_CONVERTERS
 
 from prefect_ibmq.runtime.local import local_instance
 from prefect_ibmq.server import JobServer
@@ -21,6 +25,28 @@ from prefect_ibmq.server.store import SessionClosed
 from prefect_ibmq.wire import ApiJobStatus, RunOptions
 from tests.helpers import TOKENS, workers_held
 from tests.runtime.helpers import GRANT, Runtime, ibm_error, isa_bell, runtime_config, sampler_body
+
+
+def _executor_params(shots: int = 10) -> dict:
+    """The params the stock client sends for a one-item QuantumProgram (its own v2.0 encoder)."""
+    program = QuantumProgram(shots=shots)
+    program.append_circuit_item(isa_bell(), circuit_arguments=np.zeros((4, 0)))
+    return QUANTUM_PROGRAM_PARAMS_CONVERTERS["v2.0"].encoder(program, ExecutorOptions()).model_dump(mode="json")
+
+
+def _twirled_params() -> dict:
+    """A measurement-twirled Sampler's params (samplex items), as the client's Sampler prepares them."""
+    options = SamplerOptions()
+    options.twirling.enable_measure = True
+    program, executor_options = prepare_sampler([isa_bell()], options, 100)
+    return QUANTUM_PROGRAM_PARAMS_CONVERTERS["v2.0"].encoder(program, executor_options).model_dump(mode="json")
+
+
+def _executor_body(change=None, twirled: bool = False, **extra) -> str:
+    params = _twirled_params() if twirled else _executor_params()
+    if change is not None:
+        change(params)
+    return json.dumps({"program_id": "executor", "backend": "aer_simulator", "params": params, **extra})
 
 
 def test_bad_input_answers_ibm_errors_and_stores_nothing(runtime_server):
@@ -51,7 +77,10 @@ def test_bad_input_answers_ibm_errors_and_stores_nothing(runtime_server):
     good = sampler_body(isa_bell())
     tagged_type = good.replace('"__type__": "QuantumCircuit"', '"__type__": "settings"', 1)
     cases = [
-        (sampler_body(isa_bell()).replace('"sampler"', '"executor"'), 400, "invalid_program", "'executor'", "sampler"),
+        (sampler_body(isa_bell()).replace('"sampler"', '"circuit-runner"'), 400, "invalid_program", "'circuit-runner'",
+         "executor"),
+        (sampler_body(isa_bell()).replace('"sampler"', '"noise-learner"'), 400, "invalid_program",
+         "not available locally", "aer simulators"),
         (sampler_body(isa_bell(), backend="ibm_nowhere"), 400, "invalid_backend", "ibm_nowhere", "aer_simulator"),
         (sampler_body(isa_bell(6)), 400, "invalid_params", "6 qubits"),
         (sampler_body(isa_bell(), shots=10**9), 400, "invalid_params", "shots=1000000000"),
@@ -73,8 +102,38 @@ def test_bad_input_answers_ibm_errors_and_stores_nothing(runtime_server):
         cls=RuntimeEncoder,
     )
     cases.append((estimator, 400, "invalid_params", "observables"))
+    # executor params as the client encodes them, each spoiled one way: the 400 names the part.
+    program = "quantum_program"
+    cases += [
+        (_executor_body(lambda p: p.update(schema_version="v9.9")), 400, "invalid_params", "'v9.9'", "'v2.0'"),
+        (_executor_body(lambda p: p[program].update(future_field=1)), 400, "invalid_params", "future_field"),
+        (_executor_body(lambda p: p[program].update(meas_level="kerneled")), 400, "invalid_params",
+         "not available locally", "meas_level='kerneled'"),
+        (_executor_body(lambda p: p["options"].update(init_qubits=False)), 400, "invalid_params", "init_qubits"),
+        (_executor_body(lambda p: p[program].update(shots=10**8)), 400, "invalid_params",
+         "400000000 circuit executions", "max_job_shots"),
+        (_executor_body(lambda p: p[program]["items"][0]["circuit_arguments"].update(shape=[10**9, 0])), 400,
+         "invalid_params", "max_job_shots"),
+        (_executor_body(lambda p: p[program]["items"][0]["circuit_arguments"].update(shape=[4, 10**9])), 400,
+         "invalid_params", "circuit_arguments", "bytes"),
+        (_executor_body(lambda p: p[program]["items"][0].update(shape=[0, 4])), 400, "invalid_params",
+         "no elements"),
+        (_executor_body(lambda p: p[program]["circuits"].update(b64_data="eJzLSM3JyQcABiwCFQ==")), 400,
+         "invalid_params", "not a QPY file"),
+        (_executor_body(lambda p: p[program]["items"].append(p[program]["items"][0])), 400, "invalid_params",
+         "one circuit per item"),
+        (_executor_body(lambda p: p[program]["items"][0]["samplex"].update(samplex_json='{"ssv": "1"}'),
+                        twirled=True), 400, "invalid_params", "item 0: the samplex does not load"),
+        (_executor_body(calibration_id="aer_simulator-not-this-one"), 400, "invalid_calibration",
+         "aer_simulator-not-this-one"),
+    ]
     for body, status, code, *words in cases:
         ibm_error(alice.call("POST", "/jobs", body), status, code, *words)
+    ibm_error(alice.call("GET", "/backends/aer_simulator/configuration", params={"calibration_id": "old"}), 404,
+               "not_found", "calibration 'old'")
+    assert alice.call("GET", "/backends/aer_simulator/properties").json()["calibration_id"].startswith("aer_simulator")
+    ibm_error(requests.get(f"{url}/v2/resource_instances/someone-elses", headers=alice.headers, timeout=10), 404,
+               "not_found", "someone-elses")
 
     session = alice.call("POST", "/sessions", json.dumps({"mode": "batch", "backend": "aer_simulator"})).json()
     assert alice.call("PATCH", f"/sessions/{session['id']}", json.dumps({"accepting_jobs": False})).status_code == 204

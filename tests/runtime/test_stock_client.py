@@ -9,7 +9,8 @@ from __future__ import annotations
 from datetime import datetime
 from urllib.parse import urlsplit
 
-from tests.runtime.helpers import run_child, run_scenario
+from prefect_ibmq.server.runtime.session_service import SESSION_EXPIRED_CODE
+from tests.runtime.helpers import CAROL_INSTANCE, run_child, run_scenario
 
 
 def _path_sequence(requests: list[str]) -> list[str]:
@@ -76,7 +77,7 @@ def test_estimator_and_sampler_in_batch_and_session(runtime_server, tmp_path):
     seen = run.observed
     assert run.refused_hosts == []
     paths = _path_sequence(run.requests)
-    assert paths.count("POST /api/v1/sessions") == 3
+    assert paths.count("POST /api/v1/sessions") == 4  # a batch, a session, a session cancelled, a batch expiring
     assert paths.count("DELETE /api/v1/sessions/" + seen["cancelled_session_id"] + "/close") == 1
     assert f"PATCH /api/v1/sessions/{seen['batch_id']}" in paths
     assert f"PATCH /api/v1/sessions/{seen['session_id']}" in paths
@@ -90,6 +91,16 @@ def test_estimator_and_sampler_in_batch_and_session(runtime_server, tmp_path):
     assert seen["session_after_close"] == {"state": "closed", "accepting_jobs": False}
     assert seen["cancelled_session_job"] == "CANCELLED"
     assert seen["cancelled_session"] == {"state": "closed", "accepting_jobs": False}
+
+    # A batch whose 4 s max_ttl ends while two of its four jobs wait: those are cancelled, saying why.
+    expiring = seen["expiring"]
+    assert expiring["sessions"] == [expiring["batch_id"]] * 4
+    assert expiring["statuses"] == ["DONE", "DONE", "CANCELLED", "CANCELLED"], expiring
+    for state in expiring["states"][2:]:
+        assert state["status"] == "Cancelled" and state["reason_code"] == SESSION_EXPIRED_CODE, state
+        assert "max_ttl 4 s" in state["reason"] and expiring["batch_id"] in state["reason"]
+    assert all("reason_code" not in state for state in expiring["states"][:2])
+    assert expiring["batch_state"] == "closed"
 
 
 def test_failed_and_cancelled_jobs(runtime_server, tmp_path):
@@ -116,3 +127,77 @@ def test_embedded_default_through_the_stock_client(tmp_path):
     assert seen["backends"] == ["aer_simulator", "flaky_simulator", "noisy_simulator"]
     assert set(seen["joint"]) <= {"00", "11"} and sum(seen["joint"].values()) == 64
     assert seen["seen_by_v1"] == seen["job_id"]  # one store: the /v1 API sees the runtime job
+
+
+def test_executor_primitives_dry_run_and_estimator_metadata(runtime_server, tmp_path):
+    """Today's primitives (program executor), Executor by hand, a dry run, the estimator program's metadata."""
+    run = run_scenario(runtime_server, "executor", "alice", tmp_path)
+    seen = run.observed
+    assert run.refused_hosts == []
+    # One executor job as the stock client makes it (docs/runtime-api.md shows it).
+    job = _path_sequence(run.between("sampler-job"))
+    assert job[:4] == [
+        "GET /api/v1/backends", "GET /api/v1/instances/usage", "GET /api/v1/backends/aer_simulator/status",
+        "POST /api/v1/jobs",
+    ], job
+    polls = job[4:-1]
+    assert polls and set(polls) == {f"GET /api/v1/jobs/{seen['job_id']}"}, job
+    assert job[-1] == f"GET /api/v1/jobs/{seen['job_id']}/results" and seen["program"] == "executor"
+
+    counts = seen["counts"]
+    assert set(counts) == {"00", "11"} and sum(counts.values()) == 1000 and 400 < counts["00"] < 600
+    assert seen["result_shots"] == 1000
+    assert seen["sweep_shape"] == [3]
+    assert seen["sweep_counts"][0] == {"0": 400} and seen["sweep_counts"][1] == {"1": 400}
+    assert 120 < seen["sweep_counts"][2].get("1", 0) < 280  # rx(pi/2): a fair coin over 400 shots
+    twirled = seen["twirled_counts"]  # samplex items: random Paulis undone by the client's decoder
+    assert set(twirled) == {"00", "11"} and sum(twirled.values()) >= 1000 and seen["twirled_randomizations"] > 1
+
+    assert abs(seen["zz"] - 1.0) <= 0.05  # measurement-twirled (TREX) by default, 4096 shots
+    for value, expected in zip(seen["ry_z"], (1.0, 0.0, -1.0), strict=True):
+        assert abs(value - expected) <= 0.05, seen["ry_z"]
+    assert seen["estimator_shots"] == 4096
+
+    assert seen["by_hand_type"] == "QuantumProgramResult" and seen["by_hand_shape"] == [3, 64, 1]
+    assert seen["by_hand_ones"] == [0, 64, 0] and seen["by_hand_timing_parts"] == 1
+
+    assert seen["dry_backend"] == "mock_simulator" and seen["dry_listed_backend"] == "mock_simulator"
+    assert seen["dry_shape"] == [128, 2] and seen["dry_estimate"] > 0 and seen["dry_usage"] == 0
+    assert seen["mock_listed"] and seen["mock_hidden"]
+
+    # The server-side estimator: shot-based at IBM's default precision, with IBM's metadata.
+    assert seen["legacy_metadata"] == {"target_precision": 0.015625, "shots": 4096, "circuit_metadata": {}}
+    assert abs(seen["legacy_ev"]) < 0.1 and abs(seen["legacy_std"] - 1 / 64) < 0.002  # <ZI> of a Bell pair
+    assert ":us-east:" in seen["auto_instance"]  # region="us-east" picks the instance by its CRN
+
+
+def test_instances_plans_calibrations_and_private_jobs(runtime_server, tmp_path):
+    """carol's instance: found by name and region, its plan limit counted and enforced, a private job."""
+    run = run_scenario(runtime_server, "instances", "carol", tmp_path)
+    seen = run.observed
+    assert run.refused_hosts == []
+    assert seen["by_name"] == seen["by_region"] and ":eu-de:" in seen["by_name"]
+    # 0.51 resolves an instance name through Global Search (not the Resource Controller).
+    by_name = _path_sequence(run.between("by-name"))
+    assert "POST /v3/resources/search" in by_name and not any("/v2/resource_instances" in p for p in by_name)
+    assert seen["wrong_region"].startswith("IBMInputValueError") and "us-east" in seen["wrong_region"]
+    assert seen["physical_qubits"] == 5
+    assert seen["recalibrated"] == "aer_simulator"
+    assert seen["unknown_calibration"].startswith("QiskitBackendNotFoundError")
+
+    before, after = seen["usage_before"], seen["usage_after"]
+    assert before["usage_consumed_seconds"] == 0 and before["usage_limit_reached"] is False
+    assert before["usage_limit_seconds"] == CAROL_INSTANCE.usage_limit_s == before["usage_remaining_seconds"]
+    assert before["instance_id"] == seen["by_name"] and set(before["usage_period"]) == {"start_time", "end_time"}
+    assert after["usage_consumed_seconds"] > 0 and after["usage_limit_reached"] is True
+    assert after["usage_remaining_seconds"] == 0
+    assert seen["refused"].startswith("IBMRuntimeError") and "403" in seen["refused"]
+    assert "usage_limit_reached" in seen["refused"] or "quantum seconds" in seen["refused"]
+    assert any("usage limit" in w for w in seen["limit_warnings"])  # the client's own warning
+    assert seen["dry_while_exhausted"] in ("QUEUED", "RUNNING", "DONE")
+
+    assert sum(seen["private_counts"].values()) == 50 and seen["private_inputs"] == {}
+    assert "410" in seen["private_second_read"] or "already read" in seen["private_second_read"]
+
+    assert seen["rc_listed"] == [[seen["by_name"], "carol-lab", "eu-de"]]
+    assert seen["rc_fetched"] == seen["by_name"] and seen["rc_other"] == 0

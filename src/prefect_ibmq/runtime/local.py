@@ -1,9 +1,10 @@
 """The stock ``QiskitRuntimeService`` for a running prefect-ibmq job service: a local IBM Quantum for dry runs.
 
-The client finds IBM Cloud's IAM, Global Search and Global Catalog through
-environment variables (``IAM_URL``, ``GLOBAL_SEARCH_URL``, ``GLOBAL_CATALOG_URL``;
-``IBM_CREDENTIALS_FILE=/dev/null`` keeps an ``ibm-credentials.env`` file from
-overriding them). :func:`local_runtime_service` sets them **only while the service
+The client finds IBM Cloud's IAM, Global Search, Global Catalog and Resource
+Controller through environment variables (``IAM_URL``, ``GLOBAL_SEARCH_URL``,
+``GLOBAL_CATALOG_URL``, ``RESOURCE_CONTROLLER_URL``; ``IBM_CREDENTIALS_FILE=/dev/null``
+keeps an ``ibm-credentials.env`` file from overriding them), and the runtime API's
+regional host through its ``url_resolver``. :func:`local_runtime_service` sets them **only while the service
 is built**, under a lock, and restores them after: the client reads them once,
 there (the IAM token manager keeps its URL and refreshes against it), so a real
 ``QiskitRuntimeService`` built later in the same process still reaches IBM Cloud.
@@ -34,6 +35,8 @@ def local_environment(url: str) -> dict[str, str]:
         "IAM_URL": base,
         "GLOBAL_SEARCH_URL": base,
         "GLOBAL_CATALOG_URL": base + CATALOG_PREFIX,
+        # The SDK's ResourceControllerV2 adds /v2/resource_instances itself.
+        "RESOURCE_CONTROLLER_URL": base,
         "IBM_CREDENTIALS_FILE": os.devnull,
     }
 
@@ -54,7 +57,10 @@ def _environment(values: dict[str, str]) -> Iterator[None]:
 
 
 def local_url_resolver(url: str, instance: Any, private: Any = False, channel: Any = None) -> str:
-    """The client's ``url_resolver``: the runtime API is at ``<base>/api/v1`` (not IBM's regional host)."""
+    """The client's ``url_resolver``: the runtime API is at ``<base>/api/v1`` whatever the instance's region.
+
+    (IBM's resolver derives ``https://[<region>.]quantum.<host>/api/v1`` from the CRN's location.)
+    """
     return url.rstrip("/") + RUNTIME_PREFIX
 
 
@@ -83,17 +89,22 @@ def local_instance(url: str, token: str, timeout: float = 10.0) -> str:
     return search.json()["items"][0]["crn"]
 
 
-def local_runtime_service(url: str, token: str, instance: str | None = None) -> QiskitRuntimeService:
+def local_runtime_service(url: str, token: str, instance: str | None = None, **options: Any) -> QiskitRuntimeService:
     """A ``QiskitRuntimeService`` talking to the prefect-ibmq job service at ``url``.
 
     Args:
         url: The service's base URL (``JobServer.url``, ``IBMQService.local().url``).
         token: One of the service's tokens (the client's API key).
-        instance: The token's instance CRN (``prefect-ibmq server`` prints each project's);
-            by default it is asked of the service (:func:`local_instance`).
+        instance: What the client is given as its ``instance``: the token's instance CRN
+            (``prefect-ibmq server`` prints each project's), its name, or ``"auto"`` (the
+            client picks among the token's instances by ``region``, plans and tags). By
+            default the CRN is asked of the service (:func:`local_instance`).
+        **options: Further ``QiskitRuntimeService`` arguments, e.g. ``region="us-east"``,
+            ``plans_preference``, ``tags``.
 
     Returns:
-        The stock client, ready for ``SamplerV2`` / ``EstimatorV2`` in job, batch or session mode.
+        The stock client, ready for the executor-based ``Sampler`` / ``Estimator`` (and
+        ``SamplerV2`` / ``EstimatorV2``) in job, batch or session mode.
 
     Raises:
         ImportError: qiskit-ibm-runtime is not installed (``pip install 'prefect-ibmq[runtime]'``).
@@ -101,7 +112,8 @@ def local_runtime_service(url: str, token: str, instance: str | None = None) -> 
 
     Examples:
         >>> service = local_runtime_service(server.url, token)  # doctest: +SKIP
-        >>> SamplerV2(mode=service.backend("aer_simulator")).run([isa_bell]).result()  # doctest: +SKIP
+        >>> Sampler(mode=service.backend("aer_simulator")).run([isa_bell]).result()  # doctest: +SKIP
+        >>> local_runtime_service(server.url, token, instance="auto", region="us-east")  # doctest: +SKIP
     """
     from qiskit_ibm_runtime import QiskitRuntimeService
 
@@ -114,6 +126,7 @@ def local_runtime_service(url: str, token: str, instance: str | None = None) -> 
             instance=instance,
             url=url.rstrip("/"),
             url_resolver=local_url_resolver,
+            **options,
         )
 
 

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from prefect_ibmq.wire import Identity
 
 from .limits import Limits
+from .runtime.settings import RuntimeSettings
 
 BackendKind = Literal["ideal", "noisy", "flaky"]
 TOKEN_FILE = "local-token"
@@ -102,6 +103,8 @@ class ServerConfig(BaseModel):
     max_body_bytes: int = Field(64 * 1024 * 1024, ge=1024)
     #: Every other bound on requests, jobs and identities (``[limits]``; see :mod:`.limits`).
     limits: Limits = Field(default_factory=Limits)
+    #: The Qiskit Runtime API's instances (region, name, plan limit) (its bounds are in ``limits``).
+    runtime: RuntimeSettings = Field(default_factory=RuntimeSettings)
 
     @model_validator(mode="after")
     def _known_store_url(self) -> ServerConfig:

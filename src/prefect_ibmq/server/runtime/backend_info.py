@@ -5,10 +5,14 @@ session only on a backend that is not a simulator, and checks that circuits are
 ISA circuits of the backend's target (as on IBM hardware). The published basis is
 IBM's (``cx, id, rz, sx, x`` plus measure, reset, delay), so circuits are
 transpiled for it as they would be for a real device; aer runs them either way.
+Each function takes the ``name`` to publish: the backend's, or its mock twin's
+(:mod:`.mock_backends`). A backend has one calibration, named by
+:func:`calibration_id` in its properties.
 """
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from ..simulators import Simulator
@@ -22,17 +26,25 @@ _PARAMETERS = {"rz": ["theta"]}
 ONLINE_DATE = "2024-01-01T00:00:00Z"
 
 
-def device_entry(simulator: Simulator, pending: int) -> dict[str, Any]:
-    """One item of ``GET /api/v1/backends``' ``devices``."""
+def calibration_id(simulator: Simulator) -> str:
+    """The id of the backend's one calibration: the same for the same spec, on every server."""
+    digest = hashlib.sha256(simulator.spec.model_dump_json().encode()).hexdigest()[:16]
+    return f"{simulator.spec.name}-{digest}"
+
+
+def device_entry(simulator: Simulator, pending: int, name: str | None = None, kind: str = "device") -> dict[str, Any]:
+    """One item of ``GET /api/v1/backends``' ``devices`` (``kind``: ``device``, or ``mock`` for a twin)."""
     spec = simulator.spec
     return {
-        "name": spec.name,
+        "name": name or spec.name,
         "status": {"name": "online", "reason": "available"},
         "qubits": spec.n_qubits,
+        # IBM: programmable qubits, reset qubits and couplers; a simulator has only the first.
+        "physical_qubits": spec.n_qubits,
         "queue_length": pending,
         "processor_type": {"family": "prefect-ibmq", "revision": spec.kind},
         "performance_metrics": {},
-        "class": "device",
+        "class": kind,
     }
 
 
@@ -40,18 +52,18 @@ def _coupling(simulator: Simulator) -> list[list[int]] | None:
     return simulator.configuration.coupling_map
 
 
-def configuration(simulator: Simulator) -> dict[str, Any]:
+def configuration(simulator: Simulator, name: str | None = None) -> dict[str, Any]:
     """``GET /api/v1/backends/{name}/configuration``: a QasmBackendConfiguration as JSON."""
     spec = simulator.spec
     coupling = _coupling(simulator)
     gates = []
-    for name in BASIS_GATES:
-        gate: dict[str, Any] = {"name": name, "parameters": _PARAMETERS.get(name, []), "qasm_def": ""}
+    for gate_name in BASIS_GATES:
+        gate: dict[str, Any] = {"name": gate_name, "parameters": _PARAMETERS.get(gate_name, []), "qasm_def": ""}
         if coupling is not None:
-            gate["coupling_map"] = [[q] for q in range(spec.n_qubits)] if name in _ONE_QUBIT else coupling
+            gate["coupling_map"] = [[q] for q in range(spec.n_qubits)] if gate_name in _ONE_QUBIT else coupling
         gates.append(gate)
     return {
-        "backend_name": spec.name,
+        "backend_name": name or spec.name,
         "backend_version": simulator.configuration.backend_version,
         "description": simulator.configuration.description,
         "online_date": ONLINE_DATE,
@@ -75,7 +87,7 @@ def configuration(simulator: Simulator) -> dict[str, Any]:
     }
 
 
-def properties(simulator: Simulator) -> dict[str, Any]:
+def properties(simulator: Simulator, name: str | None = None) -> dict[str, Any]:
     """``GET /api/v1/backends/{name}/properties``: BackendProperties JSON.
 
     An ideal backend has error-free qubits and no gate entries (its gates act on every
@@ -112,8 +124,9 @@ def properties(simulator: Simulator) -> dict[str, Any]:
             parameters.append(nduv("gate_length", gate["duration"] * 1e9, "ns"))
         gates.append({"gate": gate["gate"], "qubits": gate["qubits"], "parameters": parameters})
     return {
-        "backend_name": simulator.spec.name,
+        "backend_name": name or simulator.spec.name,
         "backend_version": simulator.configuration.backend_version,
+        "calibration_id": calibration_id(simulator),
         "last_update_date": ONLINE_DATE,
         "qubits": qubits,
         "gates": gates,

@@ -37,8 +37,19 @@ def check_fields(body: JobCreate, limits: Limits) -> None:
     check_json("params", body.params, limits)
 
 
+def check_executions(executions: int, limits: Limits) -> None:
+    """A program's circuit executions (shots x parameter bindings over its items) within ``limits.max_job_shots``."""
+    if executions > limits.max_job_shots:
+        raise InvalidParams(
+            f"the job asks for {executions} circuit executions (shots x parameter bindings over its items); "
+            f"limits.max_job_shots={limits.max_job_shots}"
+        )
+
+
 def check_work(program_id: str, params: Mapping[str, Any], limits: Limits) -> None:
-    """The total work of decoded (and checked) parameters; InvalidParams naming the limit passed."""
+    """The total work of decoded (and checked) sampler and estimator parameters; InvalidParams naming the limit."""
+    if program_id not in ("sampler", "estimator"):
+        return  # the executor's work is counted from its shapes before decoding (check_executions)
     options = options_of(params)
     simulator = options.get("simulator") or {}
     seed = simulator.get("seed_simulator") if isinstance(simulator, Mapping) else None

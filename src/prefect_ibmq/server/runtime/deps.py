@@ -9,7 +9,6 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from prefect_ibmq.wire import Identity
 
-from .crn import instance_crn
 from .errors import IBMApiError
 from .iam import TokenIssuer
 from .service import RuntimeService
@@ -46,6 +45,6 @@ def runtime_identity(
             f"{reason} access token: send 'Authorization: Bearer <token from POST /identity/token>'",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    if service_crn is not None and service_crn != instance_crn(identity):
+    if service_crn is not None and service_crn != state.service.instance(identity).crn:
         raise IBMApiError(403, "forbidden", f"this token has no access to instance {service_crn!r}")
     return identity

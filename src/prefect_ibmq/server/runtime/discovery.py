@@ -12,9 +12,10 @@ from fastapi import APIRouter, Depends
 
 from prefect_ibmq.wire import Identity
 
-from .crn import PLAN_ID, PLAN_NAME, instance_crn, instance_name
-from .deps import runtime_identity
+from .crn import PLAN_ID, PLAN_NAME
+from .deps import runtime_identity, runtime_service
 from .errors import not_found
+from .service import RuntimeService
 
 #: Where Global Catalog entries are served (GLOBAL_CATALOG_URL = base + this).
 CATALOG_PREFIX = "/global-catalog/api/v1"
@@ -23,11 +24,18 @@ router = APIRouter(tags=["runtime: discovery"])
 
 
 @router.post("/v3/resources/search")
-def search(who: Identity = Depends(runtime_identity)) -> dict[str, Any]:
-    """The caller's one instance (whatever the query: this service has only quantum instances)."""
+def search(
+    who: Identity = Depends(runtime_identity), runtime: RuntimeService = Depends(runtime_service)
+) -> dict[str, Any]:
+    """The caller's one instance (whatever the query: this service has only quantum instances).
+
+    Its CRN carries its region (the client's ``region=`` filter reads it) and its name is what
+    ``QiskitRuntimeService(instance="<name>")`` is matched against.
+    """
+    instance = runtime.instance(who)
     item = {
-        "crn": instance_crn(who),
-        "name": instance_name(who),
+        "crn": instance.crn,
+        "name": instance.name,
         "service_plan_unique_id": PLAN_ID,
         "tags": [],
         # The client drops instances whose extensions are empty ("no backend allocation").

@@ -19,7 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from ..errors import ApiError, describe_validation_errors
 
 #: Path prefixes of the runtime API and the IBM Cloud calls it needs.
-RUNTIME_PATHS = ("/api/v1", "/identity", "/v3/resources", "/global-catalog")
+RUNTIME_PATHS = ("/api/v1", "/identity", "/v3/resources", "/global-catalog", "/v2/resource_instances")
 
 
 class IBMApiError(Exception):

@@ -22,7 +22,8 @@ from qiskit_aer import AerSimulator
 from ..aerrun import generic_backend, make_aer
 from ..config import BackendSpec
 from ..simpool import SimulatorProcessDied
-from .codec import decode_params, encode_result
+from .codec import decode_params
+from .mock_backends import unwrap
 from .programs import program
 
 logger = logging.getLogger("prefect_ibmq.server.runtime.execute")
@@ -49,13 +50,13 @@ def job_seed(job_id: str, seed: int | None) -> int:
 
 
 def run_program(program_id: str, spec: BackendSpec, threads: int, params: str, seed: int) -> str:
-    """What a simulator process runs: params (the client's JSON) -> the result text to serve."""
+    """What a simulator process runs: params (as stored: the client's JSON, or a dry run's) -> the result text."""
     key = (spec.model_dump_json(), threads, threading.get_ident())
     aer = _AERS.get(key)
     if aer is None:
         aer = _AERS[key] = make_aer(threads, generic_backend(spec))
-    result = program(program_id).run(decode_params(params), spec, aer, seed)
-    return encode_result(result)
+    text, dry_run = unwrap(params)
+    return program(program_id).run(decode_params(text), spec, aer, seed, dry_run=dry_run)
 
 
 @dataclass

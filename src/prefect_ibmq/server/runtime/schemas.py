@@ -6,6 +6,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+
+def zulu(iso: str | None) -> str | None:
+    """A stored time (ISO 8601, ``+00:00``) as IBM writes times (``...Z``)."""
+    return iso.replace("+00:00", "Z") if iso else None
+
+
 #: ``state.status`` values of a runtime job.
 RuntimeStatus = Literal["Queued", "Running", "Completed", "Failed", "Cancelled"]
 
@@ -25,6 +31,8 @@ class JobCreate(BaseModel):
     #: Maximum execution time in seconds (IBM's "cost"); accepted, not enforced.
     cost: int | None = None
     log_level: str | None = None
+    #: The backend calibration the job is for (each backend here has one; another is refused).
+    calibration_id: str | None = None
 
 
 class JobCreated(BaseModel):
@@ -69,6 +77,8 @@ class RuntimeJob(BaseModel):
     user_id: str
     runtime: str = ""
     usage: Usage
+    #: The service's estimate of the job's quantum seconds (``job.usage_estimation``).
+    estimated_running_time_seconds: float | None = None
     params: dict[str, Any] | None = None
 
 

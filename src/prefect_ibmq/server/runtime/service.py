@@ -1,7 +1,8 @@
-"""What the runtime API's endpoints do, on the job service's store, queue and executor.
+"""What the runtime API's job endpoints do, on the job service's store, queue and executor.
 
 Runtime jobs are jobs of our store (``jobs.program_id`` set), so queue order,
 cancel, restart persistence and the status notifier apply to them unchanged.
+Sessions and their expiry are :class:`.session_service.SessionService`'s.
 """
 
 from __future__ import annotations
@@ -9,29 +10,35 @@ from __future__ import annotations
 import json
 import logging
 import secrets
-from datetime import UTC, datetime
+from types import ModuleType
 from typing import Any
+
+from qiskit import QuantumCircuit
 
 from prefect_ibmq.timestamps import parse_iso, to_iso
 from prefect_ibmq.wire import FINAL_STATUSES, ApiJobStatus, Identity, JobRecord, RunOptions, circuits_to_qpy
 
 from ..auth import can_see
 from ..bounds import FieldTooLarge, check_tags
+from ..config import BackendSpec
 from ..quotas import check_jobs_in_flight
 from ..rows import NewJob
 from ..service import JobService
+from ..simulators import Simulator
 from ..store import SessionClosed
-from . import budget, session_store
+from . import backend_info, budget, mock_backends, store_ops
 from .codec import UnsupportedValue, decode_params
-from .crn import instance_crn
 from .errors import IBMApiError, not_found
 from .programs import InvalidParams, program
-from .schemas import JobCreate, JobCreated, JobState, Program, RuntimeJob, SessionCreate, SessionInfo, Usage
+from .schemas import JobCreate, JobCreated, JobState, Program, RuntimeJob, Usage, zulu
+from .session_service import SessionService
+from .usage import check_not_exhausted
 
 logger = logging.getLogger("prefect_ibmq.server.runtime")
 S = ApiJobStatus
-#: The session length when the client gives none (IBM's default max_ttl, 8 h).
-DEFAULT_MAX_TTL_S = 8 * 3600
+#: A rough estimate of a runtime job's run time: per item (pub), and per circuit execution (shot).
+ESTIMATE_S_PER_ITEM = 0.01
+ESTIMATE_S_PER_SHOT = 2e-6
 
 
 def runtime_status(status: ApiJobStatus) -> str:
@@ -47,11 +54,6 @@ def runtime_status(status: ApiJobStatus) -> str:
     return "Queued"
 
 
-def zulu(iso: str | None) -> str | None:
-    """A stored time as IBM writes it (``...Z``)."""
-    return iso.replace("+00:00", "Z") if iso else None
-
-
 def parse_time(value: str, name: str) -> str:
     """A query's ISO 8601 time in the store's format (naive is UTC); 400 naming it otherwise."""
     try:
@@ -60,17 +62,24 @@ def parse_time(value: str, name: str) -> str:
         raise IBMApiError(400, "invalid_request", f"{name}={value!r} is not an ISO 8601 time") from exc
 
 
-def _expired(row: session_store.SessionRow) -> bool:
-    """Past its max_ttl since it was created (it then accepts no more jobs, as on IBM Quantum)."""
-    age = datetime.now(UTC) - parse_iso(row.created)
-    return age.total_seconds() > row.max_ttl
+class RuntimeService(SessionService):
+    """The Qiskit Runtime API over the job service: its jobs, results, instances and sessions."""
 
-
-class RuntimeService:
-    """The Qiskit Runtime API over the job service: its jobs, results and sessions."""
     def __init__(self, jobs: JobService) -> None:
-        self.jobs = jobs
-        self.store = jobs.store
+        super().__init__(jobs)
+        #: Mock device name -> the backend it is the twin of.
+        self.mocks = mock_backends.mock_twins(jobs.simulators)
+
+    def backend(self, name: str | None) -> tuple[Simulator, str | None]:
+        """The simulator a device name runs on, and the mock name when it is a mock twin; 400 otherwise."""
+        if name is None:
+            raise IBMApiError(400, "invalid_backend", "backend is required: this service has no default backend")
+        real = self.mocks.get(name, name)
+        simulator = self.jobs.simulators.get(real)
+        if simulator is None:
+            available = sorted(self.jobs.simulators) + sorted(self.mocks)
+            raise IBMApiError(400, "invalid_backend", f"backend {name!r} not found; available: {available}")
+        return simulator, (name if name in self.mocks else None)
 
     # --- jobs --------------------------------------------------------------------------------------------
 
@@ -80,49 +89,71 @@ class RuntimeService:
             module = program(body.program_id)
         except InvalidParams as exc:
             raise IBMApiError(400, "invalid_program", str(exc)) from exc
-        if body.backend is None:
-            raise IBMApiError(400, "invalid_backend", "backend is required: this service has no default backend")
-        simulator = self.jobs.simulators.get(body.backend)
-        if simulator is None:
+        simulator, mock = self.backend(body.backend)
+        spec = simulator.spec
+        if body.calibration_id is not None and body.calibration_id != backend_info.calibration_id(simulator):
             raise IBMApiError(
-                400, "invalid_backend", f"backend {body.backend!r} not found; available: {sorted(self.jobs.simulators)}"
+                400, "invalid_calibration",
+                f"calibration_id {body.calibration_id!r} is not one of {body.backend}'s; "
+                f"accepted: [{backend_info.calibration_id(simulator)!r}]",
             )
+        if mock is None:  # a dry run uses no quantum time
+            check_not_exhausted(self.store, who, self.instance(who), self.settings.usage_period_days)
         if body.session_id is not None:
-            self._check_session_open(who, body.session_id, body.backend)
+            self.check_session_open(who, body.session_id, spec.name)
         limits = self.jobs.config.limits
         try:
             budget.check_fields(body, limits)
         except FieldTooLarge as exc:
             raise IBMApiError(400, "invalid_request", str(exc)) from None
         text = json.dumps(body.params, separators=(",", ":"))
-        try:
-            params = decode_params(text, budget.decode_budget(simulator.spec, limits))
-            circuits = module.check(params, simulator.spec)
-            budget.check_work(body.program_id, params, limits)
-        except (InvalidParams, UnsupportedValue) as exc:
-            raise IBMApiError(400, "invalid_params", f"invalid {body.program_id} params: {exc}") from exc
+        circuits, work = self._checked(module, body.program_id, text, spec)
         check_jobs_in_flight(self.store, who, limits)
+        header: dict[str, Any] = {"estimated_running_time_seconds": round(
+            len(circuits) * (ESTIMATE_S_PER_ITEM + spec.experiment_delay_s) + (work or 0) * ESTIMATE_S_PER_SHOT, 3
+        )}
+        if mock is not None:
+            header[mock_backends.DRY_RUN_HEADER] = mock
         job = NewJob(
             job_id=secrets.token_hex(10),
-            backend=body.backend,
+            backend=spec.name,
             owner=who,
             qpy=circuits_to_qpy(circuits),
             num_experiments=len(circuits),
             options=RunOptions(),
+            header=header,
             tags=list(dict.fromkeys(body.tags)),
             private=body.private,
             program_id=body.program_id,
-            params=text,
+            params=mock_backends.wrap(text) if mock else text,
             session_id=body.session_id,
         )
         try:
             job_id, _ = self.store.create_job(job)
         except SessionClosed as exc:  # closed after the check above
             raise IBMApiError(409, "session_closed", str(exc)) from exc
-        logger.info("runtime job %s (%s, %d pubs) created on %s", job_id, body.program_id, len(circuits), body.backend)
+        logger.info("runtime job %s (%s, %d items) created on %s", job_id, body.program_id, len(circuits), body.backend)
         self.jobs.notifier.notify(job_id)
         self.jobs.executor.validate_later(job_id)
-        return JobCreated(id=job_id, backend=body.backend, session_id=body.session_id)
+        if body.session_id is not None:
+            self.expire_if_due(body.session_id)  # it may have expired between the check and the store
+        return JobCreated(id=job_id, backend=mock or spec.name, session_id=body.session_id)
+
+    def _checked(
+        self, module: ModuleType, program_id: str, text: str, spec: BackendSpec
+    ) -> tuple[list[QuantumCircuit], int | None]:
+        """The job's circuits and work (programs that compute it), once its params are checked; 400 otherwise."""
+        limits = self.jobs.config.limits
+        try:
+            params = decode_params(text, budget.decode_budget(spec, limits))
+            work = module.work(params) if hasattr(module, "work") else None  # read before anything is built
+            if work is not None:
+                budget.check_executions(work, limits)
+            circuits = module.check(params, spec)
+            budget.check_work(program_id, params, limits)
+            return circuits, work
+        except (InvalidParams, UnsupportedValue) as exc:
+            raise IBMApiError(400, "invalid_params", f"invalid {program_id} params: {exc}") from exc
 
     def record(self, who: Identity, job_id: str) -> JobRecord:
         """The runtime job's record; 404 if unknown, not a runtime job, or not visible to ``who``."""
@@ -132,20 +163,25 @@ class RuntimeService:
         return record
 
     def view(self, record: JobRecord, with_params: bool = False) -> RuntimeJob:
-        """The record as the runtime API shows a job."""
+        """The record as the runtime API shows a job (a private job never shows its params)."""
         status = runtime_status(record.status)
-        reason = record.error.message if record.error and status == "Failed" else None
-        reason_code = record.error.code if record.error and status == "Failed" else None
+        # Why it failed, or why the service (not its owner) cancelled it, e.g. its session expired.
+        explained = record.error is not None and status in ("Failed", "Cancelled")
         params = None
-        if with_params:
+        if with_params and not record.private:
             stored = self.store.runtime_params(record.job_id)
-            params = json.loads(stored) if stored else None
+            params = json.loads(mock_backends.unwrap(stored)[0]) if stored else None
         steps = record.time_per_step
+        seconds = self.quantum_seconds(record)
         return RuntimeJob(
             id=record.job_id,
-            backend=record.backend,
+            backend=record.header.get(mock_backends.DRY_RUN_HEADER) or record.backend,
             program=Program(id=record.program_id or ""),
-            state=JobState(status=status, reason=reason, reason_code=reason_code),
+            state=JobState(
+                status=status,
+                reason=record.error.message if explained and record.error else None,
+                reason_code=record.error.code if explained and record.error else None,
+            ),
             status=status,
             created=zulu(steps.get(S.CREATING.value, record.creation_date)) or "",
             ended=zulu(steps.get(record.status.value)) if record.status in FINAL_STATUSES else None,
@@ -153,17 +189,18 @@ class RuntimeService:
             session_id=record.session_id,
             private=record.private,
             user_id=record.owner.user,
-            usage=Usage(quantum_seconds=self.quantum_seconds(record), seconds=self.quantum_seconds(record)),
+            usage=Usage(quantum_seconds=seconds, seconds=seconds),
+            estimated_running_time_seconds=record.header.get("estimated_running_time_seconds"),
             params=params,
         )
 
     @staticmethod
     def quantum_seconds(record: JobRecord) -> float:
-        """Time the job ran (RUNNING to its final step): what IBM bills as quantum seconds."""
+        """Time the job ran (RUNNING to its final step): what IBM bills as quantum seconds (0 for a dry run)."""
         steps = record.time_per_step
         start = steps.get(S.RUNNING.value)
         end = steps.get(record.status.value) if record.status in FINAL_STATUSES else None
-        if not start or not end:
+        if not start or not end or mock_backends.DRY_RUN_HEADER in record.header:
             return 0.0
         return round(max(0.0, (parse_iso(end) - parse_iso(start)).total_seconds()), 3)
 
@@ -185,13 +222,17 @@ class RuntimeService:
                 "qpu_charge_time_seconds": seconds,
                 "status": "final" if final else "pending",
             },
+            "estimated_running_time_seconds": record.header.get("estimated_running_time_seconds"),
             "executions": record.num_experiments,
             "num_circuits": record.num_experiments,
             "qiskit_version": "",
         }
 
     def results(self, record: JobRecord) -> str:
-        """The result text: a PrimitiveResult (Completed) or the failure's message (Failed)."""
+        """The result text: a PrimitiveResult (Completed) or the failure's message (Failed).
+
+        A private job's results are handed out once, and its params are deleted with them.
+        """
         status = runtime_status(record.status)
         if status in ("Queued", "Running"):
             raise IBMApiError(409, "job_not_finished", f"job {record.job_id!r} is {status}; its results are not ready")
@@ -204,6 +245,8 @@ class RuntimeService:
             raise IBMApiError(
                 410, "results_gone", f"the results of private job {record.job_id!r} were already read once"
             )
+        if record.private:
+            store_ops.forget_params(self.store, record.job_id)
         return text
 
     @staticmethod
@@ -233,71 +276,3 @@ class RuntimeService:
         except FieldTooLarge as exc:
             raise IBMApiError(400, "invalid_request", str(exc)) from None
         self.store.update_tags(record.job_id, lambda _: list(dict.fromkeys(tags)))
-
-    # --- sessions ----------------------------------------------------------------------------------------
-
-    def create_session(self, who: Identity, body: SessionCreate) -> SessionInfo:
-        """Open a session on a backend for ``who``."""
-        if body.backend not in self.jobs.simulators:
-            raise IBMApiError(
-                400, "invalid_backend", f"backend {body.backend!r} not found; available: {sorted(self.jobs.simulators)}"
-            )
-        if body.instance is not None and body.instance != instance_crn(who):
-            raise IBMApiError(403, "forbidden", f"instance {body.instance!r} is not this token's instance")
-        session_id = secrets.token_hex(10)
-        session_store.create_session(
-            self.store, session_id, body.mode, body.backend, who, body.max_ttl or DEFAULT_MAX_TTL_S
-        )
-        return self.session(who, session_id)
-
-    def _session_row(self, who: Identity, session_id: str) -> session_store.SessionRow:
-        row = session_store.get_session(self.store, session_id)
-        if row is None or instance_crn(row.owner) != instance_crn(who):
-            raise not_found(f"session {session_id!r}")
-        return row
-
-    def _check_session_open(self, who: Identity, session_id: str, backend: str) -> None:
-        row = self._session_row(who, session_id)
-        if not row.accepting_jobs:
-            raise IBMApiError(409, "session_closed", f"session {session_id!r} is closed and accepts no more jobs")
-        if _expired(row):
-            raise IBMApiError(
-                409, "session_closed", f"session {session_id!r} reached its max_ttl of {row.max_ttl} s and is closed"
-            )
-        if row.backend != backend:
-            raise IBMApiError(
-                400, "invalid_backend", f"session {session_id!r} runs on {row.backend!r}, not {backend!r}"
-            )
-
-    def session(self, who: Identity, session_id: str) -> SessionInfo:
-        """The session as the runtime API shows it; 404 unless ``who``'s instance owns it."""
-        row = self._session_row(who, session_id)
-        jobs = session_store.session_jobs(self.store, session_id)
-        pending = any(S(job["status"]) not in FINAL_STATUSES for job in jobs)
-        accepting = row.accepting_jobs and not _expired(row)
-        if accepting:
-            state = "active" if jobs else "open"
-        else:
-            state = "active" if pending else "closed"
-        return SessionInfo(
-            id=row.session_id,
-            mode=row.mode,
-            backend_name=row.backend,
-            state=state,
-            accepting_jobs=accepting,
-            max_ttl=row.max_ttl,
-            started_at=zulu(row.created) or "",
-            closed_at=zulu(row.closed) if state == "closed" else None,
-        )
-
-    def close_session(self, who: Identity, session_id: str, cancel: bool) -> None:
-        """Close (queued jobs still run) or, with ``cancel``, also cancel its jobs not yet final."""
-        self._session_row(who, session_id)
-        session_store.close_session(self.store, session_id)
-        if cancel:
-            for job in session_store.session_jobs(self.store, session_id):
-                if S(job["status"]) not in FINAL_STATUSES:
-                    try:
-                        self.jobs.cancel(who, job["job_id"])
-                    except Exception as exc:  # final meanwhile, or another owner's job in the session
-                        logger.info("session %s: job %s not cancelled: %s", session_id, job["job_id"], exc)

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 from qiskit import QuantumCircuit
-from qiskit.primitives import PrimitiveResult
+from qiskit.primitives import BitArray, DataBin, PrimitiveResult
+from qiskit.primitives.containers import SamplerPubResult
 from qiskit.primitives.containers.sampler_pub import SamplerPub
 from qiskit_aer import AerSimulator
 from qiskit_aer.primitives import SamplerV2
 
 from ...config import BackendSpec
+from ..codec import encode_result
 from .common import InvalidParams, check_circuit, check_pub_count, options_of, parameter_values, pub_list, seed_from
 
 PROGRAM_ID = "sampler"
@@ -46,8 +49,23 @@ def check(params: Any, spec: BackendSpec) -> list[QuantumCircuit]:
     return [pub.circuit for pub in _pubs(params, spec)]
 
 
-def run(params: Any, spec: BackendSpec, aer: AerSimulator, seed: int) -> PrimitiveResult:
-    """Run the pubs with SamplerV2 on ``aer``, seeded."""
+def run(params: Any, spec: BackendSpec, aer: AerSimulator, seed: int, dry_run: bool = False) -> str:
+    """Run the pubs with SamplerV2 on ``aer``, seeded; the result text.
+
+    With ``dry_run`` nothing runs: every register holds random bits, in the shapes a real run gives.
+    """
     pubs = _pubs(params, spec)
+    if dry_run:
+        rng = np.random.default_rng(seed)
+        return encode_result(PrimitiveResult([_mock(pub, rng) for pub in pubs], metadata={"version": 2}))
     sampler = SamplerV2.from_backend(aer, seed=seed_from(options_of(params), seed))
-    return sampler.run(pubs).result()
+    return encode_result(sampler.run(pubs).result())
+
+
+def _mock(pub: SamplerPub, rng: np.random.Generator) -> SamplerPubResult:
+    registers = {
+        creg.name: BitArray.from_bool_array(rng.integers(0, 2, pub.shape + (pub.shots, creg.size)) == 1, "little")
+        for creg in pub.circuit.cregs
+    }
+    metadata = {"shots": pub.shots, "circuit_metadata": pub.circuit.metadata}
+    return SamplerPubResult(DataBin(**registers, shape=pub.shape), metadata=metadata)
