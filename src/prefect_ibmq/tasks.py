@@ -1,19 +1,14 @@
 """Prefect tasks: one task run per remote operation on a job.
 
-How a platform plugs in: every task resolves its ``service`` argument with
-:func:`prefect_ibmq.platforms.resolve_platform` to a ``JobPlatform`` (see
-``platforms/base.py``): an object with async ``submit``, ``wait``, ``record``,
-``result``, ``status``, ``cancel``, ``update_tags`` and ``update_name``. The
-tasks own what is the same everywhere (retries, idempotency keys, run names,
-logs, events, the persisted result, cancelling on timeout); a platform owns only
-its remote calls. A new platform is a new module in ``prefect_ibmq/platforms/``
-implementing ``JobPlatform`` (wrapping a sync SDK with
-``anyio.to_thread.run_sync(..., abandon_on_cancel=True)``) plus one entry in
-``platforms._PLATFORMS`` that maps its credentials block to it.
+Every task resolves its ``service`` argument to a :class:`~prefect_ibmq.platforms.JobPlatform`
+(:func:`prefect_ibmq.platforms.resolve_platform`) and calls one of its async
+methods; the tasks own what is the same on every platform (retries, idempotency
+keys, run names, logs, events, the persisted result, cancelling on timeout), a
+platform only its remote calls, and no task asks which platform it got.
 
 Only ``IBMQJobApiError`` (a transient service or network fault) is retried, with
 exponential backoff and jitter. Retrying is safe: a retried submit sends the
-same idempotency key, so the service gives back the job it already made; a
+same idempotency key, so the platform gives back the job it already made; a
 retried wait or fetch reads the same job again and never submits.
 
 The tasks are async, so Prefect's ``timeout_seconds`` stops a run at once (it
@@ -41,8 +36,8 @@ from qiskit import QuantumCircuit
 from qiskit.providers import JobStatus
 from qiskit.result import Result
 
-from prefect_ibmq.blocks import IBMQuantumPlatformCredentials, ServiceCredentials
-from prefect_ibmq.job import IBMQJobApiError, IBMQJobTimeoutError, IBMQValueError
+from prefect_ibmq.blocks import ServiceCredentials
+from prefect_ibmq.job import IBMQJobApiError, IBMQJobTimeoutError
 from prefect_ibmq.platforms import JobPlatform, resolve_platform
 from prefect_ibmq.runtime.options import RuntimeOptions
 from prefect_ibmq.syncable import io_task
@@ -183,16 +178,12 @@ async def submit_job(
         job_id = submit_job([bell()], backend_name="aer_simulator", service=IBMQServiceCredentials.load("my-service"))
         ```
     """
-    if runtime is not None and not isinstance(service, IBMQuantumPlatformCredentials):
-        raise IBMQValueError(
-            "runtime options need service=IBMQuantumPlatformCredentials(...); the job service has none"
-        )
     key = idempotency_key or derive_idempotency_key(circuits, backend_name, shots, job_name)
     platform = resolve_platform(service)
     job_id = await platform.submit(
         circuits, backend_name, key, shots=shots, job_name=job_name, job_tags=job_tags, share_level=share_level,
         experiment_id=experiment_id, header=header, private=private, circuits_checked=circuits_checked,
-        **({"runtime": runtime} if runtime else {}),
+        runtime=runtime,
     )
     get_run_logger().info(
         "Submitted job %s (%d circuits) to %s: %s", job_id, len(circuits), backend_name, platform.job_link(job_id)

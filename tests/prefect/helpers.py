@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from functools import partial
+from typing import Any
 from uuid import UUID
 
+import anyio
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import (
     ArtifactFilter,
@@ -36,3 +39,8 @@ def state_names(task_run_id: UUID) -> list[str]:
     with get_client(sync_client=True) as client:
         states = client.read_task_run_states(task_run_id)
     return [state.name for state in sorted(states, key=lambda state: state.timestamp)]
+
+
+def on_platform(credentials: Any, method: str, *args: Any) -> Any:
+    """Call one of the async ``JobPlatform`` methods of the block's platform, from sync test code."""
+    return anyio.run(partial(getattr(credentials.platform(), method), *args))

@@ -64,6 +64,10 @@ class AsyncAccountClient(ClientBase):
         """Close the pooled connections."""
         await self._http.aclose()
 
+    async def service_info(self) -> dict[str, Any]:
+        """What the service says of itself: ``status`` and its ``store_id`` (see ``calls.service_info``)."""
+        return await self.send(calls.service_info())
+
     async def job_submit(self, submission: JobSubmission, idempotency_key: str) -> JobRecord:
         """Create a job; the same key gives back the same job."""
         return await self.send(calls.job_submit(submission, idempotency_key))

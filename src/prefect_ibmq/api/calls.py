@@ -80,6 +80,11 @@ class Call:
             ) from exc
 
 
+def service_info() -> Call:
+    """What the service says of itself without a token: ``status`` and its ``store_id`` (older servers: none)."""
+    return Call("GET", "/health", "Reading the service's health")
+
+
 def backends() -> Call:
     """List the backends' configurations."""
     return Call("GET", "/backends", "Listing backends", model=BackendConfiguration, many=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError, version
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, cast
 
 import qiskit
 from qiskit import QuantumCircuit
@@ -33,9 +33,6 @@ from prefect_ibmq.wire import (
     circuits_to_base64,
 )
 
-if TYPE_CHECKING:
-    from prefect_ibmq.backend.service import IBMQService
-
 
 class IBMQBackend(BackendV2):
     """A simulator of the job service; ``transpile(circuits, backend)`` and ``backend.run(...)`` work.
@@ -44,7 +41,7 @@ class IBMQBackend(BackendV2):
     """
 
     def __init__(
-        self, configuration: BackendConfiguration, service: IBMQService, api_client: AccountClient
+        self, configuration: BackendConfiguration, service: object, api_client: AccountClient
     ) -> None:
         super().__init__(
             provider=service,

@@ -6,7 +6,7 @@ import logging
 import time
 from collections.abc import Callable
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from qiskit import QuantumCircuit
 from qiskit.providers import JobStatus, JobV1
@@ -33,12 +33,25 @@ from prefect_ibmq.wire import (
 )
 
 if TYPE_CHECKING:
-    from prefect_ibmq.backend import BackendProperties, IBMQBackend
+    from prefect_ibmq.backend.properties import BackendProperties
 
 logger = logging.getLogger(__name__)
 
 
 JobCallback = Callable[..., None]
+
+
+class JobBackend(Protocol):
+    """What a job needs of its backend (an ``IBMQBackend``): its name and its published noise."""
+
+    @property
+    def name(self) -> str:
+        """The backend's name."""
+        ...
+
+    def properties(self) -> BackendProperties | None:
+        """The backend's noise properties, or None for an ideal backend."""
+        ...
 
 
 class IBMQJob(JobRecordView, JobV1):
@@ -79,7 +92,7 @@ class IBMQJob(JobRecordView, JobV1):
 
     def __init__(
         self,
-        backend: IBMQBackend,
+        backend: JobBackend,
         api_client: AccountClient,
         job_id: str,
         creation_date: str,
@@ -110,7 +123,7 @@ class IBMQJob(JobRecordView, JobV1):
         self._circuits: list[QuantumCircuit] | None = None
 
     @classmethod
-    def from_record(cls, backend: IBMQBackend, api_client: AccountClient, record: JobRecord) -> IBMQJob:
+    def from_record(cls, backend: JobBackend, api_client: AccountClient, record: JobRecord) -> IBMQJob:
         """A job instance for a record the service sent."""
         return cls(backend, api_client, **record.model_dump(exclude={"backend"}))
 
