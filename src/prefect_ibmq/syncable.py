@@ -62,8 +62,3 @@ class SyncCallableFlow(Flow):
 def io_task(**options: Any) -> Callable[[Callable[..., Any]], SyncCallableTask]:
     """``@task(**options)`` for an ``async def``, callable from sync code too."""
     return lambda fn: SyncCallableTask(fn=fn, **options)
-
-
-def io_flow(**options: Any) -> Callable[[Callable[..., Any]], SyncCallableFlow]:
-    """``@flow(**options)`` for an ``async def``, callable from sync code too."""
-    return lambda fn: SyncCallableFlow(fn=fn, **options)

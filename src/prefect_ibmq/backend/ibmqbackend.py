@@ -86,7 +86,7 @@ class IBMQBackend(BackendV2):
         Raises:
             IBMQJobApiError: If the service could not be reached.
         """
-        return self._api.backend_status(self.name)
+        return self._api.get_backend_status(self.name)
 
     def validate_circuits(
         self, circuits: QuantumCircuit | Sequence[QuantumCircuit], shots: int | None = None
@@ -145,7 +145,7 @@ class IBMQBackend(BackendV2):
         submission = self.prepare_submission(
             circuits, shots, memory, seed_simulator, job_name, job_tags, share_level, experiment_id, header, private
         )
-        record = self._api.job_submit(submission, idempotency_key or uuid.uuid4().hex)
+        record = self._api.submit_job(submission, idempotency_key or uuid.uuid4().hex)
         return IBMQJob.from_record(self, self._api, record)
 
     def prepare_submission(

@@ -97,7 +97,7 @@ class IBMQService:
 
     def backends(self, name: str | None = None) -> list[IBMQBackend]:
         """The service's backends (only the one called ``name``, when given)."""
-        for configuration in self._api.backends():
+        for configuration in self._api.list_backends():
             if configuration.backend_name not in self._backends:
                 self._backends[configuration.backend_name] = IBMQBackend(configuration, self, self._api)
         return [backend for key, backend in self._backends.items() if name is None or key == name]
@@ -110,7 +110,7 @@ class IBMQService:
         """
         if name not in self._backends:
             try:
-                configuration = self._api.backend_configuration(name)
+                configuration = self._api.get_backend_configuration(name)
             except IBMQBackendNotFoundError:
                 names = sorted(backend.name for backend in self.backends())
                 raise IBMQBackendNotFoundError(
@@ -127,7 +127,7 @@ class IBMQService:
         Raises:
             IBMQJobNotFoundError: If there is no such job, or it is not shared with you.
         """
-        return self._job_for(self._api.job_get(job_id))
+        return self._job_for(self._api.get_job(job_id))
 
     def jobs(
         self,
@@ -169,7 +169,7 @@ class IBMQService:
             "created_before": to_utc_iso(end_datetime) if end_datetime else None,
         }
         params.update({key: value for key, value in optional.items() if value is not None})
-        return [self._job_for(record) for record in self._api.job_list(params).jobs]
+        return [self._job_for(record) for record in self._api.list_jobs(params).jobs]
 
     def _job_for(self, record: JobRecord) -> IBMQJob:
         return IBMQJob.from_record(self.backend(record.backend), self._api, record)

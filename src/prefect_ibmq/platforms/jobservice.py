@@ -98,7 +98,7 @@ class JobServicePlatform:
     async def identity(self) -> str:
         """``job-service:<store id>``: the id the service keeps in its data folder (its URL on an older server)."""
         if self._identity is None:
-            info = await self._api().service_info()
+            info = await self._api().get_service_info()
             store_id = info.get("store_id") if isinstance(info, dict) else None
             self._identity = f"job-service:{store_id or self.service.url}"
         return self._identity
@@ -134,7 +134,7 @@ class JobServicePlatform:
             )
         backend = await anyio.to_thread.run_sync(self.service.backend, backend_name)
         submission = await anyio.to_thread.run_sync(bind(backend.prepare_submission, list(circuits), **options))
-        record = await self._api().job_submit(submission, idempotency_key)
+        record = await self._api().submit_job(submission, idempotency_key)
         return record.job_id
 
     async def wait(self, job_id: str, timeout: float | None, report: Report) -> JobRecord:
@@ -145,13 +145,13 @@ class JobServicePlatform:
         """
         waiting = Waiting(job_id, timeout, poll_seconds(None), anyio.current_time)
         api = self._api()
-        record = await api.job_get(job_id)
+        record = await api.get_job(job_id)
         report(record, queue_position(record))
         while not record.status.is_final:
             seconds = waiting.next_poll(record.status)
             try:
                 # Answers at the first change of status or queue position: each change is reported.
-                answer = await api.job_status(job_id, wait=seconds, known=record.status,
+                answer = await api.get_job_status(job_id, wait=seconds, known=record.status,
                                               known_position=queue_position(record))
             except IBMQJobApiError as exc:
                 await anyio.sleep(waiting.unreachable(exc))
@@ -163,15 +163,15 @@ class JobServicePlatform:
 
     async def record(self, job_id: str) -> JobRecord:
         """The job's record as the service knows it now."""
-        return await self._api().job_get(job_id)
+        return await self._api().get_job(job_id)
 
     async def result(self, job_id: str, partial: bool) -> Result:
         """The final job's result (with ``partial``, the experiments of a failed job that ran)."""
         api = self._api()
-        record = await api.job_get(job_id)
+        record = await api.get_job(job_id)
         check_result_readable(record, partial)
         try:
-            data = await api.job_result(job_id, partial=partial)
+            data = await api.get_job_result(job_id, partial=partial)
         except IBMQJobInvalidStateError as exc:
             error = result_unavailable_error(record, exc)
             if error is exc:
@@ -186,7 +186,7 @@ class JobServicePlatform:
     async def cancel(self, job_id: str) -> bool:
         """Cancel the job; False when it was final already."""
         try:
-            return (await self._api().job_cancel(job_id)).cancelled
+            return (await self._api().cancel_job(job_id)).cancelled
         except IBMQJobInvalidStateError:
             return False  # it reached a final state before the request arrived
 
@@ -194,18 +194,18 @@ class JobServicePlatform:
                           additional_tags: list[str] | None, removal_tags: list[str] | None) -> list[str]:
         """Replace, then add, then remove tags (see ``IBMQJob.update_tags``); returns the new tags."""
         update = tags_update(replacement_tags, additional_tags, removal_tags)
-        return await self._api().job_update_tags(job_id, update)
+        return await self._api().update_job_tags(job_id, update)
 
     async def update_name(self, job_id: str, name: str) -> str:
         """Rename the job and return its new name."""
         check_str("name", name)
-        return await self._api().job_update_name(job_id, name)
+        return await self._api().update_job_name(job_id, name)
 
     async def find_jobs(self, tag: str) -> list[JobRecord]:
         """Every job tagged ``tag`` that this identity may see, newest first."""
         found: list[JobRecord] = []
         while True:
-            page = await self._api().job_list({"tags": [tag], "limit": FIND_PAGE, "offset": len(found)})
+            page = await self._api().list_jobs({"tags": [tag], "limit": FIND_PAGE, "offset": len(found)})
             found += page.jobs
             if len(page.jobs) < FIND_PAGE:
                 return found
@@ -243,5 +243,5 @@ async def _with_status(api: AsyncAccountClient, record: JobRecord, answer: JobSt
     """The record after a status answer; a final one carries the whole record (else it is read once)."""
     updated = record_with_status(record, answer)
     if answer.status.is_final and updated is not answer.record:
-        return await api.job_get(record.job_id)  # a server that does not send the record with a final status
+        return await api.get_job(record.job_id)  # a server that does not send the record with a final status
     return updated

@@ -16,8 +16,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from prefect_ibmq.bitstrings import Layout
 from prefect_ibmq.runtime.results import is_primitive_result, sampler_counts_result
+from prefect_ibmq.tables.bitstrings import Layout
 from prefect_ibmq.wire import ApiJobStatus, JobRecord
 
 
