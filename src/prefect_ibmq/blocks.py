@@ -238,7 +238,7 @@ class IBMQJobBlock(JobBlock[Result]):
     shots: int = Field(default=1024, description="Shots per circuit, 1 to the backend's max_shots.")
     job_name: str | None = Field(default=None, description="A name for the job.")
     job_tags: list[str] = Field(default_factory=list, description="Tags for the job.")
-    timeout: float | None = Field(default=None, ge=0, description="Seconds to wait for a final state.")
+    timeout: float | None = Field(default=None, description="Seconds to wait for a final state (>= 0).")
 
     async def trigger(self) -> IBMQJobRun:
         """Submit the job.

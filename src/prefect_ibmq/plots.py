@@ -26,6 +26,8 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
+from prefect_ibmq.arguments import check_int
+
 #: Lifecycle phases drawn by :func:`timeline`, in order, with the steps they cover and their colour.
 PHASES: dict[str, tuple[str, ...]] = {
     "created": ("CREATING", "CREATED"),
@@ -68,8 +70,7 @@ def timeline(frame: pd.DataFrame, max_rows: int = MAX_ROWS) -> Figure:
     ``k`` per row, so the rows stay at most ``max_rows``: a row then shows its jobs'
     median phase start and end, and is marked failed/cancelled when any of its jobs is.
     """
-    if max_rows < 1:
-        raise ValueError(f"max_rows must be >= 1, not {max_rows!r}")
+    check_int("max_rows", max_rows, 1)
     spans = _phase_spans(frame)
     if spans.empty:
         return _nothing_to_draw("Job timeline", "no job steps to draw")
