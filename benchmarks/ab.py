@@ -1,0 +1,41 @@
+"""The user's call (:mod:`benchmarks.user_call`) on another commit's code and on this tree's, back to back.
+
+    python -m benchmarks.ab 2da2709 1000 10000     # old, new, old, new (ROUNDS times), one line each
+
+The other commit's ``src`` is checked out in a temporary worktree (removed at the end)
+and imported instead of the installed package; everything else (venv, machine, load)
+is the same, so the ratio old/new is what the change did, whatever the machine's load.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+
+from benchmarks.common import ROOT
+from benchmarks.sweep import user_calls
+
+ROUNDS = int(os.environ.get("BENCH_AB_ROUNDS", "2"))
+
+
+def main(rev: str, sizes: tuple[int, ...]) -> None:
+    where = tempfile.mkdtemp(prefix="prefect-ibmq-bench-ab-")
+    subprocess.run(["git", "worktree", "add", "--detach", where, rev], cwd=ROOT, check=True, capture_output=True)
+    try:
+        for round_ in range(ROUNDS):
+            for label, src in ((rev, os.path.join(where, "src")), ("this tree", None)):
+                for row in user_calls(sizes, src=src):
+                    if row["what"] == "sweep":
+                        print(f"round {round_} {label:>10}: {row['n']:>6,} circuits {row['seconds']:7.2f} s, "
+                              f"floor {row['floor']:6.2f} s, ratio {row['seconds'] / row['floor']:5.2f}", flush=True)
+                    else:
+                        print(f"round {round_} {label:>10}: fixed cost {row['seconds']:.3f} s "
+                              f"(empty sync flow {row['empty_flow']:.3f} s)", flush=True)
+    finally:
+        subprocess.run(["git", "worktree", "remove", "--force", where], cwd=ROOT, check=False)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], tuple(int(arg) for arg in sys.argv[2:]) or (1000,))
