@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import inspect
+import logging
 from collections.abc import Sequence
 from typing import Any
 
@@ -44,6 +45,8 @@ from prefect_ibmq.syncable import io_task
 from prefect_ibmq.wire import JobRecord
 
 ServiceArg = ServiceCredentials | None
+#: A wait logs the job's status changes at INFO once it has waited this long (before: its final status only).
+QUIET_WAIT_S = 10.0
 
 
 def retry_on_api_error(task: Any, task_run: Any, state: State) -> Any:
@@ -198,7 +201,10 @@ async def wait_for_final_state(
     cancel_on_timeout: bool = True,
     service: ServiceArg = None,
 ) -> JobRecord:
-    """Wait (by long-poll) until the job is final; log and emit an event on every change.
+    """Wait (by long-poll) until the job is final; emit an event on every change and log it.
+
+    The final status is logged; the changes before it too once the wait has lasted
+    ``QUIET_WAIT_S`` seconds (at DEBUG before that), so a sweep of short jobs logs a line per job.
 
     Args:
         job_id: The job to wait for.
@@ -240,14 +246,16 @@ async def wait_for_final_state(
     logger = get_run_logger()
     platform = resolve_platform(service)
     reported: list[tuple[str, int | None]] = []
+    started = anyio.current_time()
 
     def report(record: JobRecord, position: int | None) -> None:
         if reported and reported[-1] == (record.status.value, position):
             return
         reported.append((record.status.value, position))
-        logger.info(
-            "Job %s is %s%s", job_id, record.status.value, f" (queue position {position})" if position else ""
-        )
+        # One line per job: its final status. A wait that lasts shows every change too (DEBUG before that).
+        patient = record.status.is_final or anyio.current_time() - started >= QUIET_WAIT_S
+        logger.log(logging.INFO if patient else logging.DEBUG,
+                   "Job %s is %s%s", job_id, record.status.value, f" (queue position {position})" if position else "")
         emit_job_event(record, position)
 
     try:

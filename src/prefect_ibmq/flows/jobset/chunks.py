@@ -49,9 +49,17 @@ class Chunk:
 
 
 def first_round(n_items: int, size: int) -> list[Chunk]:
-    """Items ``0..n_items-1`` in consecutive chunks of at most ``size``, round 0."""
-    return [Chunk(index, 0, tuple(range(start, min(start + size, n_items))))
-            for index, start in enumerate(range(0, n_items, size))]
+    """Items ``0..n_items-1`` in as few consecutive chunks of at most ``size`` as there can be, round 0.
+
+    The chunks are as equal as they can be (1,000 items of at most 300: four of 250, not three of
+    300 and one of 100): jobs of one size share a service's parallel workers evenly, and none is
+    left running alone at the end.
+    """
+    if n_items <= 0:
+        return []
+    count = -(-n_items // size)
+    bounds = [n_items * index // count for index in range(count + 1)]
+    return [Chunk(index, 0, tuple(range(bounds[index], bounds[index + 1]))) for index in range(count)]
 
 
 def jobset_tag(sweep_id: str) -> str:

@@ -26,6 +26,7 @@ import anyio
 import pandas as pd
 from prefect import get_run_logger
 
+from prefect_ibmq.exceptions import IBMQValueError
 from prefect_ibmq.flows.job import FinishedJob, JobStageError, StoredJobKey, look_up_jobs, run_job
 from prefect_ibmq.flows.jobset.chunks import Chunk, jobset_tag
 from prefect_ibmq.platforms import JobPlatform
@@ -132,7 +133,13 @@ class JobSetRunner:
         self._stored: dict[int, StoredJobKey] = {}
 
     async def run(self, chunks: list[Chunk]) -> JobSetOutcome:
-        """Run every chunk, and up to ``resubmit_failed`` resubmissions of the items left without a result."""
+        """Run every chunk, and up to ``resubmit_failed`` resubmissions of the items left without a result.
+
+        Raises:
+            IBMQValueError: If a job of an earlier run under this sweep id holds another number of
+                items than its chunk (the sweep id reused with other items per job): nothing is submitted.
+        """
+        self._check_existing(chunks)
         self.outcome.planned = len(chunks)
         pending = await self._take_cached(chunks) if self.options.cache else chunks
         self._done = len(chunks) - len(pending)
@@ -143,6 +150,16 @@ class JobSetRunner:
             for chunk in pending:
                 group.create_task(self._run_chunk(chunk, group))
         return self.outcome
+
+    def _check_existing(self, chunks: list[Chunk]) -> None:
+        for chunk in chunks:
+            record = self.existing.get(chunk.job_name(self.sweep_id))
+            if record is not None and record.num_experiments not in (0, len(chunk.circuit_indices)):
+                raise IBMQValueError(
+                    f"sweep_id={self.sweep_id!r} has job {record.name} of {record.num_experiments} items where this "
+                    f"run plans {len(chunk.circuit_indices)}; rerun it as it was first run (the same items and "
+                    "max_experiments_per_job), or give a new sweep_id."
+                )
 
     async def _take_cached(self, chunks: list[Chunk]) -> list[Chunk]:
         """Tabulate the chunks whose jobs are in the cache; returns the others."""
