@@ -21,6 +21,7 @@ from typing import Any
 
 import pandas as pd
 from prefect import get_run_logger
+from prefect.cache_policies import NO_CACHE
 from prefect.runtime import task_run as current_task_run
 from prefect.utilities.annotations import quote
 from qiskit import QuantumCircuit
@@ -29,7 +30,7 @@ from qiskit.result import Result
 from prefect_ibmq.flows.result_cache import read_cached
 from prefect_ibmq.syncable import io_task
 from prefect_ibmq.tables import counts_frame
-from prefect_ibmq.tasks import fetch_result, submit_job, wait_for_final_state
+from prefect_ibmq.tasks import API_ERROR_RETRIES, fetch_result, submit_job, wait_for_final_state
 from prefect_ibmq.wire import RAN_STATUSES, ApiJobStatus, JobRecord, circuits_to_qpy
 
 
@@ -202,10 +203,17 @@ async def _submit_wait_fetch(items: Sequence[Any], backend_name: str, shots: int
         record = await wait_for_final_state(job_id, timeout=timeout, cancel_on_timeout=cancel_on_timeout,
                                             service=service)
         stage = "fetch"
-        result = await fetch_result(job_id, partial=True, service=service) if record.status in RAN_STATUSES else None
+        fetch = fetch_result if record.private else _fetch_again_later
+        result = await fetch(job_id, partial=True, service=service) if record.status in RAN_STATUSES else None
     except Exception as exc:
         raise JobStageError(stage, exc) from exc
     return FinishedJob(record, result)
+
+
+#: The fetch of a job the service hands its result out again (not private): no copy of the result in
+#: Prefect's storage, which cost a pickle of the whole Result and a file per job of the flow's time.
+_fetch_again_later = io_task(task_run_name="fetch-{job_id}", cache_policy=NO_CACHE, cache_result_in_memory=False,
+                             **API_ERROR_RETRIES)(fetch_result.fn)
 
 
 def circuits_digest(circuits: Sequence[QuantumCircuit]) -> str:

@@ -10,6 +10,7 @@ whose ``platform()`` returns it; nothing else names it.
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from prefect_ibmq.backend import IBMQService
@@ -18,6 +19,8 @@ from prefect_ibmq.platforms.base import MODES, BackendLimits, JobPlatform, Platf
 from prefect_ibmq.platforms.jobservice import JobServicePlatform, job_service_platform, shared_client
 from prefect_ibmq.settings import IBMQSettings
 
+_settings_clients: dict[tuple[str | None, ...], IBMQService] = {}
+
 
 def settings_client() -> IBMQService:
     """The job service of the ``PREFECT_IBMQ_URL``/``PREFECT_IBMQ_TOKEN`` settings, else the embedded default.
@@ -25,8 +28,13 @@ def settings_client() -> IBMQService:
     Returns:
         This process's one ``IBMQService`` for it (see ``shared_client``).
     """
-    settings = IBMQSettings()
-    return shared_client(settings.url, settings.token.get_secret_value() if settings.token else None)
+    values = tuple(os.environ.get(f"PREFECT_IBMQ_{name}") for name in ("URL", "TOKEN", "DATA_DIR"))
+    known = _settings_clients.get(values)
+    if known is None:  # the settings' model is read once per value (every task of every job asks)
+        settings = IBMQSettings()
+        known = _settings_clients[values] = shared_client(
+            settings.url, settings.token.get_secret_value() if settings.token else None)
+    return known
 
 
 def resolve_platform(service: Any = None) -> JobPlatform:

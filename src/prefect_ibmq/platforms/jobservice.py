@@ -11,6 +11,7 @@ starts a server, so it is made once.
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 import weakref
 from collections.abc import Sequence
@@ -25,7 +26,7 @@ from qiskit.result import Result
 from prefect_ibmq.api import AsyncAccountClient
 from prefect_ibmq.arguments import check_str, rejected, tags_update
 from prefect_ibmq.backend import IBMQService
-from prefect_ibmq.backend.local import resolve_data_dir
+from prefect_ibmq.backend.local import DATA_DIR_ENV, resolve_data_dir
 from prefect_ibmq.exceptions import IBMQJobApiError, IBMQJobInvalidStateError, IBMQValueError
 from prefect_ibmq.job.record_view import record_with_status
 from prefect_ibmq.job.result_checks import check_result_readable, result_unavailable_error
@@ -38,6 +39,7 @@ from prefect_ibmq.wire import API_PREFIX, ApiJobStatus, JobRecord, JobStatusResp
 FIND_PAGE = 500
 
 _shared: dict[tuple[str | None, str | None, str | None], IBMQService] = {}
+_asked: dict[tuple[str | None, str | None, str | None, str | None], IBMQService] = {}
 _platforms: weakref.WeakKeyDictionary[IBMQService, JobServicePlatform] = weakref.WeakKeyDictionary()
 _lock = threading.Lock()
 
@@ -53,13 +55,19 @@ def shared_client(url: str | None, token: str | None, data_dir: str | None = Non
     Returns:
         The same ``IBMQService`` for the same service and token, however often asked.
     """
-    # A remote service is known by its URL alone; the embedded default by its data folder, however it was named.
-    data_dir = None if url else str(resolve_data_dir(data_dir))
-    key = (url, token, data_dir)
+    # Every task of every job asks: the answer to the same question is looked up, not worked out again
+    # (resolving the embedded default's folder is a realpath, milliseconds on a busy machine).
+    asked = (url, token, data_dir, None if url else os.environ.get(DATA_DIR_ENV))
     with _lock:
-        if key not in _shared:
-            _shared[key] = IBMQService(url=url, token=token or "") if url else IBMQService.local(data_dir=data_dir)
-        return _shared[key]
+        client = _asked.get(asked)
+        if client is None:
+            # A remote service is known by its URL alone; the embedded default by its folder, however named.
+            folder = None if url else str(resolve_data_dir(data_dir))
+            key = (url, token, folder)
+            if key not in _shared:
+                _shared[key] = IBMQService(url=url, token=token or "") if url else IBMQService.local(data_dir=folder)
+            client = _asked[asked] = _shared[key]
+        return client
 
 
 def job_service_platform(service: IBMQService) -> JobServicePlatform:
