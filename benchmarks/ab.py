@@ -36,7 +36,9 @@ def main(rev: str, sizes: tuple[int, ...], new: str | None = None) -> None:
                 for row in user_calls(sizes, src=src):
                     if row["what"] == "sweep":
                         print(f"round {round_} {label:>10}: {row['n']:>6,} circuits {row['seconds']:7.2f} s, "
-                              f"floor {row['floor']:6.2f} s, ratio {row['seconds'] / row['floor']:5.2f}", flush=True)
+                              f"floor {row['floor']:6.2f} s, ratio {row['seconds'] / row['floor']:5.2f}; CPU "
+                              f"{row['flow_cpu']:6.2f} s flow+service, {row['simulators_cpu']:6.2f} s simulators",
+                              flush=True)
                     else:
                         print(f"round {round_} {label:>10}: fixed cost {row['seconds']:.3f} s "
                               f"(empty sync flow {row['empty_flow']:.3f} s)", flush=True)

@@ -5,7 +5,9 @@ server set up beforehand (Prefect's own temporary server, in a fresh PREFECT_HOM
 Prefect's logging at its default INFO level. After a 5-circuit warm-up sweep (imports,
 the temporary server, the simulator processes), each size is swept once, the first
 sweep timed being the first after the warm-up, and the floor is measured right after
-it in the same process (aer alone, all cores). Then the fixed cost: the median of 5
+it in the same process (aer alone, all cores); beside the wall time, the CPU seconds the
+sweep took in this process (flow and embedded service) and in the simulator processes,
+steadier than the wall time on a shared machine. Then the fixed cost: the median of 5
 one-circuit sweeps, and of 5 empty sync flows. One JSON line per measurement on stdout.
 
 ``python -m benchmarks.user_call 1000 10000`` runs it here; ``benchmarks.sweep`` runs it
@@ -51,17 +53,36 @@ def main(sizes: list[int]) -> None:
     circuit_sweep(ghz_circuits(WARM_UP), shots=SHOTS)  # warm-up, the default call too
     for n in sizes:
         circuits = ghz_circuits(n)
+        cpu = _cpu_seconds()
         start = time.perf_counter()
         report = circuit_sweep(circuits, shots=SHOTS)
         seconds = time.perf_counter() - start
+        flow_cpu, simulators_cpu = (after - before for after, before in zip(_cpu_seconds(), cpu, strict=True))
         assert report.counts["circuit_index"].nunique() == n and not report.failed_circuits
         print(json.dumps({"what": "sweep", "n": n, "seconds": seconds, "jobs": len(report.job_ids),
-                          "floor": floor(circuits)}), flush=True)
+                          "floor": floor(circuits), "flow_cpu": flow_cpu, "simulators_cpu": simulators_cpu}),
+              flush=True)
     one = ghz_circuits(1)
     sweep_times = _times(lambda: circuit_sweep(one, shots=SHOTS))
     empty_times = _times(_empty_flow())
     print(json.dumps({"what": "fixed_cost", "seconds": statistics.median(sweep_times), "all": sweep_times,
                       "empty_flow": statistics.median(empty_times)}), flush=True)
+
+
+def _cpu_seconds() -> tuple[float, float]:
+    """CPU seconds of this process (the flow and the embedded job service) and of its children (simulators)."""
+    import psutil
+
+    me = psutil.Process()
+    children = 0.0
+    for child in me.children(recursive=True):
+        try:
+            times = child.cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        children += times.user + times.system
+    mine = me.cpu_times()
+    return mine.user + mine.system, children
 
 
 def _times(call: Callable[[], object]) -> list[float]:

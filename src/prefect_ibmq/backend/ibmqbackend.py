@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError, version
@@ -188,13 +189,14 @@ class IBMQBackend(BackendV2):
             tags=job_tags or [],
             share_level=cast(ShareLevel, share_level or "none"),  # checked by check_job_fields
             experiment_id=experiment_id,
-            client_info=_client_info(),
+            client_info=dict(_client_info()),
             private=private,
         )
 
 
+@functools.cache
 def _client_info() -> dict[str, str]:
-    """Versions of the submitting client, kept with the job (``IBMQJob.client_version``)."""
+    """Versions of the submitting client, kept with the job (``IBMQJob.client_version``); read once per process."""
     try:
         ours = version("prefect-ibmq")
     except PackageNotFoundError:
