@@ -161,7 +161,7 @@ async def estimator_sweep(
     shown = expectations.head(MAX_ARTIFACT_ROWS).astype(object)
     # Parquet has no column type for lists of parameters: the files keep parameter_set only.
     outputs = await publish_sweep(
-        tables, output_dir, cache_results, await progress.close(), outcome.planned,
+        tables, output_dir, cache_results, progress.close(), outcome.planned,
         frames={"expectations": expectations.drop(columns="parameters")},
         artifacts=[acreate_table_artifact(shown.where(shown.notna(), None).to_dict("records"),
                                           key=artifact_key(sweep_id, "expectations"),

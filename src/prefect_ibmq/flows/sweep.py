@@ -14,6 +14,7 @@ is async (Prefect's async engine) and still callable from sync code (see
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import tempfile
 import weakref
@@ -186,10 +187,16 @@ async def circuit_sweep(
                                   [progress])
             try:
                 outcome = await runner.run(chunks)
-            finally:
-                counts_path = await anyio.to_thread.run_sync(counts_file.close)
+            except BaseException:
+                await anyio.to_thread.run_sync(counts_file.close)
+                raise
+        # The counts file is finished while the tables and pictures are made and published.
+        closing = asyncio.ensure_future(anyio.to_thread.run_sync(counts_file.close))
         tables = sweep_tables(sweep_id, f"Sweep {sweep_id} on {backend_name}", outcome)
-        outputs = await publish_sweep(tables, output_dir, cache_results, await progress.close(), outcome.planned)
+        try:
+            outputs = await publish_sweep(tables, output_dir, cache_results, progress.close(), outcome.planned)
+        finally:
+            counts_path = await closing
         close_sweep("Sweep", sweep_id, outcome)
     except BaseException:
         if temporary is not None:  # no report will own the temporary counts file

@@ -53,13 +53,15 @@ class StoredPictures:
     artifact: str
 
 
-async def publish_sweep(tables: SweepTables, output_dir: str | None, cache: bool, progress: Progress | None,
-                        n_jobs: int, frames: dict[str, pd.DataFrame] | None = None,
+async def publish_sweep(tables: SweepTables, output_dir: str | None, cache: bool,
+                        progress: Awaitable[Progress | None], n_jobs: int,
+                        frames: dict[str, pd.DataFrame] | None = None,
                         artifacts: Sequence[Awaitable[Any]] = ()) -> dict[str, Path]:
     """Write the timings, summary and ``frames`` (and pictures) to ``output_dir`` and publish them; the files.
 
-    ``progress``: the sweep's progress artifact, or None when no job had to run (all cached):
-    it is then created complete, alongside the other artifacts (and ``artifacts``, the kind's own).
+    ``progress``: gives the sweep's progress artifact once complete, or None when no job had to
+    run (all cached): it is then created complete. Awaited alongside the other artifacts (and
+    ``artifacts``, the kind's own) while the pictures are drawn.
     """
     key = artifact_key(tables.sweep_id, "pictures")
     drawing = asyncio.ensure_future(_pictures(tables, key, cache))
@@ -72,9 +74,8 @@ async def publish_sweep(tables: SweepTables, output_dir: str | None, cache: bool
         publish_job_table(artifact_key(tables.sweep_id, "timings"), tables.summary),
         publish_summary(artifact_key(tables.sweep_id, "summary"), tables.title, tables.summary, tables.failed),
         *artifacts,
+        _complete(progress, artifact_key(tables.sweep_id, "progress"), n_jobs),
     ]
-    if progress is None:
-        calls.append(Progress.create(artifact_key(tables.sweep_id, "progress"), n_jobs, "jobs", done=n_jobs))
     await asyncio.gather(*calls)  # Prefect API calls at once
     try:  # pictures are a view of the tables above: a plotting error must not lose the sweep
         stored = await drawing
@@ -89,6 +90,12 @@ async def publish_sweep(tables: SweepTables, output_dir: str | None, cache: bool
     except Exception:
         get_run_logger().warning("Sweep %s: could not draw or publish the pictures", tables.sweep_id, exc_info=True)
     return outputs
+
+
+async def _complete(progress: Awaitable[Progress | None], key: str, n_jobs: int) -> None:
+    """The progress artifact complete: the sweep's, or a new one when no job ran."""
+    if await progress is None:
+        await Progress.create(key, n_jobs, "jobs", done=n_jobs)
 
 
 async def _pictures(tables: SweepTables, key: str, cache: bool) -> StoredPictures:
