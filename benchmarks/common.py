@@ -39,6 +39,22 @@ def ghz_circuits(n: int, low: int = 2, high: int = 5) -> list[QuantumCircuit]:
     return [ghz(low + i % span, i) for i in range(n)]
 
 
+SHOTS = 1024
+
+
+def floor(circuits: list) -> float:
+    """aer alone on every core: the circuits as they are, experiments in parallel, counts read out."""
+    from qiskit_aer import AerSimulator
+
+    start = time.perf_counter()
+    # Experiments in parallel (max_parallel_experiments=0), as issue 10 defines the floor: aer's
+    # default splits each experiment's shots over the cores instead, whose fork/join costs several
+    # times a 2-5 qubit simulation and swings 10x with the machine's load.
+    result = AerSimulator().run(circuits, shots=SHOTS, max_parallel_experiments=0).result()
+    result.get_counts()
+    return time.perf_counter() - start
+
+
 def prefect_server() -> None:
     """Start one temporary Prefect server for the whole run (the first call costs ~10 s)."""
     global _prefect_started

@@ -47,11 +47,11 @@ class Clients:
     def run(self, submission: JobSubmission, key: str) -> int:
         """Submit, wait on the long-poll, read the result; returns its experiments."""
         client = AccountClient(self.url, TOKEN)
-        job_id = client.job_submit(submission, key).job_id
-        while not client.job_status(job_id, wait=30, until_final=True).status.is_final:
+        job_id = client.submit_job(submission, key).job_id
+        while not client.get_job_status(job_id, wait=30, until_final=True).status.is_final:
             pass
         started = time.thread_time()
-        experiments = len(Result.from_dict(client.job_result(job_id)).get_counts())
+        experiments = len(Result.from_dict(client.get_job_result(job_id)).get_counts())
         with self._lock:
             self.result_cpu += time.thread_time() - started
         return experiments

@@ -71,7 +71,7 @@ def _probe_latencies(url: str, job_id: str, n: int) -> list[float]:
     latencies = []
     for _ in range(n):
         start = time.perf_counter()
-        client.job_status(job_id)
+        client.get_job_status(job_id)
         latencies.append(time.perf_counter() - start)
     client.close()
     return latencies
@@ -107,10 +107,10 @@ def _with_waiters(url: str, n_waiters: int, probe_job: str) -> tuple[list[float]
 
     def waiter(index: int, job_id: str) -> None:
         client = AccountClient(url, TOKEN)
-        status = client.job_status(job_id).status
+        status = client.get_job_status(job_id).status
         while not stop.is_set():
             # Longer than the probes take: each waiter stays parked until its job changes.
-            status = client.job_status(job_id, wait=WAITER_POLL_S, known=status).status
+            status = client.get_job_status(job_id, wait=WAITER_POLL_S, known=status).status
             polls[index] += 1
         client.close()
 
@@ -136,7 +136,7 @@ def _drain(url: str) -> None:
 
     client = AccountClient(url, TOKEN)
     deadline = time.monotonic() + 120
-    while client.backend_status("aer_simulator").pending_jobs and time.monotonic() < deadline:
+    while client.get_backend_status("aer_simulator").pending_jobs and time.monotonic() < deadline:
         time.sleep(0.2)
     client.close()
 

@@ -19,9 +19,19 @@ import sys
 import time
 from typing import Any
 
-from benchmarks.common import ROOT, figure, ghz_circuits, prefect_env, prefect_server, server_process, tmp_dir
+from benchmarks.common import (
+    ROOT,
+    SHOTS,
+    figure,
+    floor,
+    ghz_circuits,
+    prefect_env,
+    prefect_server,
+    server_process,
+    tmp_dir,
+)
 from benchmarks.memory import _peak_rss
-from benchmarks.sweep import SHOTS, floor, floor_figure
+from benchmarks.sweep import floor_figure
 
 TOKEN = "bench-token-0123456789"
 N_CIRCUITS = 100_000

@@ -7,7 +7,7 @@ from prefect import flow, get_run_logger
 from prefect_ibmq.blocks import IBMQServiceCredentials
 from prefect_ibmq.circuits import bell
 from prefect_ibmq.flows import run_circuits
-from prefect_ibmq.services import resolve_service
+from prefect_ibmq.platforms import settings_client
 
 
 class BackendCheckFailed(RuntimeError):
@@ -23,7 +23,8 @@ def nightly_check(
 ) -> dict[str, float]:
     """Run a Bell circuit on each backend (all when none named); fail when fidelity < ``min_fidelity``."""
     logger = get_run_logger()
-    names = backend_names or [b.name for b in resolve_service(service).backends() if b.name != "flaky_simulator"]
+    client = service.get_client() if service else settings_client()
+    names = backend_names or [b.name for b in client.backends() if b.name != "flaky_simulator"]
     fidelities = {}
     for name in names:
         report = run_circuits([bell()], backend_name=name, shots=shots, job_name=f"nightly-{name}", service=service)

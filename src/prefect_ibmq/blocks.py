@@ -4,7 +4,9 @@
 no URL, the embedded default. ``IBMQuantumPlatformCredentials`` names an IBM
 Quantum Platform account (API key and instance CRN) reached with the stock
 ``qiskit-ibm-runtime`` client, imported only when such a block is used. Every
-task's and flow's ``service`` accepts either (see :mod:`prefect_ibmq.services`).
+task's and flow's ``service`` accepts either: ``get_client()`` gives the platform's own
+client, ``platform()`` the :class:`~prefect_ibmq.platforms.JobPlatform` the tasks and
+flows call (see :mod:`prefect_ibmq.platforms`).
 ``IBMQJobBlock.trigger()`` submits a job and returns an ``IBMQJobRun`` with
 ``wait_for_completion()`` and ``fetch_result()``, as prefect-dbt's dbt Cloud job does.
 """
@@ -21,10 +23,10 @@ from qiskit.result import Result
 from prefect_ibmq.backend import IBMQService
 from prefect_ibmq.circuits import load_circuits
 from prefect_ibmq.job import IBMQJob
-from prefect_ibmq.services import shared_service
+from prefect_ibmq.platforms.jobservice import JobServicePlatform, job_service_platform, shared_client
 
 if TYPE_CHECKING:
-    from prefect_ibmq.runtime.platform import RuntimePlatform
+    from prefect_ibmq.platforms.ibm_quantum import IBMQuantumPlatform
 
 #: The blocks' logo in the Prefect UI: the Qiskit organisation's square avatar on GitHub.
 LOGO_URL = HttpUrl("https://github.com/Qiskit.png")
@@ -77,7 +79,15 @@ class IBMQServiceCredentials(CredentialsBlock):
             default is started on first use).
         """
         token = self.token.get_secret_value() if self.token else None
-        return shared_service(self.url, token, self.data_dir)
+        return shared_client(self.url, token, self.data_dir)
+
+    def platform(self) -> JobServicePlatform:
+        """The job service as the tasks and flows use it.
+
+        Returns:
+            This process's one ``JobServicePlatform`` of ``get_client()``.
+        """
+        return job_service_platform(self.get_client())
 
 
 class IBMQuantumPlatformCredentials(CredentialsBlock):
@@ -129,18 +139,32 @@ class IBMQuantumPlatformCredentials(CredentialsBlock):
             raise ValueError("instance is required on IBM Cloud: the CRN of your IBM Quantum Platform instance")
         return self
 
-    def get_client(self) -> RuntimePlatform:
-        """The platform these credentials reach.
+    def get_client(self) -> Any:
+        """The stock client of the account these credentials name.
 
         Returns:
-            This process's one ``RuntimePlatform`` for this account (connecting costs several requests).
+            This process's one ``qiskit_ibm_runtime.QiskitRuntimeService`` for this account
+            (connecting costs several requests).
 
         Raises:
             IBMQJobApiError: If the platform could not be reached (worth retrying).
         """
-        from prefect_ibmq.runtime.service import runtime_platform
+        from prefect_ibmq.runtime.connect import runtime_service
 
-        return runtime_platform(self.token.get_secret_value(), self.instance, self.url, self.url_resolver)
+        return runtime_service(self.token.get_secret_value(), self.instance, self.url, self.url_resolver)
+
+    def platform(self) -> IBMQuantumPlatform:
+        """IBM Quantum Platform as the tasks and flows use it.
+
+        Returns:
+            This process's one ``IBMQuantumPlatform`` of ``get_client()``.
+
+        Raises:
+            IBMQJobApiError: If the platform could not be reached (worth retrying).
+        """
+        from prefect_ibmq.platforms.ibm_quantum import ibm_quantum_platform
+
+        return ibm_quantum_platform(self.get_client(), self.url, local=self.url_resolver == "prefect-ibmq")
 
 
 #: What a task's or flow's ``service`` argument accepts.
@@ -211,10 +235,10 @@ class IBMQJobBlock(JobBlock[Result]):
     )
     backend_name: str = Field(default="aer_simulator", description="The backend to run the circuits on.")
     circuits: list[str] = Field(description="OpenQASM 2/3 texts or paths/globs of .qasm files.")
-    shots: int = Field(default=1024, ge=1, description="Shots per circuit.")
+    shots: int = Field(default=1024, description="Shots per circuit, 1 to the backend's max_shots.")
     job_name: str | None = Field(default=None, description="A name for the job.")
     job_tags: list[str] = Field(default_factory=list, description="Tags for the job.")
-    timeout: float | None = Field(default=None, ge=0, description="Seconds to wait for a final state.")
+    timeout: float | None = Field(default=None, description="Seconds to wait for a final state (>= 0).")
 
     async def trigger(self) -> IBMQJobRun:
         """Submit the job.

@@ -14,6 +14,7 @@ from typing import TypeAlias
 
 from qiskit import QuantumCircuit, qasm2, qasm3
 
+from prefect_ibmq.arguments import check_int
 from prefect_ibmq.exceptions import IBMQValueError
 
 #: What a flow accepts as one circuit: the object, OpenQASM 2 or 3 text, or a path or glob of .qasm files.
@@ -92,8 +93,7 @@ def _qasm_version(text: str) -> str:
 
 def ghz(num_qubits: int) -> QuantumCircuit:
     """A GHZ state on ``num_qubits`` qubits, measured; ``bell`` is ``ghz(2)`` (``ghz(1)`` is |+>)."""
-    if num_qubits < 1:
-        raise ValueError(f"a GHZ circuit needs at least 1 qubit, not {num_qubits}")
+    check_int("num_qubits", num_qubits, 1)
     circuit = QuantumCircuit(num_qubits, num_qubits, name=f"ghz_{num_qubits}")
     circuit.h(0)
     for qubit in range(1, num_qubits):

@@ -26,6 +26,8 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
+from prefect_ibmq.arguments import check_int
+
 #: Lifecycle phases drawn by :func:`timeline`, in order, with the steps they cover and their colour.
 PHASES: dict[str, tuple[str, ...]] = {
     "created": ("CREATING", "CREATED"),
@@ -51,13 +53,14 @@ MAX_ROWS = 200
 #: Rows labelled by job name up to this many rows; beyond it by position.
 _NAMED_ROWS = 40
 _STEP_PHASE = {step: phase for phase, steps in PHASES.items() for step in steps}
-_FINAL_STEPS = set(END_MARKERS) | {"COMPLETED"}
 
 
 def timeline(frame: pd.DataFrame, max_rows: int = MAX_ROWS) -> Figure:
     """A Gantt chart of jobs: one row per job (sorted by creation) against wall-clock time (UTC).
 
-    ``frame`` is :func:`~prefect_ibmq.tables.time_per_step_frame` output. Each lifecycle
+    ``frame`` is :func:`~prefect_ibmq.tables.time_per_step_frame` output; its rows are
+    labelled by a ``label`` column when it has one (a sweep's: ``job 3: circuits 900-1199``),
+    else by job name (or id). Each lifecycle
     phase (created, validating, queued, running) is one colour: one ``barh`` call per
     phase, so ``ax.containers`` holds one BarContainer per phase, labelled by the phase.
     Jobs that ended failed (``ERROR_*``) get a red X at their end, cancelled ones a grey
@@ -67,8 +70,7 @@ def timeline(frame: pd.DataFrame, max_rows: int = MAX_ROWS) -> Figure:
     ``k`` per row, so the rows stay at most ``max_rows``: a row then shows its jobs'
     median phase start and end, and is marked failed/cancelled when any of its jobs is.
     """
-    if max_rows < 1:
-        raise ValueError(f"max_rows must be >= 1, not {max_rows!r}")
+    check_int("max_rows", max_rows, 1)
     spans = _phase_spans(frame)
     if spans.empty:
         return _nothing_to_draw("Job timeline", "no job steps to draw")
@@ -259,7 +261,8 @@ def _phase_spans(frame: pd.DataFrame) -> pd.DataFrame:
     job_outcome = outcome.groupby(frame["job_id"], sort=False).agg(lambda s: next((v for v in s if v), ""))
     rows = pd.DataFrame({
         "job_id": frame["job_id"],
-        "name": frame["name"],
+        # What a row is called: the frame's label (a sweep's "job 3: circuits 900-1199"), else the job's name.
+        "name": frame["label"] if "label" in frame else frame["name"],
         "backend": frame["backend"],
         "phase": steps.map(_STEP_PHASE),
         "start": frame["entered_at"],

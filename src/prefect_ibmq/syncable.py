@@ -8,16 +8,80 @@ whole seconds). Called where no event loop runs (plain code, a sync flow), a
 plain async task or flow hands back a coroutine; these run it to its result
 instead, so ``circuit_sweep(...)`` and ``submit_job(...)`` in a sync flow work as
 they did. Inside async code they hand back the coroutine, to be awaited.
+
+Sync calls share one event loop, in a daemon thread of the process, and one Prefect
+client per API on it: a new loop per call (``asyncio.run``) made a new Prefect
+client each time (its HTTP pool and TLS contexts) and new connections to the job
+service. Each call runs in a copy of the caller's context (its Prefect settings,
+flow run, ...), so it behaves as it did in the caller's thread.
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import contextvars
 import inspect
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Coroutine
 from typing import Any, cast
 
 from prefect import Flow, Task
+from prefect.context import AsyncClientContext
+from prefect.settings import PREFECT_API_KEY, PREFECT_API_URL
+
+
+class _SharedLoop:
+    """The event loop sync calls run on, and the Prefect client of each API it talked to."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self._clients: dict[tuple[str | None, str | None], AsyncClientContext] = {}
+        threading.Thread(target=self.loop.run_forever, name="prefect-ibmq-sync-calls", daemon=True).start()
+
+    def run(self, coroutine: Coroutine[Any, Any, Any]) -> Any:
+        """Run ``coroutine`` on the loop in a copy of this thread's context; wait for its outcome here."""
+        context = contextvars.copy_context()
+        outcome: concurrent.futures.Future[Any] = concurrent.futures.Future()
+        started: list[asyncio.Task[Any]] = []
+
+        def start() -> None:
+            task = self.loop.create_task(self._with_client(coroutine), context=context)
+            task.add_done_callback(lambda done: _settle(outcome, done))
+            started.append(task)
+
+        self.loop.call_soon_threadsafe(start)
+        try:
+            return outcome.result()
+        except BaseException:  # KeyboardInterrupt here: the run is cancelled where it runs
+            if started and not outcome.done():
+                self.loop.call_soon_threadsafe(started[0].cancel)
+            raise
+
+    async def _with_client(self, coroutine: Coroutine[Any, Any, Any]) -> Any:
+        """Await ``coroutine`` with this loop's Prefect client for the caller's API in its context."""
+        key = (PREFECT_API_URL.value(), PREFECT_API_KEY.value())
+        shared = self._clients.get(key)
+        if shared is None:
+            shared = AsyncClientContext()
+            await shared.client.__aenter__()  # kept open for the process: never left
+            self._clients[key] = shared
+        # Prefect's engines take the client of the context they find (AsyncClientContext.get_or_create).
+        AsyncClientContext.__var__.set(shared)
+        return await coroutine
+
+
+def _settle(outcome: concurrent.futures.Future[Any], task: asyncio.Task[Any]) -> None:
+    if task.cancelled():
+        outcome.cancel()
+    elif task.exception() is not None:
+        outcome.set_exception(cast(BaseException, task.exception()))
+    else:
+        outcome.set_result(task.result())
+
+
+_shared: _SharedLoop | None = None
+_shared_lock = threading.Lock()
 
 
 def _run_here(outcome: Any) -> Any:
@@ -27,7 +91,11 @@ def _run_here(outcome: Any) -> Any:
     try:
         asyncio.get_running_loop()
     except RuntimeError:
-        return asyncio.run(outcome)
+        global _shared
+        with _shared_lock:
+            if _shared is None:
+                _shared = _SharedLoop()
+        return _shared.run(outcome)
     return outcome
 
 
@@ -62,8 +130,3 @@ class SyncCallableFlow(Flow):
 def io_task(**options: Any) -> Callable[[Callable[..., Any]], SyncCallableTask]:
     """``@task(**options)`` for an ``async def``, callable from sync code too."""
     return lambda fn: SyncCallableTask(fn=fn, **options)
-
-
-def io_flow(**options: Any) -> Callable[[Callable[..., Any]], SyncCallableFlow]:
-    """``@flow(**options)`` for an ``async def``, callable from sync code too."""
-    return lambda fn: SyncCallableFlow(fn=fn, **options)

@@ -1,19 +1,14 @@
 """Prefect tasks: one task run per remote operation on a job.
 
-How a platform plugs in: every task resolves its ``service`` argument with
-:func:`prefect_ibmq.platforms.resolve_platform` to a ``JobPlatform`` (see
-``platforms/base.py``): an object with async ``submit``, ``wait``, ``record``,
-``result``, ``status``, ``cancel``, ``update_tags`` and ``update_name``. The
-tasks own what is the same everywhere (retries, idempotency keys, run names,
-logs, events, the persisted result, cancelling on timeout); a platform owns only
-its remote calls. A new platform is a new module in ``prefect_ibmq/platforms/``
-implementing ``JobPlatform`` (wrapping a sync SDK with
-``anyio.to_thread.run_sync(..., abandon_on_cancel=True)``) plus one entry in
-``platforms._PLATFORMS`` that maps its credentials block to it.
+Every task resolves its ``service`` argument to a :class:`~prefect_ibmq.platforms.JobPlatform`
+(:func:`prefect_ibmq.platforms.resolve_platform`) and calls one of its async
+methods; the tasks own what is the same on every platform (retries, idempotency
+keys, run names, logs, events, the persisted result, cancelling on timeout), a
+platform only its remote calls, and no task asks which platform it got.
 
 Only ``IBMQJobApiError`` (a transient service or network fault) is retried, with
 exponential backoff and jitter. Retrying is safe: a retried submit sends the
-same idempotency key, so the service gives back the job it already made; a
+same idempotency key, so the platform gives back the job it already made; a
 retried wait or fetch reads the same job again and never submits.
 
 The tasks are async, so Prefect's ``timeout_seconds`` stops a run at once (it
@@ -26,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import inspect
+import logging
 from collections.abc import Sequence
 from typing import Any
 
@@ -41,14 +37,16 @@ from qiskit import QuantumCircuit
 from qiskit.providers import JobStatus
 from qiskit.result import Result
 
-from prefect_ibmq.blocks import IBMQuantumPlatformCredentials, ServiceCredentials
-from prefect_ibmq.job import IBMQJobApiError, IBMQJobTimeoutError, IBMQValueError
+from prefect_ibmq.blocks import ServiceCredentials
+from prefect_ibmq.job import IBMQJobApiError, IBMQJobTimeoutError
 from prefect_ibmq.platforms import JobPlatform, resolve_platform
 from prefect_ibmq.runtime.options import RuntimeOptions
 from prefect_ibmq.syncable import io_task
 from prefect_ibmq.wire import JobRecord
 
 ServiceArg = ServiceCredentials | None
+#: A wait logs the job's status changes at INFO once it has waited this long (before: its final status only).
+QUIET_WAIT_S = 10.0
 
 
 def retry_on_api_error(task: Any, task_run: Any, state: State) -> Any:
@@ -183,16 +181,12 @@ async def submit_job(
         job_id = submit_job([bell()], backend_name="aer_simulator", service=IBMQServiceCredentials.load("my-service"))
         ```
     """
-    if runtime is not None and not isinstance(service, IBMQuantumPlatformCredentials):
-        raise IBMQValueError(
-            "runtime options need service=IBMQuantumPlatformCredentials(...); the job service has none"
-        )
     key = idempotency_key or derive_idempotency_key(circuits, backend_name, shots, job_name)
     platform = resolve_platform(service)
     job_id = await platform.submit(
         circuits, backend_name, key, shots=shots, job_name=job_name, job_tags=job_tags, share_level=share_level,
         experiment_id=experiment_id, header=header, private=private, circuits_checked=circuits_checked,
-        **({"runtime": runtime} if runtime else {}),
+        runtime=runtime,
     )
     get_run_logger().info(
         "Submitted job %s (%d circuits) to %s: %s", job_id, len(circuits), backend_name, platform.job_link(job_id)
@@ -207,7 +201,10 @@ async def wait_for_final_state(
     cancel_on_timeout: bool = True,
     service: ServiceArg = None,
 ) -> JobRecord:
-    """Wait (by long-poll) until the job is final; log and emit an event on every change.
+    """Wait (by long-poll) until the job is final; emit an event on every change and log it.
+
+    The final status is logged; the changes before it too once the wait has lasted
+    ``QUIET_WAIT_S`` seconds (at DEBUG before that), so a sweep of short jobs logs a line per job.
 
     Args:
         job_id: The job to wait for.
@@ -249,14 +246,16 @@ async def wait_for_final_state(
     logger = get_run_logger()
     platform = resolve_platform(service)
     reported: list[tuple[str, int | None]] = []
+    started = anyio.current_time()
 
     def report(record: JobRecord, position: int | None) -> None:
         if reported and reported[-1] == (record.status.value, position):
             return
         reported.append((record.status.value, position))
-        logger.info(
-            "Job %s is %s%s", job_id, record.status.value, f" (queue position {position})" if position else ""
-        )
+        # One line per job: its final status. A wait that lasts shows every change too (DEBUG before that).
+        patient = record.status.is_final or anyio.current_time() - started >= QUIET_WAIT_S
+        logger.log(logging.INFO if patient else logging.DEBUG,
+                   "Job %s is %s%s", job_id, record.status.value, f" (queue position {position})" if position else "")
         emit_job_event(record, position)
 
     try:

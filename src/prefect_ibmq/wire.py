@@ -75,8 +75,6 @@ ERROR_STATUSES = frozenset(
 )
 #: Statuses a job never leaves.
 FINAL_STATUSES = frozenset({ApiJobStatus.COMPLETED, ApiJobStatus.CANCELLED} | ERROR_STATUSES)
-#: Statuses a job may still leave (queued, running, or on its way there).
-ACTIVE_STATUSES = frozenset(set(ApiJobStatus) - FINAL_STATUSES)
 #: Final statuses whose experiments ran: these jobs have a result (a partial one after ERROR_RUNNING_JOB).
 RAN_STATUSES = frozenset({ApiJobStatus.COMPLETED, ApiJobStatus.ERROR_RUNNING_JOB})
 

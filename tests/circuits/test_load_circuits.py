@@ -55,7 +55,7 @@ def test_ghz_bell_set_cycles_shapes_with_unique_names():
     circuits = ghz_bell_set(9, max_qubits=4)
     assert [c.num_qubits for c in circuits] == [2, 3, 4] * 3
     assert len({c.name for c in circuits}) == 9
-    with pytest.raises(ValueError, match="at least 1 qubit"):
+    with pytest.raises(ValueError, match="num_qubits=0 is not accepted; give an int >= 1"):
         ghz(0)
 
 

@@ -144,9 +144,10 @@ def test_bad_arguments_exit_2_with_one_line(job_server):
     cases = {
         "status": (["list", *url, "--status", "FINISHED"], "status='FINISHED' is not accepted"),
         "limit": (["list", *url, "--limit", "-3"], "limit=-3 is not accepted"),
-        "job id": (["show", "no-such-job", *url], "no-such-job"),
+        "job id": (["show", "no-such-job", *url], "'no-such-job' not found. Check the id"),  # sentences end
         "unreachable": (["wait", "x", "--url", f"http://127.0.0.1:{_closed_port()}"], "could not reach"),
-        "bad token": (["cancel", "x", *url, "--token", "tok-wrong-0123456789"], "UNAUTHORIZED"),
+        "bad token": (["cancel", "x", *url, "--token", "tok-wrong-0123456789"],
+                      "'Authorization: Bearer <token>'. Check the token given for this service (--token"),
         "argparse": (["list", *url, "--limit", "many"], "invalid int value: 'many'"),
         "url and block": (["list", *url, "--block", "mine"], "not allowed with argument"),
     }

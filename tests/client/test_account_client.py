@@ -51,7 +51,7 @@ def test_post_without_idempotency_key_is_not_repeated(proxy, proxied):
 def test_unreachable_server_is_an_api_error(job_server):
     client = AccountClient("http://127.0.0.1:9", token_of("alice"), retry=FAST_RETRY, connect_timeout=0.5)
     with pytest.raises(IBMQJobApiError, match="could not reach the job service"):
-        client.backends()
+        client.list_backends()
     assert client.health() is False
 
 

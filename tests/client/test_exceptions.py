@@ -88,7 +88,7 @@ def test_an_unknown_backend_is_not_found_and_a_value_error(service, job_server, 
     assert isinstance(caught.value, ValueError)
     client = AccountClient(job_server.url, alice_token)
     with pytest.raises(IBMQBackendNotFoundError) as caught:
-        client.backend_configuration("no_such_backend")  # the server's answer
+        client.get_backend_configuration("no_such_backend")  # the server's answer
     client.close()
     assert caught.value.code is ErrorCode.NOT_FOUND and caught.value.status_code == 404
 
@@ -108,7 +108,7 @@ def test_an_unreachable_service_gives_an_api_error_with_the_job_id(alice_token):
         port = probe.getsockname()[1]
     client = AccountClient(f"http://127.0.0.1:{port}", alice_token, retry=RetryPolicy(max_retries=0))
     with pytest.raises(IBMQJobApiError) as caught:
-        client.job_get(UNKNOWN_ID)
+        client.get_job(UNKNOWN_ID)
     client.close()
     assert caught.value.job_id == UNKNOWN_ID
     assert caught.value.status_code is None and caught.value.code is None

@@ -24,14 +24,14 @@ def proxied(proxied: IBMQService) -> IBMQService:
 def answers(proxied, monkeypatch):
     """Every status answer the client received, in order."""
     seen = []
-    original = proxied._api.job_status
+    original = proxied._api.get_job_status
 
     def spy(*args, **kwargs):
         answer = original(*args, **kwargs)
         seen.append(answer)
         return answer
 
-    monkeypatch.setattr(proxied._api, "job_status", spy)
+    monkeypatch.setattr(proxied._api, "get_job_status", spy)
     return seen
 
 

@@ -30,11 +30,11 @@ def _error(code: ErrorCode, message: str = "says the server") -> dict[str, str]:
 
 
 def test_a_success_is_returned():
-    assert Attempts(calls.job_get("j1"), POLICY, URL, "tok").answered(Answered(200), None).action == "return"
+    assert Attempts(calls.get_job("j1"), POLICY, URL, "tok").answered(Answered(200), None).action == "return"
 
 
 def test_a_busy_server_is_asked_again_after_its_retry_after_then_the_error_is_raised():
-    attempts = Attempts(calls.job_get("j1"), POLICY, URL, "tok")
+    attempts = Attempts(calls.get_job("j1"), POLICY, URL, "tok")
     busy = Answered(503, _error(ErrorCode.SERVICE_UNAVAILABLE))
     first = attempts.answered(busy, "3")
     assert (first.action, first.delay) == ("repeat", 3.0)  # Retry-After is a lower bound on the backoff
@@ -45,13 +45,13 @@ def test_a_busy_server_is_asked_again_after_its_retry_after_then_the_error_is_ra
 
 
 def test_a_post_without_a_key_is_never_repeated():
-    attempts = Attempts(calls.job_cancel("j1"), POLICY, URL, "tok")
+    attempts = Attempts(calls.cancel_job("j1"), POLICY, URL, "tok")
     assert attempts.answered(Answered(503, _error(ErrorCode.SERVICE_UNAVAILABLE)), "1").action == "raise"
-    assert Attempts(calls.job_cancel("j1"), POLICY, URL, "tok").no_answer("ConnectTimeout").action == "raise"
+    assert Attempts(calls.cancel_job("j1"), POLICY, URL, "tok").no_answer("ConnectTimeout").action == "raise"
 
 
 def test_no_answer_is_repeated_while_allowed_then_names_the_url_and_attempts():
-    attempts = Attempts(calls.job_status("j2"), POLICY, URL, "tok")
+    attempts = Attempts(calls.get_job_status("j2"), POLICY, URL, "tok")
     assert [attempts.no_answer("ConnectError").action for _ in range(2)] == ["repeat", "repeat"]
     last = attempts.no_answer("ConnectError")
     assert last.action == "raise" and isinstance(last.error, IBMQJobApiError)
@@ -60,12 +60,12 @@ def test_no_answer_is_repeated_while_allowed_then_names_the_url_and_attempts():
 
 
 def test_a_failure_that_is_not_transient_is_raised_at_once():
-    decision = Attempts(calls.job_get("j1"), POLICY, URL, "tok").no_answer("InvalidURL", transient=False)
+    decision = Attempts(calls.get_job("j1"), POLICY, URL, "tok").no_answer("InvalidURL", transient=False)
     assert decision.action == "raise" and "InvalidURL" in decision.error.message
 
 
 def test_a_client_error_maps_to_its_type_with_the_token_masked():
-    attempts = Attempts(calls.job_get("j3"), POLICY, URL, "s3cret")
+    attempts = Attempts(calls.get_job("j3"), POLICY, URL, "s3cret")
     decision = attempts.answered(Answered(404, _error(ErrorCode.NOT_FOUND, "no job j3 for s3cret")), None)
     assert decision.action == "raise" and isinstance(decision.error, IBMQJobNotFoundError)
     assert "s3cret" not in decision.error.message and "***" in decision.error.message

@@ -108,6 +108,13 @@ def test_timeline_rows_sorted_by_creation_and_spans_match_step_times(four_jobs):
     assert queued0.get_x() + queued0.get_width() == pytest.approx(_num(7), rel=0, abs=TIME_TOL)
 
 
+def test_timeline_rows_are_labelled_by_a_label_column_when_the_frame_has_one(four_jobs):
+    frame = time_per_step_frame(four_jobs)
+    frame["label"] = "job " + frame["job_id"].astype(str) + ": circuits 0-9"  # what a sweep's timings carry
+    (ax,) = timeline(frame).axes
+    assert [t.get_text() for t in ax.get_yticklabels()] == [f"job {j}: circuits 0-9" for j in "cafu"]
+
+
 def test_timeline_marks_failed_and_cancelled_ends_and_labels_axes(four_jobs):
     (ax,) = timeline(time_per_step_frame(four_jobs)).axes
     assert _legend(ax) == [*PHASES, "failed", "cancelled"]

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from functools import partial
+from typing import Any
 from uuid import UUID
 
+import anyio
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import (
     ArtifactFilter,
@@ -58,3 +61,8 @@ def flaky_resubmissions(sweep_id: str, n_circuits: int, per_job: int, rounds: in
             failing = len(flaky_failed(names[-1], failing))
         still_failed += failing
     return sorted(names), still_failed
+
+
+def on_platform(credentials: Any, method: str, *args: Any) -> Any:
+    """Call one of the async ``JobPlatform`` methods of the block's platform, from sync test code."""
+    return anyio.run(partial(getattr(credentials.platform(), method), *args))

@@ -128,3 +128,16 @@ def test_prefect_validates_every_flow_parameter_but_the_circuits_list():
     with pytest.raises(ParameterTypeError):
         run_circuits.validate_parameters({"circuits": circuits, "shots": "many"})
     assert run_circuits.validate_parameters({"circuits": BELL_QASM3})["circuits"] == BELL_QASM3
+
+
+@pytest.mark.parametrize("rounds", [1, 2])
+def test_resubmission_rounds_follow_resubmit_failed_exactly(credentials, rounds):
+    # Every experiment of doomed_simulator fails: each round resubmits the chunk, and there are exactly `rounds`.
+    sweep_id = f"doomed-rounds-{rounds}"
+    report = circuit_sweep([bell(), ghz(3)], backend_name="doomed_simulator", shots=8, sweep_id=sweep_id,
+                           resubmit_failed=rounds, service=credentials)
+    names = sorted(job.name() for job in jobs_tagged(credentials.get_client(), f"ibmq_jobset_{sweep_id}"))
+    assert names == [f"{sweep_id}_0_"] + [f"{sweep_id}_0_r{r}" for r in range(1, rounds + 1)]
+    assert report.submitted == rounds + 1 and report.failed_circuits == [0, 1]
+    assert list(report.summary["label"]) == ["job 0: circuits 0-1"] + [
+        f"job 0 retry {r}: 2 circuits" for r in range(1, rounds + 1)]

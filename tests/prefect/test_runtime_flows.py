@@ -16,14 +16,14 @@ from qiskit.circuit import Parameter
 
 from prefect_ibmq.blocks import IBMQServiceCredentials, IBMQuantumPlatformCredentials
 from prefect_ibmq.circuits import bell, ghz_bell_set
-from prefect_ibmq.exceptions import IBMQBackendValueError
+from prefect_ibmq.exceptions import IBMQBackendValueError, IBMQValueError
 from prefect_ibmq.flows import circuit_sweep, estimator_sweep, run_circuits
 from prefect_ibmq.runtime.options import RuntimeOptions
 from prefect_ibmq.server.runtime.crn import instance_crn
 from prefect_ibmq.tasks import submit_job, update_job_name, update_job_tags
 from prefect_ibmq.wire import ApiJobStatus
 from tests.helpers import TOKENS
-from tests.prefect.helpers import artifacts_of, task_run_names
+from tests.prefect.helpers import artifacts_of, on_platform, task_run_names
 
 
 @pytest.fixture(scope="module")
@@ -56,14 +56,14 @@ def test_run_circuits_in_a_session_counts_tables_events_and_tags(platform, recor
     names = task_run_names(state.state_details.flow_run_id)
     assert f"wait-{report.job_id}" in names and f"fetch-{report.job_id}" in names
     assert report.job_id in artifacts_of(state.state_details.flow_run_id)["job-rt-bell-summary"].data
-    assert platform.get_client().job(report.job_id).record.session_id is not None  # ran in the flow's session
+    assert on_platform(platform, "record", report.job_id).session_id is not None  # ran in the flow's session
 
     # Tags and names (kept as a job_name: tag) through the tasks; the adapter's own tags survive a replacement.
     tags = update_job_tags(report.job_id, replacement_tags=["kept"], additional_tags=["more"], service=platform)
     assert tags[:1] == ["kept"] and "more" in tags and "job_name:rt-bell" in tags
     assert any(tag.startswith("idempotency:") for tag in tags)
     assert update_job_name(report.job_id, "renamed", service=platform) == "renamed"
-    assert platform.get_client().job(report.job_id).record.name == "renamed"
+    assert on_platform(platform, "record", report.job_id).name == "renamed"
 
 
 def test_circuit_sweep_on_the_platform_runs_in_a_batch_and_resumes(platform, tmp_path):
@@ -74,15 +74,14 @@ def test_circuit_sweep_on_the_platform_runs_in_a_batch_and_resumes(platform, tmp
     assert first.submitted == 3 and first.failed_circuits == []
     assert sorted(first.counts["circuit"].unique()) == sorted(c.name for c in circuits)
     assert (first.counts.groupby("circuit_index")["count"].sum() == 64).all()
-    service = platform.get_client()
-    jobs = service.jobs(limit=50, job_tags=["ibmq_jobset_rt-sweep"])
-    assert sorted(job.record.name for job in jobs) == ["rt-sweep_0_", "rt-sweep_1_", "rt-sweep_2_"]
-    sessions = {job.record.session_id for job in jobs}
+    jobs = on_platform(platform, "find_jobs", "ibmq_jobset_rt-sweep")
+    assert sorted(job.name for job in jobs) == ["rt-sweep_0_", "rt-sweep_1_", "rt-sweep_2_"]
+    sessions = {job.session_id for job in jobs}
     assert len(sessions) == 1 and None not in sessions  # the sweep's jobs share one batch
 
     second = circuit_sweep(circuits, **kwargs)
     assert second.submitted == 0 and second.reused == 3 and sorted(second.job_ids) == sorted(first.job_ids)
-    assert len(service.jobs(limit=50, job_tags=["ibmq_jobset_rt-sweep"])) == 3
+    assert len(on_platform(platform, "find_jobs", "ibmq_jobset_rt-sweep")) == 3
 
 
 def test_estimator_sweep_gives_bell_zz_and_a_parameter_scan(platform, tmp_path):
@@ -90,10 +89,11 @@ def test_estimator_sweep_gives_bell_zz_and_a_parameter_scan(platform, tmp_path):
     rotated = QuantumCircuit(2, name="rot")
     rotated.ry(angle, 0)  # cos(t/2)|00> + sin(t/2)|11>: <ZZ> = 1, <ZI> = cos t
     rotated.cx(0, 1)
-    state = estimator_sweep(
-        [bell(), rotated], ["ZZ", "XX", "ZI"], service=platform, parameter_values=[[0.0], [math.pi]],
-        sweep_id="rt-estimator", max_pubs_per_job=1, output_dir=str(tmp_path), return_state=True,
-    )
+    with pytest.warns(DeprecationWarning, match="use max_experiments_per_job"):  # the old name still works
+        state = estimator_sweep(
+            [bell(), rotated], ["ZZ", "XX", "ZI"], service=platform, parameter_values=[[0.0], [math.pi]],
+            sweep_id="rt-estimator", max_pubs_per_job=1, output_dir=str(tmp_path), return_state=True,
+        )
     report = state.result()
     values = report.expectations.set_index(["circuit_index", "observable", "parameter_set"])["value"]
 
@@ -114,7 +114,7 @@ def test_failed_jobs_are_resubmitted_whole_and_a_stopped_wait_cancels(platform, 
     # IBM Quantum Platform has no partial results: every circuit of a failed job is resubmitted.
     report = circuit_sweep(ghz_bell_set(4), backend_name="doomed_simulator", shots=16, max_experiments_per_job=2,
                            sweep_id="rt-doomed", resubmit_failed=1, service=platform)
-    names = sorted(job.record.name for job in platform.get_client().jobs(limit=50, job_tags=["ibmq_jobset_rt-doomed"]))
+    names = sorted(job.name for job in on_platform(platform, "find_jobs", "ibmq_jobset_rt-doomed"))
     assert names == ["rt-doomed_0_", "rt-doomed_0_r1", "rt-doomed_1_", "rt-doomed_1_r1"]
     assert report.failed_circuits == [0, 1, 2, 3]
     assert set(report.summary["status"].astype(str)) == {"ERROR_RUNNING_JOB"}
@@ -125,9 +125,9 @@ def test_failed_jobs_are_resubmitted_whole_and_a_stopped_wait_cancels(platform, 
     state = run_circuits([bell()] * 20, backend_name="slow_simulator", shots=8, job_tags=["rt-timeout"], timeout=1.0,
                          service=platform, return_state=True)
     assert state.is_failed() and "IBMQJobTimeoutError" in state.message
-    [job] = platform.get_client().jobs(limit=5, job_tags=["rt-timeout"])
-    assert job.record.status is ApiJobStatus.CANCELLED
-    assert f"prefect-ibmq.job.{job.job_id()}" in {
+    [job] = on_platform(platform, "find_jobs", "rt-timeout")
+    assert job.status is ApiJobStatus.CANCELLED
+    assert f"prefect-ibmq.job.{job.job_id}" in {
         e.resource.id for e in recorded_events("prefect-ibmq.job.cancelled")}
 
 
@@ -138,10 +138,10 @@ def test_what_one_platform_lacks_is_refused_before_anything_is_submitted(platfor
         circuit_sweep([bell()], mode="batch", service=legacy)
     with pytest.raises(ValueError, match="runtime options need service=IBMQuantumPlatformCredentials"):
         submit_job([bell()], runtime=RuntimeOptions(), service=legacy)
-    with pytest.raises(ValueError, match=r"mode='turbo' is not known; use one of \['job', 'batch', 'session'\]"):
+    with pytest.raises(IBMQValueError, match=r"mode='turbo' is not accepted; give one of \['job', 'batch', 'sess"):
         run_circuits([bell()], mode="turbo", service=platform)
     with pytest.raises(IBMQBackendValueError, match="share_level='group' is not available on IBM Quantum Platform"):
-        platform.get_client().backend("aer_simulator").run([bell()], share_level="group")
+        submit_job([bell()], share_level="group", service=platform)
     with pytest.raises(ParameterTypeError, match="IBMQuantumPlatformCredentials"):
         estimator_sweep([bell()], ["ZZ"], service=legacy)  # the estimator is a Qiskit Runtime program
     assert len(legacy.get_client().jobs(limit=1000)) == before

@@ -11,6 +11,8 @@ from __future__ import annotations
 import uuid
 from collections import Counter
 
+import anyio
+
 from prefect_ibmq.blocks import IBMQuantumPlatformCredentials
 from prefect_ibmq.circuits import ghz
 from prefect_ibmq.flows import circuit_sweep
@@ -51,14 +53,14 @@ def test_runtime_sweep_through_20_percent_faults_leaves_no_duplicate(job_server,
         assert set(report.counts[report.counts["circuit_index"] == index]["bitstring"]) <= {"0" * width, "1" * width}
     # Asked directly (not through the proxy): one job per chunk, none twice, all in the sweep's batch.
     direct = IBMQuantumPlatformCredentials(token=token, instance=instance_crn(identity), url=job_server.url,
-                                           url_resolver="prefect-ibmq").get_client()
-    jobs = direct.jobs(limit=100, job_tags=[f"{JOBSET_TAG_PREFIX}_{sweep_id}"])
-    names = Counter(job.record.name for job in jobs)
+                                           url_resolver="prefect-ibmq").platform()
+    jobs = anyio.run(direct.find_jobs, f"{JOBSET_TAG_PREFIX}_{sweep_id}")
+    names = Counter(job.name for job in jobs)
     assert len(jobs) == expected_jobs and set(names.values()) == {1}
     assert sorted(names) == sorted(f"{sweep_id}_{i}_" for i in range(expected_jobs))
-    assert {job.record.status.value for job in jobs} == {"COMPLETED"}
-    assert len({job.record.session_id for job in jobs}) == 1
-    assert report.submitted == expected_jobs and sorted(report.job_ids) == sorted(job.job_id() for job in jobs)
+    assert {job.status.value for job in jobs} == {"COMPLETED"}
+    assert len({job.session_id for job in jobs}) == 1
+    assert report.submitted == expected_jobs and sorted(report.job_ids) == sorted(job.job_id for job in jobs)
     assert set(injected) == set(FAULTS), injected
     assert injected["drop_response"] >= 3
 

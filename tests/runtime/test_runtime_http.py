@@ -17,6 +17,7 @@ from qiskit_ibm_runtime.executor_sampler.prepare import prepare as prepare_sampl
 from qiskit_ibm_runtime.options_models import ExecutorOptions, SamplerOptions
 from qiskit_ibm_runtime.quantum_program.params_converters import QUANTUM_PROGRAM_PARAMS_CONVERTERS
 
+from prefect_ibmq.exceptions import IBMQJobAccessError
 from prefect_ibmq.runtime.local import local_instance
 from prefect_ibmq.server import JobServer
 from prefect_ibmq.server.rows import NewJob
@@ -56,7 +57,7 @@ def test_bad_input_answers_ibm_errors_and_stores_nothing(runtime_server):
     jobs_before = len(store.jobs_in(list(ApiJobStatus)))
 
     assert local_instance(url, TOKENS["bob"][0]) == instance_crn(TOKENS["bob"][1])
-    with pytest.raises(ValueError, match="does not know this token") as refused:
+    with pytest.raises(IBMQJobAccessError, match="does not know this token") as refused:
         local_instance(url, "nope-secret")
     assert "nope-secret" not in str(refused.value)
     bad_key = requests.post(f"{url}/identity/token", data={"grant_type": GRANT, "apikey": "nope"}, timeout=10)

@@ -19,6 +19,7 @@ from qiskit_aer.primitives import EstimatorV2, SamplerV2
 
 from prefect_ibmq.blocks import IBMQuantumPlatformCredentials
 from prefect_ibmq.circuits import bell
+from prefect_ibmq.exceptions import IBMQValueError
 from prefect_ibmq.runtime.programs import get_program, known_programs
 from prefect_ibmq.runtime.records import RuntimeJobFacts, job_record
 from prefect_ibmq.runtime.results import failed_result, sampler_counts_result
@@ -118,7 +119,7 @@ def test_expectation_frame_traces_values_to_observables_and_parameter_sets():
 
 def test_programs_are_modules_and_the_block_keeps_the_runtime_client_unloaded():
     assert known_programs() == ["estimator", "sampler"]
-    with pytest.raises(ValueError, match=r"'executor' is not supported; use one of \['estimator', 'sampler'\]"):
+    with pytest.raises(IBMQValueError, match=r"program='executor' is not accepted; give one of \['estimator', 'sam"):
         get_program("executor")
     creds = IBMQuantumPlatformCredentials(token="secret-api-key", instance="crn:v1:bluemix:public:quantum-computing:x")
     assert "secret-api-key" not in repr(creds) and "secret-api-key" not in creds.model_dump_json()

@@ -13,10 +13,12 @@ from prefect_ibmq.wire import base64_to_circuits
 from tests.server.helpers import LIFECYCLE
 
 
-def test_health_needs_no_token(anonymous):
+def test_health_needs_no_token_and_names_the_store(anonymous, job_server):
     response = anonymous.get("/health")
     assert response.status_code == 200
-    assert response.json() == {"status": "ok"}
+    # The store's id is kept in the data dir: a server started again on it says the same (test_persistence).
+    store_id = (job_server.config.data_dir / "store_id").read_text().strip()
+    assert response.json() == {"status": "ok", "store_id": store_id} and len(store_id) == 32
 
 
 def test_stats_count_the_parked_long_polls(alice, anonymous):

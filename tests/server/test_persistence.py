@@ -58,9 +58,11 @@ def test_second_server_on_the_same_data_dir_is_refused(job_server, tmp_path):
             JobServer(config).start()
         assert running.url in str(caught.value)
         assert caught.value.pid == os.getpid()
-    # Once stopped, the directory is free again.
+        first = Api(running.url, None).get("/health").json()["store_id"]
+    # Once stopped, the directory is free again; the store is the same one (its id too, on another port).
     with JobServer(config) as again:
-        assert Api(again.url, None).get("/health").status_code == 200
+        health = Api(again.url, None).get("/health")
+        assert health.status_code == 200 and health.json()["store_id"] == first
 
 
 def test_the_session_server_holds_its_own_data_dir(job_server):

@@ -1,11 +1,11 @@
-"""prefect_ibmq.bitstrings against qiskit's own formatting of counts keys, for many layouts at once."""
+"""prefect_ibmq.tables.bitstrings against qiskit's own formatting of counts keys, for many layouts at once."""
 
 import numpy as np
 import pandas as pd
 import pytest
 from qiskit.result.postprocess import format_counts_memory
 
-from prefect_ibmq.bitstrings import bitstring_column, format_bits
+from prefect_ibmq.tables.bitstrings import bitstring_column, format_bits
 
 LAYOUTS = [
     (1, ()), (3, ()), (5, (5,)), (5, (2, 3)), (7, (1, 2, 4)), (64, (32, 32)), (70, (6, 64)), (None, ()),

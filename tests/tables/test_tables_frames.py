@@ -14,6 +14,7 @@ from qiskit import ClassicalRegister, QuantumCircuit, QuantumRegister
 from qiskit.result import Result
 from qiskit_aer import AerSimulator
 
+from prefect_ibmq.exceptions import IBMQValueError
 from prefect_ibmq.tables import (
     COUNTS_COLUMNS,
     JOB_SUMMARY_COLUMNS,
@@ -284,9 +285,9 @@ def test_empty_inputs():
 
 
 def test_bad_inputs_name_the_value():
-    with pytest.raises(TypeError, match="'not a job'.*JobRecord"):
+    with pytest.raises(IBMQValueError, match="'not a job'.*JobRecord"):
         time_per_step_frame(["not a job"])
-    with pytest.raises(TypeError, match="42.*Result"):
+    with pytest.raises(IBMQValueError, match="42.*Result"):
         counts_frame([42])
 
 

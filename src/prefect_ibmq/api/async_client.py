@@ -64,19 +64,23 @@ class AsyncAccountClient(ClientBase):
         """Close the pooled connections."""
         await self._http.aclose()
 
-    async def job_submit(self, submission: JobSubmission, idempotency_key: str) -> JobRecord:
+    async def get_service_info(self) -> dict[str, Any]:
+        """What the service says of itself: ``status`` and its ``store_id`` (see ``calls.get_service_info``)."""
+        return await self.send(calls.get_service_info())
+
+    async def submit_job(self, submission: JobSubmission, idempotency_key: str) -> JobRecord:
         """Create a job; the same key gives back the same job."""
-        return await self.send(calls.job_submit(submission, idempotency_key))
+        return await self.send(calls.submit_job(submission, idempotency_key))
 
-    async def job_list(self, params: dict[str, Any]) -> JobList:
+    async def list_jobs(self, params: dict[str, Any]) -> JobList:
         """Jobs the caller may see, newest first (the query of ``GET /v1/jobs``)."""
-        return await self.send(calls.job_list(params))
+        return await self.send(calls.list_jobs(params))
 
-    async def job_get(self, job_id: str) -> JobRecord:
+    async def get_job(self, job_id: str) -> JobRecord:
         """Everything the service knows about a job."""
-        return await self.send(calls.job_get(job_id))
+        return await self.send(calls.get_job(job_id))
 
-    async def job_status(
+    async def get_job_status(
         self,
         job_id: str,
         wait: float | None = None,
@@ -84,10 +88,10 @@ class AsyncAccountClient(ClientBase):
         known_position: int | None = None,
         until_final: bool = False,
     ) -> JobStatusResponse:
-        """A job's status; with ``wait`` a long-poll (see ``AccountClient.job_status``)."""
-        return await self.send(calls.job_status(job_id, wait, known, known_position, until_final))
+        """A job's status; with ``wait`` a long-poll (see ``AccountClient.get_job_status``)."""
+        return await self.send(calls.get_job_status(job_id, wait, known, known_position, until_final))
 
-    async def job_result(self, job_id: str, partial: bool = False, read_key: str | None = None) -> dict[str, Any]:
+    async def get_job_result(self, job_id: str, partial: bool = False, read_key: str | None = None) -> dict[str, Any]:
         """The result dict that ``qiskit.result.Result.from_dict`` reads.
 
         The read carries a read key (``read_key``, else a fresh one): a private
@@ -95,25 +99,25 @@ class AsyncAccountClient(ClientBase):
         repeated, and is acknowledged once it arrived (see docs/rest-api.md).
         """
         key = read_key or new_read_key()
-        answer = await self.exchange(calls.job_result(job_id, partial, key))
+        answer = await self.exchange(calls.get_job_result(job_id, partial, key))
         if RESULT_HELD_HEADER in answer.headers:
             try:
-                await self.exchange(calls.job_acknowledge_result(job_id, key))
+                await self.exchange(calls.acknowledge_job_result(job_id, key))
             except IBMQError as exc:
                 logger.warning(calls.ACKNOWLEDGEMENT_FAILED, exc)
         return legacy_result(answer.json())
 
-    async def job_cancel(self, job_id: str) -> CancelResponse:
+    async def cancel_job(self, job_id: str) -> CancelResponse:
         """Ask the service to cancel a job."""
-        return await self.send(calls.job_cancel(job_id))
+        return await self.send(calls.cancel_job(job_id))
 
-    async def job_update_tags(self, job_id: str, update: TagsUpdate) -> list[str]:
+    async def update_job_tags(self, job_id: str, update: TagsUpdate) -> list[str]:
         """Apply a tags update (replace, then add, then remove) and return the new tags."""
-        return (await self.send(calls.job_update_tags(job_id, update))).tags
+        return (await self.send(calls.update_job_tags(job_id, update))).tags
 
-    async def job_update_name(self, job_id: str, name: str) -> str:
+    async def update_job_name(self, job_id: str, name: str) -> str:
         """Rename a job and return its new name."""
-        return (await self.send(calls.job_update_name(job_id, name))).name
+        return (await self.send(calls.update_job_name(job_id, name))).name
 
     async def send(self, call: calls.Call) -> Any:
         """Send one call (see ``exchange``); returns its parsed answer."""

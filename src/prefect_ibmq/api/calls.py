@@ -80,24 +80,29 @@ class Call:
             ) from exc
 
 
-def backends() -> Call:
+def get_service_info() -> Call:
+    """What the service says of itself without a token: ``status`` and its ``store_id`` (older servers: none)."""
+    return Call("GET", "/health", "Reading the service's health")
+
+
+def list_backends() -> Call:
     """List the backends' configurations."""
     return Call("GET", "/backends", "Listing backends", model=BackendConfiguration, many=True)
 
 
-def backend_configuration(name: str) -> Call:
+def get_backend_configuration(name: str) -> Call:
     """Read one backend's configuration (IBMQBackendNotFoundError when unknown)."""
     return Call("GET", f"/backends/{name}", f"Reading backend {name!r}", overrides=_BACKEND_NOT_FOUND,
                 model=BackendConfiguration)
 
 
-def backend_status(name: str) -> Call:
+def get_backend_status(name: str) -> Call:
     """Read one backend's status (IBMQBackendNotFoundError when unknown)."""
     return Call("GET", f"/backends/{name}/status", f"Reading the status of backend {name!r}",
                 overrides=_BACKEND_NOT_FOUND, model=BackendStatus)
 
 
-def job_submit(submission: JobSubmission, idempotency_key: str) -> Call:
+def submit_job(submission: JobSubmission, idempotency_key: str) -> Call:
     """Create a job; the key makes the POST repeatable (the same key gives back the same job)."""
     return Call(
         "POST", "/jobs", f"Submitting a job to backend {submission.backend!r}",
@@ -108,17 +113,17 @@ def job_submit(submission: JobSubmission, idempotency_key: str) -> Call:
     )
 
 
-def job_list(params: Mapping[str, Any]) -> Call:
+def list_jobs(params: Mapping[str, Any]) -> Call:
     """List the jobs the caller may see, newest first (``params`` is the query)."""
     return Call("GET", "/jobs", "Listing jobs", params=params, model=JobList)
 
 
-def job_get(job_id: str) -> Call:
+def get_job(job_id: str) -> Call:
     """Read a job's whole record."""
     return Call("GET", f"/jobs/{job_id}", f"Reading job {job_id}", model=JobRecord, job_id=job_id)
 
 
-def job_status(
+def get_job_status(
     job_id: str,
     wait: float | None = None,
     known: ApiJobStatus | None = None,
@@ -139,7 +144,7 @@ def job_status(
                 long_poll=wait or None, model=JobStatusResponse, job_id=job_id)
 
 
-def job_result(job_id: str, partial: bool, read_key: str) -> Call:
+def get_job_result(job_id: str, partial: bool, read_key: str) -> Call:
     """A result read with the reader's key: a private job's result stays held for it until acknowledged."""
     # Columnar: ~5x fewer bytes to send and parse; a server that predates it ignores the parameter.
     return Call("GET", f"/jobs/{job_id}/result", f"Reading the result of job {job_id}",
@@ -147,7 +152,7 @@ def job_result(job_id: str, partial: bool, read_key: str) -> Call:
                 job_id=job_id)
 
 
-def job_acknowledge_result(job_id: str, read_key: str) -> Call:
+def acknowledge_job_result(job_id: str, read_key: str) -> Call:
     """The reader has the held result: the service deletes it (a DELETE, so repeated safely)."""
     return Call("DELETE", f"/jobs/{job_id}/result", f"Acknowledging the result of job {job_id}",
                 headers={READ_KEY_HEADER: read_key}, job_id=job_id)
@@ -157,24 +162,24 @@ def job_acknowledge_result(job_id: str, read_key: str) -> Call:
 ACKNOWLEDGEMENT_FAILED = "%s; the result stays stored, readable with this reader's key only"
 
 
-def job_circuits(job_id: str) -> Call:
+def get_job_circuits(job_id: str) -> Call:
     """Read a job's circuits (base64 QPY)."""
     return Call("GET", f"/jobs/{job_id}/circuits", f"Reading the circuits of job {job_id}", model=CircuitsResponse,
                 job_id=job_id)
 
 
-def job_cancel(job_id: str) -> Call:
+def cancel_job(job_id: str) -> Call:
     """Cancel a job: a POST without a key, so it is not repeated on failure."""
     return Call("POST", f"/jobs/{job_id}/cancel", f"Cancelling job {job_id}", model=CancelResponse, job_id=job_id)
 
 
-def job_update_tags(job_id: str, update: TagsUpdate) -> Call:
+def update_job_tags(job_id: str, update: TagsUpdate) -> Call:
     """Replace, add and remove tags of a job (a PATCH, repeated safely)."""
     return Call("PATCH", f"/jobs/{job_id}/tags", f"Updating the tags of job {job_id}",
                 json=update.model_dump(mode="json"), model=TagsResponse, job_id=job_id)
 
 
-def job_update_name(job_id: str, name: str) -> Call:
+def update_job_name(job_id: str, name: str) -> Call:
     """Rename a job (a PUT, repeated safely)."""
     return Call("PUT", f"/jobs/{job_id}/name", f"Renaming job {job_id}",
                 json=NameUpdate(name=name).model_dump(), model=NameResponse, job_id=job_id)

@@ -70,33 +70,33 @@ class AccountClient(ClientBase):
 
     # --- backends -----------------------------------------------------------
 
-    def backends(self) -> list[BackendConfiguration]:
+    def list_backends(self) -> list[BackendConfiguration]:
         """The configurations of every backend of the service."""
-        return self.send(calls.backends())
+        return self.send(calls.list_backends())
 
-    def backend_configuration(self, name: str) -> BackendConfiguration:
+    def get_backend_configuration(self, name: str) -> BackendConfiguration:
         """One backend's configuration; IBMQBackendNotFoundError when unknown."""
-        return self.send(calls.backend_configuration(name))
+        return self.send(calls.get_backend_configuration(name))
 
-    def backend_status(self, name: str) -> BackendStatus:
+    def get_backend_status(self, name: str) -> BackendStatus:
         """One backend's status (operational, pending jobs)."""
-        return self.send(calls.backend_status(name))
+        return self.send(calls.get_backend_status(name))
 
     # --- jobs ---------------------------------------------------------------
 
-    def job_submit(self, submission: JobSubmission, idempotency_key: str) -> JobRecord:
+    def submit_job(self, submission: JobSubmission, idempotency_key: str) -> JobRecord:
         """Create a job. The key makes repeats safe: the same key gives back the same job."""
-        return self.send(calls.job_submit(submission, idempotency_key))
+        return self.send(calls.submit_job(submission, idempotency_key))
 
-    def job_list(self, params: Mapping[str, Any]) -> JobList:
+    def list_jobs(self, params: Mapping[str, Any]) -> JobList:
         """Jobs the caller may see, newest first; ``params`` are the query of ``GET /v1/jobs``."""
-        return self.send(calls.job_list(params))
+        return self.send(calls.list_jobs(params))
 
-    def job_get(self, job_id: str) -> JobRecord:
+    def get_job(self, job_id: str) -> JobRecord:
         """Everything the service knows about a job."""
-        return self.send(calls.job_get(job_id))
+        return self.send(calls.get_job(job_id))
 
-    def job_status(
+    def get_job_status(
         self,
         job_id: str,
         wait: float | None = None,
@@ -111,9 +111,9 @@ class AccountClient(ClientBase):
         change, which a waiting loop handles the same way. A final answer carries
         the job's whole record in ``record`` (None from a server without it).
         """
-        return self.send(calls.job_status(job_id, wait, known, known_position, until_final))
+        return self.send(calls.get_job_status(job_id, wait, known, known_position, until_final))
 
-    def job_result(self, job_id: str, partial: bool = False, read_key: str | None = None) -> dict[str, Any]:
+    def get_job_result(self, job_id: str, partial: bool = False, read_key: str | None = None) -> dict[str, Any]:
         """The result dict that ``qiskit.result.Result.from_dict`` reads.
 
         The read carries a read key (``read_key``, else a fresh one): a private
@@ -121,29 +121,29 @@ class AccountClient(ClientBase):
         repeated, and is acknowledged once it arrived (see docs/rest-api.md).
         """
         key = read_key or new_read_key()
-        answer = self.exchange(calls.job_result(job_id, partial, key))
+        answer = self.exchange(calls.get_job_result(job_id, partial, key))
         if RESULT_HELD_HEADER in answer.headers:
             try:
-                self.exchange(calls.job_acknowledge_result(job_id, key))
+                self.exchange(calls.acknowledge_job_result(job_id, key))
             except IBMQError as exc:
                 logger.warning(calls.ACKNOWLEDGEMENT_FAILED, exc)
         return legacy_result(answer.json())
 
-    def job_circuits(self, job_id: str) -> str:
+    def get_job_circuits(self, job_id: str) -> str:
         """The job's circuits as base64 QPY."""
-        return self.send(calls.job_circuits(job_id)).qpy
+        return self.send(calls.get_job_circuits(job_id)).qpy
 
-    def job_cancel(self, job_id: str) -> CancelResponse:
+    def cancel_job(self, job_id: str) -> CancelResponse:
         """Ask the service to cancel a job (not repeated on failure: a POST without a key)."""
-        return self.send(calls.job_cancel(job_id))
+        return self.send(calls.cancel_job(job_id))
 
-    def job_update_tags(self, job_id: str, update: TagsUpdate) -> list[str]:
+    def update_job_tags(self, job_id: str, update: TagsUpdate) -> list[str]:
         """Apply a tags update (replace, then add, then remove) and return the new tags."""
-        return self.send(calls.job_update_tags(job_id, update)).tags
+        return self.send(calls.update_job_tags(job_id, update)).tags
 
-    def job_update_name(self, job_id: str, name: str) -> str:
+    def update_job_name(self, job_id: str, name: str) -> str:
         """Rename a job and return its new name."""
-        return self.send(calls.job_update_name(job_id, name)).name
+        return self.send(calls.update_job_name(job_id, name)).name
 
     def to_async(self) -> AsyncAccountClient:
         """A new ``AsyncAccountClient`` for the same service, identity, timeouts and retry policy.

@@ -25,9 +25,11 @@ from prefect_ibmq.exceptions import (
 )
 from prefect_ibmq.wire import ErrorBody, ErrorCode
 
+#: What to do about a rejected token, wherever it was given (the CLI, a block, ``IBMQService``).
+CHECK_TOKEN = "Check the token given for this service (--token, $PREFECT_IBMQ_TOKEN, a credentials block, IBMQService)."
 #: code -> (exception type, what to do next)
 _BY_CODE: dict[ErrorCode, tuple[type[IBMQError], str]] = {
-    ErrorCode.UNAUTHORIZED: (IBMQJobAccessError, "Check the token given to IBMQService."),
+    ErrorCode.UNAUTHORIZED: (IBMQJobAccessError, CHECK_TOKEN),
     ErrorCode.FORBIDDEN: (IBMQJobAccessError, "Only the job's owner may change it; ask the owner."),
     ErrorCode.NOT_FOUND: (
         IBMQJobNotFoundError,
@@ -94,11 +96,18 @@ def error_from_response(
     error_type, next_step = _BY_CODE[body.code]
     if overrides and body.code in overrides:
         error_type = overrides[body.code]
-    message = f"{what} failed with {body.code.value} (HTTP {response.status_code}): {body.message} {next_step}"
+    told = sentence(body.message)
+    message = f"{what} failed with {body.code.value} (HTTP {response.status_code}): {told} {next_step}"
     return error_type(
         message.replace(secret, "***") if secret else message,
         code=body.code, status_code=response.status_code, job_id=job_id,
     )
+
+
+def sentence(text: str) -> str:
+    """``text`` ending as a sentence does (the server's words may lack the full stop before ours follow)."""
+    text = text.strip()
+    return text if not text or text[-1] in ".!?" else text + "."
 
 
 def _error_without_body(response: Answer, what: str, job_id: str | None) -> IBMQError:
@@ -108,7 +117,7 @@ def _error_without_body(response: Answer, what: str, job_id: str | None) -> IBMQ
         message = f"{what} failed with HTTP {status}; retrying later is likely to succeed."
         return IBMQJobApiError(message, status_code=status, job_id=job_id)
     if status == 401:
-        message = f"{what} failed with HTTP 401. Check the token given to IBMQService."
+        message = f"{what} failed with HTTP 401. {CHECK_TOKEN}"
         return IBMQJobAccessError(message, status_code=status, job_id=job_id)
     message = f"{what} failed with HTTP {status} and an answer that is not the job service's. Check the service URL."
     return IBMQJobError(message, status_code=status, job_id=job_id)

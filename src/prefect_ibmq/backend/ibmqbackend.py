@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import uuid
 from collections.abc import Iterable, Sequence
 from importlib.metadata import PackageNotFoundError, version
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, cast
 
 import qiskit
 from qiskit import QuantumCircuit
@@ -34,9 +35,6 @@ from prefect_ibmq.wire import (
     circuits_to_base64,
 )
 
-if TYPE_CHECKING:
-    from prefect_ibmq.backend.service import IBMQService
-
 logger = logging.getLogger("prefect_ibmq.backend")
 
 
@@ -47,7 +45,7 @@ class IBMQBackend(BackendV2):
     """
 
     def __init__(
-        self, configuration: BackendConfiguration, service: IBMQService, api_client: AccountClient
+        self, configuration: BackendConfiguration, service: object, api_client: AccountClient
     ) -> None:
         super().__init__(
             provider=service,
@@ -107,7 +105,7 @@ class IBMQBackend(BackendV2):
         Raises:
             IBMQJobApiError: If the service could not be reached.
         """
-        return self._api.backend_status(self.name)
+        return self._api.get_backend_status(self.name)
 
     def validate_circuits(
         self, circuits: QuantumCircuit | Sequence[QuantumCircuit], shots: int | None = None
@@ -153,7 +151,7 @@ class IBMQBackend(BackendV2):
         idempotency_key = options.pop("idempotency_key", None)
         check_job_fields(None, None, None, None, None, idempotency_key, False)
         submission = self.prepare_submission(circuits, **options)
-        record = self._api.job_submit(submission, idempotency_key or uuid.uuid4().hex)
+        record = self._api.submit_job(submission, idempotency_key or uuid.uuid4().hex)
         return IBMQJob.from_record(self, self._api, record)
 
     def prepare_submission(
@@ -199,7 +197,7 @@ class IBMQBackend(BackendV2):
             tags=fields["job_tags"] or [],
             share_level=cast(ShareLevel, fields["share_level"] or "none"),  # checked by check_job_fields
             experiment_id=fields["experiment_id"],
-            client_info=_client_info(),
+            client_info=dict(_client_info()),
             private=private,
         )
 
@@ -209,8 +207,9 @@ def _given(options: dict[str, Any], names: Iterable[str]) -> dict[str, Any]:
     return {name: options[name] for name in names if options.get(name) is not None}
 
 
+@functools.cache
 def _client_info() -> dict[str, str]:
-    """Versions of the submitting client, kept with the job (``IBMQJob.client_version``)."""
+    """Versions of the submitting client, kept with the job (``IBMQJob.client_version``); read once per process."""
     try:
         ours = version("prefect-ibmq")
     except PackageNotFoundError:

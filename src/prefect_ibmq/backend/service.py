@@ -100,7 +100,7 @@ class IBMQService:
 
     def backends(self, name: str | None = None) -> list[IBMQBackend]:
         """The service's backends (only the one called ``name``, when given)."""
-        for configuration in self._api.backends():
+        for configuration in self._api.list_backends():
             if configuration.backend_name not in self._backends:
                 self._backends[configuration.backend_name] = IBMQBackend(configuration, self, self._api)
         return [backend for key, backend in self._backends.items() if name is None or key == name]
@@ -113,7 +113,7 @@ class IBMQService:
         """
         if name not in self._backends:
             try:
-                configuration = self._api.backend_configuration(name)
+                configuration = self._api.get_backend_configuration(name)
             except IBMQBackendNotFoundError:
                 names = sorted(backend.name for backend in self.backends())
                 raise IBMQBackendNotFoundError(
@@ -130,7 +130,7 @@ class IBMQService:
         Raises:
             IBMQJobNotFoundError: If there is no such job, or it is not shared with you.
         """
-        return self._job_for(self._api.job_get(job_id))
+        return self._job_for(self._api.get_job(job_id))
 
     def jobs(
         self,
@@ -165,7 +165,7 @@ class IBMQService:
         """
         params = _list_params(limit, skip, status, job_tags, job_tags_operator, backend_name, job_name,
                               start_datetime, end_datetime, experiment_id)
-        return [self._job_for(record) for record in self._api.job_list(params).jobs]
+        return [self._job_for(record) for record in self._api.list_jobs(params).jobs]
 
     def iter_jobs(
         self, limit: int | None = None, page_size: int = _MAX_LIST_LIMIT, **filters: Any
@@ -199,7 +199,7 @@ class IBMQService:
         while left is None or left > 0:
             if left is not None:
                 params["limit"] = min(params["limit"], left)
-            page = self._api.job_list(params)
+            page = self._api.list_jobs(params)
             for record in page.jobs:
                 yield self._job_for(record)
             if left is not None:

@@ -12,6 +12,11 @@ collection; Prefect unwraps it before the flow function runs), and Prefect
 validates every other parameter as usual (numbers, a saved block's reference).
 A flow run's ``circuits`` parameter shows as ``<quote>`` in the UI, as a list of
 circuits showed as ``<list>`` before: neither can be stored as JSON.
+
+The flow function's annotations are resolved when it is decorated: ``flow.serve()``
+and ``flow.deploy()`` ship the function to the runner by value (cloudpickle), with
+only the globals its body names, so a string annotation such as ``ServiceCredentials``
+could no longer be resolved there (``Circuit_SweepModel is not fully defined``).
 """
 
 from __future__ import annotations
@@ -49,4 +54,9 @@ class CircuitsFlow(SyncCallableFlow):
 
 def circuits_flow(**options: Any) -> Callable[[Callable[..., Any]], CircuitsFlow]:
     """``@flow(**options)`` for an ``async def`` taking ``circuits``, callable from sync code too."""
-    return lambda fn: CircuitsFlow(fn=fn, **options)
+
+    def decorate(fn: Callable[..., Any]) -> CircuitsFlow:
+        fn.__annotations__ = inspect.get_annotations(fn, eval_str=True)
+        return CircuitsFlow(fn=fn, **options)
+
+    return decorate

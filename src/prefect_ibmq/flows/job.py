@@ -1,13 +1,14 @@
 """One job of a flow, from circuits to its result: submit, wait, fetch (one task run each), optionally cached.
 
-With ``cache=True`` the three task runs happen inside ``run_job_cached``, a task
-whose result Prefect persists under a key made of the circuits' QPY digest, the
-backend, the shots and the service (not the job's name, tags or sweep id). A job
-whose key was stored before is read back by :func:`look_up_jobs` (many jobs in one
-read of Prefect's result storage, see :mod:`prefect_ibmq.flows.result_cache`): no
-job is submitted and no task run is made. Only a job whose every experiment
-succeeded is stored; any other outcome ends the cached task failed
-(``IncompleteJob``), so it runs again next time.
+With a ``StoredJobKey`` the three task runs happen inside ``run_job_cached``, a task
+whose result Prefect persists under a key made of the items' digest (the circuits'
+QPY), the backend, the shots and the platform's identity (``JobPlatform.identity``:
+the same in every process; not the job's name, tags or sweep id). A job whose key
+was stored before is read back by :func:`look_up_jobs` (many jobs in one read of
+Prefect's result storage, see :mod:`prefect_ibmq.flows.result_cache`): no job is
+submitted and no task run is made. Only a job whose every experiment succeeded is
+stored; any other outcome ends the cached task failed (``IncompleteJob``), so it
+runs again next time.
 """
 
 from __future__ import annotations
@@ -15,20 +16,21 @@ from __future__ import annotations
 import hashlib
 import pickle
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
-import anyio
 import pandas as pd
 from prefect import get_run_logger
+from prefect.cache_policies import NO_CACHE
 from prefect.runtime import task_run as current_task_run
 from prefect.utilities.annotations import quote
 from qiskit import QuantumCircuit
+from qiskit.result import Result
 
 from prefect_ibmq.flows.result_cache import read_cached
-from prefect_ibmq.platforms import resolve_platform
 from prefect_ibmq.syncable import io_task
 from prefect_ibmq.tables import counts_frame
-from prefect_ibmq.tasks import fetch_result, submit_job, wait_for_final_state
+from prefect_ibmq.tasks import API_ERROR_RETRIES, fetch_result, submit_job, wait_for_final_state
 from prefect_ibmq.wire import RAN_STATUSES, ApiJobStatus, JobRecord, circuits_to_qpy
 
 
@@ -71,6 +73,11 @@ class FinishedJob:
             else:  # an estimator's PrimitiveResult: every PUB result is done
                 self._successes = (True,) * len(result)
         return self._successes
+
+    @property
+    def has_counts(self) -> bool:
+        """Whether the result has counts (a ``Result``); an estimator's ``PrimitiveResult`` has values."""
+        return isinstance(self.result, Result)
 
     def counts(self) -> pd.DataFrame:
         """The result's ``counts_frame`` (made once; a new copy each call, to be changed freely)."""
@@ -126,28 +133,23 @@ class IncompleteJob(Exception):
         return f"job {self.job.record.job_id} ended {self.job.record.status.value} with failed experiments"
 
 
-async def run_job(circuits: Sequence[QuantumCircuit], backend_name: str, shots: int, *, cache: bool = False,
-                  existing: JobRecord | None = None, digest: str | None = None, **options: Any) -> FinishedJob:
-    """Run one job to its result (or take ``existing``'s), or, with ``cache``, reuse a stored identical one.
+async def run_job(items: Sequence[Any], backend_name: str, shots: int, *, stored: StoredJobKey | None = None,
+                  existing: JobRecord | None = None, **options: Any) -> FinishedJob:
+    """Run one job to its result (or take ``existing``'s); with ``stored``, as a cached task that stores it.
 
-    ``options``: ``submit_job``'s job_name, job_tags, share_level, header, idempotency_key, service,
-    and ``timeout``/``cancel_on_timeout`` of the wait. The circuits must have been checked with
-    ``backend.validate_circuits`` (both flows do that before any job): they are not checked again.
-    ``digest``: the circuits' digest, given when the caller has already looked them up
-    with :func:`look_up_jobs` and missed (they are not looked up again).
+    ``options``: ``submit_job``'s job_name, job_tags, share_level, idempotency_key, service,
+    runtime, and ``timeout``/``cancel_on_timeout`` of the wait. The circuits must have been
+    checked against the backend (both flows do that before any job): they are not checked again.
+    ``stored``: where the job's outcome is stored, for a job the caller looked up with
+    :func:`look_up_jobs` and did not find.
 
     Raises:
         JobStageError: If a task run failed.
     """
-    if not cache or existing is not None:
-        return await _submit_wait_fetch(circuits, backend_name, shots, existing, **options)
-    if digest is None:
-        [(digest, stored)] = await look_up_jobs([circuits], backend_name, shots, options.get("service"))
-        if stored is not None:
-            return stored
-    header = options.pop("header", None)
-    state = await run_job_cached(quote(list(circuits)), digest, backend_name, shots, return_state=True,
-                                 header=quote(header) if header else None, **options)
+    if stored is None or existing is not None:
+        return await _submit_wait_fetch(items, backend_name, shots, existing, **options)
+    state = await run_job_cached(quote(list(items)), stored.digest, backend_name, shots, stored.identity,
+                                 return_state=True, **options)
     outcome = await state.aresult(raise_on_failure=False)
     if isinstance(outcome, IncompleteJob):
         return outcome.job
@@ -158,47 +160,60 @@ async def run_job(circuits: Sequence[QuantumCircuit], backend_name: str, shots: 
     return outcome
 
 
-async def look_up_jobs(circuit_lists: Sequence[Sequence[QuantumCircuit]], backend_name: str, shots: int,
-                       service: Any = None) -> list[tuple[str, FinishedJob | None]]:
-    """Each circuit list's digest and the stored job that ran those circuits (None when there is none).
+@dataclass(frozen=True)
+class StoredJobKey:
+    """What a job's outcome is stored under, beside its backend and shots: its items' digest, the platform."""
 
-    One worker thread makes every digest (QPY), one more reads every stored job; no task run
-    is made. The reuse is logged once for all the jobs found.
+    digest: str
+    identity: str
+
+
+async def look_up_jobs(digests: Sequence[str], backend_name: str, shots: int,
+                       identity: str) -> list[FinishedJob | None]:
+    """The stored job that ran the items of each digest on this backend, shots and platform (None if none).
+
+    One worker thread reads every stored job; no task run is made. The reuse is logged once
+    for all the jobs found.
     """
-    digests = await anyio.to_thread.run_sync(lambda: [circuits_digest(circuits) for circuits in circuit_lists])
-    keys = [job_cache_key(digest, backend_name, shots, service) for digest in digests]
+    keys = [job_cache_key(digest, backend_name, shots, identity) for digest in digests]
     stored = await read_cached(run_job_cached, keys)
-    found = [(digest, stored.get(key)) for digest, key in zip(digests, keys, strict=True)]
-    reused = [job.record.job_id for _, job in found if job is not None]
+    found = [stored.get(key) for key in keys]
+    reused = list(dict.fromkeys(job.record.job_id for job in found if job is not None))
     if reused:
         get_run_logger().info(
-            "Reused the counts of %d jobs from the cache (same circuits, backend %s, %d shots): nothing submitted "
+            "Reused the results of %d jobs from the cache (same circuits, backend %s, %d shots): nothing submitted "
             "for them (%s)", len(reused), backend_name, shots, ", ".join(reused[:10]) + (", ..." if len(reused) > 10
                                                                                           else ""),
         )
-    return [(digest, None if job is None else job.from_cache()) for digest, job in found]
+    return [None if job is None else job.from_cache() for job in found]
 
 
-async def _submit_wait_fetch(circuits: Sequence[QuantumCircuit], backend_name: str, shots: int,
+async def _submit_wait_fetch(items: Sequence[Any], backend_name: str, shots: int,
                              existing: JobRecord | None, *, timeout: float | None = None,
                              cancel_on_timeout: bool = True, service: Any = None, **submit: Any) -> FinishedJob:
     stage = "submit"
     try:
         if existing is None:
-            # quote: Prefect would otherwise walk every circuit (and header item) looking for futures.
-            header = submit.pop("header", None)
-            job_id = await submit_job(quote(circuits), backend_name, shots, service=service, circuits_checked=True,
-                                      header=quote(header) if header else None, **submit)
+            # quote: Prefect would otherwise walk every circuit looking for futures.
+            job_id = await submit_job(quote(items), backend_name, shots, service=service, circuits_checked=True,
+                                      **submit)
         else:
             job_id = existing.job_id
         stage = "wait"
         record = await wait_for_final_state(job_id, timeout=timeout, cancel_on_timeout=cancel_on_timeout,
                                             service=service)
         stage = "fetch"
-        result = await fetch_result(job_id, partial=True, service=service) if record.status in RAN_STATUSES else None
+        fetch = fetch_result if record.private else _fetch_again_later
+        result = await fetch(job_id, partial=True, service=service) if record.status in RAN_STATUSES else None
     except Exception as exc:
         raise JobStageError(stage, exc) from exc
     return FinishedJob(record, result)
+
+
+#: The fetch of a job the service hands its result out again (not private): no copy of the result in
+#: Prefect's storage, which cost a pickle of the whole Result and a file per job of the flow's time.
+_fetch_again_later = io_task(task_run_name="fetch-{job_id}", cache_policy=NO_CACHE, cache_result_in_memory=False,
+                             **API_ERROR_RETRIES)(fetch_result.fn)
 
 
 def circuits_digest(circuits: Sequence[QuantumCircuit]) -> str:
@@ -206,16 +221,15 @@ def circuits_digest(circuits: Sequence[QuantumCircuit]) -> str:
     return hashlib.sha256(circuits_to_qpy(circuits)).hexdigest()
 
 
-def job_cache_key(digest: str, backend_name: str, shots: int, service: Any) -> str:
-    """The key a job's outcome is stored under: circuits (digest), backend, shots and where it ran."""
-    where = resolve_platform(service).job_link("")
-    identity = f"{digest}|{backend_name}|{shots}|{where}"
-    return "prefect-ibmq-job-v2-" + hashlib.sha256(identity.encode()).hexdigest()[:40]
+def job_cache_key(digest: str, backend_name: str, shots: int, identity: str) -> str:
+    """The key a job's outcome is stored under: its items (digest), backend, shots and the platform it ran on."""
+    key = f"{digest}|{backend_name}|{shots}|{identity}"
+    return "prefect-ibmq-job-v3-" + hashlib.sha256(key.encode()).hexdigest()[:40]
 
 
 def _cache_key(context: Any, parameters: dict[str, Any]) -> str:
     return job_cache_key(parameters["digest"], parameters["backend_name"], parameters["shots"],
-                         parameters.get("service"))
+                         parameters["identity"])
 
 
 def _cached_run_name() -> str:
@@ -225,14 +239,14 @@ def _cached_run_name() -> str:
 
 @io_task(task_run_name=_cached_run_name, cache_key_fn=_cache_key, persist_result=True, cache_result_in_memory=False)
 async def run_job_cached(
-    circuits: list[QuantumCircuit],
+    circuits: list[Any],
     digest: str,
     backend_name: str,
     shots: int,
+    identity: str,
     job_name: str | None = None,
     job_tags: list[str] | None = None,
     share_level: str | None = None,
-    header: dict[str, Any] | None = None,
     idempotency_key: str | None = None,
     timeout: float | None = None,
     cancel_on_timeout: bool = True,
@@ -241,6 +255,7 @@ async def run_job_cached(
 ) -> FinishedJob:
     """Submit, wait and fetch one job; Prefect stores the outcome under ``_cache_key`` and reuses it.
 
+    ``circuits``: the job's circuits (or PUBs); ``identity``: the platform's (``JobPlatform.identity``);
     ``runtime``: ``RuntimeOptions`` of a job on IBM Quantum Platform (None elsewhere).
 
     Raises:
@@ -249,10 +264,11 @@ async def run_job_cached(
     """
     job = await _submit_wait_fetch(
         circuits, backend_name, shots, None, timeout=timeout, cancel_on_timeout=cancel_on_timeout, service=service,
-        job_name=job_name, job_tags=job_tags, share_level=share_level, header=header, idempotency_key=idempotency_key,
-        **({"runtime": runtime} if runtime is not None else {}),
+        job_name=job_name, job_tags=job_tags, share_level=share_level, idempotency_key=idempotency_key,
+        runtime=runtime,
     )
     if not job.complete:
         raise IncompleteJob(job)
-    job.counts()  # made here, so that it is stored with the job: a rerun that reads it back need not make it
+    if job.has_counts:
+        job.counts()  # made here, so that it is stored with the job: a rerun that reads it back need not make it
     return job

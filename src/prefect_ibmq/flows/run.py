@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import anyio
 import pandas as pd
 from qiskit.result import Result
 
@@ -12,9 +13,9 @@ from prefect_ibmq.blocks import ServiceCredentials
 from prefect_ibmq.circuits import load_circuits
 from prefect_ibmq.flows.artifacts import artifact_key, failed_experiments, publish_job_table, publish_summary
 from prefect_ibmq.flows.circuits_flow import circuits_flow
-from prefect_ibmq.flows.job import JobStageError, run_job
-from prefect_ibmq.flows.sessions import execution_mode, runtime_arguments
-from prefect_ibmq.services import resolve_service
+from prefect_ibmq.flows.job import JobStageError, StoredJobKey, circuits_digest, look_up_jobs, run_job
+from prefect_ibmq.flows.sessions import check_mode, execution_mode
+from prefect_ibmq.platforms import resolve_platform
 from prefect_ibmq.tables import job_summary_frame, time_per_step_frame
 from prefect_ibmq.wire import ApiJobStatus
 
@@ -84,13 +85,20 @@ async def run_circuits(
             return run_circuits([bell()], shots=1024).counts
         ```
     """
-    qcs = load_circuits(circuits)
-    resolve_service(service).backend(backend_name).validate_circuits(qcs, shots=shots)
+    check_mode(mode)
+    platform = resolve_platform(service)
+    qcs = await platform.check_circuits(load_circuits(circuits), backend_name, shots)
+    stored = job = None
+    if cache_results:
+        digest = await anyio.to_thread.run_sync(circuits_digest, qcs)
+        stored = StoredJobKey(digest, await platform.identity())
+        [job] = await look_up_jobs([digest], backend_name, shots, stored.identity)
     try:
-        with execution_mode(service, backend_name, mode) as runtime:
-            job = await run_job(qcs, backend_name, shots, cache=cache_results, job_name=job_name, job_tags=job_tags,
-                                timeout=timeout, cancel_on_timeout=cancel_on_timeout, service=service,
-                                **runtime_arguments(runtime))
+        if job is None:
+            async with execution_mode(platform, service, backend_name, mode) as runtime:
+                job = await run_job(qcs, backend_name, shots, stored=stored, job_name=job_name, job_tags=job_tags,
+                                    timeout=timeout, cancel_on_timeout=cancel_on_timeout, service=service,
+                                    runtime=runtime)
     except JobStageError as exc:
         raise exc.error from None  # the task's own error: a timeout, a bad token, ...
     job_id, record, result = job.record.job_id, job.record, job.result

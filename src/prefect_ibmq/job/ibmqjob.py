@@ -6,7 +6,7 @@ import logging
 import time
 from collections.abc import Callable
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from qiskit import QuantumCircuit
 from qiskit.providers import JobStatus, JobV1
@@ -33,12 +33,25 @@ from prefect_ibmq.wire import (
 )
 
 if TYPE_CHECKING:
-    from prefect_ibmq.backend import BackendProperties, IBMQBackend
+    from prefect_ibmq.backend.properties import BackendProperties
 
 logger = logging.getLogger(__name__)
 
 
 JobCallback = Callable[..., None]
+
+
+class JobBackend(Protocol):
+    """What a job needs of its backend (an ``IBMQBackend``): its name and its published noise."""
+
+    @property
+    def name(self) -> str:
+        """The backend's name."""
+        ...
+
+    def properties(self) -> BackendProperties | None:
+        """The backend's noise properties, or None for an ideal backend."""
+        ...
 
 
 class IBMQJob(JobRecordView, JobV1):
@@ -79,7 +92,7 @@ class IBMQJob(JobRecordView, JobV1):
 
     def __init__(
         self,
-        backend: IBMQBackend,
+        backend: JobBackend,
         api_client: AccountClient,
         job_id: str,
         creation_date: str,
@@ -110,7 +123,7 @@ class IBMQJob(JobRecordView, JobV1):
         self._circuits: list[QuantumCircuit] | None = None
 
     @classmethod
-    def from_record(cls, backend: IBMQBackend, api_client: AccountClient, record: JobRecord) -> IBMQJob:
+    def from_record(cls, backend: JobBackend, api_client: AccountClient, record: JobRecord) -> IBMQJob:
         """A job instance for a record the service sent."""
         return cls(backend, api_client, **record.model_dump(exclude={"backend"}))
 
@@ -134,7 +147,7 @@ class IBMQJob(JobRecordView, JobV1):
             IBMQJobApiError: If the service could not be reached.
         """
         if not self._record.status.is_final:
-            self._apply_status(self._api.job_status(self.job_id()))
+            self._apply_status(self._api.get_job_status(self.job_id()))
         return self._job_status()
 
     def done(self) -> bool:
@@ -207,7 +220,7 @@ class IBMQJob(JobRecordView, JobV1):
         Raises:
             IBMQJobApiError: If the service could not be reached.
         """
-        self._record = self._api.job_get(self.job_id())
+        self._record = self._api.get_job(self.job_id())
 
     # --- waiting and results -------------------------------------------------
 
@@ -253,7 +266,7 @@ class IBMQJob(JobRecordView, JobV1):
             known_position = self.queue_position() if watch_queue else None
             try:
                 # `known` too: a server without `until` then still waits from the status we know.
-                answer = self._api.job_status(
+                answer = self._api.get_job_status(
                     self.job_id(), wait=seconds, known=self._record.status, known_position=known_position,
                     until_final=callback is None,
                 )
@@ -309,7 +322,7 @@ class IBMQJob(JobRecordView, JobV1):
 
     def _read_result(self, partial: bool) -> dict[str, Any]:
         try:
-            return self._api.job_result(self.job_id(), partial=partial, read_key=self._read_key)
+            return self._api.get_job_result(self.job_id(), partial=partial, read_key=self._read_key)
         except IBMQJobInvalidStateError as exc:
             error = result_unavailable_error(self._record, exc)
             if error is exc:
@@ -330,7 +343,7 @@ class IBMQJob(JobRecordView, JobV1):
         if self._record.status.is_final:
             return False
         try:
-            answer = self._api.job_cancel(self.job_id())
+            answer = self._api.cancel_job(self.job_id())
         except IBMQJobInvalidStateError:
             # It reached a final state before the request arrived.
             self.refresh()
@@ -348,7 +361,7 @@ class IBMQJob(JobRecordView, JobV1):
             IBMQJobApiError: If the service could not be reached.
         """
         check_str("name", name)
-        new_name = self._api.job_update_name(self.job_id(), name)
+        new_name = self._api.update_job_name(self.job_id(), name)
         self._record = self._record.model_copy(update={"name": new_name})
         return new_name
 
@@ -372,7 +385,7 @@ class IBMQJob(JobRecordView, JobV1):
             IBMQJobApiError: If the service could not be reached.
         """
         update = tags_update(replacement_tags, additional_tags, removal_tags)
-        new_tags = self._api.job_update_tags(self.job_id(), update)
+        new_tags = self._api.update_job_tags(self.job_id(), update)
         self._record = self._record.model_copy(update={"tags": new_tags})
         return list(new_tags)
 
@@ -385,7 +398,7 @@ class IBMQJob(JobRecordView, JobV1):
         qiskit (a QPY version it does not know).
         """
         if self._circuits is None:
-            text = self._api.job_circuits(self.job_id())
+            text = self._api.get_job_circuits(self.job_id())
             try:
                 self._circuits = base64_to_circuits(text)
             except QpyError as exc:

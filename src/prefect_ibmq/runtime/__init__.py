@@ -1,14 +1,13 @@
-"""prefect-ibmq on IBM Quantum Platform, through the stock ``qiskit-ibm-runtime`` client.
+"""IBM Quantum Platform through the stock ``qiskit-ibm-runtime`` client: what its platform is built from.
 
-Nothing here imports ``qiskit_ibm_runtime`` at module level; the blocks import
-these modules only when an ``IBMQuantumPlatformCredentials`` block is used, so a
-plain ``import prefect_ibmq`` stays light. :mod:`.local` reaches the local job
-service's Qiskit Runtime API (a local IBM Quantum for dry runs).
-
-The adapter (``platform``, ``backend``, ``job``) offers the part of the
-``IBMQService`` / ``IBMQBackend`` / ``IBMQJob`` surface that the tasks and flows
-use, and maps runtime jobs to ``wire.JobRecord`` (``records``). Where the
-platforms differ it says so: no queue positions, no partial results, no job
-names (a name is kept as a ``job_name:`` tag), no Idempotency-Key header (an
-``idempotency:`` tag is looked up before any submission).
+:class:`~prefect_ibmq.platforms.ibm_quantum.IBMQuantumPlatform` (the ``JobPlatform``)
+uses these: :mod:`.connect` builds the stock ``QiskitRuntimeService`` once per
+account; :mod:`.records` maps runtime job documents to ``wire.JobRecord`` (no queue
+positions, no partial results, names and idempotency keys kept as tags);
+:mod:`.programs` holds one module per Qiskit Runtime program (``sampler``,
+``estimator``); :mod:`.results` turns sampler results into the legacy ``Result``;
+:mod:`.errors` maps the client's failures to this package's; :mod:`.options` is
+``RuntimeOptions``; :mod:`.local` reaches a prefect-ibmq job service's Qiskit Runtime
+API (a local IBM Quantum for dry runs). Nothing here imports ``qiskit_ibm_runtime``
+at module level, so a plain ``import prefect_ibmq`` stays light.
 """

@@ -22,6 +22,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from qiskit_ibm_runtime import QiskitRuntimeService
 
+from prefect_ibmq.api.errors import CHECK_TOKEN
+from prefect_ibmq.exceptions import IBMQJobAccessError
 from prefect_ibmq.server.runtime.app import RUNTIME_PREFIX
 from prefect_ibmq.server.runtime.discovery import CATALOG_PREFIX
 
@@ -68,7 +70,7 @@ def local_instance(url: str, token: str, timeout: float = 10.0) -> str:
     """The instance CRN of ``token`` on the service at ``url`` (asked of its IAM and Global Search).
 
     Raises:
-        ValueError: the service does not know the token (it is never shown).
+        IBMQJobAccessError: the service does not know the token (it is never shown).
     """
     import requests
 
@@ -76,7 +78,7 @@ def local_instance(url: str, token: str, timeout: float = 10.0) -> str:
     grant = {"grant_type": "urn:ibm:params:oauth:grant-type:apikey", "apikey": token}
     answer = requests.post(f"{base}/identity/token", data=grant, timeout=timeout)
     if answer.status_code in (400, 401):
-        raise ValueError(f"the job service at {base} does not know this token")
+        raise IBMQJobAccessError(f"The job service at {base} does not know this token. {CHECK_TOKEN}")
     answer.raise_for_status()
     headers = {"Authorization": f"Bearer {answer.json()['access_token']}"}
     search = requests.post(
@@ -108,7 +110,7 @@ def local_runtime_service(url: str, token: str, instance: str | None = None, **o
 
     Raises:
         ImportError: qiskit-ibm-runtime is not installed (``pip install 'prefect-ibmq[runtime]'``).
-        ValueError: the service does not know the token.
+        IBMQJobAccessError: the service does not know the token.
 
     Examples:
         >>> service = local_runtime_service(server.url, token)  # doctest: +SKIP

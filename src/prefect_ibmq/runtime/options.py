@@ -30,7 +30,7 @@ class RuntimeOptions(BaseModel):
     primitive_options: dict[str, Any] = Field(default_factory=dict)
 
     def run_arguments(self) -> dict[str, Any]:
-        """Keyword arguments of ``RuntimeBackend.run`` for these options."""
+        """Keyword arguments of a submission to IBM Quantum Platform for these options."""
         options = dict(self.primitive_options)
         if self.precision is not None:
             options["precision"] = self.precision

@@ -58,6 +58,23 @@ class RuntimeJobFacts:
     reason_code: int | None = None
 
 
+def facts_from_document(document: dict[str, Any], instance: str) -> RuntimeJobFacts:
+    """The facts of a job document as ``GET /jobs/{id}`` or a listing gives it."""
+    state = document.get("state") or {}
+    return RuntimeJobFacts(
+        job_id=document["id"],
+        backend=document.get("backend") or "",
+        status=state.get("status") or document.get("status") or "QUEUED",
+        program=(document.get("program") or {}).get("id") or "sampler",
+        instance=instance,
+        created=document.get("created"),
+        tags=list(document.get("tags") or []),
+        session_id=document.get("session_id"),
+        error_message=state.get("reason"),
+        reason_code=state.get("reason_code") or state.get("reasonCode"),
+    )
+
+
 def api_status(status: str) -> ApiJobStatus:
     """The ApiJobStatus of a runtime status name; ValueError names the accepted ones."""
     try:
@@ -74,6 +91,20 @@ def name_from_tags(tags: Iterable[str]) -> str | None:
 def reserved_tags(tags: Iterable[str]) -> list[str]:
     """The adapter's own tags (name, idempotency key) among ``tags``."""
     return [tag for tag in tags if tag.startswith(RESERVED_TAG_PREFIXES)]
+
+
+def updated_tags(current: list[str], replacement_tags: list[str] | None, additional_tags: list[str] | None,
+                 removal_tags: list[str] | None) -> list[str]:
+    """Tags after replacing, then adding, then removing (see ``IBMQJob.update_tags``); the adapter's own stay."""
+    tags = list(current) if replacement_tags is None else replacement_tags + reserved_tags(current)
+    tags += [tag for tag in additional_tags or () if tag not in tags]
+    tags = [tag for tag in tags if tag not in (removal_tags or ()) or tag.startswith(RESERVED_TAG_PREFIXES)]
+    return list(dict.fromkeys(tags))
+
+
+def renamed_tags(current: list[str], name: str) -> list[str]:
+    """Tags with the job name ``name`` (IBM Quantum Platform keeps a name as a ``job_name:`` tag)."""
+    return [tag for tag in current if not tag.startswith(NAME_TAG)] + [NAME_TAG + name]
 
 
 def time_per_step(status: ApiJobStatus, created: str | None, metrics: Mapping[str, Any] | None) -> dict[str, str]:

@@ -19,6 +19,7 @@ from .limits import Limits
 from .routers import backends, jobs
 from .runtime.app import install as install_runtime_api
 from .service import JobService
+from .store_identity import store_id
 
 
 def create_app(config: ServerConfig, service: JobService | None = None) -> FastAPI:
@@ -50,11 +51,12 @@ def create_app(config: ServerConfig, service: JobService | None = None) -> FastA
     )
 
     v1 = APIRouter(prefix=API_PREFIX)
+    identity = store_id(config.data_dir)
 
     @v1.get("/health", tags=["health"])
     def health() -> dict[str, str]:
-        """Whether the server answers (no token needed)."""
-        return {"status": "ok"}
+        """Whether the server answers, and the id of its store (no token needed)."""
+        return {"status": "ok", "store_id": identity}
 
     @v1.get("/stats", tags=["health"], dependencies=[Depends(current_identity)],
             responses={code: {"model": ErrorBody} for code in (401, 429, 503)})

@@ -15,6 +15,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, Protocol
 
+from prefect_ibmq.arguments import check_choice
+
 
 class Program(Protocol):
     """What the adapter needs from a Qiskit Runtime program."""
@@ -43,19 +45,17 @@ def known_programs() -> list[str]:
 
 
 def get_program(name: str) -> Program:
-    """The program called ``name``; ValueError names the known ones."""
-    known = known_programs()
-    if name not in known:
-        raise ValueError(f"program {name!r} is not supported; use one of {known}")
-    return importlib.import_module(f"{__name__}.{name}").PROGRAM
+    """The program called ``name``; IBMQValueError names the known ones."""
+    return importlib.import_module(f"{__name__}.{check_choice('program', name, known_programs())}").PROGRAM
 
 
 def pass_manager(backend: Any, optimization_level: int) -> Any:
-    """The preset pass manager that maps circuits to ``backend``'s ISA (seeded: same input, same output)."""
+    """The preset pass manager that maps circuits to ``backend``'s ISA (seeded: same input, same output).
+
+    ``optimization_level`` is 0-3, as ``RuntimeOptions`` checked it.
+    """
     from qiskit.transpiler import generate_preset_pass_manager
 
-    if optimization_level not in (0, 1, 2, 3):
-        raise ValueError(f"optimization_level={optimization_level!r} is not accepted; use 0, 1, 2, 3 or None")
     return generate_preset_pass_manager(optimization_level=optimization_level, backend=backend, seed_transpiler=0)
 
 

@@ -1,5 +1,9 @@
 """What a finished sweep leaves behind: its tables in ``output_dir``, its artifacts and its pictures.
 
+Every kind of sweep publishes the same: a per-job timing table, a markdown summary,
+the progress (created complete when no job had to run) and the two pictures; its
+own table (counts, expectation values) rides along as ``frames`` and ``artifacts``.
+
 The pictures (~0.2 s of matplotlib) are drawn in a worker thread while the tables
 are written and published, so their cost overlaps that I/O. With the result cache
 on, the pictures are cached too, under a digest of what they show: a rerun whose
@@ -12,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,7 +38,8 @@ class SweepTables:
     """The small tables of a finished sweep (the counts are in their own file)."""
 
     sweep_id: str
-    backend_name: str
+    #: The summary's heading, e.g. ``Sweep s1 on aer_simulator``.
+    title: str
     timings: pd.DataFrame
     summary: pd.DataFrame
     failed: pd.DataFrame
@@ -49,24 +54,28 @@ class StoredPictures:
 
 
 async def publish_sweep(tables: SweepTables, output_dir: str | None, cache: bool,
-                        progress: Progress | None, n_jobs: int) -> dict[str, Path]:
-    """Write the timings and summary (and pictures) to ``output_dir`` and publish them; returns the files.
+                        progress: Awaitable[Progress | None], n_jobs: int,
+                        frames: dict[str, pd.DataFrame] | None = None,
+                        artifacts: Sequence[Awaitable[Any]] = ()) -> dict[str, Path]:
+    """Write the timings, summary and ``frames`` (and pictures) to ``output_dir`` and publish them; the files.
 
-    ``progress``: the sweep's progress artifact, or None when no job had to run (all cached):
-    it is then created complete, alongside the other artifacts.
+    ``progress``: gives the sweep's progress artifact once complete, or None when no job had to
+    run (all cached): it is then created complete. Awaited alongside the other artifacts (and
+    ``artifacts``, the kind's own) while the pictures are drawn.
     """
     key = artifact_key(tables.sweep_id, "pictures")
     drawing = asyncio.ensure_future(_pictures(tables, key, cache))
     outputs: dict[str, Path] = {}
     if output_dir:
         outputs = await anyio.to_thread.run_sync(
-            lambda: write_frames(Path(output_dir), timings=tables.timings, summary=tables.summary)
+            lambda: write_frames(Path(output_dir), **(frames or {}), timings=tables.timings, summary=tables.summary)
         )
-    calls: list[Awaitable[Any]] = [publish_job_table(artifact_key(tables.sweep_id, "timings"), tables.summary),
-             publish_summary(artifact_key(tables.sweep_id, "summary"),
-                             f"Sweep {tables.sweep_id} on {tables.backend_name}", tables.summary, tables.failed)]
-    if progress is None:
-        calls.append(Progress.create(artifact_key(tables.sweep_id, "progress"), n_jobs, "jobs", done=n_jobs))
+    calls: list[Awaitable[Any]] = [
+        publish_job_table(artifact_key(tables.sweep_id, "timings"), tables.summary),
+        publish_summary(artifact_key(tables.sweep_id, "summary"), tables.title, tables.summary, tables.failed),
+        *artifacts,
+        _complete(progress, artifact_key(tables.sweep_id, "progress"), n_jobs),
+    ]
     await asyncio.gather(*calls)  # Prefect API calls at once
     try:  # pictures are a view of the tables above: a plotting error must not lose the sweep
         stored = await drawing
@@ -81,6 +90,12 @@ async def publish_sweep(tables: SweepTables, output_dir: str | None, cache: bool
     except Exception:
         get_run_logger().warning("Sweep %s: could not draw or publish the pictures", tables.sweep_id, exc_info=True)
     return outputs
+
+
+async def _complete(progress: Awaitable[Progress | None], key: str, n_jobs: int) -> None:
+    """The progress artifact complete: the sweep's, or a new one when no job ran."""
+    if await progress is None:
+        await Progress.create(key, n_jobs, "jobs", done=n_jobs)
 
 
 async def _pictures(tables: SweepTables, key: str, cache: bool) -> StoredPictures:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from prefect_ibmq.frame_columns import take_str
+from prefect_ibmq.tables.columns import take_str
 
 #: An experiment's bit layout: its ``memory_slots`` (None when unknown) and its classical register sizes.
 Layout = tuple[int | None, tuple[int, ...]]

@@ -1,4 +1,4 @@
-"""Building the stock ``QiskitRuntimeService`` for a block, once per process and account.
+"""Building the stock ``QiskitRuntimeService`` for an account, once per process and account.
 
 Two ways to reach IBM Quantum Platform (the block's ``url_resolver``):
 
@@ -14,43 +14,41 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+from prefect_ibmq.exceptions import IBMQValueError
 from prefect_ibmq.runtime.errors import retrying
-from prefect_ibmq.runtime.platform import RuntimePlatform
 
 URL_RESOLVERS = ("ibm-cloud", "prefect-ibmq")
 #: Connecting has no side effect, but takes ~6 requests that the IBM Cloud SDK does not retry
 #: (IAM, Global Search, Global Catalog): it is tried more often than a single read.
 CONNECT_ATTEMPTS = 20
 
-_platforms: dict[tuple[str | None, str, str | None, str], RuntimePlatform] = {}
+_services: dict[tuple[str | None, str, str | None, str], Any] = {}
 _lock = threading.Lock()
 
 
-def runtime_platform(token: str, instance: str | None, url: str | None = None,
-                     url_resolver: str = "ibm-cloud") -> RuntimePlatform:
-    """The platform for this account (one per process: building a service costs several requests).
+def runtime_service(token: str, instance: str | None, url: str | None = None, url_resolver: str = "ibm-cloud") -> Any:
+    """This process's ``QiskitRuntimeService`` for the account (building one costs several requests).
 
     ``instance`` may be None on a prefect-ibmq service: it tells the token's own.
 
     Raises:
-        ValueError: An unknown ``url_resolver``, or ``prefect-ibmq`` without a ``url``.
+        IBMQValueError: An unknown ``url_resolver``, or ``prefect-ibmq`` without a ``url``.
         IBMQJobApiError: The service could not be reached (worth retrying).
     """
     if url_resolver not in URL_RESOLVERS:
-        raise ValueError(f"url_resolver={url_resolver!r} is not known; use one of {list(URL_RESOLVERS)}")
+        raise IBMQValueError(f"url_resolver={url_resolver!r} is not accepted; give one of {list(URL_RESOLVERS)}.")
     if url_resolver == "prefect-ibmq" and not url:
-        raise ValueError("url_resolver='prefect-ibmq' needs the url of a prefect-ibmq job service")
+        raise IBMQValueError("url_resolver='prefect-ibmq' needs the url of a prefect-ibmq job service.")
     key = (url, token, instance, url_resolver)
     with _lock:
-        if key not in _platforms:
-            service = retrying("connecting to IBM Quantum Platform",
-                               lambda: _build_service(token, instance, url, url_resolver), attempts=CONNECT_ATTEMPTS)
-            _platforms[key] = RuntimePlatform(service, url)
-        return _platforms[key]
+        if key not in _services:
+            _services[key] = retrying("connecting to IBM Quantum Platform",
+                                      lambda: _build(token, instance, url, url_resolver), attempts=CONNECT_ATTEMPTS)
+        return _services[key]
 
 
-def _build_service(token: str, instance: str | None, url: str | None, url_resolver: str) -> Any:
-    if url_resolver == "prefect-ibmq" and url:  # runtime_platform refused prefect-ibmq without a url
+def _build(token: str, instance: str | None, url: str | None, url_resolver: str) -> Any:
+    if url_resolver == "prefect-ibmq" and url:  # runtime_service refused prefect-ibmq without a url
         from prefect_ibmq.runtime.local import local_runtime_service
 
         return local_runtime_service(url, token, instance)

@@ -16,8 +16,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from prefect_ibmq.bitstrings import Layout
+from prefect_ibmq.exceptions import IBMQValueError
 from prefect_ibmq.runtime.results import is_primitive_result, sampler_counts_result
+from prefect_ibmq.tables.bitstrings import Layout
 from prefect_ibmq.wire import ApiJobStatus, JobRecord
 
 
@@ -91,9 +92,9 @@ def gather_jobs(jobs: Iterable[Any], summary: bool = False) -> JobColumns:
         elif isinstance(record, JobRecord):
             steps = add_record(record, summary)
         else:
-            raise TypeError(
-                f"job {item!r} ({type(item).__name__}) is not job-like; expected a JobRecord, "
-                "a dict in JobRecord shape, or an object with a .record attribute holding one"
+            raise IBMQValueError(
+                f"job {item!r} ({type(item).__name__}) is not job-like; give a JobRecord, "
+                "a dict in JobRecord shape, or an object with a .record attribute holding one."
             )
         add_names(steps)
         add_times(steps.values())
@@ -185,13 +186,13 @@ def result_parts(result: Any) -> tuple[Any, Any]:
     """(job_id, experiments) of a Result object or a Result dict.
 
     Raises:
-        TypeError: ``result`` is neither.
+        IBMQValueError: ``result`` is neither.
     """
     if isinstance(result, Mapping):
         return result.get("job_id"), result.get("results") or ()
     if hasattr(result, "results"):
         return getattr(result, "job_id", None), result.results or ()
-    raise TypeError(f"result {result!r} ({type(result).__name__}) is not a qiskit Result or a Result dict")
+    raise IBMQValueError(f"result {result!r} ({type(result).__name__}) is not a qiskit Result or a Result dict.")
 
 
 def experiment_parts(experiment: Any) -> tuple[bool, Any, Mapping[str, Any], Any]:

@@ -1,24 +1,8 @@
-"""pandas tables of jobs and results: per-step timings, per-job summaries, counts, expectation values.
+"""The job and counts frames: ``time_per_step_frame``, ``job_summary_frame``, ``counts_frame``.
 
-Pure pandas + numpy (no Prefect, no server). Every frame is built column-wise:
-one pass over the input gathers plain Python lists (:mod:`prefect_ibmq.table_inputs`),
-then numpy and pandas build the columns in one go (:mod:`prefect_ibmq.frame_columns`,
-bitstrings by :mod:`prefect_ibmq.bitstrings`), so 100,000 jobs tabulate in a
-fraction of a second.
-
-Jobs may be given as :class:`~prefect_ibmq.wire.JobRecord` objects, as plain
-dicts in JobRecord shape (the fast path for big inputs), or as any object with a
-``record`` attribute holding one of those (``IBMQJob`` exposes its last-seen data
-that way). Results may be :class:`qiskit.result.Result` objects or their dicts
-(``Result.to_dict()`` shape, as the job service sends them), or sampler
-``PrimitiveResult`` objects of IBM Quantum Platform (one experiment per PUB, see
-:mod:`prefect_ibmq.runtime.results`). Estimator results have their own table,
-:func:`expectation_frame` (from :mod:`prefect_ibmq.expectations`, named here too).
-
-Dtypes: ids, names and bitstrings are pandas ``str``; ``step``/``status`` use
-:data:`STEP_DTYPE` (ordered, lifecycle order); times are ``datetime64[us, UTC]``;
-durations are float seconds (NaN when unknown); the empty-input frames carry the
-same dtypes (see the ``*_COLUMNS`` constants).
+Each is built column-wise: one pass over the input gathers plain Python lists
+(:mod:`.inputs`), then numpy and pandas build the columns in one go (:mod:`.columns`,
+bitstrings by :mod:`.bitstrings`).
 """
 
 from __future__ import annotations
@@ -29,16 +13,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from prefect_ibmq.bitstrings import bitstring_column
-from prefect_ibmq.expectations import EXPECTATION_COLUMNS, expectation_frame
-from prefect_ibmq.frame_columns import empty_frame, str_column, times_from_micros
-from prefect_ibmq.table_inputs import JobColumns, gather_counts, gather_jobs, success_counts
+from prefect_ibmq.tables.bitstrings import bitstring_column
+from prefect_ibmq.tables.columns import empty_frame, str_column, times_from_micros
+from prefect_ibmq.tables.inputs import JobColumns, gather_counts, gather_jobs, success_counts
 from prefect_ibmq.wire import FINAL_STATUSES, LIFECYCLE
-
-__all__ = [
-    "COUNTS_COLUMNS", "EXPECTATION_COLUMNS", "JOB_SUMMARY_COLUMNS", "STEPS", "STEP_DTYPE", "TIME_PER_STEP_COLUMNS",
-    "counts_frame", "expectation_frame", "job_summary_frame", "time_per_step_frame",
-]
 
 #: Step and status names in lifecycle order (:data:`prefect_ibmq.wire.LIFECYCLE`).
 STEPS: tuple[str, ...] = LIFECYCLE

@@ -1,9 +1,7 @@
-"""The ``prefect-ibmq`` console script.
+"""``prefect-ibmq server``: the job service as a process, until SIGINT or SIGTERM.
 
-``prefect-ibmq server`` runs the job service as a process: the same
-:class:`~prefect_ibmq.server.JobServer` the embedded default uses, on a fixed
-port, until SIGINT or SIGTERM. ``prefect-ibmq jobs ...`` lists, shows, cancels
-and waits for jobs (:mod:`prefect_ibmq.cli_jobs`).
+The same :class:`~prefect_ibmq.server.JobServer` the embedded default uses, on a
+fixed port; it prints its URL and each project's instance CRN.
 """
 
 from __future__ import annotations
@@ -14,23 +12,13 @@ import signal
 import sys
 import threading
 from pathlib import Path
-from typing import Any, NoReturn
-
-from prefect_ibmq.cli_jobs import add_jobs_parser, run_jobs_command
+from typing import Any
 
 DEFAULT_PORT = 8765
 
 
-class _Parser(argparse.ArgumentParser):
-    """Tells a bad argument in one line (not the usage block), then exits 2 as argparse does."""
-
-    def error(self, message: str) -> NoReturn:
-        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
-
-
-def _parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="prefect-ibmq", description="Quantum jobs as first-class Prefect work.")
-    commands = parser.add_subparsers(dest="command", required=True)
+def add_server_parser(commands: Any) -> None:
+    """Add ``server`` to the console script's subcommands."""
     server = commands.add_parser(
         "server", help="run the job service (REST API under /v1, Qiskit Runtime API under /api/v1)")
     server.add_argument("--host", default=None, help="address to bind (default 127.0.0.1)")
@@ -54,8 +42,6 @@ def _parser() -> argparse.ArgumentParser:
         help='simulate on the workers of this Dask scheduler, e.g. tcp://10.0.0.5:8786 (simulation = "dask")',
     )
     server.add_argument("--log-level", default="INFO", help="logging level of prefect_ibmq.server")
-    add_jobs_parser(commands)
-    return parser
 
 
 def _config(args: argparse.Namespace) -> Any:
@@ -128,17 +114,3 @@ def _print_instances(config: Any, url: str) -> None:
     print(f"Qiskit Runtime API on {url}/api/v1; instance CRN of each project:", flush=True)
     for name, crn in sorted(instances.items()):
         print(f"  {name}: {crn}", flush=True)
-
-
-def main(argv: list[str] | None = None) -> int:
-    """The console script: parse ``argv`` (default: the command line), run the command, return its exit code."""
-    args = _parser().parse_args(argv)
-    if args.command == "server":
-        return serve(args)
-    if args.command == "jobs":
-        return run_jobs_command(args)
-    raise AssertionError(f"unhandled command {args.command!r}")
-
-
-if __name__ == "__main__":
-    sys.exit(main())

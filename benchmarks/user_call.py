@@ -1,0 +1,110 @@
+"""The call a user makes, timed in a fresh process: ``circuit_sweep(circuits, shots=1024)`` from sync code.
+
+Nothing tuned: no credentials (the embedded default, in a fresh data dir), no Prefect
+server set up beforehand (Prefect's own temporary server, in a fresh PREFECT_HOME),
+Prefect's logging at its default INFO level. After a 5-circuit warm-up sweep (imports,
+the temporary server, the simulator processes), each size is swept once, the first
+sweep timed being the first after the warm-up, and the floor is measured right after
+it in the same process (aer alone, all cores); beside the wall time, the CPU seconds the
+sweep took in this process (flow and embedded service) and in the simulator processes,
+steadier than the wall time on a shared machine. Then the fixed cost: the median of 5
+one-circuit sweeps, and of 5 empty sync flows. One JSON line per measurement on stdout.
+
+``python -m benchmarks.user_call 1000 10000`` runs it here; ``benchmarks.sweep`` runs it
+in a subprocess with a clean environment (see :func:`user_environment`), and
+``python -m benchmarks.ab`` against another commit's code, back to back.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+
+from benchmarks.common import ROOT, SHOTS, floor, ghz_circuits
+
+WARM_UP = 5
+FIXED_COST_REPEATS = 5
+
+
+def user_environment(src: str | None = None) -> dict[str, str]:
+    """This process's environment as a user's shell has it: no Prefect API, INFO logs, fresh homes.
+
+    ``src``: a folder whose ``prefect_ibmq`` is imported instead of the installed one (A/B runs).
+    """
+    env = {key: value for key, value in os.environ.items()
+           if not key.startswith(("PREFECT_API_", "PREFECT_LOGGING_", "PREFECT_IBMQ_"))}
+    env["PREFECT_HOME"] = tempfile.mkdtemp(prefix="prefect-ibmq-bench-prefect-home-")
+    env["PREFECT_IBMQ_DATA_DIR"] = tempfile.mkdtemp(prefix="prefect-ibmq-bench-embedded-")
+    env["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
+    # Prefect's temporary server must start within its limit on a busy machine (not a speed setting).
+    env["PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"] = "180"
+    env["PYTHONPATH"] = os.pathsep.join(part for part in (src, str(ROOT)) if part)
+    return env
+
+
+def main(sizes: list[int]) -> None:
+    from prefect_ibmq.flows import circuit_sweep
+
+    circuit_sweep(ghz_circuits(WARM_UP), shots=SHOTS)  # warm-up, the default call too
+    for n in sizes:
+        circuits = ghz_circuits(n)
+        cpu = _cpu_seconds()
+        start = time.perf_counter()
+        report = circuit_sweep(circuits, shots=SHOTS)
+        seconds = time.perf_counter() - start
+        flow_cpu, simulators_cpu = (after - before for after, before in zip(_cpu_seconds(), cpu, strict=True))
+        assert report.counts["circuit_index"].nunique() == n and not report.failed_circuits
+        print(json.dumps({"what": "sweep", "n": n, "seconds": seconds, "jobs": len(report.job_ids),
+                          "floor": floor(circuits), "flow_cpu": flow_cpu, "simulators_cpu": simulators_cpu}),
+              flush=True)
+    one = ghz_circuits(1)
+    sweep_times = _times(lambda: circuit_sweep(one, shots=SHOTS))
+    empty_times = _times(_empty_flow())
+    print(json.dumps({"what": "fixed_cost", "seconds": statistics.median(sweep_times), "all": sweep_times,
+                      "empty_flow": statistics.median(empty_times)}), flush=True)
+
+
+def _cpu_seconds() -> tuple[float, float]:
+    """CPU seconds of this process (the flow and the embedded job service) and of its children (simulators)."""
+    import psutil
+
+    me = psutil.Process()
+    children = 0.0
+    for child in me.children(recursive=True):
+        try:
+            times = child.cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        children += times.user + times.system
+    mine = me.cpu_times()
+    return mine.user + mine.system, children
+
+
+def _times(call: Callable[[], object]) -> list[float]:
+    times = []
+    for _ in range(FIXED_COST_REPEATS):
+        start = time.perf_counter()
+        call()
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def _empty_flow() -> Callable[[], object]:
+    """An empty sync ``@flow``: what a flow run from sync code costs on Prefect's own."""
+    from prefect import flow
+
+    @flow(name="empty-sync-flow")
+    def empty() -> None:
+        return None
+
+    empty()  # its first run registers the flow
+    return empty
+
+
+if __name__ == "__main__":
+    main([int(arg) for arg in sys.argv[1:]])
