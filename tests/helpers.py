@@ -15,6 +15,7 @@ import requests
 
 from prefect_ibmq.circuits import bell
 from prefect_ibmq.server import BackendSpec, ServerConfig
+from prefect_ibmq.server.limits import Limits
 from prefect_ibmq.server.simulators import flaky_failures
 from prefect_ibmq.wire import Identity, circuits_to_base64
 
@@ -26,6 +27,13 @@ TOKENS = {
     "carol": ("tok-carol-0123456789", Identity(user="carol", hub="h1", group="g2", project="p3")),
     "dave": ("tok-dave-0123456789", Identity(user="dave", hub="h2", group="g9", project="p9")),
 }
+
+#: The suite's servers are one lab's server used by four identities at machine speed, test after test:
+#: the per-identity share of server time (``server_share``) would then refuse a test for what the
+#: tests before it cost, sooner on a slow machine or PostgreSQL (CI saw 429s in test_submit). The
+#: share is tested on servers of its own (tests/reliability/test_fairness.py); here each identity
+#: may take the whole server. Every other bound keeps its default.
+SUITE_LIMITS = Limits(server_share=1.0, server_share_burst_s=60.0)
 
 #: Seed of the suite's flaky backend (``BackendSpec.seed``): its draws follow from it and the job name.
 FLAKY_SEED = 13
@@ -47,6 +55,7 @@ def server_config(data_dir, **overrides) -> ServerConfig:
         tokens={token: identity for token, identity in TOKENS.values()},
         backends=backends,
         workers=2,
+        limits=SUITE_LIMITS,
     )
     settings.update(overrides)
     return ServerConfig(**settings)
