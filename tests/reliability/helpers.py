@@ -3,6 +3,7 @@ real processes (killed with SIGKILL where a test says so), subprocess environmen
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import signal
@@ -33,13 +34,19 @@ class Figures:
         if not self.sections:
             return
         FIGURES_FILE.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            merged = json.loads(FIGURES_FILE.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            merged = {}
-        merged.update(self.sections)
-        merged["written_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-        FIGURES_FILE.write_text(json.dumps(merged, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        # pytest-xdist's workers each write their sections at their session's end: the lock makes
+        # each read-merge-write whole, and the rename means no reader ever sees half a file.
+        with open(FIGURES_FILE.with_suffix(".lock"), "w", encoding="utf-8") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                merged = json.loads(FIGURES_FILE.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                merged = {}
+            merged.update(self.sections)
+            merged["written_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+            partial = FIGURES_FILE.with_suffix(f".{os.getpid()}.tmp")
+            partial.write_text(json.dumps(merged, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+            os.replace(partial, FIGURES_FILE)
         print(f"\nreliability figures -> {FIGURES_FILE}\n{json.dumps(self.sections, indent=2, sort_keys=True)}")
 
 

@@ -130,9 +130,14 @@ def test_a_chunk_whose_process_dies_twice_fails_only_its_job(job_server, tmp_pat
         deadline = time.monotonic() + 60
         while api.status(job["job_id"])["status"] == "RUNNING":
             assert time.monotonic() < deadline, "the job outlived every killed process"
-            for pid in server.service.executor.pool_pids():
+            killed = set(server.service.executor.pool_pids())
+            for pid in killed:
                 os.kill(pid, signal.SIGKILL)
-            time.sleep(0.2)  # let a new process take the chunk, then kill it too
+            # Then wait for the job to end or a new process (which may hold the chunk again) to kill too.
+            pool = server.service.executor
+            while api.status(job["job_id"])["status"] == "RUNNING" and set(pool.pool_pids()) <= killed:
+                assert time.monotonic() < deadline, "no new simulator process started"
+                time.sleep(0.02)  # polling the pool for its next process
 
         record = api.get(f"/jobs/{job['job_id']}").json()
         assert record["status"] == "ERROR_RUNNING_JOB"
