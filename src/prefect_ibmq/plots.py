@@ -17,7 +17,6 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-import matplotlib.dates as mdates
 import numpy as np
 import pandas as pd
 from matplotlib.artist import Artist
@@ -56,7 +55,7 @@ _STEP_PHASE = {step: phase for phase, steps in PHASES.items() for step in steps}
 
 
 def timeline(frame: pd.DataFrame, max_rows: int = MAX_ROWS) -> Figure:
-    """A Gantt chart of jobs: one row per job (sorted by creation) against wall-clock time (UTC).
+    """A Gantt chart of jobs: one row per job (sorted by creation) against seconds since the first was created.
 
     ``frame`` is :func:`~prefect_ibmq.tables.time_per_step_frame` output; its rows are
     labelled by a ``label`` column when it has one (a sweep's: ``job 3: circuits 900-1199``),
@@ -98,6 +97,8 @@ class _TimelineRows:
     per_row: int
     n_rows: int
     backends: str
+    #: When the first job was created: the time axis counts seconds from it.
+    origin: pd.Timestamp
 
 
 def _timeline_rows(spans: pd.DataFrame, max_rows: int) -> _TimelineRows:
@@ -115,7 +116,12 @@ def _timeline_rows(spans: pd.DataFrame, max_rows: int) -> _TimelineRows:
         bars = bars.reset_index()
         ends = jobs[jobs["outcome"] != ""].groupby(["row", "outcome"]).agg(end=("end", "median")).reset_index()
     backends = ", ".join(sorted(spans["backend"].dropna().astype(str).unique()))
-    return _TimelineRows(jobs, bars, ends, per_row, int(jobs["row"].iloc[-1]) + 1, backends)
+    return _TimelineRows(jobs, bars, ends, per_row, int(jobs["row"].iloc[-1]) + 1, backends, jobs["created"].iloc[0])
+
+
+def _axis_seconds(times: pd.Series, origin: pd.Timestamp) -> np.ndarray:
+    """Seconds from ``origin``: what the time axis shows (a sweep is read in seconds, not dates)."""
+    return ((times - origin).dt.total_seconds()).to_numpy()
 
 
 def _draw_phases(ax: Axes, rows: _TimelineRows) -> list[Artist]:
@@ -124,8 +130,7 @@ def _draw_phases(ax: Axes, rows: _TimelineRows) -> list[Artist]:
     handles: list[Artist] = []
     for phase, color in PHASE_COLORS.items():
         part = rows.bars[rows.bars["phase"] == phase]
-        left = mdates.date2num(part["start"].dt.tz_convert(None).to_numpy())
-        right = mdates.date2num(part["end"].dt.tz_convert(None).to_numpy())
+        left, right = _axis_seconds(part["start"], rows.origin), _axis_seconds(part["end"], rows.origin)
         ax.barh(part["row"].to_numpy(), right - left, left=left, height=height, color=color,
                 linewidth=0, label=phase)
         handles.append(Patch(facecolor=color, label=phase))
@@ -139,7 +144,7 @@ def _draw_ends(ax: Axes, rows: _TimelineRows) -> list[Artist]:
         color, marker = next((c, m) for lab, c, m in END_MARKERS.values() if lab == label)
         part = rows.ends[rows.ends["outcome"] == label]
         if len(part):
-            x = mdates.date2num(part["end"].dt.tz_convert(None).to_numpy())
+            x = _axis_seconds(part["end"], rows.origin)
             ax.scatter(x, part["row"].to_numpy(), marker=marker, s=36 if rows.n_rows <= 60 else 14, color=color,
                        zorder=3, label=label, linewidths=0)
             handles.append(Line2D([], [], linestyle="", marker=marker, color=color, label=label))
@@ -147,14 +152,10 @@ def _draw_ends(ax: Axes, rows: _TimelineRows) -> list[Artist]:
 
 
 def _label_timeline(ax: Axes, rows: _TimelineRows, handles: list[Artist]) -> None:
-    """Row labels (first created on top), a UTC time axis, the legend and the title."""
+    """Row labels (first created on top), a time axis in seconds from the first job, the legend and the title."""
     ax.set_ylim(rows.n_rows - 0.5, -0.5)
     _row_ticks(ax, _row_labels(rows.jobs, rows.n_rows, rows.per_row), rows.n_rows)
-    ax.xaxis_date()
-    locator = mdates.AutoDateLocator()
-    ax.xaxis.set_major_locator(locator)
-    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
-    ax.set_xlabel("wall-clock time (UTC)")
+    ax.set_xlabel(f"seconds since the first job was created ({rows.origin:%Y-%m-%d %H:%M:%S} UTC)")
     ax.set_ylabel("job, by creation" if rows.per_row == 1 else f"jobs by creation, {rows.per_row} per row")
     ax.grid(axis="x", alpha=0.3)
     ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, title="phase")
