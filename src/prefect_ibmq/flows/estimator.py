@@ -85,6 +85,7 @@ async def estimator_sweep(
     mode: str | None = None,
     cache_results: bool = False,
     max_pubs_per_job: int | None = None,
+    max_time: int | None = None,
 ) -> EstimatorSweepReport:
     """Estimate every observable on every circuit at every parameter set; a rerun with the same id resumes.
 
@@ -109,6 +110,9 @@ async def estimator_sweep(
         cache_results: Reuse the stored values of a job with the same PUBs, precision and optimization
             level on the same backend and platform, instead of submitting it again.
         max_pubs_per_job: Deprecated name of ``max_experiments_per_job``.
+        max_time: The batch's (or session's) maximum time to live in seconds (IBM's ``max_time``; the
+            plan's default, 8 h, when None). Jobs still queued when it ends, and jobs submitted after,
+            go to a new batch with the same idempotency keys: none is lost or run twice.
 
     Returns:
         An EstimatorSweepReport; ``expectations`` has one row per circuit, observable and
@@ -148,13 +152,16 @@ async def estimator_sweep(
     get_run_logger().info("Estimator sweep %s: %d circuits x %d observables in %d jobs on %s",
                           sweep_id, len(pubs), len(observables), len(chunks), backend_name)
     async with execution_mode(platform, service, backend_name, mode, default="batch", program="estimator",
-                              precision=precision, optimization_level=optimization_level) as runtime:
+                              max_time=max_time, precision=precision,
+                              optimization_level=optimization_level) as execution:
+        runtime = execution.runtime
         kind = ExpectationsKind(pubs, runtime.model_dump_json(include={"program", "precision", "optimization_level"})
                                 if runtime is not None else "")
         options = JobSetOptions(backend_name, [jobset_tag(sweep_id), *(job_tags or [])], None, timeout, runtime,
                                 service, cache_results, max_jobs_in_flight, resubmit_failed)
         progress = SweepProgress(sweep_id, "Estimator sweep")
-        runner = JobSetRunner(sweep_id, platform, kind, options, await existing_jobs(platform, sweep_id), [progress])
+        runner = JobSetRunner(sweep_id, platform, kind, options, await existing_jobs(platform, sweep_id), [progress],
+                              batches=execution)
         outcome = await runner.run(chunks)
     tables = sweep_tables(sweep_id, f"Estimator sweep {sweep_id} on {backend_name}", outcome)
     expectations = kind.table()

@@ -112,6 +112,7 @@ async def circuit_sweep(
     service: ServiceCredentials | None = None,
     cache_results: bool = False,
     mode: str | None = None,
+    max_time: int | None = None,
 ) -> SweepReport:
     """Run circuits as a job set and tabulate them; a rerun with the same ``sweep_id`` resumes.
 
@@ -141,6 +142,9 @@ async def circuit_sweep(
             results: there a failed job's circuits are all resubmitted.
         mode: ``job``, ``batch`` or ``session`` where the platform has them (IBM Quantum Platform:
             ``batch`` by default; a job service: ``job`` only).
+        max_time: The batch's (or session's) maximum time to live in seconds (IBM's ``max_time``; the
+            plan's default, 8 h, when None). Jobs still queued when it ends, and jobs submitted after,
+            go to a new batch with the same idempotency keys: none is lost or run twice.
 
     Returns:
         A ``SweepReport``; its ``summary`` has a ``cached`` column, its ``counts`` are read from
@@ -180,11 +184,12 @@ async def circuit_sweep(
                              empty_sweep_counts(), len(qcs))
     progress = SweepProgress(sweep_id)
     try:
-        async with execution_mode(platform, service, backend_name, mode, default="batch") as runtime:
+        async with execution_mode(platform, service, backend_name, mode, default="batch",
+                                  max_time=max_time) as execution:
             options = JobSetOptions(backend_name, [jobset_tag(sweep_id), *(job_tags or [])], share_level, timeout,
-                                    runtime, service, cache_results, max_jobs_in_flight, resubmit_failed)
+                                    execution.runtime, service, cache_results, max_jobs_in_flight, resubmit_failed)
             runner = JobSetRunner(sweep_id, platform, CountsKind(qcs, shots, counts_file), options, existing,
-                                  [progress])
+                                  [progress], batches=execution)
             try:
                 outcome = await runner.run(chunks)
             except BaseException:

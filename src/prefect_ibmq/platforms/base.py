@@ -104,8 +104,8 @@ class JobPlatform(Protocol):
         """Every job carrying ``tag`` (a job set's), newest first."""
         ...
 
-    async def open_session(self, backend_name: str, mode: str) -> str | None:
-        """Open a batch or session on the backend; its id (None when the platform opened none)."""
+    async def open_session(self, backend_name: str, mode: str, max_time: int | None = None) -> str | None:
+        """Open a batch or session on the backend, living at most ``max_time`` s; its id (None when none opened)."""
         ...
 
     async def close_session(self, session_id: str) -> None:

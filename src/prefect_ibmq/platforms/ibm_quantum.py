@@ -7,7 +7,10 @@ the platform differs from the legacy job service it says so (see
 job names (a name is a ``job_name:`` tag), no long-poll (``wait`` reads the status
 at growing intervals, 0.1 s up to 5 s), and no Idempotency-Key header: a job
 carries the tag ``idempotency:<key>`` and the platform is asked for a job with
-that tag before every (re)submission, so a retried submit never spends QPU time twice.
+that tag before every (re)submission, so a retried submit never spends QPU time twice
+(a job its expired batch cancelled before it ran does not count: it spent none).
+A submit to a batch or session that takes no more jobs (closed, or past its
+``max_ttl``) raises ``IBMQSessionClosedError``.
 """
 
 from __future__ import annotations
@@ -24,17 +27,24 @@ from qiskit import QuantumCircuit
 from qiskit.providers import JobStatus
 
 from prefect_ibmq.backend.validation import check_experiment_count, checked_circuits
-from prefect_ibmq.exceptions import IBMQJobApiError, IBMQJobFailureError, IBMQJobInvalidStateError, IBMQValueError
+from prefect_ibmq.exceptions import (
+    IBMQJobApiError,
+    IBMQJobFailureError,
+    IBMQJobInvalidStateError,
+    IBMQSessionClosedError,
+    IBMQValueError,
+)
 from prefect_ibmq.job.status import api_status_to_job_status
 from prefect_ibmq.job.waiting import Waiting
 from prefect_ibmq.platforms.base import MODES, BackendLimits, Report
-from prefect_ibmq.runtime.errors import retrying, transient_as_api_error
+from prefect_ibmq.runtime.errors import is_session_closed, retrying, transient_as_api_error
 from prefect_ibmq.runtime.programs import get_program, known_programs
 from prefect_ibmq.runtime.records import (
     IDEMPOTENCY_TAG,
     NAME_TAG,
     RuntimeJobFacts,
     api_status,
+    expired_before_running,
     facts_from_document,
     job_record,
     renamed_tags,
@@ -145,16 +155,23 @@ class IBMQuantumPlatform:
                 checked_circuits(items, configuration, shots)
             check_experiment_count(items, configuration)
         key_tag = IDEMPOTENCY_TAG + _short_key(idempotency_key or uuid.uuid4().hex)
-        existing = self._jobs_tagged(key_tag, limit=1)
-        if existing:
+        existing = self._jobs_tagged(key_tag, limit=1)  # newest first: the latest submission of this key
+        if existing and not expired_before_running(job_record(facts_from_document(existing[0], self.instance))):
             return existing[0]["id"]
         tags = [*(job_tags or []), *([NAME_TAG + job_name] if job_name else []), key_tag]
         pubs = runner.prepare(items, backend, optimization_level)
-        mode = backend if session_id is None else retrying(
-            f"joining session {session_id}", lambda: _session_class(session_mode or "batch").from_id(
-                session_id, self.service))
-        with transient_as_api_error(f"submitting a {program} job to {backend_name}"):
-            return runner.run(mode, pubs, tags, {"shots": shots, **(options or {})}).job_id()
+        try:
+            mode = backend if session_id is None else retrying(
+                f"joining session {session_id}", lambda: _session_class(session_mode or "batch").from_id(
+                    session_id, self.service))
+            with transient_as_api_error(f"submitting a {program} job to {backend_name}"):
+                return runner.run(mode, pubs, tags, {"shots": shots, **(options or {})}).job_id()
+        except Exception as error:
+            if session_id is not None and is_session_closed(error):
+                raise IBMQSessionClosedError(
+                    f"{session_mode or 'batch'} {session_id} accepts no more jobs (closed, or past its max_ttl): "
+                    f"{error}; nothing was submitted") from error
+            raise
 
     def _facts(self, job_id: str, metrics: bool = True) -> RuntimeJobFacts:
         """The job as it is now; a final one with its metrics (the steps' times) unless told not to."""
@@ -273,14 +290,17 @@ class IBMQuantumPlatform:
 
     # --- batches and sessions -------------------------------------------------
 
-    async def open_session(self, backend_name: str, mode: str) -> str | None:
-        """Open a ``batch`` or dedicated ``session`` on the backend; its id (None on a simulator backend)."""
+    async def open_session(self, backend_name: str, mode: str, max_time: int | None = None) -> str | None:
+        """Open a ``batch`` or dedicated ``session`` on the backend; its id (None on a simulator backend).
+
+        ``max_time``: its maximum time to live in seconds (the plan's default, 8 h on IBM, when None).
+        """
         session_class = _session_class(mode)
         backend, _ = await _in_thread(self._backend, backend_name)
 
         def open_one() -> str | None:
             with transient_as_api_error(f"opening a {mode} on {backend_name}"):
-                return session_class(backend).session_id
+                return session_class(backend, max_time=max_time).session_id
 
         return await _in_thread(open_one)
 

@@ -226,7 +226,7 @@ class JobServicePlatform:
             if len(page.jobs) < FIND_PAGE:
                 return found
 
-    async def open_session(self, backend_name: str, mode: str) -> str | None:
+    async def open_session(self, backend_name: str, mode: str, max_time: int | None = None) -> str | None:
         """None for ``job``; the job service has no batches or sessions.
 
         Raises:

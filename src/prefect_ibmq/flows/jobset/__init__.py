@@ -16,6 +16,7 @@ from prefect_ibmq.flows.jobset.chunks import (
     jobset_tag,
 )
 from prefect_ibmq.flows.jobset.runner import (
+    BatchRenewal,
     JobKind,
     JobSetHook,
     JobSetOptions,
@@ -25,6 +26,6 @@ from prefect_ibmq.flows.jobset.runner import (
 )
 
 __all__ = [
-    "Chunk", "JobKind", "JobSetHook", "JobSetOptions", "JobSetOutcome", "JobSetRunner", "SweepError",
+    "BatchRenewal", "Chunk", "JobKind", "JobSetHook", "JobSetOptions", "JobSetOutcome", "JobSetRunner", "SweepError",
     "checked_sweep_id", "existing_jobs", "first_round", "items_per_job", "jobset_tag",
 ]

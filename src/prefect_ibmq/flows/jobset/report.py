@@ -12,7 +12,7 @@ from prefect_ibmq.tables import job_summary_frame, time_per_step_frame
 
 
 def sweep_tables(sweep_id: str, title: str, outcome: JobSetOutcome) -> SweepTables:
-    """The timings, the summary (with ``success_count``, ``cached`` and ``label``) and the failed experiments.
+    """The timings, the summary (with ``success_count``, ``cached``, ``label``, ``session_id``), the failed experiments.
 
     Jobs in creation order, not in the order results arrived: the same jobs make the same
     tables (and so the same, cached, pictures).
@@ -22,6 +22,8 @@ def sweep_tables(sweep_id: str, title: str, outcome: JobSetOutcome) -> SweepTabl
     summary["success_count"] = pd.array(summary["job_id"].map(outcome.success_counts), dtype="Int64")
     summary["cached"] = summary["job_id"].isin(outcome.cached_job_ids)
     summary["label"] = summary["job_id"].map(outcome.labels).astype("str")
+    # The batch or session each job ran in (a sweep whose batch expired has several).
+    summary["session_id"] = pd.array([record.session_id for record in outcome.records], dtype="str")
     timings = time_per_step_frame(outcome.records)
     timings["label"] = timings["job_id"].map(outcome.labels).astype("str")
     return SweepTables(sweep_id, title, timings, summary, outcome.failed_experiments())
