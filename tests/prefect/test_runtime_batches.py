@@ -16,7 +16,8 @@ import pytest
 
 from prefect_ibmq.blocks import IBMQuantumPlatformCredentials
 from prefect_ibmq.circuits import ghz_bell_set
-from prefect_ibmq.flows import circuit_sweep
+from prefect_ibmq.exceptions import IBMQValueError
+from prefect_ibmq.flows import circuit_sweep, estimator_sweep
 from prefect_ibmq.server.runtime.crn import instance_crn
 from prefect_ibmq.wire import ApiJobStatus
 from tests.helpers import HOLD_LIMIT_S, TOKENS, token_of, workers_held
@@ -93,3 +94,50 @@ def test_submits_refused_by_an_expired_batch_go_to_a_new_one(platform):
     refused = [run for run in task_runs(state.state_details.flow_run_id)
                if run.name.startswith("submit-") and run.state.is_failed()]
     assert refused and all("IBMQSessionClosedError" in run.state.message for run in refused)
+
+
+#: ``slow_simulator``'s delay per circuit in the suite's server (tests/helpers.py).
+SLOW_S_PER_CIRCUIT = 0.5
+
+
+def _jobs_the_budget_admits(seconds: list[float], budget: float) -> int:
+    """How many one-circuit jobs, run one at a time, the guard admits given each job's measured seconds.
+
+    The first goes without an estimate; each next one goes while what was spent plus the mean so far fits.
+    """
+    admitted, spent = 1, seconds[0]
+    while admitted < len(seconds) and spent + spent / admitted <= budget:
+        spent += seconds[admitted]
+        admitted += 1
+    return admitted
+
+
+def test_a_budget_guard_stops_submitting_at_its_limit(platform):
+    sweep_id = "rt-budget"
+    circuits = ghz_bell_set(8)
+    kwargs = dict(backend_name="slow_simulator", shots=16, max_experiments_per_job=1, max_jobs_in_flight=1,
+                  service=platform)
+    # Every job runs 0.5 s at least (slow_simulator's delay per circuit): 8 jobs cannot fit in 3.5 of them.
+    budget = 3.5 * SLOW_S_PER_CIRCUIT
+    report = circuit_sweep(circuits, sweep_id=sweep_id, max_quantum_seconds=budget, **kwargs)
+
+    summary = report.summary.sort_values("created")
+    seconds = summary["quantum_s"].tolist()
+    assert all(value >= SLOW_S_PER_CIRCUIT for value in seconds)
+    # The jobs that ran are those the guard admits from their own measured usage; the others never went out.
+    ran = _jobs_the_budget_admits(seconds + [seconds[-1]] * (8 - len(seconds)), budget)
+    assert 1 <= len(summary) == ran < 8
+    assert report.not_run_circuits == list(range(ran, 8))
+    assert report.quantum_seconds == pytest.approx(sum(seconds))
+    assert sorted(report.counts["circuit_index"].unique()) == list(range(ran))
+    assert len(on_platform(platform, "find_jobs", f"ibmq_jobset_{sweep_id}")) == ran
+    # The quantum seconds are the platform's own usage of each job.
+    for _, job in summary.iterrows():
+        assert job["quantum_s"] == pytest.approx(on_platform(platform, "quantum_seconds",
+                                                             on_platform(platform, "record", job["job_id"])))
+
+    # A budget of nothing submits nothing, and says so.
+    empty = estimator_sweep([circuits[0]], ["ZZ"], service=platform, sweep_id="rt-budget-none", max_quantum_seconds=0)
+    assert empty.job_ids == [] and empty.not_run_circuits == [0] and empty.quantum_seconds == 0
+    with pytest.raises(IBMQValueError, match=r"max_quantum_seconds=-1(\.0)? is not accepted"):
+        circuit_sweep(circuits, max_quantum_seconds=-1, service=platform)

@@ -40,6 +40,7 @@ from prefect_ibmq.flows.jobset import (
     items_per_job,
     jobset_tag,
 )
+from prefect_ibmq.flows.jobset.budget import quantum_budget
 from prefect_ibmq.flows.jobset.expectations import ExpectationsKind
 from prefect_ibmq.flows.jobset.progress import SweepProgress
 from prefect_ibmq.flows.jobset.publish import publish_sweep
@@ -64,6 +65,10 @@ class EstimatorSweepReport:
     expectations: pd.DataFrame
     failed_circuits: list[int]
     outputs: dict[str, Path] = field(default_factory=dict)
+    #: Circuits not submitted to stay within ``max_quantum_seconds`` (rerun with the same sweep id to run them).
+    not_run_circuits: list[int] = field(default_factory=list)
+    #: Quantum seconds this run's jobs used (the summary's ``quantum_s``, summed).
+    quantum_seconds: float = 0.0
 
 
 @circuits_flow(name="estimator-sweep")
@@ -86,6 +91,7 @@ async def estimator_sweep(
     cache_results: bool = False,
     max_pubs_per_job: int | None = None,
     max_time: int | None = None,
+    max_quantum_seconds: float | None = None,
 ) -> EstimatorSweepReport:
     """Estimate every observable on every circuit at every parameter set; a rerun with the same id resumes.
 
@@ -113,6 +119,9 @@ async def estimator_sweep(
         max_time: The batch's (or session's) maximum time to live in seconds (IBM's ``max_time``; the
             plan's default, 8 h, when None). Jobs still queued when it ends, and jobs submitted after,
             go to a new batch with the same idempotency keys: none is lost or run twice.
+        max_quantum_seconds: Stop submitting before the jobs' quantum seconds would exceed this, or the
+            instance's ``usage_remaining_seconds`` if fewer; the circuits not submitted are logged and
+            in ``not_run_circuits``. None: no limit.
 
     Returns:
         An EstimatorSweepReport; ``expectations`` has one row per circuit, observable and
@@ -160,8 +169,9 @@ async def estimator_sweep(
         options = JobSetOptions(backend_name, [jobset_tag(sweep_id), *(job_tags or [])], None, timeout, runtime,
                                 service, cache_results, max_jobs_in_flight, resubmit_failed)
         progress = SweepProgress(sweep_id, "Estimator sweep")
-        runner = JobSetRunner(sweep_id, platform, kind, options, await existing_jobs(platform, sweep_id), [progress],
-                              batches=execution)
+        budget = await quantum_budget(platform, max_quantum_seconds)
+        runner = JobSetRunner(sweep_id, platform, kind, options, await existing_jobs(platform, sweep_id),
+                              [progress, *([budget] if budget else [])], batches=execution, admission=budget)
         outcome = await runner.run(chunks)
     tables = sweep_tables(sweep_id, f"Estimator sweep {sweep_id} on {backend_name}", outcome)
     expectations = kind.table()
@@ -177,7 +187,8 @@ async def estimator_sweep(
     close_sweep("Estimator sweep", sweep_id, outcome)
     return EstimatorSweepReport(sweep_id, [record.job_id for record in outcome.records], outcome.submitted,
                                 outcome.reused, tables.timings, tables.summary, expectations,
-                                sorted(outcome.failed_items), outputs)
+                                sorted(outcome.failed_items), outputs, sorted(outcome.not_run),
+                                sum(outcome.quantum_seconds.values()))
 
 
 def estimator_pubs(circuits: list[QuantumCircuit], observables: list[Any],

@@ -91,6 +91,8 @@ class IBMQuantumPlatform:
         self.url, self.local = url, local
         self.instance: str = service.active_instance()
         self._backends: dict[str, tuple[Any, BackendConfiguration]] = {}
+        #: job id -> quantum seconds of the final jobs whose metrics were read (they do not change).
+        self._quantum_seconds: dict[str, float] = {}
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
@@ -179,7 +181,22 @@ class IBMQuantumPlatform:
         facts = facts_from_document(document, self.instance)
         if metrics and api_status(facts.status).is_final:
             facts.metrics = retrying(f"reading metrics of job {job_id}", lambda: self._client.job_metadata(job_id))
+            seconds = (facts.metrics.get("usage") or {}).get("quantum_seconds")
+            if seconds is not None:
+                self._quantum_seconds[job_id] = float(seconds)
         return facts
+
+    async def quantum_seconds(self, record: JobRecord) -> float | None:
+        """The final job's ``usage.quantum_seconds`` from its metrics (read once; the wait has read them already)."""
+        if record.job_id not in self._quantum_seconds and record.status.is_final:
+            await _in_thread(self._facts, record.job_id)
+        return self._quantum_seconds.get(record.job_id)
+
+    async def remaining_seconds(self) -> float | None:
+        """``usage_remaining_seconds`` of the instance's usage (None on a plan without a limit)."""
+        usage = await _in_thread(retrying, "reading the instance's usage", self.service.usage)
+        remaining = usage.get("usage_remaining_seconds")
+        return None if remaining is None else float(remaining)
 
     async def wait(self, job_id: str, timeout: float | None, report: Report) -> JobRecord:
         """Poll until the job is final, reporting every record read; IBMQJobTimeoutError after ``timeout``."""

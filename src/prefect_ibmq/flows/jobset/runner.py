@@ -91,6 +91,14 @@ class BatchRenewal(Protocol):
         ...
 
 
+class Admission(Protocol):
+    """Asked before each chunk is submitted whether it may be (``budget.QuantumBudget`` is one)."""
+
+    async def admit(self, chunk: Chunk) -> bool:
+        """Whether the chunk may be submitted now; one not admitted is reported as not run."""
+        ...
+
+
 @dataclass(frozen=True)
 class JobSetOptions:
     """How every job of the set is submitted and waited on."""
@@ -128,6 +136,11 @@ class JobSetOutcome:
     submitted: int = 0
     reused: int = 0
     planned: int = 0
+    #: job id -> the quantum seconds it used, as the platform tells (jobs of this run, not cached ones).
+    quantum_seconds: dict[str, float] = field(default_factory=dict)
+    #: Items of chunks the admission (the budget guard) did not let be submitted, and those chunks' labels.
+    not_run: set[int] = field(default_factory=set)
+    not_run_labels: list[str] = field(default_factory=list)
 
     def add(self, chunk: Chunk, job: FinishedJob, note: str = "") -> None:
         """Count the job (each job once: identical chunks may share a cached job); ``note`` ends its label."""
@@ -147,9 +160,9 @@ class JobSetRunner:
 
     def __init__(self, sweep_id: str, platform: JobPlatform, kind: JobKind, options: JobSetOptions,
                  existing: dict[str, JobRecord], hooks: Sequence[JobSetHook] = (),
-                 batches: BatchRenewal | None = None) -> None:
+                 batches: BatchRenewal | None = None, admission: Admission | None = None) -> None:
         self.sweep_id, self.platform, self.kind, self.options = sweep_id, platform, kind, options
-        self.existing, self.hooks, self.batches = existing, list(hooks), batches
+        self.existing, self.hooks, self.batches, self.admission = existing, list(hooks), batches, admission
         self.outcome = JobSetOutcome()
         self._slots = asyncio.Semaphore(options.max_jobs_in_flight)
         self._done = 0
@@ -204,7 +217,12 @@ class JobSetRunner:
 
     async def _run_chunk(self, chunk: Chunk, group: asyncio.TaskGroup) -> None:
         async with self._slots:
-            job, without_result = await self._attempt(chunk)
+            if self.admission is None or await self.admission.admit(chunk):
+                job, without_result = await self._attempt(chunk)
+            else:
+                job, without_result = None, ()
+                self.outcome.not_run.update(chunk.circuit_indices)
+                self.outcome.not_run_labels.append(chunk.label())
         self._done += 1
         if without_result and chunk.round < self.options.resubmit_failed:
             self.outcome.planned += 1
@@ -257,6 +275,10 @@ class JobSetRunner:
             self.outcome.reused += 1
         else:
             self.outcome.submitted += 1
+        if not job.cached:
+            seconds = await self.platform.quantum_seconds(job.record)
+            if seconds is not None:
+                self.outcome.quantum_seconds[job.record.job_id] = seconds
         return job, self._tabulate(chunk, job)
 
     async def _reopen(self, error: JobStageError | JobRecord, runtime: Any, reopens: int) -> Any | None:
