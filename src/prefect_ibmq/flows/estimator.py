@@ -92,6 +92,7 @@ async def estimator_sweep(
     max_pubs_per_job: int | None = None,
     max_time: int | None = None,
     max_quantum_seconds: float | None = None,
+    program: str = "estimator",
 ) -> EstimatorSweepReport:
     """Estimate every observable on every circuit at every parameter set; a rerun with the same id resumes.
 
@@ -122,6 +123,8 @@ async def estimator_sweep(
         max_quantum_seconds: Stop submitting before the jobs' quantum seconds would exceed this, or the
             instance's ``usage_remaining_seconds`` if fewer; the circuits not submitted are logged and
             in ``not_run_circuits``. None: no limit.
+        program: The Qiskit Runtime program that estimates: ``estimator`` (``EstimatorV2``), or
+            ``executor`` (the client's executor-based ``Estimator``, 0.50+).
 
     Returns:
         An EstimatorSweepReport; ``expectations`` has one row per circuit, observable and
@@ -160,8 +163,8 @@ async def estimator_sweep(
     chunks = first_round(len(pubs), size)
     get_run_logger().info("Estimator sweep %s: %d circuits x %d observables in %d jobs on %s",
                           sweep_id, len(pubs), len(observables), len(chunks), backend_name)
-    async with execution_mode(platform, service, backend_name, mode, default="batch", program="estimator",
-                              max_time=max_time, precision=precision,
+    async with execution_mode(platform, service, backend_name, mode, default="batch", program=program,
+                              primitive="estimator", max_time=max_time, precision=precision,
                               optimization_level=optimization_level) as execution:
         runtime = execution.runtime
         kind = ExpectationsKind(pubs, runtime.model_dump_json(include={"program", "precision", "optimization_level"})

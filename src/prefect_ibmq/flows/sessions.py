@@ -29,6 +29,7 @@ from prefect_ibmq.exceptions import IBMQSessionClosedError, IBMQValueError
 from prefect_ibmq.flows.job import JobStageError
 from prefect_ibmq.platforms import MODES, JobPlatform, resolve_platform
 from prefect_ibmq.runtime.options import RuntimeOptions
+from prefect_ibmq.runtime.programs import check_primitive
 from prefect_ibmq.runtime.records import expired_before_running
 from prefect_ibmq.syncable import io_task
 from prefect_ibmq.tasks import API_ERROR_RETRIES
@@ -127,27 +128,30 @@ def _why(error: JobStageError | JobRecord) -> str:
 @asynccontextmanager
 async def execution_mode(platform: JobPlatform, service: Any, backend_name: str, mode: str | None,
                          default: str = "job", program: str = "sampler", max_time: int | None = None,
-                         **options: Any) -> AsyncIterator[ExecutionMode]:
+                         primitive: str = "sampler", **options: Any) -> AsyncIterator[ExecutionMode]:
     """Run the body's jobs in ``mode`` (``default`` where the platform has it, else ``job``).
 
     Yields an :class:`ExecutionMode` whose ``runtime`` is what ``submit_job(runtime=...)``
     takes: None when the jobs need nothing but the platform's defaults (every job on its
-    own, the sampler, no options). ``max_time``: each batch's or session's maximum time
-    to live in seconds. ``options`` are further ``RuntimeOptions`` fields (precision,
+    own, the default program, no options). ``max_time``: each batch's or session's maximum time
+    to live in seconds; ``primitive``: what the body's jobs use ``program`` as (``sampler``
+    or ``estimator``; ``executor`` runs both). ``options`` are further ``RuntimeOptions`` fields (precision,
     optimization_level). Every batch opened is closed when the body ends.
 
     Raises:
-        IBMQValueError: An unknown mode, a mode or program the platform does not have.
+        IBMQValueError: An unknown mode, a mode or program the platform does not have, a program
+            that runs no ``primitive``.
     """
     check_mode(mode)
     if program not in platform.programs:
         raise IBMQValueError(
             f"program {program!r} does not run on {await platform.identity()}; it runs {list(platform.programs)}."
         )
+    check_primitive(program, primitive)
     chosen = mode or (default if default in platform.modes else "job")
     session_id = await open_session(backend_name, chosen, service, max_time) if chosen != "job" else None
     runtime = None
-    if session_id is not None or program != "sampler" or options:
+    if session_id is not None or program != RuntimeOptions().program or options:
         runtime = RuntimeOptions(session_id=session_id, mode=chosen if session_id else "job", program=program,
                                  **options)
     execution = ExecutionMode(backend_name, service, runtime, max_time)

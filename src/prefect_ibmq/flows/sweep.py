@@ -119,6 +119,7 @@ async def circuit_sweep(
     mode: str | None = None,
     max_time: int | None = None,
     max_quantum_seconds: float | None = None,
+    program: str = "sampler",
 ) -> SweepReport:
     """Run circuits as a job set and tabulate them; a rerun with the same ``sweep_id`` resumes.
 
@@ -155,6 +156,8 @@ async def circuit_sweep(
             each) would exceed this, or the instance's ``usage_remaining_seconds`` if fewer (see
             :mod:`prefect_ibmq.flows.jobset.budget`); the circuits not submitted are logged and in
             ``not_run_circuits``. None: no limit.
+        program: On IBM Quantum Platform, the Qiskit Runtime program that samples: ``sampler``
+            (``SamplerV2``), or ``executor`` (the client's executor-based ``Sampler``, 0.50+).
 
     Returns:
         A ``SweepReport``; its ``summary`` has a ``cached`` column, its ``counts`` are read from
@@ -195,7 +198,7 @@ async def circuit_sweep(
     progress = SweepProgress(sweep_id)
     budget = await quantum_budget(platform, max_quantum_seconds)
     try:
-        async with execution_mode(platform, service, backend_name, mode, default="batch",
+        async with execution_mode(platform, service, backend_name, mode, default="batch", program=program,
                                   max_time=max_time) as execution:
             options = JobSetOptions(backend_name, [jobset_tag(sweep_id), *(job_tags or [])], share_level, timeout,
                                     execution.runtime, service, cache_results, max_jobs_in_flight, resubmit_failed)

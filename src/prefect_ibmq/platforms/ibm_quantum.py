@@ -152,7 +152,8 @@ class IBMQuantumPlatform:
         _refuse_legacy_only(share_level=share_level, experiment_id=experiment_id, private=private)
         runner = get_program(program)
         backend, configuration = self._backend(backend_name)
-        if program == "sampler" and all(isinstance(item, QuantumCircuit) for item in items):
+        # Plain circuits are sampled: checked as the legacy backend checks them (PUBs are the program's to check).
+        if "sampler" in runner.primitives and all(isinstance(item, QuantumCircuit) for item in items):
             if not circuits_checked:
                 checked_circuits(items, configuration, shots)
             check_experiment_count(items, configuration)
@@ -221,7 +222,7 @@ class IBMQuantumPlatform:
         return job_record(await _in_thread(self._facts, job_id))
 
     async def result(self, job_id: str, partial: bool) -> Any:
-        """The final job's result: a ``Result`` for the sampler, a ``PrimitiveResult`` for the estimator.
+        """The final job's result: a ``Result`` of counts (sampler), a ``PrimitiveResult`` (estimator).
 
         IBM keeps no partial results: with ``partial`` a failed job gives its program's
         empty form (sampler: a Result whose experiments all failed; estimator: no PUB results).
