@@ -131,6 +131,18 @@ def test_circuit_sweep_on_the_executor_gives_the_samplers_counts(platform):
         circuit_sweep([bell()], program="estimator", service=platform)
 
 
+def test_failed_executor_jobs_keep_their_primitives_form(platform):
+    # No partial results: a failed executor job is the sampler's failed Result, or no estimator values.
+    counted = circuit_sweep(ghz_bell_set(2), backend_name="doomed_simulator", shots=16, sweep_id="rt-exec-doomed",
+                            resubmit_failed=0, program="executor", service=platform)
+    assert counted.failed_circuits == [0, 1]
+    assert len(counted.counts) == 2 and not counted.counts["success"].any()  # one failed row per circuit
+    assert set(counted.summary["status"].astype(str)) == {"ERROR_RUNNING_JOB"}
+    estimated = estimator_sweep([bell()], ["ZZ"], backend_name="doomed_simulator", sweep_id="rt-exec-doomed-ev",
+                                resubmit_failed=0, program="executor", service=platform)
+    assert estimated.failed_circuits == [0] and estimated.expectations.empty
+
+
 def test_estimator_sweep_and_submit_job_on_the_executor_give_bell_zz(platform):
     report = estimator_sweep([bell()], ["ZZ", "XX"], service=platform, program="executor", sweep_id="rt-exec-zz")
     values = report.expectations.set_index(["observable", "parameter_set"])["value"]
