@@ -144,7 +144,8 @@ def test_failed_executor_jobs_keep_their_primitives_form(platform):
 
 
 def test_estimator_sweep_and_submit_job_on_the_executor_give_bell_zz(platform):
-    report = estimator_sweep([bell()], ["ZZ", "XX"], service=platform, program="executor", sweep_id="rt-exec-zz")
+    report = estimator_sweep([bell()], ["ZZ", "XX"], service=platform, program="executor", sweep_id="rt-exec-zz",
+                             precision=0.02)
     values = report.expectations.set_index(["observable", "parameter_set"])["value"]
 
     assert on_platform(platform, "record", report.job_ids[0]).program_id == "executor"
@@ -159,6 +160,8 @@ def test_estimator_sweep_and_submit_job_on_the_executor_give_bell_zz(platform):
     frame = expectation_frame(fetch_result(job_id, service=platform), pubs=pubs)
     assert frame["observable"].tolist() == ["ZZ"] and frame["value"].iloc[0] == pytest.approx(1.0, abs=0.05)
     assert frame["job_id"].tolist() == [job_id]
+    with pytest.raises(IBMQValueError, match="either estimator PUBs .* or circuits / sampler PUBs in one job"):
+        submit_job([bell(), *pubs], runtime=RuntimeOptions(program="executor"), service=platform)
 
 
 def test_failed_jobs_are_resubmitted_whole_and_a_stopped_wait_cancels(platform, recorded_events):
