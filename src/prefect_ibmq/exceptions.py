@@ -16,7 +16,8 @@ The tree (``(...)`` are further bases; ``[module]`` where a class lives elsewher
     │       │   ├── IBMQJobApiError               unreachable or transient (5xx, 429): retry
     │       │   ├── IBMQJobFailureError           the job failed: job.error_message()
     │       │   ├── IBMQJobInvalidStateError      not allowed in the job's state (cancelled, not final, ...)
-    │       │   │   └── IBMQValueError (IBMQBackendValueError)   a bad argument; nothing was sent
+    │       │   │   ├── IBMQValueError (IBMQBackendValueError)   a bad argument; nothing was sent
+    │       │   │   └── IBMQSessionClosedError    the batch or session accepts no more jobs (closed, max_ttl)
     │       │   ├── IBMQJobTimeoutError (JobTimeoutError)
     │       │   ├── IBMQJobNotFoundError
     │       │   ├── IBMQJobAccessError            token rejected, or only the owner may
@@ -88,6 +89,13 @@ class IBMQJobFailureError(IBMQJobError):
 
 class IBMQJobInvalidStateError(IBMQJobError):
     """The job is not in a state that allows the operation (or, as :class:`IBMQValueError`, an argument is bad)."""
+
+
+class IBMQSessionClosedError(IBMQJobInvalidStateError):
+    """The batch or session a job was submitted to accepts no more jobs: closed, or past its ``max_ttl``.
+
+    Nothing was submitted; the job can go to a new batch (the sweeps do that themselves).
+    """
 
 
 class IBMQJobTimeoutError(JobTimeoutError, IBMQJobError):

@@ -145,7 +145,7 @@ async def submit_job(
             else the embedded default.
         circuits_checked: The caller validated these circuits against the backend already
             (``backend.validate_circuits``), so they are not checked again.
-        runtime: On IBM Quantum Platform: program (sampler or estimator), optimization level,
+        runtime: On IBM Quantum Platform: program (sampler, estimator or executor), optimization level,
             session; ``circuits`` may then be the program's PUBs.
 
     Returns:

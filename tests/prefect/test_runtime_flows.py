@@ -20,7 +20,8 @@ from prefect_ibmq.exceptions import IBMQBackendValueError, IBMQValueError
 from prefect_ibmq.flows import circuit_sweep, estimator_sweep, run_circuits
 from prefect_ibmq.runtime.options import RuntimeOptions
 from prefect_ibmq.server.runtime.crn import instance_crn
-from prefect_ibmq.tasks import submit_job, update_job_name, update_job_tags
+from prefect_ibmq.tables import expectation_frame
+from prefect_ibmq.tasks import fetch_result, submit_job, update_job_name, update_job_tags, wait_for_final_state
 from prefect_ibmq.wire import ApiJobStatus
 from tests.helpers import TOKENS
 from tests.prefect.helpers import artifacts_of, on_platform, task_run_names
@@ -108,6 +109,59 @@ def test_estimator_sweep_gives_bell_zz_and_a_parameter_scan(platform, tmp_path):
     assert {"expectations", "timings", "summary", "timeline", "step_durations"} <= set(report.outputs)
     artifacts = artifacts_of(state.state_details.flow_run_id)
     assert {"rt-estimator-expectations", "rt-estimator-timings", "rt-estimator-pictures"} <= set(artifacts)
+
+
+def test_circuit_sweep_on_the_executor_gives_the_samplers_counts(platform):
+    circuits = [bell(), *ghz_bell_set(3)[1:]]
+    kwargs = dict(shots=200, max_experiments_per_job=2, service=platform)
+    sampled = circuit_sweep(circuits, sweep_id="rt-exec-sampler", **kwargs)
+    executed = circuit_sweep(circuits, sweep_id="rt-exec-executor", program="executor", **kwargs)
+
+    programs = {on_platform(platform, "record", job_id).program_id for job_id in executed.job_ids}
+    assert programs == {"executor"} and executed.failed_circuits == []
+    # The same table: columns and types, every circuit's shots, Bell's bitstrings only 00 and 11.
+    assert list(executed.counts.columns) == list(sampled.counts.columns)
+    assert (executed.counts.dtypes == sampled.counts.dtypes).all()
+    for report in (sampled, executed):
+        assert (report.counts.groupby("circuit_index")["count"].sum() == 200).all()
+        assert sorted(report.counts["circuit"].unique()) == sorted(c.name for c in circuits)
+        bell_rows = report.counts[report.counts["circuit"] == "bell"]
+        assert set(bell_rows["bitstring"]) == {"00", "11"}
+    with pytest.raises(IBMQValueError, match="program 'estimator' runs no sampler"):
+        circuit_sweep([bell()], program="estimator", service=platform)
+
+
+def test_failed_executor_jobs_keep_their_primitives_form(platform):
+    # No partial results: a failed executor job is the sampler's failed Result, or no estimator values.
+    counted = circuit_sweep(ghz_bell_set(2), backend_name="doomed_simulator", shots=16, sweep_id="rt-exec-doomed",
+                            resubmit_failed=0, program="executor", service=platform)
+    assert counted.failed_circuits == [0, 1]
+    assert len(counted.counts) == 2 and not counted.counts["success"].any()  # one failed row per circuit
+    assert set(counted.summary["status"].astype(str)) == {"ERROR_RUNNING_JOB"}
+    estimated = estimator_sweep([bell()], ["ZZ"], backend_name="doomed_simulator", sweep_id="rt-exec-doomed-ev",
+                                resubmit_failed=0, program="executor", service=platform)
+    assert estimated.failed_circuits == [0] and estimated.expectations.empty
+
+
+def test_estimator_sweep_and_submit_job_on_the_executor_give_bell_zz(platform):
+    report = estimator_sweep([bell()], ["ZZ", "XX"], service=platform, program="executor", sweep_id="rt-exec-zz",
+                             precision=0.02)
+    values = report.expectations.set_index(["observable", "parameter_set"])["value"]
+
+    assert on_platform(platform, "record", report.job_ids[0]).program_id == "executor"
+    assert values[("ZZ", 0)] == pytest.approx(1.0, abs=0.05)
+    assert values[("XX", 0)] == pytest.approx(1.0, abs=0.05)
+    assert (report.expectations["std"] >= 0).all() and report.expectations["circuit"].tolist() == ["bell"] * 2
+
+    # The task: an estimator PUB with RuntimeOptions(program="executor"); the values labelled from the PUBs sent.
+    pubs = [(bell().remove_final_measurements(inplace=False), ["ZZ"])]
+    job_id = submit_job(pubs, runtime=RuntimeOptions(program="executor"), service=platform)
+    wait_for_final_state(job_id, service=platform)
+    frame = expectation_frame(fetch_result(job_id, service=platform), pubs=pubs)
+    assert frame["observable"].tolist() == ["ZZ"] and frame["value"].iloc[0] == pytest.approx(1.0, abs=0.05)
+    assert frame["job_id"].tolist() == [job_id]
+    with pytest.raises(IBMQValueError, match="either estimator PUBs .* or circuits / sampler PUBs in one job"):
+        submit_job([bell(), *pubs], runtime=RuntimeOptions(program="executor"), service=platform)
 
 
 def test_failed_jobs_are_resubmitted_whole_and_a_stopped_wait_cancels(platform, recorded_events):

@@ -40,6 +40,7 @@ from prefect_ibmq.flows.jobset import (
     items_per_job,
     jobset_tag,
 )
+from prefect_ibmq.flows.jobset.budget import quantum_budget
 from prefect_ibmq.flows.jobset.expectations import ExpectationsKind
 from prefect_ibmq.flows.jobset.progress import SweepProgress
 from prefect_ibmq.flows.jobset.publish import publish_sweep
@@ -64,6 +65,10 @@ class EstimatorSweepReport:
     expectations: pd.DataFrame
     failed_circuits: list[int]
     outputs: dict[str, Path] = field(default_factory=dict)
+    #: Circuits not submitted to stay within ``max_quantum_seconds`` (rerun with the same sweep id to run them).
+    not_run_circuits: list[int] = field(default_factory=list)
+    #: Quantum seconds this run's jobs used (the summary's ``quantum_s``, summed).
+    quantum_seconds: float = 0.0
 
 
 @circuits_flow(name="estimator-sweep")
@@ -85,6 +90,9 @@ async def estimator_sweep(
     mode: str | None = None,
     cache_results: bool = False,
     max_pubs_per_job: int | None = None,
+    max_time: int | None = None,
+    max_quantum_seconds: float | None = None,
+    program: str = "estimator",
 ) -> EstimatorSweepReport:
     """Estimate every observable on every circuit at every parameter set; a rerun with the same id resumes.
 
@@ -109,6 +117,14 @@ async def estimator_sweep(
         cache_results: Reuse the stored values of a job with the same PUBs, precision and optimization
             level on the same backend and platform, instead of submitting it again.
         max_pubs_per_job: Deprecated name of ``max_experiments_per_job``.
+        max_time: The batch's (or session's) maximum time to live in seconds (IBM's ``max_time``; the
+            plan's default, 8 h, when None). Jobs still queued when it ends, and jobs submitted after,
+            go to a new batch with the same idempotency keys: none is lost or run twice.
+        max_quantum_seconds: Stop submitting before the jobs' quantum seconds would exceed this, or the
+            instance's ``usage_remaining_seconds`` if fewer; the circuits not submitted are logged and
+            in ``not_run_circuits``. None: no limit.
+        program: The Qiskit Runtime program that estimates: ``estimator`` (``EstimatorV2``), or
+            ``executor`` (the client's executor-based ``Estimator``, 0.50+).
 
     Returns:
         An EstimatorSweepReport; ``expectations`` has one row per circuit, observable and
@@ -147,14 +163,18 @@ async def estimator_sweep(
     chunks = first_round(len(pubs), size)
     get_run_logger().info("Estimator sweep %s: %d circuits x %d observables in %d jobs on %s",
                           sweep_id, len(pubs), len(observables), len(chunks), backend_name)
-    async with execution_mode(platform, service, backend_name, mode, default="batch", program="estimator",
-                              precision=precision, optimization_level=optimization_level) as runtime:
+    async with execution_mode(platform, service, backend_name, mode, default="batch", program=program,
+                              primitive="estimator", max_time=max_time, precision=precision,
+                              optimization_level=optimization_level) as execution:
+        runtime = execution.runtime
         kind = ExpectationsKind(pubs, runtime.model_dump_json(include={"program", "precision", "optimization_level"})
                                 if runtime is not None else "")
         options = JobSetOptions(backend_name, [jobset_tag(sweep_id), *(job_tags or [])], None, timeout, runtime,
                                 service, cache_results, max_jobs_in_flight, resubmit_failed)
         progress = SweepProgress(sweep_id, "Estimator sweep")
-        runner = JobSetRunner(sweep_id, platform, kind, options, await existing_jobs(platform, sweep_id), [progress])
+        budget = await quantum_budget(platform, max_quantum_seconds)
+        runner = JobSetRunner(sweep_id, platform, kind, options, await existing_jobs(platform, sweep_id),
+                              [progress, *([budget] if budget else [])], batches=execution, admission=budget)
         outcome = await runner.run(chunks)
     tables = sweep_tables(sweep_id, f"Estimator sweep {sweep_id} on {backend_name}", outcome)
     expectations = kind.table()
@@ -170,7 +190,8 @@ async def estimator_sweep(
     close_sweep("Estimator sweep", sweep_id, outcome)
     return EstimatorSweepReport(sweep_id, [record.job_id for record in outcome.records], outcome.submitted,
                                 outcome.reused, tables.timings, tables.summary, expectations,
-                                sorted(outcome.failed_items), outputs)
+                                sorted(outcome.failed_items), outputs, sorted(outcome.not_run),
+                                sum(outcome.quantum_seconds.values()))
 
 
 def estimator_pubs(circuits: list[QuantumCircuit], observables: list[Any],

@@ -95,10 +95,10 @@ async def run_circuits(
         [job] = await look_up_jobs([digest], backend_name, shots, stored.identity)
     try:
         if job is None:
-            async with execution_mode(platform, service, backend_name, mode) as runtime:
+            async with execution_mode(platform, service, backend_name, mode) as execution:
                 job = await run_job(qcs, backend_name, shots, stored=stored, job_name=job_name, job_tags=job_tags,
                                     timeout=timeout, cancel_on_timeout=cancel_on_timeout, service=service,
-                                    runtime=runtime)
+                                    runtime=execution.runtime)
     except JobStageError as exc:
         raise exc.error from None  # the task's own error: a timeout, a bad token, ...
     job_id, record, result = job.record.job_id, job.record, job.result

@@ -41,6 +41,7 @@ from prefect_ibmq.flows.jobset import (
     items_per_job,
     jobset_tag,
 )
+from prefect_ibmq.flows.jobset.budget import quantum_budget
 from prefect_ibmq.flows.jobset.counts import CountsKind, empty_sweep_counts
 from prefect_ibmq.flows.jobset.progress import SweepProgress
 from prefect_ibmq.flows.jobset.publish import publish_sweep
@@ -71,6 +72,10 @@ class SweepReport:
     outputs: dict[str, Path] = field(default_factory=dict)
     #: Jobs whose counts came from the cache (``cache_results=True``) instead of a new job.
     cached: int = 0
+    #: Circuits not submitted to stay within ``max_quantum_seconds`` (rerun with the same sweep id to run them).
+    not_run_circuits: list[int] = field(default_factory=list)
+    #: Quantum seconds this run's jobs used (the summary's ``quantum_s``, summed).
+    quantum_seconds: float = 0.0
     _counts: pd.DataFrame | None = field(default=None, repr=False, compare=False)
 
     @property
@@ -112,6 +117,9 @@ async def circuit_sweep(
     service: ServiceCredentials | None = None,
     cache_results: bool = False,
     mode: str | None = None,
+    max_time: int | None = None,
+    max_quantum_seconds: float | None = None,
+    program: str = "sampler",
 ) -> SweepReport:
     """Run circuits as a job set and tabulate them; a rerun with the same ``sweep_id`` resumes.
 
@@ -141,6 +149,15 @@ async def circuit_sweep(
             results: there a failed job's circuits are all resubmitted.
         mode: ``job``, ``batch`` or ``session`` where the platform has them (IBM Quantum Platform:
             ``batch`` by default; a job service: ``job`` only).
+        max_time: The batch's (or session's) maximum time to live in seconds (IBM's ``max_time``; the
+            plan's default, 8 h, when None). Jobs still queued when it ends, and jobs submitted after,
+            go to a new batch with the same idempotency keys: none is lost or run twice.
+        max_quantum_seconds: Stop submitting before the jobs' quantum seconds (the platform's usage of
+            each) would exceed this, or the instance's ``usage_remaining_seconds`` if fewer (see
+            :mod:`prefect_ibmq.flows.jobset.budget`); the circuits not submitted are logged and in
+            ``not_run_circuits``. None: no limit.
+        program: On IBM Quantum Platform, the Qiskit Runtime program that samples: ``sampler``
+            (``SamplerV2``), or ``executor`` (the client's executor-based ``Sampler``, 0.50+).
 
     Returns:
         A ``SweepReport``; its ``summary`` has a ``cached`` column, its ``counts`` are read from
@@ -179,12 +196,15 @@ async def circuit_sweep(
     counts_file = CountsFile(Path(output_dir or temporary or ".") / f"counts.{counts_suffix()}",
                              empty_sweep_counts(), len(qcs))
     progress = SweepProgress(sweep_id)
+    budget = await quantum_budget(platform, max_quantum_seconds)
     try:
-        async with execution_mode(platform, service, backend_name, mode, default="batch") as runtime:
+        async with execution_mode(platform, service, backend_name, mode, default="batch", program=program,
+                                  max_time=max_time) as execution:
             options = JobSetOptions(backend_name, [jobset_tag(sweep_id), *(job_tags or [])], share_level, timeout,
-                                    runtime, service, cache_results, max_jobs_in_flight, resubmit_failed)
+                                    execution.runtime, service, cache_results, max_jobs_in_flight, resubmit_failed)
             runner = JobSetRunner(sweep_id, platform, CountsKind(qcs, shots, counts_file), options, existing,
-                                  [progress])
+                                  [progress, *([budget] if budget else [])], batches=execution,
+                                  admission=budget)
             try:
                 outcome = await runner.run(chunks)
             except BaseException:
@@ -206,6 +226,7 @@ async def circuit_sweep(
         sweep_id, [record.job_id for record in outcome.records], outcome.submitted, outcome.reused, tables.timings,
         tables.summary, counts_path, sorted(outcome.failed_items),
         {"counts": counts_path, **outputs} if output_dir else outputs, len(outcome.cached_job_ids),
+        sorted(outcome.not_run), sum(outcome.quantum_seconds.values()),
     )
     if temporary is not None:
         report._delete_with_report(temporary)

@@ -104,8 +104,16 @@ class JobPlatform(Protocol):
         """Every job carrying ``tag`` (a job set's), newest first."""
         ...
 
-    async def open_session(self, backend_name: str, mode: str) -> str | None:
-        """Open a batch or session on the backend; its id (None when the platform opened none)."""
+    async def quantum_seconds(self, record: JobRecord) -> float | None:
+        """The quantum seconds the final job used (None when the platform does not tell)."""
+        ...
+
+    async def remaining_seconds(self) -> float | None:
+        """The quantum seconds the instance's plan has left in its period (None: no limit, or unknown)."""
+        ...
+
+    async def open_session(self, backend_name: str, mode: str, max_time: int | None = None) -> str | None:
+        """Open a batch or session on the backend, living at most ``max_time`` s; its id (None when none opened)."""
         ...
 
     async def close_session(self, session_id: str) -> None:

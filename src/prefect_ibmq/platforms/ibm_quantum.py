@@ -7,7 +7,10 @@ the platform differs from the legacy job service it says so (see
 job names (a name is a ``job_name:`` tag), no long-poll (``wait`` reads the status
 at growing intervals, 0.1 s up to 5 s), and no Idempotency-Key header: a job
 carries the tag ``idempotency:<key>`` and the platform is asked for a job with
-that tag before every (re)submission, so a retried submit never spends QPU time twice.
+that tag before every (re)submission, so a retried submit never spends QPU time twice
+(a job its expired batch cancelled before it ran does not count: it spent none).
+A submit to a batch or session that takes no more jobs (closed, or past its
+``max_ttl``) raises ``IBMQSessionClosedError``.
 """
 
 from __future__ import annotations
@@ -24,17 +27,24 @@ from qiskit import QuantumCircuit
 from qiskit.providers import JobStatus
 
 from prefect_ibmq.backend.validation import check_experiment_count, checked_circuits
-from prefect_ibmq.exceptions import IBMQJobApiError, IBMQJobFailureError, IBMQJobInvalidStateError, IBMQValueError
+from prefect_ibmq.exceptions import (
+    IBMQJobApiError,
+    IBMQJobFailureError,
+    IBMQJobInvalidStateError,
+    IBMQSessionClosedError,
+    IBMQValueError,
+)
 from prefect_ibmq.job.status import api_status_to_job_status
 from prefect_ibmq.job.waiting import Waiting
 from prefect_ibmq.platforms.base import MODES, BackendLimits, Report
-from prefect_ibmq.runtime.errors import retrying, transient_as_api_error
+from prefect_ibmq.runtime.errors import is_session_closed, retrying, transient_as_api_error
 from prefect_ibmq.runtime.programs import get_program, known_programs
 from prefect_ibmq.runtime.records import (
     IDEMPOTENCY_TAG,
     NAME_TAG,
     RuntimeJobFacts,
     api_status,
+    expired_before_running,
     facts_from_document,
     job_record,
     renamed_tags,
@@ -81,6 +91,8 @@ class IBMQuantumPlatform:
         self.url, self.local = url, local
         self.instance: str = service.active_instance()
         self._backends: dict[str, tuple[Any, BackendConfiguration]] = {}
+        #: job id -> quantum seconds of the final jobs whose metrics were read (they do not change).
+        self._quantum_seconds: dict[str, float] = {}
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
@@ -140,21 +152,29 @@ class IBMQuantumPlatform:
         _refuse_legacy_only(share_level=share_level, experiment_id=experiment_id, private=private)
         runner = get_program(program)
         backend, configuration = self._backend(backend_name)
-        if program == "sampler" and all(isinstance(item, QuantumCircuit) for item in items):
+        # Plain circuits are sampled: checked as the legacy backend checks them (PUBs are the program's to check).
+        if "sampler" in runner.primitives and all(isinstance(item, QuantumCircuit) for item in items):
             if not circuits_checked:
                 checked_circuits(items, configuration, shots)
             check_experiment_count(items, configuration)
         key_tag = IDEMPOTENCY_TAG + _short_key(idempotency_key or uuid.uuid4().hex)
-        existing = self._jobs_tagged(key_tag, limit=1)
-        if existing:
+        existing = self._jobs_tagged(key_tag, limit=1)  # newest first: the latest submission of this key
+        if existing and not expired_before_running(job_record(facts_from_document(existing[0], self.instance))):
             return existing[0]["id"]
         tags = [*(job_tags or []), *([NAME_TAG + job_name] if job_name else []), key_tag]
         pubs = runner.prepare(items, backend, optimization_level)
-        mode = backend if session_id is None else retrying(
-            f"joining session {session_id}", lambda: _session_class(session_mode or "batch").from_id(
-                session_id, self.service))
-        with transient_as_api_error(f"submitting a {program} job to {backend_name}"):
-            return runner.run(mode, pubs, tags, {"shots": shots, **(options or {})}).job_id()
+        try:
+            mode = backend if session_id is None else retrying(
+                f"joining session {session_id}", lambda: _session_class(session_mode or "batch").from_id(
+                    session_id, self.service))
+            with transient_as_api_error(f"submitting a {program} job to {backend_name}"):
+                return runner.run(mode, pubs, tags, {"shots": shots, **(options or {})}).job_id()
+        except Exception as error:
+            if session_id is not None and is_session_closed(error):
+                raise IBMQSessionClosedError(
+                    f"{session_mode or 'batch'} {session_id} accepts no more jobs (closed, or past its max_ttl): "
+                    f"{error}; nothing was submitted") from error
+            raise
 
     def _facts(self, job_id: str, metrics: bool = True) -> RuntimeJobFacts:
         """The job as it is now; a final one with its metrics (the steps' times) unless told not to."""
@@ -162,7 +182,22 @@ class IBMQuantumPlatform:
         facts = facts_from_document(document, self.instance)
         if metrics and api_status(facts.status).is_final:
             facts.metrics = retrying(f"reading metrics of job {job_id}", lambda: self._client.job_metadata(job_id))
+            seconds = (facts.metrics.get("usage") or {}).get("quantum_seconds")
+            if seconds is not None:
+                self._quantum_seconds[job_id] = float(seconds)
         return facts
+
+    async def quantum_seconds(self, record: JobRecord) -> float | None:
+        """The final job's ``usage.quantum_seconds`` from its metrics (read once; the wait has read them already)."""
+        if record.job_id not in self._quantum_seconds and record.status.is_final:
+            await _in_thread(self._facts, record.job_id)
+        return self._quantum_seconds.get(record.job_id)
+
+    async def remaining_seconds(self) -> float | None:
+        """``usage_remaining_seconds`` of the instance's usage (None on a plan without a limit)."""
+        usage = await _in_thread(retrying, "reading the instance's usage", self.service.usage)
+        remaining = usage.get("usage_remaining_seconds")
+        return None if remaining is None else float(remaining)
 
     async def wait(self, job_id: str, timeout: float | None, report: Report) -> JobRecord:
         """Poll until the job is final, reporting every record read; IBMQJobTimeoutError after ``timeout``."""
@@ -187,7 +222,7 @@ class IBMQuantumPlatform:
         return job_record(await _in_thread(self._facts, job_id))
 
     async def result(self, job_id: str, partial: bool) -> Any:
-        """The final job's result: a ``Result`` for the sampler, a ``PrimitiveResult`` for the estimator.
+        """The final job's result: a ``Result`` of counts (sampler), a ``PrimitiveResult`` (estimator).
 
         IBM keeps no partial results: with ``partial`` a failed job gives its program's
         empty form (sampler: a Result whose experiments all failed; estimator: no PUB results).
@@ -273,14 +308,17 @@ class IBMQuantumPlatform:
 
     # --- batches and sessions -------------------------------------------------
 
-    async def open_session(self, backend_name: str, mode: str) -> str | None:
-        """Open a ``batch`` or dedicated ``session`` on the backend; its id (None on a simulator backend)."""
+    async def open_session(self, backend_name: str, mode: str, max_time: int | None = None) -> str | None:
+        """Open a ``batch`` or dedicated ``session`` on the backend; its id (None on a simulator backend).
+
+        ``max_time``: its maximum time to live in seconds (the plan's default, 8 h on IBM, when None).
+        """
         session_class = _session_class(mode)
         backend, _ = await _in_thread(self._backend, backend_name)
 
         def open_one() -> str | None:
             with transient_as_api_error(f"opening a {mode} on {backend_name}"):
-                return session_class(backend).session_id
+                return session_class(backend, max_time=max_time).session_id
 
         return await _in_thread(open_one)
 

@@ -33,6 +33,7 @@ from prefect_ibmq.job.result_checks import check_result_readable, result_unavail
 from prefect_ibmq.job.status import api_status_to_job_status
 from prefect_ibmq.job.waiting import Waiting, poll_seconds
 from prefect_ibmq.platforms.base import BackendLimits, Report
+from prefect_ibmq.timestamps import parse_iso
 from prefect_ibmq.wire import API_PREFIX, ApiJobStatus, JobRecord, JobStatusResponse
 
 #: Jobs read per request when finding a job set's jobs.
@@ -226,7 +227,19 @@ class JobServicePlatform:
             if len(page.jobs) < FIND_PAGE:
                 return found
 
-    async def open_session(self, backend_name: str, mode: str) -> str | None:
+    async def quantum_seconds(self, record: JobRecord) -> float | None:
+        """The time the job ran (RUNNING to its final step), as the local IBM Quantum bills it; None if it never ran."""
+        start = record.time_per_step.get(ApiJobStatus.RUNNING.value)
+        end = record.time_per_step.get(record.status.value) if record.status.is_final else None
+        if not start or not end:
+            return None
+        return max(0.0, (parse_iso(end) - parse_iso(start)).total_seconds())
+
+    async def remaining_seconds(self) -> float | None:
+        """None: the job service has no plans."""
+        return None
+
+    async def open_session(self, backend_name: str, mode: str, max_time: int | None = None) -> str | None:
         """None for ``job``; the job service has no batches or sessions.
 
         Raises:

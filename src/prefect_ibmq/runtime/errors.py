@@ -49,6 +49,24 @@ def is_transient(error: BaseException) -> bool:
     return False
 
 
+def is_session_closed(error: BaseException) -> bool:
+    """Whether ``error`` says the batch or session takes no more jobs.
+
+    IBM answers a submit to a closed or expired one ``409`` with code ``session_closed``; the
+    stock client refuses by itself (``The session is closed.``) when it read the session as closed.
+    """
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        text = str(current)
+        if "The session is closed" in text or (getattr(current, "status_code", None) == 409
+                                               and "session_closed" in text):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
 @contextmanager
 def transient_as_api_error(action: str) -> Iterator[None]:
     """Raise ``IBMQJobApiError`` (retryable) for transient faults of the block; let others through."""

@@ -11,13 +11,16 @@ class RuntimeOptions(BaseModel):
     """How ``submit_job`` runs a job on IBM Quantum Platform (a prefect-ibmq job service refuses them).
 
     Attributes:
-        program: ``sampler`` (PUBs or plain circuits -> counts) or ``estimator`` (PUBs -> expectation values).
+        program: ``sampler`` (PUBs or plain circuits -> counts), ``estimator`` (PUBs -> expectation values),
+            or ``executor``: either of the two through the client's executor-based ``Sampler`` /
+            ``Estimator`` (qiskit-ibm-runtime 0.50+), chosen by the items (estimator PUBs carry observables).
         optimization_level: Preset pass manager level (0-3) used to map circuits to the backend's ISA;
             None sends them as they are (they must already be ISA circuits).
         session_id: The open batch or session to run in (flows open one: see ``execution_mode``).
         mode: What ``session_id`` is: ``batch`` or ``session``; ``job`` when there is none.
         precision: The estimator's target precision (its default when None).
-        primitive_options: Further options of the primitive, as ``SamplerV2``/``EstimatorV2`` take them.
+        primitive_options: Further options of the primitive, as ``SamplerV2``/``EstimatorV2`` take them
+            (with ``executor``: as the executor-based ``Sampler``/``Estimator`` take them).
     """
 
     model_config = ConfigDict(extra="forbid")

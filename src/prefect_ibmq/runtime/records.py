@@ -11,7 +11,9 @@ Where IBM Quantum Platform differs from the legacy job service:
 - no queue positions (IBM removed them), no partial results (a failed job has
   none), no job names: a name is kept as the tag ``job_name:<name>``;
 - no Idempotency-Key: a submission carries the tag ``idempotency:<key>``;
-- no hub/group/project: the owner's ``project`` is the instance CRN.
+- no hub/group/project: the owner's ``project`` is the instance CRN;
+- a job still queued when its batch or session reaches its ``max_ttl`` is cancelled
+  with reason code :data:`SESSION_EXPIRED_CODE` (:func:`expired_before_running`).
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ from prefect_ibmq.wire import ApiJobStatus, Identity, JobError, JobRecord
 
 NAME_TAG = "job_name:"
 IDEMPOTENCY_TAG = "idempotency:"
+#: ``state.reason_code`` of a job IBM cancelled because its batch or session expired before the job ran.
+SESSION_EXPIRED_CODE = 1520
 #: Tags the adapter manages; replacing or removing a job's tags keeps them.
 RESERVED_TAG_PREFIXES = (NAME_TAG, IDEMPOTENCY_TAG)
 
@@ -73,6 +77,12 @@ def facts_from_document(document: dict[str, Any], instance: str) -> RuntimeJobFa
         error_message=state.get("reason"),
         reason_code=state.get("reason_code") or state.get("reasonCode"),
     )
+
+
+def expired_before_running(record: JobRecord) -> bool:
+    """Whether the job was cancelled, never having run, because its batch or session reached its max_ttl."""
+    return (record.status is ApiJobStatus.CANCELLED and record.error is not None
+            and record.error.code == SESSION_EXPIRED_CODE)
 
 
 def api_status(status: str) -> ApiJobStatus:

@@ -2,7 +2,9 @@
 
 - :mod:`.chunks`: names (sweep ids, job names, the job-set tag) and chunks of items;
 - :mod:`.runner`: ``JobSetRunner`` (bounded pipeline, resubmission rounds, resume,
-  cache) and the two things it is given: a ``JobKind`` and ``JobSetHook`` s;
+  cache, new batches for expired ones) and what it is given: a ``JobKind``, ``JobSetHook`` s,
+  a ``BatchRenewal`` and an ``Admission``;
+- :mod:`.budget`: ``QuantumBudget``, the admission of ``max_quantum_seconds``;
 - :mod:`.counts`, :mod:`.expectations`: the two kinds (``circuit_sweep``, ``estimator_sweep``);
 - :mod:`.progress`, :mod:`.report`, :mod:`.publish`: what a sweep shows while and after it runs.
 """
@@ -16,6 +18,8 @@ from prefect_ibmq.flows.jobset.chunks import (
     jobset_tag,
 )
 from prefect_ibmq.flows.jobset.runner import (
+    Admission,
+    BatchRenewal,
     JobKind,
     JobSetHook,
     JobSetOptions,
@@ -25,6 +29,7 @@ from prefect_ibmq.flows.jobset.runner import (
 )
 
 __all__ = [
-    "Chunk", "JobKind", "JobSetHook", "JobSetOptions", "JobSetOutcome", "JobSetRunner", "SweepError",
+    "Admission", "BatchRenewal", "Chunk", "JobKind", "JobSetHook", "JobSetOptions", "JobSetOutcome", "JobSetRunner",
+    "SweepError",
     "checked_sweep_id", "existing_jobs", "first_round", "items_per_job", "jobset_tag",
 ]

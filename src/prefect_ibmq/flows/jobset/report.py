@@ -12,7 +12,7 @@ from prefect_ibmq.tables import job_summary_frame, time_per_step_frame
 
 
 def sweep_tables(sweep_id: str, title: str, outcome: JobSetOutcome) -> SweepTables:
-    """The timings, the summary (with ``success_count``, ``cached`` and ``label``) and the failed experiments.
+    """The timings, the summary (``success_count``, ``cached``, ``label``, ``session_id``, ``quantum_s``), the failures.
 
     Jobs in creation order, not in the order results arrived: the same jobs make the same
     tables (and so the same, cached, pictures).
@@ -22,6 +22,9 @@ def sweep_tables(sweep_id: str, title: str, outcome: JobSetOutcome) -> SweepTabl
     summary["success_count"] = pd.array(summary["job_id"].map(outcome.success_counts), dtype="Int64")
     summary["cached"] = summary["job_id"].isin(outcome.cached_job_ids)
     summary["label"] = summary["job_id"].map(outcome.labels).astype("str")
+    # The batch or session each job ran in (a sweep whose batch expired has several).
+    summary["session_id"] = pd.array([record.session_id for record in outcome.records], dtype="str")
+    summary["quantum_s"] = summary["job_id"].map(outcome.quantum_seconds).astype("float64")
     timings = time_per_step_frame(outcome.records)
     timings["label"] = timings["job_id"].map(outcome.labels).astype("str")
     return SweepTables(sweep_id, title, timings, summary, outcome.failed_experiments())
@@ -38,6 +41,12 @@ def close_sweep(what: str, sweep_id: str, outcome: JobSetOutcome) -> None:
         "result", what, sweep_id, len(outcome.records), outcome.submitted, outcome.reused,
         len(outcome.cached_job_ids), len(outcome.failed_items),
     )
+    if outcome.not_run:
+        get_run_logger().warning(
+            "%s %s: %d jobs (%d circuits) not submitted, to stay within the quantum-seconds budget (%.3f s used by "
+            "this run's jobs): %s; rerun with sweep_id=%r and a larger max_quantum_seconds to run them",
+            what, sweep_id, len(outcome.not_run_labels), len(outcome.not_run), sum(outcome.quantum_seconds.values()),
+            "; ".join(outcome.not_run_labels[:5]), sweep_id)
     if outcome.errors:
         raise SweepError(
             f"{what.lower()} {sweep_id}: {len(outcome.errors)} jobs did not finish "

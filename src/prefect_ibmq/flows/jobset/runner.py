@@ -10,6 +10,12 @@ progress artifact and line are one). What a job's items are and what table its
 result makes is the :class:`JobKind`'s: counts of circuits (``circuit_sweep``) or
 expectation values of PUBs (``estimator_sweep``).
 
+A chunk whose batch ended under it (IBM cancels the jobs still queued in a batch
+past its ``max_ttl`` and refuses new ones) is submitted again, with the same
+idempotency key, in the batch its :class:`BatchRenewal` (the flow's execution mode)
+opens instead, at most :data:`MAX_REOPENS` times; the cancelled job stays in the
+tables, so the summary shows each job's batch.
+
 Each chunk is one asyncio task of the flow's event loop that awaits its task
 runs in turn; a semaphore keeps the bound. No polling and no threads: the loop
 wakes when a task run ends.
@@ -30,7 +36,10 @@ from prefect_ibmq.exceptions import IBMQValueError
 from prefect_ibmq.flows.job import FinishedJob, JobStageError, StoredJobKey, look_up_jobs, run_job
 from prefect_ibmq.flows.jobset.chunks import Chunk, jobset_tag
 from prefect_ibmq.platforms import JobPlatform
-from prefect_ibmq.wire import JobRecord
+from prefect_ibmq.wire import ApiJobStatus, JobRecord
+
+#: Times one chunk is moved to a new batch because its batch ended, before its failure is reported.
+MAX_REOPENS = 3
 
 
 class JobKind(Protocol):
@@ -65,6 +74,28 @@ class JobSetHook(Protocol):
 
     async def after_job(self, chunk: Chunk, job: FinishedJob | None, done: int, planned: int) -> None:
         """``job`` ended (None when a task run failed); ``done`` of ``planned`` jobs have ended."""
+        ...
+
+
+class BatchRenewal(Protocol):
+    """Replaces a batch that ended under the set's jobs (``flows.sessions.ExecutionMode`` is one)."""
+
+    #: The ``runtime`` options jobs are submitted with now (in the latest batch).
+    runtime: Any
+
+    async def reopen(self, error: JobStageError | JobRecord, used: Any) -> Any | None:
+        """New ``runtime`` options for a job that failed only because its batch ended (``error``: why); else None.
+
+        ``used``: the ``runtime`` options the failed attempt was submitted with.
+        """
+        ...
+
+
+class Admission(Protocol):
+    """Asked before each chunk is submitted whether it may be (``budget.QuantumBudget`` is one)."""
+
+    async def admit(self, chunk: Chunk) -> bool:
+        """Whether the chunk may be submitted now; one not admitted is reported as not run."""
         ...
 
 
@@ -105,13 +136,18 @@ class JobSetOutcome:
     submitted: int = 0
     reused: int = 0
     planned: int = 0
+    #: job id -> the quantum seconds it used, as the platform tells (jobs of this run, not cached ones).
+    quantum_seconds: dict[str, float] = field(default_factory=dict)
+    #: Items of chunks the admission (the budget guard) did not let be submitted, and those chunks' labels.
+    not_run: set[int] = field(default_factory=set)
+    not_run_labels: list[str] = field(default_factory=list)
 
-    def add(self, chunk: Chunk, job: FinishedJob) -> None:
-        """Count the job (each job once: identical chunks may share a cached job)."""
+    def add(self, chunk: Chunk, job: FinishedJob, note: str = "") -> None:
+        """Count the job (each job once: identical chunks may share a cached job); ``note`` ends its label."""
         job_id = job.record.job_id
         if job_id not in self.labels:
             self.records.append(job.record)
-            self.labels[job_id] = chunk.label()
+            self.labels[job_id] = chunk.label() + note
 
     def failed_experiments(self) -> pd.DataFrame:
         """The experiments whose item's latest attempt failed: job_id, experiment, circuit (by item index)."""
@@ -123,9 +159,10 @@ class JobSetRunner:
     """Runs a job set's chunks on a platform (see the module docstring)."""
 
     def __init__(self, sweep_id: str, platform: JobPlatform, kind: JobKind, options: JobSetOptions,
-                 existing: dict[str, JobRecord], hooks: Sequence[JobSetHook] = ()) -> None:
+                 existing: dict[str, JobRecord], hooks: Sequence[JobSetHook] = (),
+                 batches: BatchRenewal | None = None, admission: Admission | None = None) -> None:
         self.sweep_id, self.platform, self.kind, self.options = sweep_id, platform, kind, options
-        self.existing, self.hooks = existing, list(hooks)
+        self.existing, self.hooks, self.batches, self.admission = existing, list(hooks), batches, admission
         self.outcome = JobSetOutcome()
         self._slots = asyncio.Semaphore(options.max_jobs_in_flight)
         self._done = 0
@@ -180,7 +217,12 @@ class JobSetRunner:
 
     async def _run_chunk(self, chunk: Chunk, group: asyncio.TaskGroup) -> None:
         async with self._slots:
-            job, without_result = await self._attempt(chunk)
+            if self.admission is None or await self.admission.admit(chunk):
+                job, without_result = await self._attempt(chunk)
+            else:
+                job, without_result = None, ()
+                self.outcome.not_run.update(chunk.circuit_indices)
+                self.outcome.not_run_labels.append(chunk.label())
         self._done += 1
         if without_result and chunk.round < self.options.resubmit_failed:
             self.outcome.planned += 1
@@ -193,29 +235,57 @@ class JobSetRunner:
         name = chunk.job_name(self.sweep_id)
         existing = self.existing.get(name)
         options = self.options
-        try:
-            job = await run_job(
-                self.kind.items(chunk.circuit_indices), options.backend_name, self.kind.shots,
-                stored=self._stored.get(chunk.index) if chunk.round == 0 else None, existing=existing,
-                timeout=options.timeout, service=options.service, job_name=name, job_tags=options.tags,
-                share_level=options.share_level, runtime=options.runtime,
-                # The same key on a rerun too: a submit that reached the platform before a crash is not repeated.
-                idempotency_key=f"sweep-{self.sweep_id}-{name}",
-            )
-        except JobStageError as exc:
-            if existing is None and exc.stage in ("wait", "fetch"):
+        # Jobs submitted after a batch was replaced go to the new one (the set's options hold the first).
+        runtime = options.runtime if self.batches is None else self.batches.runtime
+        for reopens in range(MAX_REOPENS + 1):
+            try:
+                job = await run_job(
+                    self.kind.items(chunk.circuit_indices), options.backend_name, self.kind.shots,
+                    stored=self._stored.get(chunk.index) if chunk.round == 0 else None, existing=existing,
+                    timeout=options.timeout, service=options.service, job_name=name, job_tags=options.tags,
+                    share_level=options.share_level, runtime=runtime,
+                    # The same key on a rerun and in a new batch too: a submit that reached the platform is not
+                    # repeated (a job its expired batch cancelled unrun does not count: see the platform).
+                    idempotency_key=f"sweep-{self.sweep_id}-{name}",
+                )
+            except JobStageError as exc:
+                renewed = await self._reopen(exc, runtime, reopens)
+                if renewed is not None:
+                    runtime, existing = renewed, None
+                    continue
+                if existing is None and exc.stage in ("wait", "fetch"):
+                    self.outcome.submitted += 1
+                self.outcome.errors.append(f"{name}: {exc}")
+                get_run_logger().error("Job %s: %s", name, exc)
+                self.outcome.failed_items.update(chunk.circuit_indices)
+                return None, chunk.circuit_indices
+            renewed = None
+            if job.record.status is ApiJobStatus.CANCELLED:
+                renewed = await self._reopen(job.record, runtime, reopens)
+            if renewed is None:
+                break
+            # Cancelled unrun with its batch: kept in the tables (its batch, why), its items go to the new batch.
+            self.outcome.add(chunk, job, " (batch expired, resubmitted)")
+            if existing is None:
                 self.outcome.submitted += 1
-            self.outcome.errors.append(f"{name}: {exc}")
-            get_run_logger().error("Job %s: %s", name, exc)
-            self.outcome.failed_items.update(chunk.circuit_indices)
-            return None, chunk.circuit_indices
+            runtime, existing = renewed, None
         if job.cached:
             self.outcome.cached_job_ids.add(job.record.job_id)
         elif existing is not None:
             self.outcome.reused += 1
         else:
             self.outcome.submitted += 1
+        if not job.cached:
+            seconds = await self.platform.quantum_seconds(job.record)
+            if seconds is not None:
+                self.outcome.quantum_seconds[job.record.job_id] = seconds
         return job, self._tabulate(chunk, job)
+
+    async def _reopen(self, error: JobStageError | JobRecord, runtime: Any, reopens: int) -> Any | None:
+        """The options to submit the chunk with in a new batch, if its batch ended and it may move once more."""
+        if self.batches is None or reopens >= MAX_REOPENS:
+            return None
+        return await self.batches.reopen(error, runtime)
 
     def _tabulate(self, chunk: Chunk, job: FinishedJob) -> tuple[int, ...]:
         """Record the job and its items' outcomes; returns the chunk's items without a successful result."""

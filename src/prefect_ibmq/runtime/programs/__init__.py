@@ -1,6 +1,7 @@
-"""Qiskit Runtime programs, one module each: ``sampler``, ``estimator`` (a next one, e.g. ``executor``, is a module).
+"""Qiskit Runtime programs, one module each: ``sampler``, ``estimator``, ``executor`` (a next one is a module).
 
 A program module defines ``PROGRAM``, an object with the :class:`Program` methods:
+which primitives it serves (``sampler``: counts; ``estimator``: expectation values),
 how its input items become ISA PUBs for a backend, how they are run in a mode
 (a backend for job mode, a ``Batch`` or ``Session``), and how a fetched result
 (or a failed job) is handed to the tasks and tables.
@@ -16,12 +17,15 @@ from contextlib import contextmanager
 from typing import Any, Protocol
 
 from prefect_ibmq.arguments import check_choice
+from prefect_ibmq.exceptions import IBMQValueError
 
 
 class Program(Protocol):
     """What the adapter needs from a Qiskit Runtime program."""
 
     name: str
+    #: The primitives it serves: ``sampler`` (circuits -> counts), ``estimator`` (PUBs -> expectation values).
+    primitives: frozenset[str]
 
     def prepare(self, items: Sequence[Any], backend: Any, optimization_level: int | None) -> list[Any]:
         """Coerce ``items`` to PUBs, transpiled to the backend's ISA unless ``optimization_level`` is None."""
@@ -47,6 +51,15 @@ def known_programs() -> list[str]:
 def get_program(name: str) -> Program:
     """The program called ``name``; IBMQValueError names the known ones."""
     return importlib.import_module(f"{__name__}.{check_choice('program', name, known_programs())}").PROGRAM
+
+
+def check_primitive(program: str, primitive: str) -> None:
+    """IBMQValueError unless program ``program`` serves ``primitive`` (``sampler`` or ``estimator``)."""
+    served = get_program(program).primitives
+    if primitive not in served:
+        raise IBMQValueError(f"program {program!r} runs no {primitive}; it runs {sorted(served)}, and "
+                             f"{sorted(p for p in known_programs() if primitive in get_program(p).primitives)} "
+                             f"run the {primitive}.")
 
 
 def pass_manager(backend: Any, optimization_level: int) -> Any:

@@ -23,6 +23,7 @@ class EstimatorProgram:
     """Expectation values and standard errors per PUB, observable and parameter set."""
 
     name = "estimator"
+    primitives = frozenset({"estimator"})
 
     def prepare(self, items: Sequence[Any], backend: Any, optimization_level: int | None) -> list[EstimatorPub]:
         """Coerce ``items`` to PUBs, transpiled to the backend's ISA unless ``optimization_level`` is None."""

@@ -15,6 +15,7 @@ class SamplerProgram:
     """Counts per classical register, one experiment per PUB (see ``runtime.results``)."""
 
     name = "sampler"
+    primitives = frozenset({"sampler"})
 
     def prepare(self, items: Sequence[Any], backend: Any, optimization_level: int | None) -> list[SamplerPub]:
         """Coerce ``items`` to PUBs, transpiled to the backend's ISA unless ``optimization_level`` is None."""
