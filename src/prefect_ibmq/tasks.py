@@ -352,10 +352,14 @@ async def fetch_result(job_id: str, partial: bool = True, service: ServiceArg = 
     """
     result = await resolve_platform(service).result(job_id, partial)
     # A Result has experiments; an estimator's PrimitiveResult (IBM Quantum Platform) has PUB results, all done.
-    outcomes = [e.success for e in result.results] if hasattr(result, "results") else [True] * len(result)
+    log_fetched(job_id, [e.success for e in result.results] if hasattr(result, "results") else [True] * len(result))
+    return result
+
+
+def log_fetched(job_id: str, outcomes: Sequence[bool]) -> None:
+    """Log a fetched result's line: how many of its experiments succeeded."""
     get_run_logger().info("Fetched result of job %s: %d of %d experiments succeeded",
                           job_id, sum(outcomes), len(outcomes))
-    return result
 
 
 @io_task(task_run_name=_job_run_name("status"), cache_policy=NO_CACHE, **_RETRYING)

@@ -83,6 +83,10 @@ class JobPlatform(Protocol):
         """The final job's result (a ``Result``; an estimator's ``PrimitiveResult``)."""
         ...
 
+    async def result_data(self, job_id: str, partial: bool) -> Any:
+        """The final job's result in the form the tables read fastest (the wire's columns, else ``result``'s)."""
+        ...
+
     async def status(self, job_id: str) -> JobStatus:
         """The job's status now."""
         ...
