@@ -215,22 +215,27 @@ async def _submit_wait_fetch(items: Sequence[Any], backend_name: str, shots: int
         record = await wait_for_final_state(job_id, timeout=timeout, cancel_on_timeout=cancel_on_timeout,
                                             service=service)
         stage = "fetch"
-        fetch = fetch_result if record.private else _fetch_again_later
-        result = await fetch(job_id, partial=True, service=service) if record.status in RAN_STATUSES else None
+        result = None
+        if record.status in RAN_STATUSES and record.private:
+            result = await fetch_result(job_id, partial=True, service=service)
+        elif record.status in RAN_STATUSES:
+            result = await _fetch_again_later(job_id, partial=True, service=service, final=quote(record))
     except Exception as exc:
         raise JobStageError(stage, exc) from exc
     return FinishedJob(record, result)
 
 
 @io_task(task_run_name="fetch-{job_id}", cache_policy=NO_CACHE, cache_result_in_memory=False, **API_ERROR_RETRIES)
-async def _fetch_again_later(job_id: str, partial: bool = True, service: Any = None) -> Any:
+async def _fetch_again_later(job_id: str, partial: bool = True, service: Any = None,
+                             final: JobRecord | None = None) -> Any:
     """``fetch_result`` of a job the service hands its result out again (not private), in the platform's wire form.
 
     No copy of the result in Prefect's storage (a pickle of the whole Result and a file per
     job of the flow's time), and no ``Result`` made: the job service's columns go to the
-    counts table as they came (``FinishedJob.result`` makes the ``Result`` if asked).
+    counts table as they came (``FinishedJob.result`` makes the ``Result`` if asked). ``final``: the
+    record the wait ended with, so the job is not read once more.
     """
-    result = await resolve_platform(service).result_data(job_id, partial)
+    result = await resolve_platform(service).result_data(job_id, partial, final)
     log_fetched(job_id, result_successes(result))
     return result
 

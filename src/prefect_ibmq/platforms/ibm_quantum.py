@@ -198,7 +198,7 @@ class IBMQuantumPlatform:
         """
         return await _in_thread(self._result, job_id, partial)
 
-    async def result_data(self, job_id: str, partial: bool) -> Any:
+    async def result_data(self, job_id: str, partial: bool, final: JobRecord | None = None) -> Any:
         """``result``'s: IBM sends no columnar form."""
         return await self.result(job_id, partial)
 

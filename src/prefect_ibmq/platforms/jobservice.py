@@ -186,10 +186,13 @@ class JobServicePlatform:
         data = await self.result_data(job_id, partial)
         return await anyio.to_thread.run_sync(lambda: Result.from_dict(legacy_result(data)))
 
-    async def result_data(self, job_id: str, partial: bool) -> dict[str, Any]:
-        """The final job's result as the service sent it: columnar (``wire.columnar_result``) or legacy."""
+    async def result_data(self, job_id: str, partial: bool, final: JobRecord | None = None) -> dict[str, Any]:
+        """The final job's result as the service sent it: columnar (``wire.columnar_result``) or legacy.
+
+        ``final``: the job's final record, if the caller has it (else it is read first).
+        """
         api = self._api()
-        record = await api.get_job(job_id)
+        record = final if final is not None and final.status.is_final else await api.get_job(job_id)
         check_result_readable(record, partial)
         try:
             return await api.get_job_result_data(job_id, partial=partial)
