@@ -37,7 +37,8 @@ def main(rev: str, sizes: tuple[int, ...], new: str | None = None) -> None:
                     if row["what"] == "sweep":
                         print(f"round {round_} {label:>10}: {row['n']:>6,} circuits {row['seconds']:7.2f} s, "
                               f"floor {row['floor']:6.2f} s, ratio {row['seconds'] / row['floor']:5.2f}; CPU "
-                              f"{row['flow_cpu']:6.2f} s flow+service, {row['simulators_cpu']:6.2f} s simulators",
+                              f"{row['flow_cpu']:6.2f} s flow+service, {row['simulators_cpu']:6.2f} s simulators, "
+                              f"{row['prefect_server_cpu']:6.2f} s Prefect's server (floor {row['floor_cpu']:6.2f} s)",
                               flush=True)
                     else:
                         print(f"round {round_} {label:>10}: fixed cost {row['seconds']:.3f} s "

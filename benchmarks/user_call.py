@@ -6,9 +6,11 @@ Prefect's logging at its default INFO level. After a 5-circuit warm-up sweep (im
 the temporary server, the simulator processes), each size is swept once, the first
 sweep timed being the first after the warm-up, and the floor is measured right after
 it in the same process (aer alone, all cores); beside the wall time, the CPU seconds the
-sweep took in this process (flow and embedded service) and in the simulator processes,
-steadier than the wall time on a shared machine. Then the fixed cost: the median of 5
-one-circuit sweeps, and of 5 empty sync flows. One JSON line per measurement on stdout.
+sweep took in this process (flow and embedded service), in the simulator processes and in
+Prefect's temporary server (a process of its own, which records every task run, event and
+log line), steadier than the wall time on a shared machine, and the floor's own CPU
+seconds. Then the fixed cost: the median of 5 one-circuit sweeps, and of 5 empty sync flows.
+One JSON line per measurement on stdout.
 
 ``python -m benchmarks.user_call 1000 10000`` runs it here; ``benchmarks.sweep`` runs it
 in a subprocess with a clean environment (see :func:`user_environment`), and
@@ -57,11 +59,14 @@ def main(sizes: list[int]) -> None:
         start = time.perf_counter()
         report = circuit_sweep(circuits, shots=SHOTS)
         seconds = time.perf_counter() - start
-        flow_cpu, simulators_cpu = (after - before for after, before in zip(_cpu_seconds(), cpu, strict=True))
+        flow_cpu, simulators_cpu, prefect_cpu = (after - before for after, before in zip(_cpu_seconds(), cpu,
+                                                                                          strict=True))
         assert report.counts["circuit_index"].nunique() == n and not report.failed_circuits
+        floor_start = time.process_time()
+        floor_s = floor(circuits)
         print(json.dumps({"what": "sweep", "n": n, "seconds": seconds, "jobs": len(report.job_ids),
-                          "floor": floor(circuits), "flow_cpu": flow_cpu, "simulators_cpu": simulators_cpu}),
-              flush=True)
+                          "floor": floor_s, "floor_cpu": time.process_time() - floor_start, "flow_cpu": flow_cpu,
+                          "simulators_cpu": simulators_cpu, "prefect_server_cpu": prefect_cpu}), flush=True)
     one = ghz_circuits(1)
     sweep_times = _times(lambda: circuit_sweep(one, shots=SHOTS))
     empty_times = _times(_empty_flow())
@@ -69,20 +74,23 @@ def main(sizes: list[int]) -> None:
                       "empty_flow": statistics.median(empty_times)}), flush=True)
 
 
-def _cpu_seconds() -> tuple[float, float]:
-    """CPU seconds of this process (the flow and the embedded job service) and of its children (simulators)."""
+def _cpu_seconds() -> tuple[float, float, float]:
+    """CPU seconds of this process (the flow and the embedded job service), the simulators, Prefect's server."""
     import psutil
 
     me = psutil.Process()
-    children = 0.0
+    simulators = prefect = 0.0
     for child in me.children(recursive=True):
         try:
-            times = child.cpu_times()
+            times, command = child.cpu_times(), " ".join(child.cmdline())
         except psutil.NoSuchProcess:
             continue
-        children += times.user + times.system
+        if "prefect.server" in command:
+            prefect += times.user + times.system
+        else:
+            simulators += times.user + times.system
     mine = me.cpu_times()
-    return mine.user + mine.system, children
+    return mine.user + mine.system, simulators, prefect
 
 
 def _times(call: Callable[[], object]) -> list[float]:

@@ -13,6 +13,7 @@ flows call (see :mod:`prefect_ibmq.platforms`).
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Any, Literal
 
 import anyio
@@ -23,6 +24,7 @@ from qiskit.result import Result
 from prefect_ibmq.backend import IBMQService
 from prefect_ibmq.circuits import load_circuits
 from prefect_ibmq.job import IBMQJob
+from prefect_ibmq.job.status import log_job_status
 from prefect_ibmq.platforms.jobservice import JobServicePlatform, job_service_platform, shared_client
 
 if TYPE_CHECKING:
@@ -188,8 +190,7 @@ class IBMQJobRun(JobRun[Result]):
         """
 
         def log_change(job_id: str, status: Any, job: IBMQJob, queue_info: Any = None) -> None:
-            where = f" (queue position {queue_info.position})" if queue_info and queue_info.position else ""
-            self.logger.info("Job %s is %s%s", job_id, status.name, where)
+            log_job_status(self.logger, logging.INFO, job_id, status.name, queue_info and queue_info.position)
 
         await anyio.to_thread.run_sync(lambda: self.job.wait_for_final_state(self.timeout, None, log_change))
 

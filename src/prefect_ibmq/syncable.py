@@ -10,7 +10,8 @@ instead, so ``circuit_sweep(...)`` and ``submit_job(...)`` in a sync flow work a
 they did. Inside async code they hand back the coroutine, to be awaited.
 
 Sync calls share one event loop, in a daemon thread of the process, and one Prefect
-client per API on it: a new loop per call (``asyncio.run``) made a new Prefect
+client per API on it (an async one, and the sync one Prefect's engine also asks for):
+a new loop per call (``asyncio.run``) made a new Prefect
 client each time (its HTTP pool and TLS contexts) and new connections to the job
 service. Each call runs in a copy of the caller's context (its Prefect settings,
 flow run, ...), so it behaves as it did in the caller's thread.
@@ -27,7 +28,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any, cast
 
 from prefect import Flow, Task
-from prefect.context import AsyncClientContext
+from prefect.context import AsyncClientContext, SyncClientContext
 from prefect.settings import PREFECT_API_KEY, PREFECT_API_URL
 
 
@@ -36,7 +37,7 @@ class _SharedLoop:
 
     def __init__(self) -> None:
         self.loop = asyncio.new_event_loop()
-        self._clients: dict[tuple[str | None, str | None], AsyncClientContext] = {}
+        self._clients: dict[tuple[str | None, str | None], tuple[AsyncClientContext, SyncClientContext]] = {}
         threading.Thread(target=self.loop.run_forever, name="prefect-ibmq-sync-calls", daemon=True).start()
 
     def run(self, coroutine: Coroutine[Any, Any, Any]) -> Any:
@@ -59,15 +60,20 @@ class _SharedLoop:
             raise
 
     async def _with_client(self, coroutine: Coroutine[Any, Any, Any]) -> Any:
-        """Await ``coroutine`` with this loop's Prefect client for the caller's API in its context."""
+        """Await ``coroutine`` with this loop's Prefect clients for the caller's API in its context."""
         key = (PREFECT_API_URL.value(), PREFECT_API_KEY.value())
         shared = self._clients.get(key)
         if shared is None:
-            shared = AsyncClientContext()
-            await shared.client.__aenter__()  # kept open for the process: never left
+            shared = (AsyncClientContext(), SyncClientContext())
+            await shared[0].client.__aenter__()  # kept open for the process: never left
+            shared[1].client.__enter__()
             self._clients[key] = shared
         # Prefect's engines take the client of the context they find (AsyncClientContext.get_or_create).
-        AsyncClientContext.__var__.set(shared)
+        # Even the async flow engine reads the server's default result storage with a sync client
+        # (prefect.results._get_default_result_storage), a new one per flow run, with its own TLS
+        # context, unless the context holds one (~50-300 ms of a run on a busy machine).
+        AsyncClientContext.__var__.set(shared[0])
+        SyncClientContext.__var__.set(shared[1])
         return await coroutine
 
 

@@ -39,6 +39,7 @@ from qiskit.result import Result
 
 from prefect_ibmq.blocks import ServiceCredentials
 from prefect_ibmq.job import IBMQJobApiError, IBMQJobTimeoutError
+from prefect_ibmq.job.status import log_job_status
 from prefect_ibmq.platforms import JobPlatform, resolve_platform
 from prefect_ibmq.runtime.options import RuntimeOptions
 from prefect_ibmq.syncable import io_task
@@ -254,8 +255,7 @@ async def wait_for_final_state(
         reported.append((record.status.value, position))
         # One line per job: its final status. A wait that lasts shows every change too (DEBUG before that).
         patient = record.status.is_final or anyio.current_time() - started >= QUIET_WAIT_S
-        logger.log(logging.INFO if patient else logging.DEBUG,
-                   "Job %s is %s%s", job_id, record.status.value, f" (queue position {position})" if position else "")
+        log_job_status(logger, logging.INFO if patient else logging.DEBUG, job_id, record.status.value, position)
         emit_job_event(record, position)
 
     try:
@@ -352,10 +352,14 @@ async def fetch_result(job_id: str, partial: bool = True, service: ServiceArg = 
     """
     result = await resolve_platform(service).result(job_id, partial)
     # A Result has experiments; an estimator's PrimitiveResult (IBM Quantum Platform) has PUB results, all done.
-    outcomes = [e.success for e in result.results] if hasattr(result, "results") else [True] * len(result)
+    log_fetched(job_id, [e.success for e in result.results] if hasattr(result, "results") else [True] * len(result))
+    return result
+
+
+def log_fetched(job_id: str, outcomes: Sequence[bool]) -> None:
+    """Log a fetched result's line: how many of its experiments succeeded."""
     get_run_logger().info("Fetched result of job %s: %d of %d experiments succeeded",
                           job_id, sum(outcomes), len(outcomes))
-    return result
 
 
 @io_task(task_run_name=_job_run_name("status"), cache_policy=NO_CACHE, **_RETRYING)

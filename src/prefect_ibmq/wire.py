@@ -505,3 +505,32 @@ def _fill(rows: list[dict[str, Any]], fields: list[dict[str, Any]]) -> None:
         for index, (row, value) in enumerate(zip(rows, values, strict=True)):
             if index not in absent:
                 row[key] = value
+
+
+def columnar_values(data: dict[str, Any], *path: str) -> list[Any]:
+    """One field of every experiment of a columnar result, e.g. ``("header", "name")``; None where absent.
+
+    Reads the columns as they are, without making the experiments' dicts that
+    :func:`legacy_result` makes (the tables take a sweep's results this way).
+    """
+    columns = data["experiments"]
+    count = columns["count"]
+    fields, absent = columns["fields"], set()
+    field: dict[str, Any] | None = None
+    for key in path:
+        field = next((f for f in fields if f["key"] == key), None)
+        if field is None:
+            return [None] * count
+        absent.update(field.get("absent", ()))
+        fields = field.get("fields", [])
+    if field is None or "fields" in field:
+        raise ValueError(f"{'.'.join(path)!r} is no field of a result's experiments")
+    values = field["values"] if "values" in field else [field["same"]] * count
+    if absent:
+        values = [None if index in absent else value for index, value in enumerate(values)]
+    return values
+
+
+def is_columnar(data: Any) -> bool:
+    """Whether ``data`` is a result in :func:`columnar_result`'s form."""
+    return isinstance(data, dict) and data.get(COLUMNAR_MARKER) is not None

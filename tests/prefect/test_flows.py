@@ -10,7 +10,7 @@ from prefect.exceptions import ParameterTypeError
 
 from prefect_ibmq import IBMQService
 from prefect_ibmq.circuits import CircuitInputError, bell, ghz, ghz_bell_set
-from prefect_ibmq.exceptions import IBMQBackendValueError
+from prefect_ibmq.exceptions import IBMQBackendValueError, IBMQValueError
 from prefect_ibmq.flows import circuit_sweep, run_circuits
 from prefect_ibmq.wire import ApiJobStatus
 from tests.prefect.helpers import artifacts_of, flaky_resubmissions, task_run_names
@@ -117,6 +117,9 @@ def test_bad_input_is_reported_by_index_before_anything_is_submitted(credentials
         circuit_sweep([bell(), bell(), ghz(30)], service=credentials)
     with pytest.raises(ValueError, match="sweep_id"):
         circuit_sweep([bell()], sweep_id="no spaces allowed", service=credentials)
+    # 0 is no "default": a typed error that names the argument (None means the backend's maximum).
+    with pytest.raises(IBMQValueError, match=r"max_experiments_per_job=0 is not accepted; give an int >= 1"):
+        circuit_sweep([bell(), bell()], max_experiments_per_job=0, service=credentials)
     assert len(service.jobs(limit=1000)) == before
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import subprocess
 import sys
@@ -24,7 +25,7 @@ from prefect_ibmq.tables import (
     job_summary_frame,
     time_per_step_frame,
 )
-from prefect_ibmq.wire import ApiJobStatus, JobRecord
+from prefect_ibmq.wire import ApiJobStatus, JobRecord, columnar_result
 
 OWNER = {"user": "alice", "hub": "h1", "group": "g1", "project": "p1"}
 SHOTS = 1000
@@ -239,6 +240,14 @@ def test_counts_from_dict_form_equal_object_form(aer_result, partial_result):
         counts_frame([aer_result, partial_result]),
     )
     pd.testing.assert_frame_equal(counts_frame(aer_result), counts_frame([aer_result]))
+
+
+def test_counts_from_columnar_form_equal_object_form(aer_result, partial_result):
+    """The wire's columnar form (as the job service sends results) is read column by column, to the same rows."""
+    columnar = [columnar_result(json.loads(json.dumps(r.to_dict(), default=str))) for r in (aer_result, partial_result)]
+    pd.testing.assert_frame_equal(counts_frame(columnar), counts_frame([aer_result, partial_result]))
+    pd.testing.assert_frame_equal(counts_frame(columnar[1]), counts_frame([partial_result]))
+    assert job_summary_frame([record("job-done", COMPLETED)], results=columnar[1])["success_count"].tolist() == [2]
 
 
 def test_failed_experiment_is_one_na_row(partial_result):

@@ -98,6 +98,11 @@ class AsyncAccountClient(ClientBase):
         job's result stays held for it, so a read whose answer is lost is simply
         repeated, and is acknowledged once it arrived (see docs/rest-api.md).
         """
+        return legacy_result(await self.get_job_result_data(job_id, partial, read_key))
+
+    async def get_job_result_data(self, job_id: str, partial: bool = False,
+                                  read_key: str | None = None) -> dict[str, Any]:
+        """``get_job_result``'s answer as it came: columnar (``wire.columnar_result``), or legacy (older servers)."""
         key = read_key or new_read_key()
         answer = await self.exchange(calls.get_job_result(job_id, partial, key))
         if RESULT_HELD_HEADER in answer.headers:
@@ -105,7 +110,7 @@ class AsyncAccountClient(ClientBase):
                 await self.exchange(calls.acknowledge_job_result(job_id, key))
             except IBMQError as exc:
                 logger.warning(calls.ACKNOWLEDGEMENT_FAILED, exc)
-        return legacy_result(answer.json())
+        return answer.json()
 
     async def cancel_job(self, job_id: str) -> CancelResponse:
         """Ask the service to cancel a job."""

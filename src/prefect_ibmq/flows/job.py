@@ -28,10 +28,19 @@ from qiskit import QuantumCircuit
 from qiskit.result import Result
 
 from prefect_ibmq.flows.result_cache import read_cached
+from prefect_ibmq.platforms import resolve_platform
 from prefect_ibmq.syncable import io_task
 from prefect_ibmq.tables import counts_frame
-from prefect_ibmq.tasks import API_ERROR_RETRIES, fetch_result, submit_job, wait_for_final_state
-from prefect_ibmq.wire import RAN_STATUSES, ApiJobStatus, JobRecord, circuits_to_qpy
+from prefect_ibmq.tasks import API_ERROR_RETRIES, fetch_result, log_fetched, submit_job, wait_for_final_state
+from prefect_ibmq.wire import (
+    RAN_STATUSES,
+    ApiJobStatus,
+    JobRecord,
+    circuits_to_qpy,
+    columnar_values,
+    is_columnar,
+    legacy_result,
+)
 
 
 class FinishedJob:
@@ -54,7 +63,15 @@ class FinishedJob:
         """The job's ``Result`` (an estimator's ``PrimitiveResult`` on IBM Quantum Platform), None when nothing ran."""
         if self._pickled_result:
             self._result, self._pickled_result = pickle.loads(self._pickled_result), b""
+        if is_columnar(self._result):  # as the job service sent it: a Result only for a caller who asks
+            self._result = Result.from_dict(legacy_result(self._result))
         return self._result
+
+    def _tabulated(self) -> Any:
+        """The result in the form the tables read fastest: the wire's columns when it came so, else ``result``."""
+        if self._pickled_result:
+            self._result, self._pickled_result = pickle.loads(self._pickled_result), b""
+        return self._result if is_columnar(self._result) else self.result
 
     @property
     def has_result(self) -> bool:
@@ -65,31 +82,26 @@ class FinishedJob:
     def successes(self) -> tuple[bool, ...]:
         """Whether each experiment succeeded (empty when nothing ran)."""
         if self._successes is None:
-            result = self.result
-            if result is None:
-                self._successes = ()
-            elif hasattr(result, "results"):
-                self._successes = tuple(bool(experiment.success) for experiment in result.results)
-            else:  # an estimator's PrimitiveResult: every PUB result is done
-                self._successes = (True,) * len(result)
+            self._successes = result_successes(self._tabulated())
         return self._successes
 
     @property
     def has_counts(self) -> bool:
         """Whether the result has counts (a ``Result``); an estimator's ``PrimitiveResult`` has values."""
-        return isinstance(self.result, Result)
+        result = self._tabulated()
+        return is_columnar(result) or isinstance(result, Result)
 
     def counts(self) -> pd.DataFrame:
         """The result's ``counts_frame`` (made once; a new copy each call, to be changed freely)."""
         if self._counts is None:
-            self._counts = counts_frame([self.result] if self.result is not None else [])
+            result = self._tabulated()
+            self._counts = counts_frame([result] if result is not None else [])
         return self._counts.copy()
 
     @property
     def complete(self) -> bool:
         """Whether the job completed and every experiment succeeded."""
-        return (self.record.status is ApiJobStatus.COMPLETED and self.result is not None
-                and all(self.successes))
+        return self.record.status is ApiJobStatus.COMPLETED and self.has_result and all(self.successes)
 
     def from_cache(self) -> FinishedJob:
         """This job, marked as taken from the cache (nothing submitted for it)."""
@@ -203,17 +215,40 @@ async def _submit_wait_fetch(items: Sequence[Any], backend_name: str, shots: int
         record = await wait_for_final_state(job_id, timeout=timeout, cancel_on_timeout=cancel_on_timeout,
                                             service=service)
         stage = "fetch"
-        fetch = fetch_result if record.private else _fetch_again_later
-        result = await fetch(job_id, partial=True, service=service) if record.status in RAN_STATUSES else None
+        result = None
+        if record.status in RAN_STATUSES and record.private:
+            result = await fetch_result(job_id, partial=True, service=service)
+        elif record.status in RAN_STATUSES:
+            result = await _fetch_again_later(job_id, partial=True, service=service, final=quote(record))
     except Exception as exc:
         raise JobStageError(stage, exc) from exc
     return FinishedJob(record, result)
 
 
-#: The fetch of a job the service hands its result out again (not private): no copy of the result in
-#: Prefect's storage, which cost a pickle of the whole Result and a file per job of the flow's time.
-_fetch_again_later = io_task(task_run_name="fetch-{job_id}", cache_policy=NO_CACHE, cache_result_in_memory=False,
-                             **API_ERROR_RETRIES)(fetch_result.fn)
+@io_task(task_run_name="fetch-{job_id}", cache_policy=NO_CACHE, cache_result_in_memory=False, **API_ERROR_RETRIES)
+async def _fetch_again_later(job_id: str, partial: bool = True, service: Any = None,
+                             final: JobRecord | None = None) -> Any:
+    """``fetch_result`` of a job the service hands its result out again (not private), in the platform's wire form.
+
+    No copy of the result in Prefect's storage (a pickle of the whole Result and a file per
+    job of the flow's time), and no ``Result`` made: the job service's columns go to the
+    counts table as they came (``FinishedJob.result`` makes the ``Result`` if asked). ``final``: the
+    record the wait ended with, so the job is not read once more.
+    """
+    result = await resolve_platform(service).result_data(job_id, partial, final)
+    log_fetched(job_id, result_successes(result))
+    return result
+
+
+def result_successes(result: Any) -> tuple[bool, ...]:
+    """Whether each experiment of a result (any form ``FinishedJob`` holds) succeeded; empty for None."""
+    if result is None:
+        return ()
+    if is_columnar(result):
+        return tuple(bool(ok) for ok in columnar_values(result, "success"))
+    if hasattr(result, "results"):
+        return tuple(bool(experiment.success) for experiment in result.results)
+    return (True,) * len(result)  # an estimator's PrimitiveResult: every PUB result is done
 
 
 def circuits_digest(circuits: Sequence[QuantumCircuit]) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from qiskit.providers import JobStatus
 
 from prefect_ibmq.wire import ApiJobStatus
@@ -30,3 +32,8 @@ def api_status_to_job_status(status: ApiJobStatus | str) -> JobStatus:
 def job_status_to_api_statuses(status: JobStatus) -> list[ApiJobStatus]:
     """Every service status that shows as ``status`` (e.g. ERROR -> the three ERROR_* steps)."""
     return [api for api, job in API_TO_JOB_STATUS.items() if job is status]
+
+
+def log_job_status(logger: Any, level: int, job_id: str, status: str, queue_position: int | None = None) -> None:
+    """Log the one line every wait writes for a job's status: ``Job <id> is <status> (queue position n)``."""
+    logger.log(level, "Job %s is %s%s", job_id, status, f" (queue position {queue_position})" if queue_position else "")

@@ -83,6 +83,13 @@ class JobPlatform(Protocol):
         """The final job's result (a ``Result``; an estimator's ``PrimitiveResult``)."""
         ...
 
+    async def result_data(self, job_id: str, partial: bool, final: JobRecord | None = None) -> Any:
+        """The final job's result in the form the tables read fastest (the wire's columns, else ``result``'s).
+
+        ``final``: the job's final record when the caller has it (its wait ended with it), so it is not read again.
+        """
+        ...
+
     async def status(self, job_id: str) -> JobStatus:
         """The job's status now."""
         ...

@@ -233,6 +233,10 @@ class IBMQuantumPlatform:
         """
         return await _in_thread(self._result, job_id, partial)
 
+    async def result_data(self, job_id: str, partial: bool, final: JobRecord | None = None) -> Any:
+        """``result``'s: IBM sends no columnar form."""
+        return await self.result(job_id, partial)
+
     def _result(self, job_id: str, partial: bool) -> Any:
         facts = self._facts(job_id, metrics=False)
         status = api_status(facts.status)

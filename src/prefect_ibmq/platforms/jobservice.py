@@ -34,7 +34,7 @@ from prefect_ibmq.job.status import api_status_to_job_status
 from prefect_ibmq.job.waiting import Waiting, poll_seconds
 from prefect_ibmq.platforms.base import BackendLimits, Report
 from prefect_ibmq.timestamps import parse_iso
-from prefect_ibmq.wire import API_PREFIX, ApiJobStatus, JobRecord, JobStatusResponse
+from prefect_ibmq.wire import API_PREFIX, ApiJobStatus, JobRecord, JobStatusResponse, legacy_result
 
 #: Jobs read per request when finding a job set's jobs.
 FIND_PAGE = 500
@@ -184,17 +184,24 @@ class JobServicePlatform:
 
     async def result(self, job_id: str, partial: bool) -> Result:
         """The final job's result (with ``partial``, the experiments of a failed job that ran)."""
+        data = await self.result_data(job_id, partial)
+        return await anyio.to_thread.run_sync(lambda: Result.from_dict(legacy_result(data)))
+
+    async def result_data(self, job_id: str, partial: bool, final: JobRecord | None = None) -> dict[str, Any]:
+        """The final job's result as the service sent it: columnar (``wire.columnar_result``) or legacy.
+
+        ``final``: the job's final record, if the caller has it (else it is read first).
+        """
         api = self._api()
-        record = await api.get_job(job_id)
+        record = final if final is not None and final.status.is_final else await api.get_job(job_id)
         check_result_readable(record, partial)
         try:
-            data = await api.get_job_result(job_id, partial=partial)
+            return await api.get_job_result_data(job_id, partial=partial)
         except IBMQJobInvalidStateError as exc:
             error = result_unavailable_error(record, exc)
             if error is exc:
                 raise
             raise error from exc
-        return await anyio.to_thread.run_sync(Result.from_dict, data)
 
     async def status(self, job_id: str) -> JobStatus:
         """The job's current status."""

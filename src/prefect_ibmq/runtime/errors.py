@@ -18,6 +18,7 @@ from typing import TypeVar
 
 import requests
 
+from prefect_ibmq.api.retry import RetryPolicy
 from prefect_ibmq.exceptions import IBMQJobApiError
 
 T = TypeVar("T")
@@ -26,7 +27,7 @@ _TRANSIENT_STATUS = (-1, 408, 429)
 #: HTTP errors of the runtime client (RequestsApiError) and of the IBM Cloud SDK it uses for IAM (ApiException);
 #: ``requests.HTTPError`` (a raised answer) counts too.
 _HTTP_ERRORS = ("RequestsApiError", "ApiException")
-#: Attempts of a read before its IBMQJobApiError goes to the caller (waits 0.25, 0.5, 1 s between).
+#: Attempts of a read before its IBMQJobApiError goes to the caller (jittered waits of up to 0.25, 0.5, 1 s between).
 READ_ATTEMPTS = 4
 
 
@@ -80,8 +81,15 @@ def transient_as_api_error(action: str) -> Iterator[None]:
         raise
 
 
+#: The pauses between attempts at a read: the clients' own policy, capped at 1 s.
+_READ_BACKOFF = RetryPolicy(backoff_base=0.25, backoff_max=1.0)
+
+
 def retrying(action: str, read: Callable[[], T], attempts: int = READ_ATTEMPTS) -> T:
-    """``read()`` (safe to repeat), retried on transient faults 0.25 s, 0.5 s, then 1 s apart; then IBMQJobApiError."""
+    """``read()`` (safe to repeat), retried on transient faults with the clients' backoff; then IBMQJobApiError.
+
+    The pauses are :class:`~prefect_ibmq.api.RetryPolicy`'s (jittered, ~0.25 s doubling up to 1 s).
+    """
     for attempt in range(attempts):
         try:
             with transient_as_api_error(action):
@@ -89,5 +97,5 @@ def retrying(action: str, read: Callable[[], T], attempts: int = READ_ATTEMPTS) 
         except IBMQJobApiError:
             if attempt == attempts - 1:
                 raise
-            time.sleep(min(0.25 * 2**attempt, 1.0))
+            time.sleep(_READ_BACKOFF.delay(attempt))
     raise AssertionError("unreachable")

@@ -6,8 +6,9 @@ One pass over the input fills Python lists (the only per-item Python work);
 Jobs may be :class:`~prefect_ibmq.wire.JobRecord` objects, dicts in JobRecord
 shape (the fast path for big inputs), or objects with a ``record`` attribute
 holding one of those (``IBMQJob``). Results may be :class:`qiskit.result.Result`
-objects, their dicts (``Result.to_dict()`` shape, as the job service sends them),
-or sampler ``PrimitiveResult`` objects (one experiment per PUB).
+objects, their dicts (``Result.to_dict()`` shape, or the columnar form the job service
+sends, :func:`prefect_ibmq.wire.columnar_result`, read column by column), or sampler
+``PrimitiveResult`` objects (one experiment per PUB).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Any
 from prefect_ibmq.exceptions import IBMQValueError
 from prefect_ibmq.runtime.results import is_primitive_result, sampler_counts_result
 from prefect_ibmq.tables.bitstrings import Layout
-from prefect_ibmq.wire import ApiJobStatus, JobRecord
+from prefect_ibmq.wire import ApiJobStatus, JobRecord, columnar_values, is_columnar
 
 
 @dataclass(slots=True)
@@ -125,6 +126,9 @@ class CountsColumns:
 
     def add_result(self, result: Any) -> None:
         """Add the experiments of one Result (object or dict)."""
+        if is_columnar(result):
+            self.add_columnar(result)
+            return
         job_id, experiments = result_parts(result)
         self.job_ids.append(job_id)
         job = len(self.job_ids) - 1
@@ -138,6 +142,37 @@ class CountsColumns:
             registers = header.get("creg_sizes") or ()  # the layout inline: a call per experiment costs ~2%
             layout = (header.get("memory_slots") or None, tuple(size for _, size in registers))
             self.layout.append(self.layouts.setdefault(layout, len(self.layouts)))
+            if ok and counts:
+                self.n_rows.append(len(counts))
+                self.keys.extend(counts)
+                self.values.extend(counts.values())
+            else:
+                self.n_rows.append(1)
+                self.keys.append(None)
+                self.values.append(0)
+
+
+    def add_columnar(self, data: dict[str, Any]) -> None:
+        """Add the experiments of a result in the wire's columnar form, a column at a time (no experiment dicts)."""
+        self.job_ids.append(data.get("job_id"))
+        n = data["experiments"]["count"]
+        self.experiment_job.extend([len(self.job_ids) - 1] * n)
+        self.experiment_index.extend(range(n))
+        self.circuit.extend(columnar_values(data, "header", "name"))
+        success = [bool(ok) for ok in columnar_values(data, "success")]
+        self.success.extend(success)
+        self.shots.extend(shots if isinstance(shots, int) else 0 for shots in columnar_values(data, "shots"))
+        layouts = zip(columnar_values(data, "header", "memory_slots"), columnar_values(data, "header", "creg_sizes"),
+                      strict=True)
+        codes: dict[tuple[Any, Any], int] = {}  # most jobs have a few layouts: each worked out once
+        for memory_slots, registers in layouts:
+            key = (memory_slots, None if registers is None else tuple(map(tuple, registers)))
+            code = codes.get(key)
+            if code is None:
+                layout = (memory_slots or None, tuple(size for _, size in registers or ()))
+                code = codes[key] = self.layouts.setdefault(layout, len(self.layouts))
+            self.layout.append(code)
+        for ok, counts in zip(success, columnar_values(data, "data", "counts"), strict=True):
             if ok and counts:
                 self.n_rows.append(len(counts))
                 self.keys.extend(counts)
@@ -169,15 +204,17 @@ def success_counts(results: Any) -> dict[Any, int]:
     if results is None:
         return {}
     pairs: Iterable[tuple[Any, Any]]
-    if isinstance(results, Mapping) and "results" not in results:
+    if isinstance(results, Mapping) and "results" not in results and not is_columnar(results):
         pairs = results.items()
     else:
         if isinstance(results, Mapping) or hasattr(results, "results"):
             results = [results]
-        pairs = ((result_parts(r)[0], r) for r in results if r is not None)
+        pairs = ((r.get("job_id") if is_columnar(r) else result_parts(r)[0], r) for r in results if r is not None)
     found = {}
     for job_id, result in pairs:
-        if result is not None:
+        if is_columnar(result):
+            found[job_id] = sum(map(bool, columnar_values(result, "success")))
+        elif result is not None:
             found[job_id] = sum(experiment_parts(e)[0] for e in result_parts(result)[1])
     return found
 
