@@ -120,7 +120,7 @@ def test_expectation_frame_traces_values_to_observables_and_parameter_sets():
 def test_programs_are_modules_and_the_block_keeps_the_runtime_client_unloaded():
     assert known_programs() == ["estimator", "executor", "sampler"]
     assert get_program("executor").name == "executor"
-    with pytest.raises(IBMQValueError, match=r"program='noise-learner' is not accepted; give one of \['estimator', 'exe"):
+    with pytest.raises(IBMQValueError, match=r"program='noise-learner' is not accepted; give one of \['estimator', 'e"):
         get_program("noise-learner")
     creds = IBMQuantumPlatformCredentials(token="secret-api-key", instance="crn:v1:bluemix:public:quantum-computing:x")
     assert "secret-api-key" not in repr(creds) and "secret-api-key" not in creds.model_dump_json()

@@ -15,7 +15,6 @@ from qiskit.providers import BackendV2, Options
 from qiskit.transpiler import Target
 
 from prefect_ibmq.api import AccountClient
-from prefect_ibmq.backend.properties import BackendProperties
 from prefect_ibmq.backend.run_options import JOB_FIELDS, RUN_OPTION_DEFAULTS, check_option_names, run_options
 from prefect_ibmq.backend.target import build_target
 from prefect_ibmq.backend.validation import (
@@ -27,6 +26,7 @@ from prefect_ibmq.backend.validation import (
 )
 from prefect_ibmq.backend.wire_circuits import circuits_for_wire
 from prefect_ibmq.job import IBMQJob
+from prefect_ibmq.properties import BackendProperties
 from prefect_ibmq.wire import (
     BackendConfiguration,
     BackendStatus,

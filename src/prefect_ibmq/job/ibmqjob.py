@@ -33,7 +33,7 @@ from prefect_ibmq.wire import (
 )
 
 if TYPE_CHECKING:
-    from prefect_ibmq.backend.properties import BackendProperties
+    from prefect_ibmq.properties import BackendProperties
 
 logger = logging.getLogger(__name__)
 

@@ -1,4 +1,7 @@
-"""``BackendProperties``: the noise a backend publishes (qiskit 2 has no such class any more)."""
+"""``BackendProperties``: the noise a backend publishes (qiskit 2 has no such class any more).
+
+Below both the backends and the jobs, which return it from ``properties()``.
+"""
 
 from __future__ import annotations
 
