@@ -20,7 +20,7 @@ A worker that dies while it runs a chunk is the scheduler's to handle: it runs
 the chunk again on another worker, until more workers died running it than
 ``distributed.scheduler.allowed-failures`` allows (3 by default); then, or when
 the scheduler loses the chunk, :class:`DaskCall` raises :class:`.simulators.SimulatorCrashed` and only
-that job fails. Only the executor imports this module, and only with
+that job fails. Only :mod:`.runners` imports this module, and only with
 ``simulation = "dask"``: other servers never import ``distributed``.
 
 A cancelled job's chunks are cancelled on the cluster: queued ones never run, the server

@@ -44,6 +44,7 @@ from .engine import limit_statements, protect_data_dir
 from .errors import ApiError, not_found
 from .executor import Executor
 from .filters import JobFilter
+from .kinds import server_kinds
 from .namematch import BadPattern, compile_pattern
 from .notify import ReplicaListener, StatusNotifier
 from .qpyscan import QpyBounds, QpyOverLimit, QpyRefused, scan_qpy
@@ -112,7 +113,7 @@ class JobService:
             on_change=self.notifier.notify_queue,
         )
         self.executor = Executor(
-            self.store, self.queue, self.notifier, self.simulators, config.workers,
+            self.store, self.queue, self.notifier, self.simulators, config.workers, server_kinds(),
             simulation=config.simulation, dask_scheduler=config.dask_scheduler,
         )
         self.replica = Replica(
