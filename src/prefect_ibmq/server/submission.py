@@ -17,6 +17,7 @@ from prefect_ibmq.wire import ErrorCode, Identity, JobSubmission, base64_to_qpy_
 from .bounds import check_submission_fields, qpy_bounds
 from .checks import check_submission
 from .errors import ApiError
+from .limit_checks import InvalidJob
 from .limits import Limits
 from .qpyscan import QpyBounds, QpyOverLimit, QpyRefused, scan_qpy
 from .quotas import check_jobs_in_flight
@@ -24,7 +25,6 @@ from .rows import NewJob
 from .simops import QPY_PREFACE, undecodable_qpy_message
 from .simulators import Simulator
 from .store import Store
-from .validation import InvalidJob
 
 
 def bad_request(message: str, code: ErrorCode = ErrorCode.INVALID_REQUEST) -> ApiError:
@@ -72,11 +72,12 @@ def checked_job(
     if any(not isinstance(tag, str) for tag in body.tags):
         raise bad_request("tags must be strings", ErrorCode.INVALID_TAGS)
     # What can never run is refused now (422, nothing stored); transpiling waits for validation.
-    try:  # first: it reads in full the circuits QPY may not have rebuilt (delays), which the checks walk
+    try:
+        # admit first: it reads in full the circuits QPY may not have rebuilt (delays), which the checks walk.
         simulator.admit(circuits, body.options)
+        check_submission(simulator, circuits, body.options, limits)
     except InvalidJob as exc:
         raise ApiError(422, ErrorCode.INVALID_REQUEST, str(exc)) from exc
-    check_submission(simulator, circuits, body.options, limits)
     check_jobs_in_flight(store, who, limits)
     job = NewJob(
         job_id=secrets.token_hex(12),

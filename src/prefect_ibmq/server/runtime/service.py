@@ -21,6 +21,7 @@ from prefect_ibmq.wire import FINAL_STATUSES, ApiJobStatus, Identity, JobRecord,
 from ..auth import can_see
 from ..bounds import FieldTooLarge, check_tags
 from ..config import BackendSpec
+from ..limit_checks import InvalidJob
 from ..quotas import check_jobs_in_flight
 from ..rows import NewJob
 from ..service import JobService
@@ -152,7 +153,7 @@ class RuntimeService(SessionService):
             circuits = module.check(params, spec)
             budget.check_work(program_id, params, limits)
             return circuits, work
-        except (InvalidParams, UnsupportedValue) as exc:
+        except (InvalidParams, InvalidJob, UnsupportedValue) as exc:  # InvalidJob: a limit (OverLimit)
             raise IBMApiError(400, "invalid_params", f"invalid {program_id} params: {exc}") from exc
 
     def record(self, who: Identity, job_id: str) -> JobRecord:
