@@ -18,13 +18,13 @@ from .gate import RequestGate
 from .limits import Limits
 from .routers import backends, jobs
 from .runtime.app import install as install_runtime_api
-from .service import JobService
+from .service import JobBook
 from .store_identity import store_id
 
 
-def create_app(config: ServerConfig, service: JobService | None = None) -> FastAPI:
+def create_app(config: ServerConfig, service: JobBook | None = None) -> FastAPI:
     """The app; its lifespan starts the service (executor, resumed jobs) and stops it."""
-    service = service or JobService(config)
+    service = service or JobBook(config)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -1,8 +1,10 @@
-"""The job service: what each endpoint does, independent of HTTP.
+"""The job book (:class:`JobBook`): what each ``/v1`` endpoint does, independent of HTTP.
 
 Routers translate requests into these calls; errors are raised as
-:class:`~prefect_ibmq.server.errors.ApiError`. The service owns the store, the
+:class:`~prefect_ibmq.server.errors.ApiError`. The book owns the store, the
 queue, the notifier and the executor, and resumes unfinished work at start.
+Its pieces: :mod:`.submission` (a submit's checks), :mod:`.result_reads`,
+:mod:`.tagging`, :mod:`.waiting` (long polls).
 """
 
 from __future__ import annotations
@@ -52,7 +54,7 @@ S = ApiJobStatus
 NOT_FINAL = tuple(s for s in S if s not in FINAL_STATUSES)
 
 
-class JobService:
+class JobBook:
     """What each ``/v1`` endpoint does, on the store, queue, notifier and executor it owns."""
     def __init__(self, config: ServerConfig) -> None:
         self.config = config
