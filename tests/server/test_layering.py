@@ -107,7 +107,7 @@ def test_the_server_has_no_import_cycle_not_even_under_type_checking():
 
 def test_the_executor_knows_no_kind_of_job_and_no_runtime_program():
     reached = _reach(_server_graph(), "prefect_ibmq.server.executor")
-    assert "prefect_ibmq.server.jobkind" in reached  # what it knows of kinds: the protocol
+    assert "prefect_ibmq.server.kind_handler" in reached  # what it knows of kinds: the protocol
     above = ("prefect_ibmq.server.runtime", "prefect_ibmq.server.kinds")
     known = sorted(name for name in reached if name.startswith(above))
     assert known == ["prefect_ibmq.server.runtime.settings"]  # the runtime API's section of ServerConfig, no program

@@ -2,8 +2,8 @@
 
 Validation runs on its own small pool so a slow transpile never delays a run;
 runs happen on ``workers`` threads that take jobs from the fairshare queue.
-What validating and running a job means is its kind's (:mod:`.jobkind`, found
-by the job's record in the :class:`.jobkind.JobKinds` given); where simulations
+What validating and running a job means is its kind's (:mod:`.kind_handler`, found
+by the job's record in the :class:`.kind_handler.KindHandlers` given); where simulations
 run is :class:`.runners.SimulatorRunners`'. Every status change goes through
 :meth:`Executor.move`, a conditional update in the store followed by a wake-up
 of long-polling requests. A cancel or a shutdown sets the job's stop event
@@ -27,14 +27,14 @@ from prefect_ibmq.wire import ApiJobStatus as S
 from prefect_ibmq.wire import JobError, JobRecord
 
 from .errors import StoreUnavailable
-from .jobkind import Finished, Inputs, JobKinds, RunContext
+from .kind_handler import Finished, Inputs, KindHandlers, RunContext
+from .limit_checks import InvalidJob
 from .notify import StatusNotifier
 from .queue import FairshareQueue, QueuedJob
 from .runners import SimulatorRunners
 from .simulators import ChunkRunner, Simulator
 from .stopping import StopEvent
 from .store import Store
-from .validation import InvalidJob
 
 logger = logging.getLogger("prefect_ibmq.server.executor")
 
@@ -55,7 +55,7 @@ class Executor:
         notifier: StatusNotifier,
         simulators: dict[str, Simulator],
         workers: int,
-        kinds: JobKinds,
+        kinds: KindHandlers,
         simulation: Literal["processes", "threads", "dask"] = "processes",
         dask_scheduler: str | None = None,
     ) -> None:

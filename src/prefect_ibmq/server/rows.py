@@ -15,7 +15,7 @@ from .schema import steps
 
 #: Job ids per steps query: stays under SQLite's bound-parameter limit.
 _CHUNK = 500
-#: A job record's ``kind`` (the executor's key for it, :mod:`.jobkind`): ``/v1`` circuits, or a runtime program's.
+#: A job record's ``kind`` (the executor's key for it, :mod:`.kind_handler`): ``/v1`` circuits, or a runtime program's.
 CIRCUITS_KIND = "qpy-circuits"
 RUNTIME_KIND_PREFIX = "runtime-"
 

@@ -15,11 +15,11 @@ from prefect_ibmq.wire import ApiJobStatus as S
 from prefect_ibmq.wire import JobError, JobRecord, circuits_to_qpy, qpy_to_circuits
 
 from ..aerrun import JobQpy
-from ..jobkind import Finished, Inputs, RunContext, Validated
+from ..kind_handler import Finished, Inputs, RunContext, Validated
+from ..limit_checks import InvalidJob
 from ..rows import CIRCUITS_KIND
 from ..simulators import Simulator
 from ..stored_results import encode_result
-from ..validation import InvalidJob
 
 logger = logging.getLogger("prefect_ibmq.server.executor")
 
@@ -28,7 +28,7 @@ KIND = CIRCUITS_KIND
 RUN_ERROR_CODE = 1500
 
 
-class CircuitsKind:
+class CircuitsHandler:
     """Jobs of ``POST /v1/jobs``: circuits validated in the background, run chunk by chunk."""
 
     def validate(

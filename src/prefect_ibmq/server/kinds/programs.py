@@ -12,13 +12,13 @@ from qiskit import QuantumCircuit
 from prefect_ibmq.wire import ApiJobStatus as S
 from prefect_ibmq.wire import JobError, JobRecord
 
-from ..jobkind import Finished, Inputs, RunContext, Validated
+from ..kind_handler import Finished, Inputs, RunContext, Validated
 from ..rows import RUNTIME_KIND_PREFIX
 from ..runtime.execute import execute
 from ..simulators import Simulator
 
 
-class ProgramKind:
+class ProgramHandler:
     """Jobs of one runtime program (``POST /api/v1/jobs`` with its ``program_id``)."""
 
     def __init__(self, program_id: str) -> None:

@@ -1,10 +1,11 @@
-"""What the executor asks of a kind of job: validate it, then run it to a result.
+"""What the executor asks of the handler of a kind of job: validate the job, then run it to a result.
 
 A job's kind is its record's ``kind`` (``qpy-circuits`` for ``/v1`` circuits,
-``runtime-<program>`` for a Qiskit Runtime program). The executor finds the kind
-in the :class:`JobKinds` it was given and never looks at which one it got: how a
-kind plans its chunks, where it runs them and how it assembles their result is
-its own (:mod:`.kinds`).
+``runtime-<program>`` for a Qiskit Runtime program). The executor finds the kind's
+handler in the :class:`KindHandlers` it was given and never looks at which one it
+got: how a kind plans its chunks, where it runs them and how it assembles their
+result is its handler's own (:mod:`.kinds`). (Not the sweep's ``flows.jobset.JobKind``,
+which is what a sweep's items are, on the client.)
 """
 
 from __future__ import annotations
@@ -18,10 +19,10 @@ from qiskit import QuantumCircuit
 
 from prefect_ibmq.wire import ApiJobStatus, JobError, JobRecord
 
+from .limit_checks import InvalidJob
 from .runners import SimulatorRunners
 from .simulators import ChunkRunner, Simulator
 from .store import Store
-from .validation import InvalidJob
 
 T = TypeVar("T")
 
@@ -73,8 +74,8 @@ class RunContext:
     stopping: threading.Event
 
 
-class JobKind(Protocol):
-    """A kind of job: how it is validated before it is queued, and how it runs."""
+class KindHandler(Protocol):
+    """One kind of job: how it is validated before it is queued, and how it runs."""
 
     def validate(
         self, record: JobRecord, simulator: Simulator, decoded: list[QuantumCircuit] | None, inputs: Inputs
@@ -82,7 +83,7 @@ class JobKind(Protocol):
         """Check the job against its backend; None if it is gone meanwhile.
 
         ``decoded``: the circuits the submit decoded, when it did (saves a second decode).
-        Raises :class:`.validation.InvalidJob` naming what cannot run (the job then fails validation).
+        Raises :class:`.limit_checks.InvalidJob` naming what cannot run (the job then fails validation).
         """
         ...
 
@@ -95,13 +96,13 @@ class UnknownKind(InvalidJob):
     """A job record of a kind this server does not run (e.g. stored by a newer replica): it fails validation."""
 
 
-class JobKinds:
-    """The kinds a server runs, looked up by a job record's ``kind``."""
+class KindHandlers:
+    """The handlers of the kinds a server runs, looked up by a job record's ``kind``."""
 
-    def __init__(self, kinds: Mapping[str, JobKind]) -> None:
+    def __init__(self, kinds: Mapping[str, KindHandler]) -> None:
         self._kinds = dict(kinds)
 
-    def of(self, record: JobRecord) -> JobKind:
+    def of(self, record: JobRecord) -> KindHandler:
         """The kind of ``record``; UnknownKind naming the kinds served otherwise."""
         kind = self._kinds.get(record.kind)
         if kind is None:
