@@ -24,8 +24,8 @@ from distributed import Client
 
 from prefect_ibmq.circuits import bell, ghz
 from prefect_ibmq.server import BackendSpec, JobServer, ServerConfig
+from prefect_ibmq.server.chunks import CHUNK
 from prefect_ibmq.server.dasksim import DaskSchedulerUnreachable, DaskSimulators
-from prefect_ibmq.server.simulators import CHUNK
 from tests.server.helpers import Api
 
 #: Bounds every wait for the cluster (start-up imports; a nanny restarting a worker).

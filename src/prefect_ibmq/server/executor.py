@@ -26,13 +26,14 @@ from qiskit import QuantumCircuit
 from prefect_ibmq.wire import ApiJobStatus as S
 from prefect_ibmq.wire import JobError, JobRecord
 
+from .chunks import ChunkRunner
 from .errors import StoreUnavailable
 from .kind_handler import Finished, Inputs, KindHandlers, RunContext
 from .limit_checks import InvalidJob
 from .notify import StatusNotifier
 from .queue import FairshareQueue, QueuedJob
 from .runners import SimulatorRunners
-from .simulators import ChunkRunner, Simulator
+from .simulators import Simulator
 from .stopping import StopEvent
 from .store import Store
 

@@ -19,9 +19,10 @@ from qiskit import QuantumCircuit
 
 from prefect_ibmq.wire import ApiJobStatus, JobError, JobRecord
 
+from .chunks import ChunkRunner
 from .limit_checks import InvalidJob
 from .runners import SimulatorRunners
-from .simulators import ChunkRunner, Simulator
+from .simulators import Simulator
 from .store import Store
 
 T = TypeVar("T")

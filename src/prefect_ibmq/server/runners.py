@@ -6,13 +6,13 @@ made on the first call and shut down with the executor: aer holds the GIL while
 it simulates, so in threads two jobs never simulate at once and requests, the
 client and Prefect in the same process crawl meanwhile. A chunk whose process
 dies runs once more on a fresh process; if that one dies too, the job fails
-saying so (:class:`.simulators.SimulatorCrashed`).
+saying so (:class:`.chunks.SimulatorCrashed`).
 
 With ``simulation="dask"`` the chunks go to the workers of a Dask scheduler
 instead (:mod:`.dasksim`, connected at start), with one aer thread each and,
 per job, as many chunks in flight as the cluster has worker threads; Dask reruns
 the chunk of a worker that died. With ``simulation="threads"`` each worker
-thread simulates on aer of its own (:class:`.simulators.ThreadRunner`).
+thread simulates on aer of its own (:class:`.chunks.ThreadRunner`).
 """
 
 from __future__ import annotations
@@ -24,10 +24,10 @@ from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any, Literal
 
 from .aerrun import JobQpy
+from .chunks import ChunkCall, ChunkRunner, SimulatorCrashed, ThreadRunner
 from .config import BackendSpec
 from .simpool import SimulatorPool, SimulatorProcessDied
 from .simprocs import threads_per_worker, warm_argument
-from .simulators import ChunkCall, ChunkRunner, SimulatorCrashed, ThreadRunner
 
 if TYPE_CHECKING:  # distributed is imported only with simulation="dask"
     from .dasksim import DaskCall, DaskSimulators

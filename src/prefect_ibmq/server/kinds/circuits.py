@@ -2,7 +2,7 @@
 
 Validation checks (and, where needed, transpiles) the circuits against the
 backend's target; the run sends the stored QPY in chunks to the simulators
-(:meth:`.simulators.Simulator.run` plans, runs and assembles them).
+(:func:`.circuit_run.run_circuits` plans, runs and assembles them).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from ..limit_checks import InvalidJob
 from ..rows import CIRCUITS_KIND
 from ..simulators import Simulator
 from ..stored_results import encode_result
+from .circuit_run import run_circuits
 
 logger = logging.getLogger("prefect_ibmq.server.executor")
 
@@ -58,8 +59,9 @@ class CircuitsHandler:
         try:
             # The stored QPY goes to the simulator processes as it is: they decode it, not this process.
             job = JobQpy.of(data, record.num_experiments)
-            outcome = context.simulator.run(
-                context.runner, job, record.options, job_id, record.header, context.stop, record.name
+            outcome = run_circuits(
+                context.simulator.spec, context.runner, job, record.options, job_id, record.header,
+                context.stop, record.name,
             )
         except Exception as exc:
             if context.stopping.is_set():  # e.g. ServerStopping: left RUNNING, a restart queues it again
