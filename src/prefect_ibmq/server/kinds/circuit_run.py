@@ -40,8 +40,8 @@ class RunOutcome:
 
 
 def run_circuits(
-spec: BackendSpec,
-runner: ChunkRunner,
+    spec: BackendSpec,
+    runner: ChunkRunner,
     job: JobQpy,
     options: RunOptions,
     job_id: str,
