@@ -4,7 +4,7 @@ Routers translate requests into these calls; errors are raised as
 :class:`~prefect_ibmq.server.errors.ApiError`. The book owns the store, the
 queue, the notifier and the executor, and resumes unfinished work at start.
 Its pieces: :mod:`.submission` (a submit's checks), :mod:`.result_reads`,
-:mod:`.tagging`, :mod:`.waiting` (long polls).
+:mod:`.tagging`, :mod:`.waiting` (long polls), :mod:`.replica_events` (the other replicas).
 """
 
 from __future__ import annotations
@@ -39,12 +39,13 @@ from .executor import Executor
 from .filters import JobFilter
 from .kinds import server_kinds
 from .namematch import BadPattern, compile_pattern
-from .notify import ReplicaListener, StatusNotifier
+from .notify import StatusNotifier
 from .queue import FairshareQueue
+from .replica_events import ReplicaEvents
 from .replicas import Replica, new_replica_id
 from .result_reads import read_result
 from .simulators import build_simulators
-from .store import CHANNEL, Store
+from .store import Store
 from .submission import bad_request, checked_job
 from .tagging import tag_change
 from .waiting import wait_status
@@ -73,22 +74,18 @@ class JobBook:
             self.store, self.queue, self.notifier, self.simulators, config.workers, server_kinds(),
             simulation=config.simulation, dask_scheduler=config.dask_scheduler,
         )
+        #: The other replicas' changes and lapses, acted on here.
+        self.events = ReplicaEvents(self.store, self.queue, self.notifier, self.executor)
         self.replica = Replica(
-            self.store, config.workers, config.lease_s, on_requeued=self._requeued,
-            on_taken_over=self._taken_over, held_result_ttl_s=config.limits.held_result_ttl_s,
+            self.store, config.workers, config.lease_s, on_requeued=self.events.requeued,
+            on_taken_over=self.events.taken_over, held_result_ttl_s=config.limits.held_result_ttl_s,
         )
-        self._listener: ReplicaListener | None = None
 
     # --- lifecycle -------------------------------------------------------------------
 
     def start(self) -> None:
         """Listen to the other replicas, take a lease, start the executor, take over lapsed replicas' jobs."""
-        if not self.store.is_sqlite:
-            conninfo = self.store.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
-            self._listener = ReplicaListener(
-                conninfo, CHANNEL, self.store.origin, self._changed_elsewhere, on_reconnect=self._resync
-            )
-            self._listener.start()
+        self.events.listen()
         self.replica.register()  # before the first claim: a claim under no lease would be reaped
         self.executor.start(prestart_simulators=self.config.prestart_simulators)
         self.replica.start()  # requeues lapsed runs, validates lapsed validations, keeps the lease
@@ -97,35 +94,8 @@ class JobBook:
         """Stop the executor, give up the lease and close the store."""
         self.executor.stop()
         self.replica.stop()
-        if self._listener is not None:
-            self._listener.stop()
+        self.events.stop()
         self.store.close()
-
-    def _requeued(self, job_ids: list[str]) -> None:
-        self.notifier.notify(job_ids)
-        self.queue.put(job_ids[0])
-
-    def _taken_over(self, job_ids: list[str]) -> None:
-        for job_id in job_ids:
-            self.executor.validate_later(job_id)
-
-    def _resync(self) -> None:
-        """The listener was away: act on whatever it may have missed, as if told of every change."""
-        self.notifier.wake_all()  # every long poll reads its job again
-        self.queue.poke()
-        for job_id in self.executor.running_job_ids():
-            if self.store.get_status(job_id) in (S.CANCELLED, None):
-                self.executor.interrupt(job_id)
-
-    def _changed_elsewhere(self, job_id: str, status: str) -> None:
-        """Another replica changed ``job_id``: wake its waiters here, stop it if it runs here."""
-        self.notifier.notify(job_id)
-        if status in (S.CANCELLED.value, "DELETED"):
-            self.executor.interrupt(job_id)
-        if status == S.QUEUED.value:
-            self.queue.put(job_id)
-        elif status in (S.RUNNING.value, S.CANCELLED.value, "DELETED"):
-            self.notifier.notify_queue()
 
     # --- backends --------------------------------------------------------------------
 
