@@ -345,3 +345,25 @@ def test_a_limit_is_refused_in_one_wording_on_v1_and_on_the_runtime_api(runtime_
     assert refused_v1.json()["message"].endswith(f"options.{wording}")
     assert refused_runtime.json()["errors"][0]["message"].endswith(f"pub 0: {wording}")
     assert len(store.jobs_in(list(ApiJobStatus))) == jobs_before
+
+
+def test_a_job_of_a_kind_this_server_does_not_run_fails_validation_naming_the_kinds_it_runs(runtime_server):
+    # E.g. stored by a newer replica: the executor finds no handler for its kind and says so.
+    service = runtime_server.service
+    job = NewJob(
+        job_id="kind-from-the-future", backend="aer_simulator", owner=TOKENS["alice"][1], qpy=b"",
+        num_experiments=1, options=RunOptions(), program_id="circuit-runner", params="{}",
+    )
+    job_id, created = service.store.create_job(job)
+    assert created
+    service.executor.validate_later(job_id)
+    answer = service.status(job_id)
+    deadline = time.monotonic() + 60
+    while answer is None or not answer.status.is_final:
+        assert time.monotonic() < deadline, f"job {job_id} not final after 60 s: {answer}"
+        time.sleep(0.05)  # polling the stored status
+        answer = service.status(job_id)
+    assert answer.status is ApiJobStatus.ERROR_VALIDATING_JOB
+    assert answer.error is not None
+    assert "of kind 'runtime-circuit-runner'" in answer.error.message
+    assert "'qpy-circuits'" in answer.error.message and "'runtime-sampler'" in answer.error.message
