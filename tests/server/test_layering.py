@@ -6,6 +6,8 @@ import ast
 import sys
 from pathlib import Path
 
+import pytest
+
 import prefect_ibmq
 
 PACKAGE = Path(prefect_ibmq.__file__).parent
@@ -105,8 +107,10 @@ def test_the_server_has_no_import_cycle_not_even_under_type_checking():
     assert cycles == []
 
 
-def test_the_executor_knows_no_kind_of_job_and_no_runtime_program():
-    reached = _reach(_server_graph(), "prefect_ibmq.server.executor")
+@pytest.mark.parametrize("module", ["executor", "service"])
+def test_the_executor_and_the_job_book_know_no_kind_of_job_and_no_runtime_program(module):
+    # The kinds are handed in by the app (kinds.server_kinds()), which sits above them all.
+    reached = _reach(_server_graph(), f"prefect_ibmq.server.{module}")
     assert "prefect_ibmq.server.kind_handler" in reached  # what it knows of kinds: the protocol
     above = ("prefect_ibmq.server.runtime", "prefect_ibmq.server.kinds")
     known = sorted(name for name in reached if name.startswith(above))

@@ -15,6 +15,7 @@ from .auth import TokenTable, current_identity
 from .config import ServerConfig
 from .errors import install_error_handlers
 from .gate import RequestGate
+from .kinds import server_kinds
 from .limits import Limits
 from .routers import backends, jobs
 from .runtime.app import install as install_runtime_api
@@ -24,7 +25,7 @@ from .store_identity import store_id
 
 def create_app(config: ServerConfig, service: JobBook | None = None) -> FastAPI:
     """The app; its lifespan starts the service (executor, resumed jobs) and stops it."""
-    service = service or JobBook(config)
+    service = service or JobBook(config, server_kinds())
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -24,6 +24,7 @@ import uvicorn
 
 from .app import create_app
 from .config import ServerConfig
+from .kinds import server_kinds
 from .service import JobBook
 
 logger = logging.getLogger("prefect_ibmq.server.embedded")
@@ -119,7 +120,7 @@ class JobServer:
             shown_host = f"[{shown_host}]"
         self.url = f"http://{shown_host}:{self.port}"
 
-        service = JobBook(self.config)
+        service = JobBook(self.config, server_kinds())
         app = create_app(self.config, service)
         uv_config = uvicorn.Config(
             app,

@@ -37,7 +37,7 @@ from .engine import limit_statements, protect_data_dir
 from .errors import ApiError, not_found
 from .executor import Executor
 from .filters import JobFilter
-from .kinds import server_kinds
+from .kind_handler import KindHandlers
 from .namematch import BadPattern, compile_pattern
 from .notify import StatusNotifier
 from .queue import FairshareQueue
@@ -56,8 +56,13 @@ NOT_FINAL = tuple(s for s in S if s not in FINAL_STATUSES)
 
 
 class JobBook:
-    """What each ``/v1`` endpoint does, on the store, queue, notifier and executor it owns."""
-    def __init__(self, config: ServerConfig) -> None:
+    """What each ``/v1`` endpoint does, on the store, queue, notifier and executor it owns.
+
+    ``kinds``: the handlers of the kinds of job its executor runs (:func:`.kinds.server_kinds`,
+    handed in by the app, which sits above them all).
+    """
+
+    def __init__(self, config: ServerConfig, kinds: KindHandlers) -> None:
         self.config = config
         self.notifier = StatusNotifier()
         self.simulators = build_simulators(config.backends)
@@ -71,7 +76,7 @@ class JobBook:
             on_change=self.notifier.notify_queue,
         )
         self.executor = Executor(
-            self.store, self.queue, self.notifier, self.simulators, config.workers, server_kinds(),
+            self.store, self.queue, self.notifier, self.simulators, config.workers, kinds,
             simulation=config.simulation, dask_scheduler=config.dask_scheduler,
         )
         #: The other replicas' changes and lapses, acted on here.
