@@ -23,9 +23,10 @@ from prefect_ibmq.server import JobServer
 from prefect_ibmq.server.rows import NewJob
 from prefect_ibmq.server.runtime.crn import instance_crn
 from prefect_ibmq.server.store import SessionClosed
-from prefect_ibmq.wire import ApiJobStatus, RunOptions
+from prefect_ibmq.wire import ApiJobStatus, RunOptions, circuits_to_base64
 from tests.helpers import TOKENS, workers_held
 from tests.runtime.helpers import GRANT, Runtime, ibm_error, isa_bell, runtime_config, sampler_body
+from tests.server.helpers import Api
 
 
 def _executor_params(shots: int = 10) -> dict:
@@ -112,7 +113,7 @@ def test_bad_input_answers_ibm_errors_and_stores_nothing(runtime_server):
          "not available locally", "meas_level='kerneled'"),
         (_executor_body(lambda p: p["options"].update(init_qubits=False)), 400, "invalid_params", "init_qubits"),
         (_executor_body(lambda p: p[program].update(shots=10**8)), 400, "invalid_params",
-         "400000000 circuit executions", "max_job_shots"),
+         "400000000 shots", "max_job_shots"),
         (_executor_body(lambda p: p[program]["items"][0]["circuit_arguments"].update(shape=[10**9, 0])), 400,
          "invalid_params", "max_job_shots"),
         (_executor_body(lambda p: p[program]["items"][0]["circuit_arguments"].update(shape=[4, 10**9])), 400,
@@ -325,3 +326,44 @@ def test_another_instance_can_neither_see_nor_touch_a_job_or_session(runtime_ser
     for method, path, body in calls:
         ibm_error(dave.call(method, path, body), 403, "forbidden")
     assert alice.call("DELETE", f"/sessions/{session_id}/close").status_code == 204
+
+
+def test_a_limit_is_refused_in_one_wording_on_v1_and_on_the_runtime_api(runtime_server):
+    # One check per limit: a backend's max_shots and n_qubits read the same on both APIs.
+    store = runtime_server.service.store
+    jobs_before = len(store.jobs_in(list(ApiJobStatus)))
+    v1 = Api(runtime_server.url, TOKENS["alice"][0])
+    runtime = Runtime(runtime_server.url, "alice")
+    max_shots = runtime_server.service.simulators["aer_simulator"].spec.max_shots
+    shots = max_shots + 1
+    refused_v1 = v1.request("POST", "/jobs", json={
+        "backend": "aer_simulator", "qpy": circuits_to_base64([isa_bell()]), "options": {"shots": shots}})
+    assert refused_v1.status_code == 422, refused_v1.text
+    refused_runtime = runtime.call("POST", "/jobs", sampler_body(isa_bell(), shots=shots))
+    ibm_error(refused_runtime, 400, "invalid_params")
+    wording = f"shots={shots} is not accepted; give an int from 1 to max_shots={max_shots} of aer_simulator"
+    assert refused_v1.json()["message"].endswith(f"options.{wording}")
+    assert refused_runtime.json()["errors"][0]["message"].endswith(f"pub 0: {wording}")
+    assert len(store.jobs_in(list(ApiJobStatus))) == jobs_before
+
+
+def test_a_job_of_a_kind_this_server_does_not_run_fails_validation_naming_the_kinds_it_runs(runtime_server):
+    # E.g. stored by a newer replica: the executor finds no handler for its kind and says so.
+    service = runtime_server.service
+    job = NewJob(
+        job_id="kind-from-the-future", backend="aer_simulator", owner=TOKENS["alice"][1], qpy=b"",
+        num_experiments=1, options=RunOptions(), program_id="circuit-runner", params="{}",
+    )
+    job_id, created = service.store.create_job(job)
+    assert created
+    service.executor.validate_later(job_id)
+    answer = service.status(job_id)
+    deadline = time.monotonic() + 60
+    while answer is None or not answer.status.is_final:
+        assert time.monotonic() < deadline, f"job {job_id} not final after 60 s: {answer}"
+        time.sleep(0.05)  # polling the stored status
+        answer = service.status(job_id)
+    assert answer.status is ApiJobStatus.ERROR_VALIDATING_JOB
+    assert answer.error is not None
+    assert "of kind 'runtime-circuit-runner'" in answer.error.message
+    assert "'qpy-circuits'" in answer.error.message and "'runtime-sampler'" in answer.error.message

@@ -24,8 +24,8 @@ from distributed import Client
 
 from prefect_ibmq.circuits import bell, ghz
 from prefect_ibmq.server import BackendSpec, JobServer, ServerConfig
+from prefect_ibmq.server.chunks import CHUNK
 from prefect_ibmq.server.dasksim import DaskSchedulerUnreachable, DaskSimulators
-from prefect_ibmq.server.simulators import CHUNK
 from tests.server.helpers import Api
 
 #: Bounds every wait for the cluster (start-up imports; a nanny restarting a worker).
@@ -36,6 +36,14 @@ HEAVY_SHOTS = 30_000
 CHUNK_TASK = "simulate_qpy-"
 #: Only loopback, no dashboard (its HTTP server otherwise listens on every interface).
 LOOPBACK = ["--host", "127.0.0.1", "--no-dashboard", "--dashboard-address", "127.0.0.1:0"]
+
+
+def _scheduler_address(scheduler_file: Path) -> str:
+    """The address in the scheduler's file, once it has written it whole; "" until then."""
+    try:
+        return json.loads(scheduler_file.read_text()).get("address", "")
+    except (FileNotFoundError, json.JSONDecodeError):
+        return ""
 
 
 class DaskCluster:
@@ -53,10 +61,11 @@ class DaskCluster:
         # Port 0 and a scheduler file: the scheduler picks a free port and tells the workers.
         self._spawn("scheduler", [dask, "scheduler", "--port", "0", *LOOPBACK, "--scheduler-file", str(scheduler_file)])
         deadline = time.monotonic() + START_LIMIT_S
-        while not scheduler_file.exists():
+        # The file exists before the scheduler has written it (a loaded machine shows it empty).
+        while not (address := _scheduler_address(scheduler_file)):
             assert time.monotonic() < deadline, f"no scheduler: {self._log('scheduler')}"
             time.sleep(0.1)  # waiting for the scheduler to start
-        self.address = json.loads(scheduler_file.read_text())["address"]
+        self.address = address
         for index in range(workers):
             self._spawn(
                 f"worker-{index}",

@@ -6,6 +6,8 @@ import ast
 import sys
 from pathlib import Path
 
+import pytest
+
 import prefect_ibmq
 
 PACKAGE = Path(prefect_ibmq.__file__).parent
@@ -65,3 +67,51 @@ def test_no_module_takes_time_helpers_from_the_store():
         and {alias.name for alias in node.names} & {"now_iso", "to_iso"}
     ]
     assert offenders == []
+
+
+def _server_graph() -> dict[str, set[str]]:
+    """Server module -> the server modules it imports (under TYPE_CHECKING too), ``from pkg import mod`` as pkg.mod."""
+    paths = {".".join(p.relative_to(PACKAGE.parent).with_suffix("").parts).removesuffix(".__init__"): p
+             for p in (PACKAGE / "server").rglob("*.py")}
+    graph: dict[str, set[str]] = {}
+    for module, path in paths.items():
+        package = module if path.name == "__init__.py" else module.rsplit(".", 1)[0]
+        edges: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Import):
+                edges.update(alias.name for alias in node.names)
+            elif isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:
+                    root = package.rsplit(".", node.level - 1)[0] if node.level > 1 else package
+                    base = f"{root}.{base}" if base else root
+                for alias in node.names:  # a name that is a module of the package is an edge to it
+                    edges.add(f"{base}.{alias.name}" if f"{base}.{alias.name}" in paths else base)
+        graph[module] = {name for name in edges if name in paths and name != module}
+    return graph
+
+
+def _reach(graph: dict[str, set[str]], start: str) -> set[str]:
+    seen, todo = set(), [start]
+    while todo:
+        for name in graph[todo.pop()] - seen:
+            seen.add(name)
+            todo.append(name)
+    return seen
+
+
+def test_the_server_has_no_import_cycle_not_even_under_type_checking():
+    graph = _server_graph()
+    assert "prefect_ibmq.server.executor" in _reach(graph, "prefect_ibmq.server.service")  # the walk sees edges
+    cycles = sorted(module for module in graph if module in _reach(graph, module))
+    assert cycles == []
+
+
+@pytest.mark.parametrize("module", ["executor", "service"])
+def test_the_executor_and_the_job_book_know_no_kind_of_job_and_no_runtime_program(module):
+    # The kinds are handed in by the app (kinds.server_kinds()), which sits above them all.
+    reached = _reach(_server_graph(), f"prefect_ibmq.server.{module}")
+    assert "prefect_ibmq.server.kind_handler" in reached  # what it knows of kinds: the protocol
+    above = ("prefect_ibmq.server.runtime", "prefect_ibmq.server.kinds")
+    known = sorted(name for name in reached if name.startswith(above))
+    assert known == ["prefect_ibmq.server.runtime.settings"]  # the runtime API's section of ServerConfig, no program

@@ -83,7 +83,7 @@ def check_positions(store: Store, queue: FairshareQueue) -> int:
     for order in reference(store).values():
         ahead = 0
         for position, (job_id, experiments) in enumerate(order, start=1):
-            with store._reading(snapshot=True) as conn:
+            with store.reading(snapshot=True) as conn:
                 found = fairshare.place(conn, job_id)
             assert found is not None and (found.position, found.ahead) == (position, ahead), job_id
             ahead += experiments
@@ -206,7 +206,7 @@ def test_projects_whose_turns_tie_go_oldest_job_first(tmp_path: Path, store_url)
         for job_id in ("b2", "a2", "b1", "a1"):  # queued at one time, in another order than created
             assert store.transition(job_id, S.QUEUED, (S.CREATED,), queued_at=at)
         assert [queue.info(j).position for j in ("a1", "b1", "a2", "b2")] == [1, 2, 3, 4]
-        with store._reading(snapshot=True) as conn:
+        with store.reading(snapshot=True) as conn:
             assert [fairshare.place(conn, j).ahead for j in ("a1", "b1", "a2", "b2")] == [0, 3, 6, 9]
         assert [queue.claim("r-test").job_id for _ in range(4)] == ["a1", "b1", "a2", "b2"]
     finally:

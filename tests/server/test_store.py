@@ -130,7 +130,7 @@ def test_the_reaper_requeues_the_jobs_of_a_lapsed_replica(stores):
     if not stores[0].is_sqlite:
         assert b.reap() == []  # r-a holds its lease
         # r-a's lease runs out (as when it is SIGKILLed and stops renewing).
-        stores[1]._write(
+        stores[1].write(
             lambda c: c.execute(update(replicas).where(replicas.c.replica_id == "r-a").values(lease_until=0))
         )
     # (A SQLite file has one replica: the one starting takes over at once, as after a restart.)

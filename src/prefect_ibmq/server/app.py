@@ -15,16 +15,17 @@ from .auth import TokenTable, current_identity
 from .config import ServerConfig
 from .errors import install_error_handlers
 from .gate import RequestGate
+from .kinds import server_kinds
 from .limits import Limits
 from .routers import backends, jobs
 from .runtime.app import install as install_runtime_api
-from .service import JobService
+from .service import JobBook
 from .store_identity import store_id
 
 
-def create_app(config: ServerConfig, service: JobService | None = None) -> FastAPI:
+def create_app(config: ServerConfig, service: JobBook | None = None) -> FastAPI:
     """The app; its lifespan starts the service (executor, resumed jobs) and stops it."""
-    service = service or JobService(config)
+    service = service or JobBook(config, server_kinds())
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -10,7 +10,7 @@ installed, to import that function, and one thread each
 (``dask worker --nthreads 1``): the executor gives each chunk one aer thread,
 and more aer threads than cores slow everything down. aer holds the GIL while
 it simulates, so a worker answers the scheduler only between chunks: chunks
-stay short (:data:`.simulators.CHUNK` circuits, ~64 ms for 2-5 qubits).
+stay short (:data:`.chunks.CHUNK` circuits, ~64 ms for 2-5 qubits).
 
 qiskit-aer's own ``executor=`` option is not used: 0.18 accepts it and never
 calls the executor. ``LocalCluster`` is not used either: its workers re-import
@@ -19,8 +19,8 @@ the caller's ``__main__``; workers are started with ``dask worker``.
 A worker that dies while it runs a chunk is the scheduler's to handle: it runs
 the chunk again on another worker, until more workers died running it than
 ``distributed.scheduler.allowed-failures`` allows (3 by default); then, or when
-the scheduler loses the chunk, :class:`DaskCall` raises :class:`.simulators.SimulatorCrashed` and only
-that job fails. Only the executor imports this module, and only with
+the scheduler loses the chunk, :class:`DaskCall` raises :class:`.chunks.SimulatorCrashed` and only
+that job fails. Only :mod:`.runners` imports this module, and only with
 ``simulation = "dask"``: other servers never import ``distributed``.
 
 A cancelled job's chunks are cancelled on the cluster: queued ones never run, the server
@@ -43,7 +43,7 @@ except ImportError as exc:  # the optional extra is missing
     ) from exc
 
 from .aerrun import simulate_qpy
-from .simulators import ServerStopping, SimulatorCrashed
+from .chunks import ServerStopping, SimulatorCrashed
 from .stopping import ChunkAbandoned
 
 #: How long the server waits for the scheduler at start before giving up.

@@ -24,7 +24,8 @@ import uvicorn
 
 from .app import create_app
 from .config import ServerConfig
-from .service import JobService
+from .kinds import server_kinds
+from .service import JobBook
 
 logger = logging.getLogger("prefect_ibmq.server.embedded")
 
@@ -66,7 +67,7 @@ class JobServer:
         #: The token of a single-identity config (the default's local token); else None.
         self.token: str | None = next(iter(config.tokens)) if len(config.tokens) == 1 else None
         #: The running service (its executor, store, ...); None when stopped.
-        self.service: JobService | None = None
+        self.service: JobBook | None = None
         self._lock_handle: IO[str] | None = None
         self._server: _Uvicorn | None = None
         self._thread: threading.Thread | None = None
@@ -119,7 +120,7 @@ class JobServer:
             shown_host = f"[{shown_host}]"
         self.url = f"http://{shown_host}:{self.port}"
 
-        service = JobService(self.config)
+        service = JobBook(self.config, server_kinds())
         app = create_app(self.config, service)
         uv_config = uvicorn.Config(
             app,

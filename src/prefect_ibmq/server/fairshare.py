@@ -143,7 +143,7 @@ _FROM_FRONT, _FROM_BACK = _nearest(False), _nearest(True)
 def place(conn: Connection, job_id: str) -> Place | None:
     """Position and experiments ahead of ``job_id`` in its backend's order; None when not queued.
 
-    ``conn`` should read one snapshot (``Store._reading(snapshot=True)``): the counters and the
+    ``conn`` should read one snapshot (``Store.reading(snapshot=True)``): the counters and the
     index walks then agree.
     """
     job = conn.execute(_JOB, {"job_id": job_id}).first()

@@ -159,7 +159,7 @@ class FairshareQueue:
                 row.num_experiments, created=row.creation_date,
             )
 
-        return store._write(apply)
+        return store.write(apply)
 
     def _lock_next(self, conn: Connection) -> Any:
         """Lock the first job in the order that no other claim holds (see the module); None if none."""
@@ -191,7 +191,7 @@ class FairshareQueue:
     @guarded
     def info(self, job_id: str) -> QueueInfoModel | None:
         """Position, estimates and priorities of a queued job; None when not queued."""
-        with self._store._reading(snapshot=True) as conn:
+        with self._store.reading(snapshot=True) as conn:
             walk_indexes(conn)
             found = place(conn, job_id)
             if found is None:

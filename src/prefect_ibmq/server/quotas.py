@@ -30,7 +30,7 @@ def jobs_in_flight(store: Store, who: Identity) -> int:
         c.status.in_(_NOT_FINAL), c.owner_user == who.user, c.owner_hub == who.hub,
         c.owner_group == who.group, c.owner_project == who.project,
     )
-    with store._reading() as conn:
+    with store.reading() as conn:
         return int(conn.execute(query).scalar_one())
 
 

@@ -94,7 +94,7 @@ class Replica:
         if self._thread is not None:
             self._thread.join()
         try:
-            self._store._write(
+            self._store.write(
                 lambda conn: conn.execute(delete(replicas).where(replicas.c.replica_id == self.replica_id))
             )
         except Exception:  # the database is gone: the lease simply runs out
@@ -108,7 +108,7 @@ class Replica:
                 conn.execute(delete(replicas))  # one replica per SQLite file: the others are gone
             self._take_lease(conn)
 
-        self._store._write(apply)
+        self._store.write(apply)
         self._registered = True
 
     def _take_lease(self, conn: Connection) -> None:
@@ -131,7 +131,7 @@ class Replica:
                 logger.warning("replica %s had lost its lease; taking a new one", self.replica_id)
                 self._take_lease(conn)
 
-        self._store._write(apply)
+        self._store.write(apply)
 
     @guarded
     def reap(self) -> list[str]:
@@ -159,7 +159,7 @@ class Replica:
             conn.execute(delete(replicas).where(replicas.c.lease_until < now))
             return ids
 
-        return store._write(apply)
+        return store.write(apply)
 
     @guarded
     def take_over(self) -> list[str]:
@@ -183,7 +183,7 @@ class Replica:
                 conn.execute(update(jobs).where(jobs.c.job_id.in_(ids)).values(claimed_by=self.replica_id))
             return ids
 
-        return self._store._write(apply)
+        return self._store.write(apply)
 
     def _round(self) -> None:
         """One round of the reaper: requeue lapsed runs, take over lapsed validations, expire held results."""

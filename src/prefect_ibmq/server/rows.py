@@ -15,6 +15,9 @@ from .schema import steps
 
 #: Job ids per steps query: stays under SQLite's bound-parameter limit.
 _CHUNK = 500
+#: A job record's ``kind`` (the executor's key for it, :mod:`.kind_handler`): ``/v1`` circuits, or a runtime program's.
+CIRCUITS_KIND = "qpy-circuits"
+RUNTIME_KIND_PREFIX = "runtime-"
 
 
 @dataclass
@@ -99,5 +102,5 @@ def record(row: RowMapping, steps_at: dict[str, str]) -> JobRecord:
         program_id=row["program_id"],
         session_id=row["session_id"],
         # A Qiskit Runtime job is its program's inputs, not a list of QPY circuits.
-        kind=f"runtime-{row['program_id']}" if row["program_id"] else "qpy-circuits",
+        kind=RUNTIME_KIND_PREFIX + row["program_id"] if row["program_id"] else CIRCUITS_KIND,
     )

@@ -1,23 +1,20 @@
-"""The job service: what each endpoint does, independent of HTTP.
+"""The job book (:class:`JobBook`): what each ``/v1`` endpoint does, independent of HTTP.
 
 Routers translate requests into these calls; errors are raised as
-:class:`~prefect_ibmq.server.errors.ApiError`. The service owns the store, the
+:class:`~prefect_ibmq.server.errors.ApiError`. The book owns the store, the
 queue, the notifier and the executor, and resumes unfinished work at start.
+Its pieces: :mod:`.submission` (a submit's checks), :mod:`.result_reads`,
+:mod:`.tagging`, :mod:`.waiting` (long polls), :mod:`.replica_events` (the other replicas).
 """
 
 from __future__ import annotations
 
-import asyncio
-import binascii
 import logging
-import secrets
 
-from qiskit import QuantumCircuit
 from starlette.concurrency import run_in_threadpool
 
 from prefect_ibmq.wire import (
     FINAL_STATUSES,
-    JOBSET_TAG_PREFIX,
     ApiJobStatus,
     BackendConfiguration,
     BackendStatus,
@@ -30,75 +27,42 @@ from prefect_ibmq.wire import (
     ResultFormat,
     StatusUntil,
     TagsUpdate,
-    WakeReason,
-    base64_to_qpy_bytes,
     qpy_bytes_to_base64,
-    qpy_to_circuits,
 )
 
 from .auth import can_see, is_owner
-from .bounds import FieldTooLarge, check_submission_fields, check_tags, check_text, qpy_bounds
-from .checks import check_submission
+from .bounds import FieldTooLarge, check_text
 from .config import ServerConfig
 from .engine import limit_statements, protect_data_dir
 from .errors import ApiError, not_found
 from .executor import Executor
 from .filters import JobFilter
+from .kind_handler import KindHandlers
 from .namematch import BadPattern, compile_pattern
-from .notify import ReplicaListener, StatusNotifier
-from .qpyscan import QpyBounds, QpyOverLimit, QpyRefused, scan_qpy
+from .notify import StatusNotifier
 from .queue import FairshareQueue
-from .quotas import check_jobs_in_flight
+from .replica_events import ReplicaEvents
 from .replicas import Replica, new_replica_id
-from .rows import NewJob
-from .simops import QPY_PREFACE, undecodable_qpy_message
+from .result_reads import read_result
 from .simulators import build_simulators
-from .store import CHANNEL, Store
-from .stored_results import result_text
-from .validation import InvalidJob
+from .store import Store
+from .submission import bad_request, checked_job
+from .tagging import tag_change
+from .waiting import wait_status
 
 logger = logging.getLogger("prefect_ibmq.server.service")
 S = ApiJobStatus
 NOT_FINAL = tuple(s for s in S if s not in FINAL_STATUSES)
 
 
-def _bad(message: str, code: ErrorCode = ErrorCode.INVALID_REQUEST) -> ApiError:
-    return ApiError(400, code, message)
+class JobBook:
+    """What each ``/v1`` endpoint does, on the store, queue, notifier and executor it owns.
 
-
-def decode_circuits(text: str, bounds: QpyBounds) -> tuple[bytes, list[QuantumCircuit]]:
-    """base64 QPY -> (bytes, circuits); 400 INVALID_REQUEST naming what is wrong.
-
-    The QPY is walked first (:func:`.qpyscan.scan_qpy`): what claims more than ``bounds``
-    is refused (422) before ``qpy.load`` allocates it.
+    ``kinds``: the handlers of the kinds of job its executor runs (:func:`.kinds.server_kinds`,
+    handed in by the app, which sits above them all).
     """
-    try:
-        data = base64_to_qpy_bytes(text)
-    except (binascii.Error, ValueError) as exc:
-        raise _bad(f"qpy is not valid base64: {exc}") from exc
-    try:
-        scan_qpy(data, bounds)
-    except QpyOverLimit as exc:
-        raise ApiError(422, ErrorCode.INVALID_REQUEST, f"qpy: {exc}") from None
-    except QpyRefused as exc:
-        raise _bad(f"qpy is not a QPY file of circuits this server reads: {exc}") from None
-    try:
-        circuits = qpy_to_circuits(data)
-    except Exception as exc:  # QPY raises several types for a malformed file
-        if data.startswith(QPY_PREFACE):  # a QPY file whose circuits cannot be rebuilt: 422, with the cause
-            raise ApiError(422, ErrorCode.INVALID_REQUEST, f"qpy: {undecodable_qpy_message(exc)}") from exc
-        raise _bad(f"qpy is not a QPY file of circuits: {type(exc).__name__}: {exc}") from exc
-    if not circuits:
-        raise _bad("qpy holds no circuits; a job needs at least one")
-    for index, item in enumerate(circuits):
-        if not isinstance(item, QuantumCircuit):
-            raise _bad(f"qpy item {index} is a {type(item).__name__}, not a QuantumCircuit")
-    return data, circuits
 
-
-class JobService:
-    """What each ``/v1`` endpoint does, on the store, queue, notifier and executor it owns."""
-    def __init__(self, config: ServerConfig) -> None:
+    def __init__(self, config: ServerConfig, kinds: KindHandlers) -> None:
         self.config = config
         self.notifier = StatusNotifier()
         self.simulators = build_simulators(config.backends)
@@ -112,25 +76,21 @@ class JobService:
             on_change=self.notifier.notify_queue,
         )
         self.executor = Executor(
-            self.store, self.queue, self.notifier, self.simulators, config.workers,
+            self.store, self.queue, self.notifier, self.simulators, config.workers, kinds,
             simulation=config.simulation, dask_scheduler=config.dask_scheduler,
         )
+        #: The other replicas' changes and lapses, acted on here.
+        self.events = ReplicaEvents(self.store, self.queue, self.notifier, self.executor)
         self.replica = Replica(
-            self.store, config.workers, config.lease_s, on_requeued=self._requeued,
-            on_taken_over=self._taken_over, held_result_ttl_s=config.limits.held_result_ttl_s,
+            self.store, config.workers, config.lease_s, on_requeued=self.events.requeued,
+            on_taken_over=self.events.taken_over, held_result_ttl_s=config.limits.held_result_ttl_s,
         )
-        self._listener: ReplicaListener | None = None
 
     # --- lifecycle -------------------------------------------------------------------
 
     def start(self) -> None:
         """Listen to the other replicas, take a lease, start the executor, take over lapsed replicas' jobs."""
-        if not self.store.is_sqlite:
-            conninfo = self.store.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
-            self._listener = ReplicaListener(
-                conninfo, CHANNEL, self.store.origin, self._changed_elsewhere, on_reconnect=self._resync
-            )
-            self._listener.start()
+        self.events.listen()
         self.replica.register()  # before the first claim: a claim under no lease would be reaped
         self.executor.start(prestart_simulators=self.config.prestart_simulators)
         self.replica.start()  # requeues lapsed runs, validates lapsed validations, keeps the lease
@@ -139,35 +99,8 @@ class JobService:
         """Stop the executor, give up the lease and close the store."""
         self.executor.stop()
         self.replica.stop()
-        if self._listener is not None:
-            self._listener.stop()
+        self.events.stop()
         self.store.close()
-
-    def _requeued(self, job_ids: list[str]) -> None:
-        self.notifier.notify(job_ids)
-        self.queue.put(job_ids[0])
-
-    def _taken_over(self, job_ids: list[str]) -> None:
-        for job_id in job_ids:
-            self.executor.validate_later(job_id)
-
-    def _resync(self) -> None:
-        """The listener was away: act on whatever it may have missed, as if told of every change."""
-        self.notifier.wake_all()  # every long poll reads its job again
-        self.queue.poke()
-        for job_id in self.executor.running_job_ids():
-            if self.store.get_status(job_id) in (S.CANCELLED, None):
-                self.executor.interrupt(job_id)
-
-    def _changed_elsewhere(self, job_id: str, status: str) -> None:
-        """Another replica changed ``job_id``: wake its waiters here, stop it if it runs here."""
-        self.notifier.notify(job_id)
-        if status in (S.CANCELLED.value, "DELETED"):
-            self.executor.interrupt(job_id)
-        if status == S.QUEUED.value:
-            self.queue.put(job_id)
-        elif status in (S.RUNNING.value, S.CANCELLED.value, "DELETED"):
-            self.notifier.notify_queue()
 
     # --- backends --------------------------------------------------------------------
 
@@ -198,33 +131,8 @@ class JobService:
         Returns the record and whether it was created (False: an idempotent replay).
         """
         self.backend(body.backend)
-        limits, simulator = self.config.limits, self.simulators[body.backend]
-        check_submission_fields(body, limits)
-        data, circuits = decode_circuits(body.qpy, qpy_bounds(simulator.spec, limits))
-        if any(not isinstance(tag, str) for tag in body.tags):
-            raise _bad("tags must be strings", ErrorCode.INVALID_TAGS)
-        # What can never run is refused now (422, nothing stored); transpiling waits for validation.
-        try:  # first: it reads in full the circuits QPY may not have rebuilt (delays), which the checks walk
-            simulator.admit(circuits, body.options)
-        except InvalidJob as exc:
-            raise ApiError(422, ErrorCode.INVALID_REQUEST, str(exc)) from exc
-        check_submission(simulator, circuits, body.options, limits)
-        check_jobs_in_flight(self.store, who, limits)
-        job = NewJob(
-            job_id=secrets.token_hex(12),
-            backend=body.backend,
-            owner=who,
-            qpy=data,
-            num_experiments=len(circuits),
-            options=body.options,
-            name=body.name,
-            tags=list(dict.fromkeys(body.tags)),
-            share_level=body.share_level,
-            experiment_id=body.experiment_id,
-            client_info=body.client_info,
-            header=body.header,
-            private=body.private,
-            idempotency_key=idempotency_key,
+        job, circuits = checked_job(
+            who, body, idempotency_key, self.simulators[body.backend], self.config.limits, self.store
         )
         job_id, created = self.store.create_job(job)
         # Read before validation starts, so a new job answers as stored: CREATED.
@@ -280,7 +188,7 @@ class JobService:
                 check_text("name", filters.name_regex, self.config.limits)
                 compile_pattern(filters.name_regex)
             except (BadPattern, FieldTooLarge) as exc:
-                raise _bad(f"name={filters.name_regex[:80]!r} is not a valid name pattern: {exc}") from None
+                raise bad_request(f"name={filters.name_regex[:80]!r} is not a valid name pattern: {exc}") from None
         jobs, total, after = self.store.list_jobs(who, filters, limit, offset, int(cursor) if cursor else None)
         return JobList(jobs=[self._with_queue_info(job) for job in jobs], total=total,
                        next_cursor=None if after is None else str(after))
@@ -290,42 +198,11 @@ class JobService:
     ) -> tuple[str, bool]:
         """The result JSON text (a private job's to one reader only) and whether it is held for ``read_key``.
 
-        A private job's result read with a ``read_key`` stays stored for that key
-        until :meth:`acknowledge_result`; read without one it is deleted at once.
-        ``form``: the dict ``Result.from_dict`` reads, or its experiments as columns
-        (``wire.columnar_result``, as stored: sent without a decode).
+        A private job's result read with a ``read_key`` stays stored for that key until
+        :meth:`acknowledge_result` (:mod:`.result_reads`). ``form``: the dict ``Result.from_dict``
+        reads, or its experiments as columns (``wire.columnar_result``, as stored: sent without a decode).
         """
-        record = self.get(who, job_id)
-        if record.program_id is not None:
-            raise ApiError(
-                409, ErrorCode.INVALID_STATE,
-                f"job {job_id!r} is a Qiskit Runtime {record.program_id} job; "
-                f"its result is at /api/v1/jobs/{job_id}/results",
-            )
-        status = record.status
-        if status not in FINAL_STATUSES:
-            raise ApiError(
-                409, ErrorCode.JOB_NOT_FINISHED, f"job {job_id!r} is {status.value}; its result is not ready"
-            )
-        if status in (S.CANCELLED, S.ERROR_CREATING_JOB, S.ERROR_VALIDATING_JOB):
-            why = f": {record.error.message}" if record.error else ""
-            raise ApiError(409, ErrorCode.INVALID_STATE, f"job {job_id!r} is {status.value} and has no result{why}")
-        if status is S.ERROR_RUNNING_JOB and not partial:
-            message = record.error.message if record.error else "experiments failed"
-            raise ApiError(
-                409, ErrorCode.JOB_FAILED,
-                f"job {job_id!r} failed ({message}); ask with partial=true for the experiments that succeeded",
-            )
-        text = self.store.read_result(job_id, consume=record.private, read_key=read_key)
-        if text is None:
-            if record.private:
-                raise ApiError(
-                    410, ErrorCode.RESULT_CONSUMED,
-                    f"job {job_id!r} is private and its result was already read once (by another reader, "
-                    "or acknowledged); it is no longer handed out",
-                )
-            raise ApiError(500, ErrorCode.INTERNAL, f"job {job_id!r} is {status.value} but has no stored result")
-        return result_text(text, form), record.private and read_key is not None
+        return read_result(self.store, self.get(who, job_id), partial, read_key, form)
 
     def acknowledge_result(self, who: Identity, job_id: str, read_key: str) -> None:
         """The reader holding a private job's result has it: delete it (a shared job's stays)."""
@@ -379,41 +256,8 @@ class JobService:
 
     def update_tags(self, who: Identity, job_id: str, update: TagsUpdate) -> list[str]:
         """Apply replace, then add, then remove; jobset tags are kept and cannot be named."""
-        lists = (update.replacement_tags, update.additional_tags, update.removal_tags)
-        if all(tags is None for tags in lists):
-            raise _bad(
-                "give at least one of replacement_tags, additional_tags, removal_tags", ErrorCode.INVALID_TAGS
-            )
-        reserved = sorted({t for tags in lists if tags for t in tags if t.startswith(JOBSET_TAG_PREFIX)})
-        if reserved:
-            raise _bad(
-                f"tags starting with {JOBSET_TAG_PREFIX!r} are reserved for job sets and cannot be "
-                f"added or removed: {reserved}",
-                ErrorCode.INVALID_TAGS,
-            )
-        try:
-            for name, tags in zip(("replacement_tags", "additional_tags", "removal_tags"), lists, strict=True):
-                check_tags(tags or [], self.config.limits, name)
-        except FieldTooLarge as exc:
-            raise _bad(str(exc), ErrorCode.INVALID_TAGS) from None
+        change = tag_change(update, self.config.limits)
         self._owned(who, job_id)
-
-        def change(current: list[str]) -> list[str]:
-            tags = list(current)
-            if update.replacement_tags is not None:
-                kept = [t for t in tags if t.startswith(JOBSET_TAG_PREFIX)]
-                tags = kept + list(update.replacement_tags)
-            if update.additional_tags:
-                tags += update.additional_tags
-            if update.removal_tags:
-                removed = set(update.removal_tags)
-                tags = [t for t in tags if t not in removed]
-            tags = list(dict.fromkeys(tags))  # drop duplicates, keep first order
-            if len(tags) > self.config.limits.max_tags:  # checked in the transaction: additions add up
-                raise _bad(f"the job would have {len(tags)} tags; limits.max_tags="
-                           f"{self.config.limits.max_tags}", ErrorCode.INVALID_TAGS)
-            return tags
-
         tags = self.store.update_tags(job_id, change)
         if tags is None:
             raise not_found(f"job {job_id!r}")
@@ -434,42 +278,7 @@ class JobService:
 
         Answers after ``wait`` seconds at the latest, marked ``timed_out``. A change is a
         status other than ``known`` (or than the first one read), or a queue position
-        other than ``known_position`` when given. Runs on the event loop; the store is
-        read in worker threads, and a wait holds no thread.
+        other than ``known_position`` when given (:mod:`.waiting`: a wait holds no thread).
         """
         await run_in_threadpool(self.get, who, job_id)  # 404 unless visible
-        # Subscribe before reading, so a change between the read and the wait is not missed.
-        event = self.notifier.subscribe(job_id, watch_queue=until == "change" and known_position is not None)
-        try:
-            loop = asyncio.get_running_loop()
-            deadline = loop.time() + wait
-            baseline = known
-            reason: WakeReason = "immediate"
-            while True:
-                event.clear()
-                snapshot = await run_in_threadpool(self.status, job_id)
-                if snapshot is None:
-                    raise not_found(f"job {job_id!r}")
-                snapshot.wake_reason = reason
-                if wait <= 0 or snapshot.status.is_final:
-                    return snapshot  # a final job can never change again: waiting would only cost time
-                if until == "change":
-                    if baseline is None:
-                        baseline = snapshot.status
-                    position = snapshot.queue_info.position if snapshot.queue_info else None
-                    if snapshot.status != baseline or (known_position is not None and position != known_position):
-                        return snapshot
-                # until=final: an intermediate change only woke us; read again at the next one.
-                remaining = deadline - loop.time()
-                if remaining <= 0 or self.notifier.closed:
-                    snapshot.timed_out = True
-                    snapshot.wake_reason = "deadline"
-                    return snapshot
-                try:
-                    await asyncio.wait_for(event.wait(), remaining)
-                    reason = "notified"
-                except TimeoutError:
-                    reason = "deadline"
-        finally:
-            self.notifier.unsubscribe(job_id, event)
-
+        return await wait_status(self.notifier, job_id, self.status, wait, known, known_position, until)

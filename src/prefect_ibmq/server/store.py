@@ -93,9 +93,9 @@ class Store:
         """Close every connection."""
         self.engine.dispose()
 
-    # --- transactions ----------------------------------------------------------------
+    # --- transactions (public: the modules that keep their own tables build on them) --
 
-    def _write(self, fn: Callable[[Connection], T]) -> T:
+    def write(self, fn: Callable[[Connection], T]) -> T:
         """Run ``fn`` in one write transaction (IMMEDIATE on SQLite)."""
         with self._lock, self.engine.connect() as conn:
             conn.info["immediate"] = True
@@ -103,7 +103,7 @@ class Store:
                 return fn(conn)
 
     @contextlib.contextmanager
-    def _reading(self, snapshot: bool = False) -> Iterator[Connection]:
+    def reading(self, snapshot: bool = False) -> Iterator[Connection]:
         """A connection for reads that belong together (one transaction).
 
         ``snapshot``: every statement sees the same committed state (PostgreSQL's REPEATABLE
@@ -115,8 +115,9 @@ class Store:
             with conn.begin():
                 yield conn
 
-    def _read(self, statement: Any) -> list[RowMapping]:
-        with self._reading() as conn:
+    def read(self, statement: Any) -> list[RowMapping]:
+        """The rows of one statement, read in a transaction of its own."""
+        with self.reading() as conn:
             return list(conn.execute(statement).mappings())
 
     def announce(self, conn: Connection, job_id: str, status: str) -> None:
@@ -173,12 +174,12 @@ class Store:
             return job.job_id, True
 
         try:
-            return self._write(add)
+            return self.write(add)
         except sa_exc.IntegrityError:
             # Another connection (another request, another replica) won the race for this key.
             if job.idempotency_key is None:
                 raise
-            with self._reading() as conn:
+            with self.reading() as conn:
                 existing = self._find_idempotent(conn, job.owner, job.idempotency_key)
             if existing is None:
                 raise
@@ -197,14 +198,14 @@ class Store:
     @guarded
     def get_job(self, job_id: str) -> JobRecord | None:
         """The job's record, or None."""
-        with self._reading() as conn:
+        with self.reading() as conn:
             rows = list(conn.execute(select(jobs).where(jobs.c.job_id == job_id)).mappings())
             return records(conn, rows)[0] if rows else None
 
     @guarded
     def get_status(self, job_id: str) -> ApiJobStatus | None:
         """The job's status, or None."""
-        rows = self._read(select(jobs.c.status).where(jobs.c.job_id == job_id))
+        rows = self.read(select(jobs.c.status).where(jobs.c.job_id == job_id))
         return ApiJobStatus(rows[0]["status"]) if rows else None
 
     @guarded
@@ -218,7 +219,7 @@ class Store:
         """
         count, page = listing(filters, limit, offset, after)
         params = viewer_params(viewer)
-        with self._reading(snapshot=True) as conn:
+        with self.reading(snapshot=True) as conn:
             total = conn.execute(count, params).scalar_one()
             rows = list(conn.execute(page, params).mappings())
             next_after = rows[-1]["seq"] if len(rows) == limit else None
@@ -228,20 +229,20 @@ class Store:
     def circuits(self, job_id: str, runnable: bool = False) -> bytes | None:
         """The job's QPY (``runnable``: as transpiled for its backend), or None."""
         column = circuits.c.runnable_qpy if runnable else circuits.c.qpy
-        rows = self._read(select(column.label("data")).where(circuits.c.job_id == job_id))
+        rows = self.read(select(column.label("data")).where(circuits.c.job_id == job_id))
         return bytes(rows[0]["data"]) if rows and rows[0]["data"] is not None else None
 
     @guarded
     def runtime_params(self, job_id: str) -> str | None:
         """A Qiskit Runtime job's program parameters (the client's JSON text)."""
-        rows = self._read(select(runtime_params.c.params).where(runtime_params.c.job_id == job_id))
+        rows = self.read(select(runtime_params.c.params).where(runtime_params.c.job_id == job_id))
         return rows[0]["params"] if rows else None
 
     @guarded
     def jobs_in(self, statuses: Iterable[ApiJobStatus]) -> list[JobRecord]:
         """Jobs in any of ``statuses``, oldest first (used to resume work after a restart)."""
         values = [s.value for s in statuses]
-        with self._reading() as conn:
+        with self.reading() as conn:
             rows = list(conn.execute(select(jobs).where(jobs.c.status.in_(values)).order_by(jobs.c.seq)).mappings())
             return records(conn, rows)
 
@@ -254,7 +255,7 @@ class Store:
             fairshare_turns.c.backend
         )
         counts: dict[str, int] = {}
-        with self._reading(snapshot=True) as conn:
+        with self.reading(snapshot=True) as conn:
             for backend, n in [*conn.execute(counted), *conn.execute(queued)]:
                 if n:
                     counts[backend] = counts.get(backend, 0) + int(n)
@@ -306,7 +307,7 @@ class Store:
             self.announce(conn, job_id, to.value)
             return True
 
-        return self._write(apply)
+        return self.write(apply)
 
     @guarded
     def finish_run(
@@ -338,7 +339,7 @@ class Store:
             self.announce(conn, job_id, to.value)
             return True
 
-        return self._write(apply)
+        return self.write(apply)
 
     @guarded
     def read_result(self, job_id: str, consume: bool, read_key: str | None = None) -> str | None:
@@ -369,7 +370,7 @@ class Store:
                 conn.execute(insert(result_reads).values(job_id=job_id, read_key=read_key))
             return text_
 
-        return self._write(take)
+        return self.write(take)
 
     @guarded
     def acknowledge_result(self, job_id: str, read_key: str) -> bool:
@@ -382,7 +383,7 @@ class Store:
             self._consume_result(conn, job_id)  # a repeated acknowledgement has nothing left to delete
             return True
 
-        return self._write(apply)
+        return self.write(apply)
 
     @staticmethod
     def _consume_result(conn: Connection, job_id: str) -> None:
@@ -395,7 +396,7 @@ class Store:
         def apply(conn: Connection) -> bool:
             return conn.execute(update(jobs).where(jobs.c.job_id == job_id).values(name=name)).rowcount == 1
 
-        return self._write(apply)
+        return self.write(apply)
 
     @guarded
     def update_tags(self, job_id: str, change: Callable[[list[str]], list[str]]) -> list[str] | None:
@@ -415,7 +416,7 @@ class Store:
                 conn.execute(insert(job_tags), [{"job_id": job_id, "tag": tag, "seq": current.seq} for tag in unique])
             return tags
 
-        return self._write(apply)
+        return self.write(apply)
 
     @guarded
     def delete_job(self, job_id: str) -> bool:
@@ -428,4 +429,4 @@ class Store:
                 self.announce(conn, job_id, "DELETED")
             return deleted
 
-        return self._write(apply)
+        return self.write(apply)

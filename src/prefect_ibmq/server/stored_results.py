@@ -73,4 +73,4 @@ def expire_held_results(store: Store, ttl_s: float) -> list[str]:
             conn.execute(delete(results).where(results.c.job_id.in_(ids)))
         return ids
 
-    return store._write(apply)
+    return store.write(apply)

@@ -20,6 +20,7 @@ from qiskit.transpiler import Target
 from prefect_ibmq.wire import RunOptions
 
 from .config import BackendSpec
+from .limit_checks import InvalidJob, check_count, check_shots, check_width
 
 #: Answers of ``Target.instruction_supported`` a backend remembers (bounded: qubit tuples vary).
 SUPPORT_CACHE_SIZE = 100_000
@@ -27,8 +28,21 @@ SUPPORT_CACHE_SIZE = 100_000
 ANYWHERE = (-1,)
 
 
-class InvalidJob(Exception):
-    """A job the backend cannot run; the message names the circuit index and the problem."""
+def circuit_label(index: int, circuit: QuantumCircuit) -> str:
+    """How a refusal names a job's circuit."""
+    return f"circuit {index} ({circuit.name!r})"
+
+
+def check_bound(label: str, circuit: QuantumCircuit) -> None:
+    """A circuit whose parameters are all bound (a ``/v1`` job runs circuits as they are)."""
+    if circuit.parameters:
+        names = sorted(p.name for p in circuit.parameters)
+        raise InvalidJob(f"{label} has unbound parameters {names}; bind them before submitting")
+
+
+def no_measurements(label: str) -> InvalidJob:
+    """The refusal of a circuit that measures nothing."""
+    return InvalidJob(f"{label} has no measurements, so it would have no counts; add measure() or measure_all()")
 
 
 class CircuitValidator:
@@ -47,24 +61,16 @@ class CircuitValidator:
         Raises InvalidJob naming the circuit index and what is wrong.
         """
         spec = self.spec
-        if len(circuits) > spec.max_experiments:
-            raise InvalidJob(
-                f"the job has {len(circuits)} circuits; {spec.name} runs at most "
-                f"max_experiments={spec.max_experiments}"
-            )
-        if options.shots > spec.max_shots:
-            raise InvalidJob(f"shots={options.shots} exceeds max_shots={spec.max_shots} of {spec.name}")
+        check_count(len(circuits), "circuits", spec)
+        check_shots("options.shots", options.shots, spec)
         runnable, transpiled = [], False
         for index, circuit in enumerate(circuits):
-            label = f"circuit {index} ({circuit.name!r})"
-            if circuit.num_qubits > spec.n_qubits:
-                raise InvalidJob(f"{label} uses {circuit.num_qubits} qubits; {spec.name} has {spec.n_qubits}")
-            if circuit.parameters:
-                names = sorted(p.name for p in circuit.parameters)
-                raise InvalidJob(f"{label} has unbound parameters {names}")
+            label = circuit_label(index, circuit)
+            check_width(label, circuit, spec)
+            check_bound(label, circuit)
             unsupported, measures = self._scan_names(circuit) or self._scan(circuit)
             if not measures:
-                raise InvalidJob(f"{label} has no measurements")
+                raise no_measurements(label)
             if unsupported:
                 runnable.append(self._transpile(circuit, label, unsupported))
                 transpiled = True

@@ -7,8 +7,8 @@ from fastapi import APIRouter, Depends
 from prefect_ibmq.wire import BackendConfiguration, BackendStatus, ErrorBody
 
 from ..auth import current_identity
-from ..service import JobService
-from .deps import job_service
+from ..service import JobBook
+from .deps import job_book
 
 router = APIRouter(
     prefix="/backends",
@@ -20,18 +20,18 @@ router = APIRouter(
 
 
 @router.get("", response_model=list[BackendConfiguration])
-def list_backends(service: JobService = Depends(job_service)) -> list[BackendConfiguration]:
+def list_backends(service: JobBook = Depends(job_book)) -> list[BackendConfiguration]:
     """The configuration of every backend."""
     return service.backends()
 
 
 @router.get("/{name}", response_model=BackendConfiguration)
-def get_backend(name: str, service: JobService = Depends(job_service)) -> BackendConfiguration:
+def get_backend(name: str, service: JobBook = Depends(job_book)) -> BackendConfiguration:
     """One backend's configuration."""
     return service.backend(name)
 
 
 @router.get("/{name}/status", response_model=BackendStatus)
-def backend_status(name: str, service: JobService = Depends(job_service)) -> BackendStatus:
+def backend_status(name: str, service: JobBook = Depends(job_book)) -> BackendStatus:
     """One backend's status, with how many jobs are pending on it."""
     return service.backend_status(name)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from fastapi import Request
 
-from ..service import JobService
+from ..service import JobBook
 
 
-def job_service(request: Request) -> JobService:
-    """The app's job service (a FastAPI dependency)."""
+def job_book(request: Request) -> JobBook:
+    """The app's job book: what each /v1 endpoint does (a FastAPI dependency)."""
     return request.app.state.service

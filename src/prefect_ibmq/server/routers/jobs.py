@@ -34,8 +34,8 @@ from prefect_ibmq.wire import (
 from ..auth import current_identity
 from ..errors import ApiError, describe_validation_errors
 from ..filters import parse_filters
-from ..service import JobService
-from .deps import job_service
+from ..service import JobBook
+from .deps import job_book
 
 SQLITE_MAX_INT = 2**63 - 1
 #: A listing's cursor: a job's place in the store (opaque to clients), at most 18 digits.
@@ -52,7 +52,7 @@ def submit_job(
     response: Response,
     idempotency_key: str | None = Header(None, alias=IDEMPOTENCY_HEADER, min_length=1, max_length=255),
     who: Identity = Depends(current_identity),
-    service: JobService = Depends(job_service),
+    service: JobBook = Depends(job_book),
 ) -> JobRecord:
     """Submit a job (201); a replayed ``Idempotency-Key`` answers the first job (200)."""
     record, created = service.submit(who, body, idempotency_key)
@@ -78,7 +78,7 @@ def list_jobs(
         description="the next_cursor of the previous page: this page starts after it (then skips offset)",
     ),
     who: Identity = Depends(current_identity),
-    service: JobService = Depends(job_service),
+    service: JobBook = Depends(job_book),
 ) -> JobList:
     """The caller's visible jobs matching the filters, newest first, and their total."""
     filters = parse_filters(
@@ -108,7 +108,7 @@ def _iso_query(name: str, value: str | None) -> str | None:
 
 @router.get("/{job_id}", response_model=JobRecord)
 def get_job(
-    job_id: str, who: Identity = Depends(current_identity), service: JobService = Depends(job_service)
+    job_id: str, who: Identity = Depends(current_identity), service: JobBook = Depends(job_book)
 ) -> JobRecord:
     """The job's record."""
     return service.get(who, job_id)
@@ -126,7 +126,7 @@ async def job_status(
         "final: answer only once the status is final, ignoring intermediate changes (and known, known_position)",
     ),
     who: Identity = Depends(current_identity),
-    service: JobService = Depends(job_service),
+    service: JobBook = Depends(job_book),
 ) -> JobStatusResponse:
     """Answer at once, or (``wait`` > 0) as soon as the job changes (``until=final``: is final), else after ``wait`` s.
 
@@ -150,7 +150,7 @@ def job_result(
     ),
     read_key: str | None = Header(None, alias=READ_KEY_HEADER, min_length=1, max_length=255),
     who: Identity = Depends(current_identity),
-    service: JobService = Depends(job_service),
+    service: JobBook = Depends(job_book),
 ) -> Response:
     """The job's result in the asked form (a private job's to one reader; see ``acknowledge_result``)."""
     text, held = service.result(who, job_id, partial, read_key, result_format)
@@ -164,7 +164,7 @@ def acknowledge_result(
     job_id: str,
     read_key: str = Header(..., alias=READ_KEY_HEADER, min_length=1, max_length=255),
     who: Identity = Depends(current_identity),
-    service: JobService = Depends(job_service),
+    service: JobBook = Depends(job_book),
 ) -> Response:
     """The reader has the result: a private job's result held for its read key is deleted."""
     service.acknowledge_result(who, job_id, read_key)
@@ -173,7 +173,7 @@ def acknowledge_result(
 
 @router.get("/{job_id}/circuits", response_model=CircuitsResponse)
 def job_circuits(
-    job_id: str, who: Identity = Depends(current_identity), service: JobService = Depends(job_service)
+    job_id: str, who: Identity = Depends(current_identity), service: JobBook = Depends(job_book)
 ) -> CircuitsResponse:
     """The job's circuits as base64 QPY."""
     return CircuitsResponse(qpy=service.circuits(who, job_id))
@@ -181,7 +181,7 @@ def job_circuits(
 
 @router.post("/{job_id}/cancel", response_model=CancelResponse)
 def cancel_job(
-    job_id: str, who: Identity = Depends(current_identity), service: JobService = Depends(job_service)
+    job_id: str, who: Identity = Depends(current_identity), service: JobBook = Depends(job_book)
 ) -> CancelResponse:
     """Cancel the job (owner only); 409 if it is already final."""
     record = service.cancel(who, job_id)
@@ -202,7 +202,7 @@ def update_tags(
     job_id: str,
     body: Any = Body(...),
     who: Identity = Depends(current_identity),
-    service: JobService = Depends(job_service),
+    service: JobBook = Depends(job_book),
 ) -> TagsResponse:
     """Replace, add and remove the job's tags (owner only)."""
     # Validated here rather than by FastAPI: a bad tag list is INVALID_TAGS (400), per the contract.
@@ -219,7 +219,7 @@ def rename_job(
     job_id: str,
     body: NameUpdate,
     who: Identity = Depends(current_identity),
-    service: JobService = Depends(job_service),
+    service: JobBook = Depends(job_book),
 ) -> NameResponse:
     """Rename the job (owner only)."""
     return NameResponse(name=service.rename(who, job_id, body.name))
@@ -227,7 +227,7 @@ def rename_job(
 
 @router.delete("/{job_id}", status_code=204, response_class=Response)
 def delete_job(
-    job_id: str, who: Identity = Depends(current_identity), service: JobService = Depends(job_service)
+    job_id: str, who: Identity = Depends(current_identity), service: JobBook = Depends(job_book)
 ) -> Response:
     """Delete the job and its result (cancelling it first if not final; owner only)."""
     service.delete(who, job_id)

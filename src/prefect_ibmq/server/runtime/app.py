@@ -9,24 +9,24 @@ from typing import Any
 from fastapi import APIRouter, FastAPI
 from starlette.concurrency import run_in_threadpool
 
-from ..service import JobService
+from ..service import JobBook
 from . import backends, discovery, iam, jobs, resource_controller, sessions
 from .deps import RuntimeState
 from .errors import install_error_handlers
 from .iam import TokenIssuer
-from .service import RuntimeService
+from .service import RuntimeJobs
 from .session_expiry import SessionExpiry
 
 #: Prefix of the Qiskit Runtime API (the client's url_resolver answers base + this).
 RUNTIME_PREFIX = "/api/v1"
 
 
-def install(app: FastAPI, service: JobService) -> None:
+def install(app: FastAPI, service: JobBook) -> None:
     """Serve the runtime API beside ``/v1``; call after the app's own error handlers are installed.
 
     The app's lifespan also runs the session expiry timer (started once the service is).
     """
-    runtime = RuntimeService(service)
+    runtime = RuntimeJobs(service)
     runtime.expiry = SessionExpiry(runtime.expire_session, runtime.waiting_sessions)
     app.state.runtime = RuntimeState(tokens=TokenIssuer(service.config.tokens), service=runtime)
     api = APIRouter(prefix=RUNTIME_PREFIX)

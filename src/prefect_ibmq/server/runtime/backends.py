@@ -10,16 +10,16 @@ from prefect_ibmq.wire import Identity
 
 from ..simulators import Simulator
 from . import backend_info
-from .deps import runtime_identity, runtime_service
+from .deps import runtime_identity, runtime_jobs
 from .errors import not_found
 from .mock_backends import MOCK_CLASS
-from .service import RuntimeService
+from .service import RuntimeJobs
 from .usage import usage as instance_usage
 
 router = APIRouter(tags=["runtime: backends"], dependencies=[Depends(runtime_identity)])
 
 
-def _simulator(runtime: RuntimeService, name: str, calibration_id: str | None = None) -> Simulator:
+def _simulator(runtime: RuntimeJobs, name: str, calibration_id: str | None = None) -> Simulator:
     """The simulator behind device ``name`` (a backend or its mock twin); 404 for others and other calibrations."""
     real = runtime.mocks.get(name, name)
     simulator = runtime.jobs.simulators.get(real)
@@ -31,7 +31,7 @@ def _simulator(runtime: RuntimeService, name: str, calibration_id: str | None = 
 
 
 @router.get("/backends")
-def backends(include_mocks: bool = False, runtime: RuntimeService = Depends(runtime_service)) -> dict[str, Any]:
+def backends(include_mocks: bool = False, runtime: RuntimeJobs = Depends(runtime_jobs)) -> dict[str, Any]:
     """Every backend as a device entry, with its pending jobs (and, asked for, each mock twin)."""
     pending = runtime.store.pending_counts()
     devices = [
@@ -47,7 +47,7 @@ def backends(include_mocks: bool = False, runtime: RuntimeService = Depends(runt
 
 @router.get("/backends/{name}/configuration")
 def configuration(
-    name: str, calibration_id: str | None = None, runtime: RuntimeService = Depends(runtime_service)
+    name: str, calibration_id: str | None = None, runtime: RuntimeJobs = Depends(runtime_jobs)
 ) -> dict[str, Any]:
     """One backend's configuration as IBM Quantum Platform writes it; 404 for an unknown calibration."""
     return backend_info.configuration(_simulator(runtime, name, calibration_id), name=name)
@@ -55,14 +55,14 @@ def configuration(
 
 @router.get("/backends/{name}/properties")
 def properties(
-    name: str, calibration_id: str | None = None, runtime: RuntimeService = Depends(runtime_service)
+    name: str, calibration_id: str | None = None, runtime: RuntimeJobs = Depends(runtime_jobs)
 ) -> dict[str, Any]:
     """One backend's properties (its qubits' and gates' calibration data); 404 for an unknown calibration."""
     return backend_info.properties(_simulator(runtime, name, calibration_id), name=name)
 
 
 @router.get("/backends/{name}/status")
-def status(name: str, runtime: RuntimeService = Depends(runtime_service)) -> dict[str, Any]:
+def status(name: str, runtime: RuntimeJobs = Depends(runtime_jobs)) -> dict[str, Any]:
     """One backend's status, with its pending jobs."""
     simulator = _simulator(runtime, name)
     return backend_info.status(simulator, runtime.store.pending_counts().get(simulator.spec.name, 0))
@@ -70,7 +70,7 @@ def status(name: str, runtime: RuntimeService = Depends(runtime_service)) -> dic
 
 @router.get("/instances/usage")
 def usage(
-    who: Identity = Depends(runtime_identity), runtime: RuntimeService = Depends(runtime_service)
+    who: Identity = Depends(runtime_identity), runtime: RuntimeJobs = Depends(runtime_jobs)
 ) -> dict[str, Any]:
     """The instance's quantum seconds in its plan period, and its limit."""
     return instance_usage(runtime.store, who, runtime.instance(who), runtime.settings.usage_period_days)

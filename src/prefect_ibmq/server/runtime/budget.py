@@ -17,11 +17,11 @@ import numpy as np
 from qiskit.primitives.containers.observables_array import ObservablesArray
 
 from ..bounds import check_json, check_tags, qpy_bounds
-from ..checks import SEED_RANGE
 from ..config import BackendSpec
+from ..limit_checks import OverLimit, check_job_shots, check_kept_bits, check_seed
 from ..limits import Limits
 from .codec import DecodeBudget
-from .programs.common import InvalidParams, options_of
+from .programs.common import options_of
 from .programs.sampler import DEFAULT_SHOTS
 from .schemas import JobCreate
 
@@ -32,29 +32,25 @@ def decode_budget(spec: BackendSpec, limits: Limits) -> DecodeBudget:
 
 
 def check_fields(body: JobCreate, limits: Limits) -> None:
-    """The job's tags and the nesting of its parameters (InvalidParams / FieldTooLarge naming the limit)."""
+    """The job's tags and the nesting of its parameters (FieldTooLarge naming the limit)."""
     check_tags(body.tags, limits)
     check_json("params", body.params, limits)
 
 
 def check_executions(executions: int, limits: Limits) -> None:
     """A program's circuit executions (shots x parameter bindings over its items) within ``limits.max_job_shots``."""
-    if executions > limits.max_job_shots:
-        raise InvalidParams(
-            f"the job asks for {executions} circuit executions (shots x parameter bindings over its items); "
-            f"limits.max_job_shots={limits.max_job_shots}"
-        )
+    check_job_shots(executions, "shots x parameter bindings over its items", limits)
 
 
 def check_work(program_id: str, params: Mapping[str, Any], limits: Limits) -> None:
-    """The total work of decoded (and checked) sampler and estimator parameters; InvalidParams naming the limit."""
+    """The total work of decoded (and checked) sampler and estimator parameters; OverLimit naming the limit."""
     if program_id not in ("sampler", "estimator"):
         return  # the executor's work is counted from its shapes before decoding (check_executions)
     options = options_of(params)
     simulator = options.get("simulator") or {}
     seed = simulator.get("seed_simulator") if isinstance(simulator, Mapping) else None
-    if isinstance(seed, (int, np.integer)) and int(seed) not in SEED_RANGE:
-        raise InvalidParams(f"options.simulator.seed_simulator={seed} must be in -2**63..2**63-1 (aer's seeds)")
+    if isinstance(seed, (int, np.integer)):
+        check_seed("options.simulator.seed_simulator", int(seed))
     pubs = params["pubs"]
     if program_id == "sampler":
         _sampler_work(pubs, options.get("default_shots") or DEFAULT_SHOTS, limits)
@@ -77,16 +73,8 @@ def _sampler_work(pubs: list[list[Any]], default_shots: int, limits: Limits) -> 
         pub_shots = item[2] if len(item) > 2 and item[2] is not None else default_shots
         shots += sets * pub_shots
         bits += sets * pub_shots * circuit.num_clbits
-    if shots > limits.max_job_shots:
-        raise InvalidParams(
-            f"the job asks for {shots} shots (parameter sets x shots over its pubs); "
-            f"limits.max_job_shots={limits.max_job_shots}"
-        )
-    if bits > limits.max_job_classical_bits:
-        raise InvalidParams(
-            f"the job keeps {bits} classical bits (shots x classical bits over its pubs); "
-            f"limits.max_job_classical_bits={limits.max_job_classical_bits}"
-        )
+    check_job_shots(shots, "parameter sets x shots over its pubs", limits)
+    check_kept_bits(bits, "shots x classical bits over its pubs", limits)
 
 
 def _estimator_work(pubs: list[list[Any]], limits: Limits) -> None:
@@ -96,7 +84,7 @@ def _estimator_work(pubs: list[list[Any]], limits: Limits) -> None:
         sets = _bindings(item[2] if len(item) > 2 else None)
         estimates += int(np.prod(np.broadcast_shapes(observables, sets), dtype=object))
     if estimates > limits.max_job_estimates:
-        raise InvalidParams(
+        raise OverLimit(
             f"the job asks for {estimates} expectation values (observables x parameter sets over its pubs); "
             f"limits.max_job_estimates={limits.max_job_estimates}"
         )

@@ -11,7 +11,7 @@ from prefect_ibmq.wire import Identity
 
 from .errors import IBMApiError
 from .iam import TokenIssuer
-from .service import RuntimeService
+from .service import RuntimeJobs
 
 _bearer = HTTPBearer(auto_error=False, description="an access token from POST /identity/token")
 
@@ -21,11 +21,11 @@ class RuntimeState:
     """What the runtime routers share, kept on ``app.state.runtime``."""
 
     tokens: TokenIssuer
-    service: RuntimeService
+    service: RuntimeJobs
 
 
-def runtime_service(request: Request) -> RuntimeService:
-    """The app's runtime service (a FastAPI dependency)."""
+def runtime_jobs(request: Request) -> RuntimeJobs:
+    """The app's runtime jobs: what each runtime endpoint does (a FastAPI dependency)."""
     return request.app.state.runtime.service
 
 

@@ -13,9 +13,9 @@ from fastapi import APIRouter, Depends
 from prefect_ibmq.wire import Identity
 
 from .crn import PLAN_ID, PLAN_NAME
-from .deps import runtime_identity, runtime_service
+from .deps import runtime_identity, runtime_jobs
 from .errors import not_found
-from .service import RuntimeService
+from .service import RuntimeJobs
 
 #: Where Global Catalog entries are served (GLOBAL_CATALOG_URL = base + this).
 CATALOG_PREFIX = "/global-catalog/api/v1"
@@ -25,7 +25,7 @@ router = APIRouter(tags=["runtime: discovery"])
 
 @router.post("/v3/resources/search")
 def search(
-    who: Identity = Depends(runtime_identity), runtime: RuntimeService = Depends(runtime_service)
+    who: Identity = Depends(runtime_identity), runtime: RuntimeJobs = Depends(runtime_jobs)
 ) -> dict[str, Any]:
     """The caller's one instance (whatever the query: this service has only quantum instances).
 

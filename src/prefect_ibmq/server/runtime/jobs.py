@@ -11,9 +11,9 @@ from prefect_ibmq.wire import FINAL_STATUSES, ApiJobStatus, Identity
 
 from ..filters import JobFilter
 from ..routers.jobs import SQLITE_MAX_INT
-from .deps import runtime_identity, runtime_service
+from .deps import runtime_identity, runtime_jobs
 from .schemas import JobCreate, JobCreated, JobList, RuntimeJob, TagsReplace
-from .service import RuntimeService, parse_time
+from .service import RuntimeJobs, parse_time
 
 router = APIRouter(prefix="/jobs", tags=["runtime: jobs"])
 #: The largest page of ``GET /jobs``.
@@ -22,7 +22,7 @@ MAX_LIMIT = 200
 
 @router.post("", response_model=JobCreated)
 def create_job(
-    body: JobCreate, who: Identity = Depends(runtime_identity), runtime: RuntimeService = Depends(runtime_service)
+    body: JobCreate, who: Identity = Depends(runtime_identity), runtime: RuntimeJobs = Depends(runtime_jobs)
 ) -> JobCreated:
     """Submit a program's job (``sampler`` or ``estimator``), in a session when one is named."""
     return runtime.submit(who, body)
@@ -31,7 +31,7 @@ def create_job(
 @router.get("", response_model=JobList, response_model_exclude_none=True)
 def list_runtime_jobs(
     who: Identity = Depends(runtime_identity),
-    runtime: RuntimeService = Depends(runtime_service),
+    runtime: RuntimeJobs = Depends(runtime_jobs),
     limit: int = Query(10, ge=1, le=MAX_LIMIT),
     offset: int = Query(0, ge=0, le=SQLITE_MAX_INT),  # SQLite cannot even compare a larger one
     tags: list[str] | None = Query(None, description="jobs having every one of these tags"),
@@ -70,7 +70,7 @@ def get_job(
     job_id: str,
     exclude_params: bool = False,
     who: Identity = Depends(runtime_identity),
-    runtime: RuntimeService = Depends(runtime_service),
+    runtime: RuntimeJobs = Depends(runtime_jobs),
 ) -> RuntimeJob:
     """The runtime job (with its parameters unless ``exclude_params``)."""
     return runtime.view(runtime.record(who, job_id), with_params=not exclude_params)
@@ -78,7 +78,7 @@ def get_job(
 
 @router.get("/{job_id}/results", response_class=PlainTextResponse)
 def results(
-    job_id: str, who: Identity = Depends(runtime_identity), runtime: RuntimeService = Depends(runtime_service)
+    job_id: str, who: Identity = Depends(runtime_identity), runtime: RuntimeJobs = Depends(runtime_jobs)
 ) -> PlainTextResponse:
     """The job's results: a PrimitiveResult as JSON (Completed) or its failure's message (Failed)."""
     return PlainTextResponse(runtime.results(runtime.record(who, job_id)), media_type="application/json")
@@ -86,7 +86,7 @@ def results(
 
 @router.get("/{job_id}/metrics")
 def metrics(
-    job_id: str, who: Identity = Depends(runtime_identity), runtime: RuntimeService = Depends(runtime_service)
+    job_id: str, who: Identity = Depends(runtime_identity), runtime: RuntimeJobs = Depends(runtime_jobs)
 ) -> dict[str, Any]:
     """The job's timestamps and usage."""
     return runtime.metrics(runtime.record(who, job_id))
@@ -94,7 +94,7 @@ def metrics(
 
 @router.post("/{job_id}/cancel", status_code=204)
 def cancel(
-    job_id: str, who: Identity = Depends(runtime_identity), runtime: RuntimeService = Depends(runtime_service)
+    job_id: str, who: Identity = Depends(runtime_identity), runtime: RuntimeJobs = Depends(runtime_jobs)
 ) -> Response:
     """Cancel the job (owner only); 409 if it is already final."""
     runtime.cancel(who, runtime.record(who, job_id))
@@ -106,7 +106,7 @@ def replace_tags(
     job_id: str,
     body: TagsReplace,
     who: Identity = Depends(runtime_identity),
-    runtime: RuntimeService = Depends(runtime_service),
+    runtime: RuntimeJobs = Depends(runtime_jobs),
 ) -> Response:
     """Replace the job's tags (owner only)."""
     runtime.replace_tags(who, runtime.record(who, job_id), body.tags)
@@ -115,7 +115,7 @@ def replace_tags(
 
 @router.get("/{job_id}/logs", response_class=PlainTextResponse)
 def logs(
-    job_id: str, who: Identity = Depends(runtime_identity), runtime: RuntimeService = Depends(runtime_service)
+    job_id: str, who: Identity = Depends(runtime_identity), runtime: RuntimeJobs = Depends(runtime_jobs)
 ) -> PlainTextResponse:
     """The job's lifecycle, one line per step (and its failure): a simulator has no other output."""
     return PlainTextResponse(runtime.logs(runtime.record(who, job_id)))
@@ -123,7 +123,7 @@ def logs(
 
 @router.delete("/{job_id}", status_code=204)
 def delete_job(
-    job_id: str, who: Identity = Depends(runtime_identity), runtime: RuntimeService = Depends(runtime_service)
+    job_id: str, who: Identity = Depends(runtime_identity), runtime: RuntimeJobs = Depends(runtime_jobs)
 ) -> Response:
     """Delete the job and its result (a job not yet final is cancelled first); owner only."""
     runtime.record(who, job_id)

@@ -16,10 +16,10 @@ from fastapi import APIRouter, Depends
 from prefect_ibmq.wire import Identity
 
 from .crn import PLAN_ID
-from .deps import runtime_identity, runtime_service
+from .deps import runtime_identity, runtime_jobs
 from .errors import not_found
 from .instances import Instance
-from .service import RuntimeService
+from .service import RuntimeJobs
 
 #: IBM Cloud's resource id of the Quantum Computing service (what its instances' ``resource_id`` is).
 QUANTUM_RESOURCE_ID = "b6049020-80f4-11eb-a0f7-e35ec9b4054f"
@@ -59,7 +59,7 @@ def list_instances(
     guid: str | None = None,
     resource_id: str | None = None,
     who: Identity = Depends(runtime_identity),
-    runtime: RuntimeService = Depends(runtime_service),
+    runtime: RuntimeJobs = Depends(runtime_jobs),
 ) -> dict[str, Any]:
     """The caller's instance, if it matches every filter given."""
     instance = runtime.instance(who)
@@ -74,7 +74,7 @@ def list_instances(
 
 @router.get("/{instance_id:path}")
 def get_instance(
-    instance_id: str, who: Identity = Depends(runtime_identity), runtime: RuntimeService = Depends(runtime_service)
+    instance_id: str, who: Identity = Depends(runtime_identity), runtime: RuntimeJobs = Depends(runtime_jobs)
 ) -> dict[str, Any]:
     """The caller's instance by its CRN or guid; 404 for any other."""
     instance = runtime.instance(who)

@@ -1,7 +1,9 @@
-"""What the runtime API's job endpoints do, on the job service's store, queue and executor.
+"""The runtime jobs (:class:`RuntimeJobs`): what the runtime API's job endpoints do.
 
-Runtime jobs are jobs of our store (``jobs.program_id`` set), so queue order,
-cancel, restart persistence and the status notifier apply to them unchanged.
+They work on the store, queue and executor of the job book
+(:class:`prefect_ibmq.server.service.JobBook`). Runtime jobs are jobs of our store
+(``jobs.program_id`` set), so queue order, cancel, restart persistence and the status
+notifier apply to them unchanged.
 Sessions and their expiry are :class:`.session_service.SessionService`'s.
 """
 
@@ -21,9 +23,10 @@ from prefect_ibmq.wire import FINAL_STATUSES, ApiJobStatus, Identity, JobRecord,
 from ..auth import can_see
 from ..bounds import FieldTooLarge, check_tags
 from ..config import BackendSpec
+from ..limit_checks import InvalidJob
 from ..quotas import check_jobs_in_flight
 from ..rows import NewJob
-from ..service import JobService
+from ..service import JobBook
 from ..simulators import Simulator
 from ..store import SessionClosed
 from . import backend_info, budget, mock_backends, store_ops
@@ -62,10 +65,10 @@ def parse_time(value: str, name: str) -> str:
         raise IBMApiError(400, "invalid_request", f"{name}={value!r} is not an ISO 8601 time") from exc
 
 
-class RuntimeService(SessionService):
+class RuntimeJobs(SessionService):
     """The Qiskit Runtime API over the job service: its jobs, results, instances and sessions."""
 
-    def __init__(self, jobs: JobService) -> None:
+    def __init__(self, jobs: JobBook) -> None:
         super().__init__(jobs)
         #: Mock device name -> the backend it is the twin of.
         self.mocks = mock_backends.mock_twins(jobs.simulators)
@@ -152,7 +155,7 @@ class RuntimeService(SessionService):
             circuits = module.check(params, spec)
             budget.check_work(program_id, params, limits)
             return circuits, work
-        except (InvalidParams, UnsupportedValue) as exc:
+        except (InvalidParams, InvalidJob, UnsupportedValue) as exc:  # InvalidJob: a limit (OverLimit)
             raise IBMApiError(400, "invalid_params", f"invalid {program_id} params: {exc}") from exc
 
     def record(self, who: Identity, job_id: str) -> JobRecord:

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from prefect_ibmq.timestamps import parse_iso
 from prefect_ibmq.wire import FINAL_STATUSES, ApiJobStatus, Identity, JobError
 
-from ..service import JobService
+from ..service import JobBook
 from . import session_store, store_ops
 from .errors import IBMApiError, not_found
 from .instances import Instance, Instances
@@ -42,9 +42,9 @@ def expired(row: session_store.SessionRow) -> bool:
 
 
 class SessionService:
-    """Sessions on the job service's store; the base of :class:`.service.RuntimeService`."""
+    """Sessions on the job service's store; the base of :class:`.service.RuntimeJobs`."""
 
-    def __init__(self, jobs: JobService) -> None:
+    def __init__(self, jobs: JobBook) -> None:
         self.jobs = jobs
         self.store = jobs.store
         self.settings = jobs.config.runtime

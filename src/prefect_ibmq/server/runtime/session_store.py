@@ -45,13 +45,13 @@ def create_session(store: Store, session_id: str, mode: str, backend: str, owner
             )
         )
 
-    store._write(add)
+    store.write(add)
 
 
 @guarded
 def get_session(store: Store, session_id: str) -> SessionRow | None:
     """The stored session, or None."""
-    rows = store._read(select(sessions).where(sessions.c.session_id == session_id))
+    rows = store.read(select(sessions).where(sessions.c.session_id == session_id))
     if not rows:
         return None
     row = rows[0]
@@ -79,12 +79,12 @@ def close_session(store: Store, session_id: str) -> None:
             .values(accepting_jobs=0, closed=func.coalesce(sessions.c.closed, now_iso()))
         )
 
-    store._write(close)
+    store.write(close)
 
 
 @guarded
 def session_jobs(store: Store, session_id: str) -> list[dict[str, Any]]:
     """(job_id, status) of a session's jobs, oldest first."""
     query = select(jobs.c.job_id, jobs.c.status).where(jobs.c.session_id == session_id).order_by(jobs.c.seq)
-    rows = store._read(query)
+    rows = store.read(query)
     return [dict(row) for row in rows]

@@ -10,17 +10,17 @@ from fastapi import APIRouter, Depends, Response
 
 from prefect_ibmq.wire import Identity
 
-from .deps import runtime_identity, runtime_service
+from .deps import runtime_identity, runtime_jobs
 from .errors import IBMApiError
 from .schemas import SessionClose, SessionCreate, SessionInfo
-from .service import RuntimeService
+from .service import RuntimeJobs
 
 router = APIRouter(prefix="/sessions", tags=["runtime: sessions"])
 
 
 @router.post("", response_model=SessionInfo, response_model_exclude_none=True)
 def create_session(
-    body: SessionCreate, who: Identity = Depends(runtime_identity), runtime: RuntimeService = Depends(runtime_service)
+    body: SessionCreate, who: Identity = Depends(runtime_identity), runtime: RuntimeJobs = Depends(runtime_jobs)
 ) -> SessionInfo:
     """Open a session (its ``max_ttl`` at most ``limits.max_session_ttl_s``)."""
     longest = runtime.jobs.config.limits.max_session_ttl_s
@@ -33,7 +33,7 @@ def create_session(
 
 @router.get("/{session_id}", response_model=SessionInfo, response_model_exclude_none=True)
 def get_session(
-    session_id: str, who: Identity = Depends(runtime_identity), runtime: RuntimeService = Depends(runtime_service)
+    session_id: str, who: Identity = Depends(runtime_identity), runtime: RuntimeJobs = Depends(runtime_jobs)
 ) -> SessionInfo:
     """The session."""
     return runtime.session(who, session_id)
@@ -44,7 +44,7 @@ def close_session(
     session_id: str,
     body: SessionClose,
     who: Identity = Depends(runtime_identity),
-    runtime: RuntimeService = Depends(runtime_service),
+    runtime: RuntimeJobs = Depends(runtime_jobs),
 ) -> Response:
     """Stop accepting jobs; those already submitted still run."""
     runtime.close_session(who, session_id, cancel=False)
@@ -53,7 +53,7 @@ def close_session(
 
 @router.delete("/{session_id}/close", status_code=204)
 def cancel_session(
-    session_id: str, who: Identity = Depends(runtime_identity), runtime: RuntimeService = Depends(runtime_service)
+    session_id: str, who: Identity = Depends(runtime_identity), runtime: RuntimeJobs = Depends(runtime_jobs)
 ) -> Response:
     """Stop accepting jobs and cancel those not final yet."""
     runtime.close_session(who, session_id, cancel=True)

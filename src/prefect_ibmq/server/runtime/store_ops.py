@@ -34,7 +34,7 @@ def consumed_seconds(store: Store, project: Identity, since: float) -> float:
         jobs.c.started_at.is_not(None), jobs.c.finished_at >= since,
         jobs.c.header.not_like(f'%"{DRY_RUN_HEADER}"%'),
     )
-    rows = store._read(query)
+    rows = store.read(query)
     return float(rows[0]["seconds"] or 0.0) if rows else 0.0
 
 
@@ -47,10 +47,10 @@ def sessions_with_waiting_jobs(store: Store) -> list[tuple[str, str, int]]:
             select(jobs.c.session_id).where(jobs.c.status.in_([s.value for s in NOT_STARTED]))
         ))
     )
-    return [(row["session_id"], row["created"], int(row["max_ttl"])) for row in store._read(query)]
+    return [(row["session_id"], row["created"], int(row["max_ttl"])) for row in store.read(query)]
 
 
 @guarded
 def forget_params(store: Store, job_id: str) -> None:
     """Delete a job's program parameters (a private job's, once its results are read)."""
-    store._write(lambda conn: conn.execute(delete(runtime_params).where(runtime_params.c.job_id == job_id)))
+    store.write(lambda conn: conn.execute(delete(runtime_params).where(runtime_params.c.job_id == job_id)))

@@ -1,7 +1,7 @@
 """Instance usage: the quantum seconds an instance's runtime jobs ran in the plan period, and its limit.
 
 A job's quantum seconds are the time it ran (claimed to finished, on whichever replica ran
-it), as :meth:`.service.RuntimeService.quantum_seconds` shows per job; an instance's usage
+it), as :meth:`.service.RuntimeJobs.quantum_seconds` shows per job; an instance's usage
 is their sum over its project's runtime jobs that finished in the period (dry runs excluded:
 they run on mock devices). ``GET /api/v1/instances/usage`` answers IBM's fields; at the
 limit, submits are refused (:func:`check_not_exhausted`).

@@ -9,6 +9,7 @@ import numpy as np
 from qiskit import QuantumCircuit
 
 from ...config import BackendSpec
+from ...limit_checks import check_count, check_width
 
 #: The primitives' input version this service runs (``params["version"]``).
 PRIMITIVE_VERSION = 2
@@ -43,17 +44,13 @@ def options_of(params: Mapping[str, Any]) -> Mapping[str, Any]:
 
 
 def check_circuit(index: int, circuit: QuantumCircuit, spec: BackendSpec) -> None:
-    """Refuse a pub's circuit wider than the backend."""
-    if circuit.num_qubits > spec.n_qubits:
-        raise InvalidParams(
-            f"pub {index}: the circuit uses {circuit.num_qubits} qubits; {spec.name} has {spec.n_qubits}"
-        )
+    """Refuse a pub's circuit wider than the backend (:class:`.limit_checks.OverLimit`)."""
+    check_width(f"pub {index}: the circuit", circuit, spec)
 
 
 def check_pub_count(pubs: list[Any], spec: BackendSpec) -> None:
-    """Refuse more pubs than the backend's ``max_experiments``."""
-    if len(pubs) > spec.max_experiments:
-        raise InvalidParams(f"the job has {len(pubs)} pubs; {spec.name} runs at most {spec.max_experiments}")
+    """Refuse more pubs than the backend's ``max_experiments`` (:class:`.limit_checks.OverLimit`)."""
+    check_count(len(pubs), "pubs", spec)
 
 
 def parameter_values(index: int, circuit: QuantumCircuit, values: Any) -> np.ndarray | None:

@@ -13,6 +13,7 @@ from qiskit_aer import AerSimulator
 from qiskit_aer.primitives import SamplerV2
 
 from ...config import BackendSpec
+from ...limit_checks import check_shots
 from ..codec import encode_result
 from .common import InvalidParams, check_circuit, check_pub_count, options_of, parameter_values, pub_list, seed_from
 
@@ -33,8 +34,7 @@ def _pubs(params: Any, spec: BackendSpec) -> list[SamplerPub]:
         check_circuit(index, circuit, spec)
         if circuit.num_clbits == 0:
             raise InvalidParams(f"pub {index}: the circuit has no classical bits to sample")
-        if not isinstance(shots, int) or not 0 < shots <= spec.max_shots:
-            raise InvalidParams(f"pub {index}: shots={shots!r} must be an integer in 1..{spec.max_shots}")
+        check_shots(f"pub {index}: shots", shots, spec)
         try:
             pubs.append(SamplerPub.coerce((circuit, parameter_values(index, circuit, values), shots)))
         except InvalidParams:
