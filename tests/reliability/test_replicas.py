@@ -33,7 +33,9 @@ def _config(tmp_path, name: str, store_url: str, workers: int = 2) -> str:
         f'data_dir = "{tmp_path / name}"\nstore_url = "{store_url}"\nworkers = {workers}\nsimulation = "threads"\n'
         f"lease_s = {LEASE_S}\n\n"
         # 2,000 jobs of two identities in flight at once: more than the default allows one identity.
-        "[limits]\nmax_jobs_in_flight = 5000\nrequests_per_second = 1000\nrequest_burst = 2000\nserver_share = 10.0\n\n"
+        # and their requests, however long a loaded machine takes to serve them, never past their share.
+        "[limits]\nmax_jobs_in_flight = 5000\nrequests_per_second = 1000\nrequest_burst = 2000\nserver_share = 10.0\n"
+        "server_share_burst_s = 600.0\n\n"
         '[[backends]]\nname = "aer_simulator"\nn_qubits = 2\n\n'
         '[[backends]]\nname = "slow_simulator"\nn_qubits = 2\nexperiment_delay_s = 0.25\n\n'
         # Transpiling for its coupling map makes validation take seconds: long enough to be killed in.
