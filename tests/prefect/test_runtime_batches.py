@@ -1,9 +1,11 @@
 """Sweeps on IBM Quantum Platform whose batch expires under them (``max_ttl``), and their budget guard.
 
 The session's job server runs ``slow_simulator`` at 0.5 s per circuit on two workers,
-so jobs of four circuits take 2 s each and a batch of a 3 s ``max_time`` ends while
-some of the sweep's jobs are still queued (IBM then cancels them, reason code 1520)
-or not yet submitted (IBM refuses them, ``409 session_closed``).
+so jobs of four circuits take 2 s each, and a batch of a few seconds' ``max_time`` ends
+while some of the sweep's jobs are still queued (IBM then cancels them, reason code 1520)
+or not yet submitted (IBM refuses them, ``409 session_closed``). The batches are long
+enough for a loaded machine to submit into them (a submit transpiles and posts from the
+flow's process, ~0.5-3 s under the full suite), short enough to end within a test.
 """
 
 from __future__ import annotations
@@ -68,7 +70,7 @@ def test_queued_jobs_cancelled_with_their_batch_run_in_the_next(platform, job_se
         releaser = threading.Thread(target=release_after_a_cancel, args=(held,), daemon=True)
         releaser.start()
         report = circuit_sweep(ghz_bell_set(6), backend_name="slow_simulator", shots=32, max_experiments_per_job=1,
-                               max_jobs_in_flight=6, sweep_id=sweep_id, max_time=3, service=platform)
+                               max_jobs_in_flight=6, sweep_id=sweep_id, max_time=10, service=platform)
         releaser.join()
 
     assert cancelled.is_set()
@@ -83,14 +85,14 @@ def test_queued_jobs_cancelled_with_their_batch_run_in_the_next(platform, job_se
 
 
 def test_submits_refused_by_an_expired_batch_go_to_a_new_one(platform):
-    # One job in flight, 2 s each: the third is submitted 4 s at least after the 3 s batch opened.
+    # One job in flight, 2 s each: the fourth is submitted 6 s at least after the 5 s batch opened.
     sweep_id = "rt-expiry-refused"
-    state = circuit_sweep(ghz_bell_set(12), backend_name="slow_simulator", shots=32, max_experiments_per_job=4,
-                          max_jobs_in_flight=1, sweep_id=sweep_id, max_time=3, service=platform, return_state=True)
+    state = circuit_sweep(ghz_bell_set(16), backend_name="slow_simulator", shots=32, max_experiments_per_job=4,
+                          max_jobs_in_flight=1, sweep_id=sweep_id, max_time=5, service=platform, return_state=True)
     report = state.result()
 
-    ran = _check_once_each(platform, report, sweep_id, 12, 3, 32)
-    assert ran["session_id"].nunique() >= 2  # job 3 went in after job 1's batch had ended
+    ran = _check_once_each(platform, report, sweep_id, 16, 4, 32)
+    assert ran["session_id"].nunique() >= 2  # job 4 went in after job 1's batch had ended
     refused = [run for run in task_runs(state.state_details.flow_run_id)
                if run.name.startswith("submit-") and run.state.is_failed()]
     assert refused and all("IBMQSessionClosedError" in run.state.message for run in refused)
