@@ -16,10 +16,8 @@ instruction.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 from qiskit import QuantumCircuit
-from qiskit.circuit import ControlFlowOp, Instruction
+from qiskit.circuit import ControlFlowOp
 from qiskit.circuit.controlflow import CONTROL_FLOW_OP_NAMES
 from qiskit.circuit.library.standard_gates import get_standard_gate_name_mapping
 
@@ -36,6 +34,7 @@ from .limit_checks import (
     check_width,
 )
 from .limits import Limits
+from .simops import operations
 from .simulators import Simulator
 from .validation import check_bound, circuit_label, no_measurements
 
@@ -62,7 +61,7 @@ def check_submission(
                 raise no_measurements(label)
             continue
         measures = False
-        for operation in _operations(circuit):
+        for operation in operations(circuit):
             name = operation.name
             measures = measures or name == "measure"
             if name in known or name in _STANDARD or isinstance(operation, ControlFlowOp):
@@ -95,11 +94,3 @@ def check_work(circuits: list[QuantumCircuit], options: RunOptions, limits: Limi
     check_kept_bits(bits, "options.memory=true: shots x classical bits of each circuit", limits)
 
 
-def _operations(circuit: QuantumCircuit) -> Iterator[Instruction]:
-    """Every operation, including those inside control-flow blocks."""
-    for instruction in circuit.data:
-        operation = instruction.operation
-        yield operation
-        if isinstance(operation, ControlFlowOp):
-            for block in operation.blocks:
-                yield from _operations(block)

@@ -69,7 +69,7 @@ def unsendable(circuit: QuantumCircuit) -> tuple[str, str] | None:
     if not any(name in UNSENDABLE for name in names) and "delay" not in names and not _has_control_flow(names):
         return None
     try:
-        for operation in _operations(circuit):
+        for operation in operations(circuit):
             if operation.name in UNSENDABLE:
                 return operation.name, UNSENDABLE[operation.name]
     except Exception as exc:  # what qiskit raises building an instruction QPY could not carry
@@ -107,10 +107,11 @@ def _has_control_flow(names: dict[str, int]) -> bool:
     return not CONTROL_FLOW_OP_NAMES.isdisjoint(names)
 
 
-def _operations(circuit: QuantumCircuit) -> Iterator[Instruction]:
+def operations(circuit: QuantumCircuit) -> Iterator[Instruction]:
+    """Every operation of ``circuit``, including those inside control-flow blocks."""
     for instruction in circuit.data:
         operation = instruction.operation
         yield operation
         if isinstance(operation, ControlFlowOp):
             for block in operation.blocks:
-                yield from _operations(block)
+                yield from operations(block)
