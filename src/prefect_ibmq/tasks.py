@@ -202,7 +202,7 @@ async def wait_for_final_state(
     cancel_on_timeout: bool = True,
     service: ServiceArg = None,
 ) -> JobRecord:
-    """Wait (by long-poll) until the job is final; emit an event on every change and log it.
+    """Wait (by long-poll) until the job is final; emit an event per status and log each change.
 
     The final status is logged; the changes before it too once the wait has lasted
     ``QUIET_WAIT_S`` seconds (at DEBUG before that), so a sweep of short jobs logs a line per job.
@@ -256,7 +256,10 @@ async def wait_for_final_state(
         # One line per job: its final status. A wait that lasts shows every change too (DEBUG before that).
         patient = record.status.is_final or anyio.current_time() - started >= QUIET_WAIT_S
         log_job_status(logger, logging.INFO if patient else logging.DEBUG, job_id, record.status.value, position)
-        emit_job_event(record, position)
+        if len(reported) == 1 or reported[-2][0] != record.status.value:
+            # One event per status (a new queue position is logged, not emitted): the events are what the UI
+            # and automations follow, and each costs Prefect's server work.
+            emit_job_event(record, position)
 
     try:
         return await platform.wait(job_id, timeout, report)

@@ -100,10 +100,14 @@ def test_a_rerun_in_a_new_process_on_a_new_port_hits_the_cache(tmp_path):
         circuit.name = f"cross-{run}-{i}"
     config = server_config(tmp_path / "service", simulation="threads", workers=1)
     with JobServer(config) as server:
-        first = circuit_sweep(circuits * 2, shots=32, max_experiments_per_job=3, cache_results=True,
-                              sweep_id=f"cross-{run}-a", service=IBMQServiceCredentials(url=server.url, token=TOKEN))
-        first_url = server.url
+        state = circuit_sweep(circuits * 2, shots=32, max_experiments_per_job=3, cache_results=True,
+                              sweep_id=f"cross-{run}-a", service=IBMQServiceCredentials(url=server.url, token=TOKEN),
+                              return_state=True)
+        first, first_url = state.result(), server.url
     assert first.submitted == 2 and len(first.job_ids) == 2
+    # One writer per key: only one of the identical chunks stores its job (two at once could tear the record).
+    names = task_run_names(state.state_details.flow_run_id)
+    assert len([name for name in names if name.startswith("cached-job-")]) == 1, names
 
     rerun = (
         "import json, os\n"

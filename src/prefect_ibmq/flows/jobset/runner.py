@@ -205,14 +205,18 @@ class JobSetRunner:
         digests = await anyio.to_thread.run_sync(self.kind.digests, item_lists)
         identity = await self.platform.identity()
         found = await look_up_jobs(digests, self.options.backend_name, self.kind.shots, identity)
-        taken = set()
+        taken, keyed = set(), set()
         for chunk, digest, job in zip(looked_up, digests, found, strict=True):
-            if job is None:
-                self._stored[chunk.index] = StoredJobKey(digest, identity)
-            else:
+            if job is not None:
                 self._tabulate(chunk, job)
                 self.outcome.cached_job_ids.add(job.record.job_id)
                 taken.add(chunk.index)
+            elif digest not in keyed:
+                # One writer per key: two identical chunks storing under one key at once can leave a torn
+                # record (Prefect's file storage writes in place) that a rerun reads as a miss. The other
+                # identical chunks still run, unstored.
+                keyed.add(digest)
+                self._stored[chunk.index] = StoredJobKey(digest, identity)
         return [chunk for chunk in chunks if chunk.index not in taken]
 
     async def _run_chunk(self, chunk: Chunk, group: asyncio.TaskGroup) -> None:
