@@ -77,6 +77,8 @@ ERROR_STATUSES = frozenset(
 FINAL_STATUSES = frozenset({ApiJobStatus.COMPLETED, ApiJobStatus.CANCELLED} | ERROR_STATUSES)
 #: Final statuses whose experiments ran: these jobs have a result (a partial one after ERROR_RUNNING_JOB).
 RAN_STATUSES = frozenset({ApiJobStatus.COMPLETED, ApiJobStatus.ERROR_RUNNING_JOB})
+#: Statuses a job is still in on its way (lifecycle order): it may still change.
+NOT_FINAL: tuple[ApiJobStatus, ...] = tuple(status for status in ApiJobStatus if status not in FINAL_STATUSES)
 
 _LIFECYCLE_INDEX = {name: index for index, name in enumerate(LIFECYCLE)}
 

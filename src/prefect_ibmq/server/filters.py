@@ -21,11 +21,11 @@ from typing import Any, NamedTuple
 
 from sqlalchemy import and_, bindparam, exists, func, literal_column, not_, or_, select
 
-from prefect_ibmq.wire import FINAL_STATUSES, ApiJobStatus, Identity, JobRecord
+from prefect_ibmq.wire import NOT_FINAL, ApiJobStatus, Identity, JobRecord
 
 from .schema import job_tags, jobs
 
-_NOT_FINAL = {s.value for s in ApiJobStatus if s not in FINAL_STATUSES}
+_NOT_FINAL = {status.value for status in NOT_FINAL}
 #: The seq, but not the column itself: ordered by it, the planner reads the shared jobs from their
 #: (small) index and sorts them, rather than walking every job in seq order to find the shared ones.
 _SORTED_SEQ = jobs.c.seq + 0

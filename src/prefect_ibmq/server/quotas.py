@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from prefect_ibmq.wire import FINAL_STATUSES, ApiJobStatus, ErrorCode, Identity
+from prefect_ibmq.wire import NOT_FINAL, ErrorCode, Identity
 
 from .engine import guarded
 from .errors import ApiError
@@ -19,7 +19,7 @@ from .store import Store
 
 #: Seconds to wait before submitting again once the bound is reached (a job takes about that to run).
 RETRY_AFTER_S = 5
-_NOT_FINAL = [status.value for status in ApiJobStatus if status not in FINAL_STATUSES]
+_NOT_FINAL = [status.value for status in NOT_FINAL]
 
 
 @guarded

@@ -15,6 +15,7 @@ from starlette.concurrency import run_in_threadpool
 
 from prefect_ibmq.wire import (
     FINAL_STATUSES,
+    NOT_FINAL,
     ApiJobStatus,
     BackendConfiguration,
     BackendStatus,
@@ -52,7 +53,6 @@ from .waiting import wait_status
 
 logger = logging.getLogger("prefect_ibmq.server.service")
 S = ApiJobStatus
-NOT_FINAL = tuple(s for s in S if s not in FINAL_STATUSES)
 
 
 class JobBook:
