@@ -71,8 +71,13 @@ def test_no_module_takes_time_helpers_from_the_store():
 
 def _server_graph() -> dict[str, set[str]]:
     """Server module -> the server modules it imports (under TYPE_CHECKING too), ``from pkg import mod`` as pkg.mod."""
+    return _import_graph(PACKAGE / "server")
+
+
+def _import_graph(folder: Path) -> dict[str, set[str]]:
+    """Module under ``folder`` -> the modules under it that it imports (under TYPE_CHECKING too)."""
     paths = {".".join(p.relative_to(PACKAGE.parent).with_suffix("").parts).removesuffix(".__init__"): p
-             for p in (PACKAGE / "server").rglob("*.py")}
+             for p in folder.rglob("*.py")}
     graph: dict[str, set[str]] = {}
     for module, path in paths.items():
         package = module if path.name == "__init__.py" else module.rsplit(".", 1)[0]
@@ -103,6 +108,13 @@ def _reach(graph: dict[str, set[str]], start: str) -> set[str]:
 def test_the_server_has_no_import_cycle_not_even_under_type_checking():
     graph = _server_graph()
     assert "prefect_ibmq.server.executor" in _reach(graph, "prefect_ibmq.server.service")  # the walk sees edges
+    cycles = sorted(module for module in graph if module in _reach(graph, module))
+    assert cycles == []
+
+
+def test_the_package_has_no_import_cycle_not_even_under_type_checking():
+    graph = _import_graph(PACKAGE)
+    assert "prefect_ibmq.platforms.base" in _reach(graph, "prefect_ibmq.flows.sweep")  # the walk sees edges
     cycles = sorted(module for module in graph if module in _reach(graph, module))
     assert cycles == []
 
