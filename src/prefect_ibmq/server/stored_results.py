@@ -17,6 +17,7 @@ import json
 import time
 from typing import Any
 
+import numpy as np
 from sqlalchemy import Connection, delete, select, update
 
 from prefect_ibmq.wire import COLUMNAR_MARKER, COLUMNAR_VERSION, ResultFormat, columnar_result, legacy_result
@@ -49,10 +50,12 @@ def _jsonable(value: Any) -> Any:
     """Numpy scalars/arrays, complex numbers and qiskit objects in aer's output."""
     if isinstance(value, complex):
         return [value.real, value.imag]
+    if isinstance(value, np.ndarray | np.generic):
+        return value.tolist()
+    if isinstance(getattr(value, "data", None), np.ndarray):  # e.g. Statevector (its tolist is deprecated)
+        return value.data.tolist()
     if hasattr(value, "tolist"):
         return value.tolist()
-    if hasattr(value, "data") and hasattr(value.data, "tolist"):  # e.g. Statevector
-        return value.data.tolist()
     if hasattr(value, "to_dict"):
         return value.to_dict()
     return str(value)
