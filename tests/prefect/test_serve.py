@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import tempfile
+
 import anyio
 import cloudpickle
 import pytest
@@ -33,10 +35,14 @@ def test_a_flow_shipped_by_value_still_validates_its_parameters(shipped):
         assert validated["shots"] == 64 and validated["service"] is None
 
 
-def test_a_served_sweep_runs_once(job_server, alice_token, monkeypatch):
+def test_a_served_sweep_runs_once(job_server, alice_token, monkeypatch, tmp_path):
     # The runner starts the flow run in a process of its own, which finds the job service in the settings.
     monkeypatch.setenv("PREFECT_IBMQ_URL", job_server.url)
     monkeypatch.setenv("PREFECT_IBMQ_TOKEN", alice_token)
+    # Prefect's Runner keeps its files in <tmp>/runner_storage, one folder for every account of the
+    # machine: made by another account first, it is not this one's to write in.
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
 
     async def serve_and_run_once() -> object:
         runner = Runner(name="serve-test")
