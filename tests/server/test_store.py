@@ -14,8 +14,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select, update
 
+from prefect_ibmq.server.errors import ApiError
 from prefect_ibmq.server.filters import JobFilter
+from prefect_ibmq.server.limits import Limits
 from prefect_ibmq.server.queue import FairshareQueue
+from prefect_ibmq.server.quotas import in_flight_admission, jobs_in_flight
 from prefect_ibmq.server.replicas import Replica
 from prefect_ibmq.server.rows import NewJob
 from prefect_ibmq.server.schema import fairshare_turns, replicas
@@ -67,6 +70,31 @@ def test_one_idempotency_key_makes_one_job_under_concurrent_creates(stores):
     assert sum(created for _, created in answers) == 1
     assert len({job_id for job_id, _ in answers}) == 1
     assert stores[0].list_jobs(ALICE, JobFilter(), 10, 0)[1] == 1
+
+
+def test_jobs_in_flight_stay_bounded_under_concurrent_creates_across_replicas(stores):
+    # Nine submissions of one identity at once, through three replicas, against a bound of three.
+    limits = Limits(max_jobs_in_flight=3)
+
+    def create(index: int, owner: Identity = ALICE, **fields) -> str | int:
+        try:
+            job_id, _ = stores[index % 3].create_job(new_job(f"flight-{index}", owner, **fields),
+                                                     in_flight_admission(owner, limits))
+        except ApiError as exc:
+            return exc.status
+        return job_id
+
+    answers = in_threads(9, create)
+    created = [answer for answer in answers if isinstance(answer, str)]
+    assert len(created) == 3 and answers.count(429) == 6, answers
+    with stores[1].reading() as conn:
+        assert jobs_in_flight(conn, ALICE) == 3
+    assert isinstance(create(10, BOB), str)  # another identity has a bound of its own
+    # A job that ends frees its place; a replay of a stored job is answered at the bound, adding nothing.
+    assert stores[0].transition(created[0], S.CANCELLED, (S.CREATED,))
+    first = create(11, idempotency_key="again")
+    assert isinstance(first, str) and create(12, idempotency_key="again") == first
+    assert create(13) == 429
 
 
 def test_conditional_moves_and_read_once_have_one_winner(stores):

@@ -42,6 +42,7 @@ from .kind_handler import KindHandlers
 from .namematch import BadPattern, compile_pattern
 from .notify import StatusNotifier
 from .queue import FairshareQueue
+from .quotas import in_flight_admission
 from .replica_events import ReplicaEvents
 from .replicas import Replica, new_replica_id
 from .result_reads import read_result
@@ -132,9 +133,9 @@ class JobBook:
         """
         self.backend(body.backend)
         job, circuits = checked_job(
-            who, body, idempotency_key, self.simulators[body.backend], self.config.limits, self.store
+            who, body, idempotency_key, self.simulators[body.backend], self.config.limits
         )
-        job_id, created = self.store.create_job(job)
+        job_id, created = self.store.create_job(job, in_flight_admission(who, self.config.limits))
         # Read before validation starts, so a new job answers as stored: CREATED.
         record = self.store.get_job(job_id)
         if created:

@@ -137,11 +137,13 @@ class Store:
     # --- creating and reading --------------------------------------------------------
 
     @guarded
-    def create_job(self, job: NewJob) -> tuple[str, bool]:
+    def create_job(self, job: NewJob, admit: Callable[[Connection], None] | None = None) -> tuple[str, bool]:
         """Store a job going CREATING -> CREATED; returns (job_id, created).
 
         With an idempotency key already used by the same owner, nothing is stored and
-        the first job's id comes back with ``created=False``.
+        the first job's id comes back with ``created=False``. ``admit``: run in the same
+        transaction just before the job is added (it raises to refuse it), so what it
+        counts cannot change before the job is in (``quotas.in_flight_admission``).
         """
 
         def add(conn: Connection) -> tuple[str, bool]:
@@ -158,6 +160,8 @@ class Store:
                 existing = self._find_idempotent(conn, job.owner, job.idempotency_key)
                 if existing:
                     return existing, False
+            if admit is not None:
+                admit(conn)
             created = now_iso()
             # Owned by this replica until queued: if it dies first, another takes the job over (replicas.py).
             seq = conn.execute(

@@ -20,11 +20,9 @@ from .errors import ApiError
 from .limit_checks import InvalidJob
 from .limits import Limits
 from .qpyscan import QpyBounds, QpyOverLimit, QpyRefused, scan_qpy
-from .quotas import check_jobs_in_flight
 from .rows import NewJob
 from .simops import QPY_PREFACE, undecodable_qpy_message
 from .simulators import Simulator
-from .store import Store
 
 
 def bad_request(message: str, code: ErrorCode = ErrorCode.INVALID_REQUEST) -> ApiError:
@@ -64,7 +62,7 @@ def decode_circuits(text: str, bounds: QpyBounds) -> tuple[bytes, list[QuantumCi
 
 def checked_job(
     who: Identity, body: JobSubmission, idempotency_key: str | None,
-    simulator: Simulator, limits: Limits, store: Store,
+    simulator: Simulator, limits: Limits,
 ) -> tuple[NewJob, list[QuantumCircuit]]:
     """The job to store and its decoded circuits; a 4xx ApiError naming the first thing refused."""
     check_submission_fields(body, limits)
@@ -78,7 +76,6 @@ def checked_job(
         check_submission(simulator, circuits, body.options, limits)
     except InvalidJob as exc:
         raise ApiError(422, ErrorCode.INVALID_REQUEST, str(exc)) from exc
-    check_jobs_in_flight(store, who, limits)
     job = NewJob(
         job_id=secrets.token_hex(12),
         backend=body.backend,

@@ -24,7 +24,7 @@ from ..auth import can_see
 from ..bounds import FieldTooLarge, check_tags
 from ..config import BackendSpec
 from ..limit_checks import InvalidJob
-from ..quotas import check_jobs_in_flight
+from ..quotas import in_flight_admission
 from ..rows import NewJob
 from ..service import JobBook
 from ..simulators import Simulator
@@ -111,7 +111,6 @@ class RuntimeJobs(SessionService):
             raise IBMApiError(400, "invalid_request", str(exc)) from None
         text = json.dumps(body.params, separators=(",", ":"))
         circuits, work = self._checked(module, body.program_id, text, spec)
-        check_jobs_in_flight(self.store, who, limits)
         header: dict[str, Any] = {"estimated_running_time_seconds": round(
             len(circuits) * (ESTIMATE_S_PER_ITEM + spec.experiment_delay_s) + (work or 0) * ESTIMATE_S_PER_SHOT, 3
         )}
@@ -132,7 +131,7 @@ class RuntimeJobs(SessionService):
             session_id=body.session_id,
         )
         try:
-            job_id, _ = self.store.create_job(job)
+            job_id, _ = self.store.create_job(job, in_flight_admission(who, limits))
         except SessionClosed as exc:  # closed after the check above
             raise IBMApiError(409, "session_closed", str(exc)) from exc
         logger.info("runtime job %s (%s, %d items) created on %s", job_id, body.program_id, len(circuits), body.backend)
