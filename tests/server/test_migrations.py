@@ -103,12 +103,12 @@ CREATE INDEX IF NOT EXISTS jobs_session ON jobs(session_id);
 def test_an_empty_database_is_migrated_to_exactly_the_schema(tmp_path: Path, store_url):
     store = Store(tmp_path, store_url)
     try:
-        assert current_revision(store.engine) == "0004"
+        assert current_revision(store.engine) == "0005"
         with store.engine.connect() as conn:
             differences = compare_metadata(MigrationContext.configure(conn), metadata)
         assert differences == []
         Store(tmp_path, store_url).close()  # opening again migrates nothing and keeps working
-        assert current_revision(store.engine) == "0004"
+        assert current_revision(store.engine) == "0005"
     finally:
         store.close()
 
@@ -143,7 +143,7 @@ def test_a_sqlite_file_of_todays_server_is_migrated_and_its_work_resumed(tmp_pat
     _todays_file(tmp_path, with_runtime)
     store = Store(tmp_path)
     try:
-        assert current_revision(store.engine) == "0004"
+        assert current_revision(store.engine) == "0005"
         # Every table and column of the schema (the legacy file keeps its TEXT types: same in SQLite).
         inspector = inspect(store.engine)
         for table in metadata.sorted_tables:
@@ -174,7 +174,7 @@ def test_a_sqlite_file_that_already_holds_a_private_result_keeps_it_through_the_
     conn.close()
     store = Store(tmp_path)
     try:
-        assert current_revision(store.engine) == "0004"
+        assert current_revision(store.engine) == "0005"
         assert store.read_result("done", consume=True, read_key="key-b") is None  # held for key-a
         assert store.read_result("done", consume=True, read_key="key-a") == '{"results": []}'
         assert store.acknowledge_result("done", "key-a") is True
@@ -215,7 +215,7 @@ def test_a_store_of_revision_0003_holding_queued_jobs_is_migrated_and_keeps_its_
     engine.dispose()
     store = Store(tmp_path, store_url)
     try:
-        assert current_revision(store.engine) == "0004"
+        assert current_revision(store.engine) == "0005"
         with store.engine.connect() as conn:
             assert compare_metadata(MigrationContext.configure(conn), metadata) == []
         owner = Identity(user="alice", hub="h1", group="g1", project="p1")

@@ -21,8 +21,9 @@ from prefect_ibmq.server.queue import FairshareQueue
 from prefect_ibmq.server.quotas import in_flight_admission, jobs_in_flight
 from prefect_ibmq.server.replicas import Replica
 from prefect_ibmq.server.rows import NewJob
-from prefect_ibmq.server.schema import fairshare_turns, replicas
+from prefect_ibmq.server.schema import fairshare_turns, replicas, result_reads
 from prefect_ibmq.server.store import Store
+from prefect_ibmq.server.stored_results import expire_held_results
 from prefect_ibmq.wire import ApiJobStatus as S
 from prefect_ibmq.wire import Identity, RunOptions
 
@@ -112,6 +113,21 @@ def test_conditional_moves_and_read_once_have_one_winner(stores):
         reads = in_threads(6, lambda i: stores[i % 3].read_result("j1", consume=True))
         assert reads.count('{"ok": 1}') == 1 and reads.count(None) == 5
         assert stores[1].get_job("j1").result_consumed
+
+
+def test_a_held_result_expires_a_ttl_after_its_read_not_after_its_job(stores):
+    # The job finished an hour ago; its result is first read (and held for the key) now.
+    store = stores[0]
+    store.create_job(new_job("late", private=True))
+    assert store.transition("late", S.QUEUED, (S.CREATED,), queued_at=time.time())
+    assert FairshareQueue(store, {"aer_simulator": 0.1}, workers=1).claim("r-a").job_id == "late"
+    assert store.finish_run("late", S.COMPLETED, '{"ok": 1}', None, time.time() - 3600, claimed_by="r-a")
+    assert store.read_result("late", consume=True, read_key="k") == '{"ok": 1}'
+    assert expire_held_results(stores[1], ttl_s=60) == []  # held a minute from now, not an hour ago
+    assert stores[2].read_result("late", consume=True, read_key="k") == '{"ok": 1}'  # a retried read
+    store.write(lambda conn: conn.execute(update(result_reads).values(held_at=time.time() - 120)))
+    assert expire_held_results(stores[1], ttl_s=60) == ["late"]
+    assert store.read_result("late", consume=True, read_key="k") is None
 
 
 def test_claims_follow_the_fairshare_order_across_replicas(stores):

@@ -83,7 +83,7 @@ class Limits(BaseModel):
     #: a progress handler on SQLite); the request answers 503.
     statement_timeout_s: float = Field(10.0, gt=0.0)
     #: A private job's result held for a reader that never acknowledges it is deleted this
-    #: long after the job finished.
+    #: long after the read that took it.
     held_result_ttl_s: float = Field(24 * 3600.0, gt=0.0)
     #: The longest ``max_ttl`` a runtime session may ask for.
     max_session_ttl_s: int = Field(24 * 3600, ge=1)

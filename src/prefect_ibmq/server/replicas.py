@@ -13,7 +13,7 @@ taken over at the next reap rather than after the lease. A SQLite file has one
 replica: at start every other row is stale, so its work is taken over at once.
 
 Each round also deletes the private results held for a reader that never
-acknowledged them, ``held_result_ttl_s`` after their job finished (:mod:`.stored_results`).
+acknowledged them, ``held_result_ttl_s`` after that read (:mod:`.stored_results`).
 """
 
 from __future__ import annotations

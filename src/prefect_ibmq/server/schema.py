@@ -147,6 +147,8 @@ result_reads = Table(
     metadata,
     Column("job_id", String, primary_key=True),
     Column("read_key", String, nullable=False),
+    #: When the read that took the result happened (epoch seconds); NULL for rows held before 0005.
+    Column("held_at", Float, nullable=True),
 )
 
 #: One row per (job, tag): tag filters in plain SQL on both engines (jobs.tags keeps the order).

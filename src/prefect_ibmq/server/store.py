@@ -20,6 +20,7 @@ import contextlib
 import json
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
@@ -371,7 +372,7 @@ class Store:
             if read_key is None:
                 self._consume_result(conn, job_id)
             else:
-                conn.execute(insert(result_reads).values(job_id=job_id, read_key=read_key))
+                conn.execute(insert(result_reads).values(job_id=job_id, read_key=read_key, held_at=time.time()))
             return text_
 
         return self.write(take)

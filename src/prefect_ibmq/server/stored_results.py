@@ -7,7 +7,7 @@ sent as it is when the forms match, so a large result is not decoded and encoded
 
 A private job's result read with a read key is held for that key until the reader
 acknowledges it; one whose reader never does (its process died in between) is
-deleted ``held_result_ttl_s`` after the job finished (:func:`expire_held_results`,
+deleted ``held_result_ttl_s`` after the read that took it (:func:`expire_held_results`,
 called by every replica's reaper), as if acknowledged: no one else could ever read it.
 """
 
@@ -18,7 +18,7 @@ import time
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Connection, delete, select, update
+from sqlalchemy import Connection, delete, func, select, update
 
 from prefect_ibmq.wire import COLUMNAR_MARKER, COLUMNAR_VERSION, ResultFormat, columnar_result, legacy_result
 
@@ -63,12 +63,15 @@ def _jsonable(value: Any) -> Any:
 
 @guarded
 def expire_held_results(store: Store, ttl_s: float) -> list[str]:
-    """Delete the held, unacknowledged private results of jobs finished over ``ttl_s`` ago; their ids."""
+    """Delete the private results held unacknowledged for over ``ttl_s`` since their read; their ids.
+
+    A row held before revision 0005 has no read time: it counts from its job's end.
+    """
 
     def apply(conn: Connection) -> list[str]:
-        stale = select(jobs.c.job_id).where(
-            jobs.c.private == 1, jobs.c.result_consumed == 0, jobs.c.finished_at < time.time() - ttl_s,
-            jobs.c.job_id.in_(select(result_reads.c.job_id)),
+        held_since = func.coalesce(result_reads.c.held_at, jobs.c.finished_at)
+        stale = select(jobs.c.job_id).join(result_reads, result_reads.c.job_id == jobs.c.job_id).where(
+            jobs.c.private == 1, jobs.c.result_consumed == 0, held_since < time.time() - ttl_s,
         )
         ids = list(conn.execute(stale.with_for_update(of=jobs, skip_locked=True)).scalars())
         if ids:
