@@ -18,14 +18,14 @@ from prefect_ibmq.server.errors import ApiError
 from prefect_ibmq.server.filters import JobFilter
 from prefect_ibmq.server.limits import Limits
 from prefect_ibmq.server.queue import FairshareQueue
-from prefect_ibmq.server.quotas import in_flight_admission, jobs_in_flight
+from prefect_ibmq.server.quotas import in_flight_admission, in_flight_count, jobs_in_flight
 from prefect_ibmq.server.replicas import Replica
 from prefect_ibmq.server.rows import NewJob
-from prefect_ibmq.server.schema import fairshare_turns, replicas, result_reads
+from prefect_ibmq.server.schema import IN_FLIGHT_ROWS, fairshare_turns, replicas, result_reads
 from prefect_ibmq.server.store import Store
 from prefect_ibmq.server.stored_results import expire_held_results
+from prefect_ibmq.wire import NOT_FINAL, Identity, RunOptions
 from prefect_ibmq.wire import ApiJobStatus as S
-from prefect_ibmq.wire import Identity, RunOptions
 
 ALICE = Identity(user="alice", hub="h1", group="g1", project="p1")
 BOB = Identity(user="bob", hub="h1", group="g1", project="p2")
@@ -113,6 +113,20 @@ def test_conditional_moves_and_read_once_have_one_winner(stores):
         reads = in_threads(6, lambda i: stores[i % 3].read_result("j1", consume=True))
         assert reads.count('{"ok": 1}') == 1 and reads.count(None) == 5
         assert stores[1].get_job("j1").result_consumed
+
+
+def test_an_identitys_jobs_in_flight_are_counted_from_their_own_index(tmp_path: Path):
+    # The count at every submission must not walk the identity's history (SQLite's plan; PostgreSQL
+    # without statistics may scan a small table, so the plan is pinned where it is stable).
+    assert IN_FLIGHT_ROWS == "status IN ({})".format(", ".join(f"'{status.value}'" for status in NOT_FINAL))
+    store = Store(tmp_path)
+    try:
+        statement = in_flight_count(ALICE).compile(store.engine, compile_kwargs={"literal_binds": True})
+        with store.reading() as conn:
+            plan = " ".join(row[-1] for row in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}"))
+    finally:
+        store.close()
+    assert "INDEX jobs_in_flight (owner_user=? AND owner_hub=? AND owner_group=? AND owner_project=?)" in plan, plan
 
 
 def test_a_held_result_expires_a_ttl_after_its_read_not_after_its_job(stores):

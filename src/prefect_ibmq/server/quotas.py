@@ -12,36 +12,39 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, Select, func, select, text
 
-from prefect_ibmq.wire import NOT_FINAL, ErrorCode, Identity
+from prefect_ibmq.wire import ErrorCode, Identity
 
 from .errors import ApiError
 from .limits import Limits
-from .schema import jobs
+from .schema import IN_FLIGHT_ROWS, jobs
 
 #: Seconds to wait before submitting again once the bound is reached (a job takes about that to run).
 RETRY_AFTER_S = 5
-_NOT_FINAL = [status.value for status in NOT_FINAL]
+
+
+def in_flight_count(who: Identity) -> Select[tuple[int]]:
+    """The count of ``who``'s jobs not yet final: read from the partial index ``jobs_in_flight``."""
+    c = jobs.c
+    return select(func.count()).select_from(jobs).where(
+        text(IN_FLIGHT_ROWS), c.owner_user == who.user, c.owner_hub == who.hub,
+        c.owner_group == who.group, c.owner_project == who.project,
+    )
 
 
 def jobs_in_flight(conn: Connection, who: Identity) -> int:
     """Jobs of ``who`` (this very identity) not yet final, as ``conn`` sees them."""
-    c = jobs.c
-    query = select(func.count()).select_from(jobs).where(
-        c.status.in_(_NOT_FINAL), c.owner_user == who.user, c.owner_hub == who.hub,
-        c.owner_group == who.group, c.owner_project == who.project,
-    )
-    return int(conn.execute(query).scalar_one())
+    return int(conn.execute(in_flight_count(who)).scalar_one())
 
 
 def in_flight_admission(who: Identity, limits: Limits) -> Callable[[Connection], None]:
-    """What ``Store.create_job`` runs before it adds a job of ``who``: 429 (``Retry-After``) at the bound."""
+    """What ``Store.create_job`` runs once it has added a job of ``who``: 429 (``Retry-After``) past the bound."""
 
     def admit(conn: Connection) -> None:
         if conn.dialect.name == "postgresql":
             conn.execute(select(func.pg_advisory_xact_lock(_lock_key(who))))
-        count = jobs_in_flight(conn, who)
+        count = jobs_in_flight(conn, who) - 1  # the others: the count sees this transaction's job too
         if count >= limits.max_jobs_in_flight:
             raise ApiError(
                 429, ErrorCode.SERVICE_UNAVAILABLE,

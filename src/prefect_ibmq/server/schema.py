@@ -38,6 +38,8 @@ ENTERED_ROWS = "status = 'QUEUED' AND queued_at IS NOT NULL"
 #: Runs that teach the estimates: completed with both times (a job completed before 0002 has none).
 COMPLETED_ROWS = "status = 'COMPLETED' AND started_at IS NOT NULL AND finished_at IS NOT NULL"
 SHARED_ROWS = "share_level <> 'none'"
+#: Jobs not yet final (``wire.NOT_FINAL``): an identity's are counted at every submission.
+IN_FLIGHT_ROWS = "status IN ('CREATING', 'CREATED', 'VALIDATING', 'VALIDATED', 'QUEUED', 'RUNNING')"
 
 jobs = Table(
     "jobs",
@@ -109,6 +111,11 @@ jobs = Table(
     Index("jobs_completed", "finished_at", sqlite_where=text(COMPLETED_ROWS), postgresql_where=text(COMPLETED_ROWS)),
     # Listings, newest first: an owner's jobs, and the (few) jobs shared with others.
     Index("jobs_owner", "owner_hub", "owner_group", "owner_project", "owner_user", "seq"),
+    # An identity's jobs in flight: counted at each submission without walking its history.
+    Index(
+        "jobs_in_flight", "owner_user", "owner_hub", "owner_group", "owner_project",
+        sqlite_where=text(IN_FLIGHT_ROWS), postgresql_where=text(IN_FLIGHT_ROWS),
+    ),
     Index(
         "jobs_shared", "share_level", "owner_hub", "owner_group", "owner_project", "seq",
         sqlite_where=text(SHARED_ROWS), postgresql_where=text(SHARED_ROWS),

@@ -143,8 +143,8 @@ class Store:
 
         With an idempotency key already used by the same owner, nothing is stored and
         the first job's id comes back with ``created=False``. ``admit``: run in the same
-        transaction just before the job is added (it raises to refuse it), so what it
-        counts cannot change before the job is in (``quotas.in_flight_admission``).
+        transaction once the job is added (it sees it, and raises to refuse it: nothing is
+        stored), so what it counts cannot change before the commit (``quotas.in_flight_admission``).
         """
 
         def add(conn: Connection) -> tuple[str, bool]:
@@ -161,8 +161,6 @@ class Store:
                 existing = self._find_idempotent(conn, job.owner, job.idempotency_key)
                 if existing:
                     return existing, False
-            if admit is not None:
-                admit(conn)
             created = now_iso()
             # Owned by this replica until queued: if it dies first, another takes the job over (replicas.py).
             seq = conn.execute(
@@ -176,6 +174,8 @@ class Store:
                 conn.execute(insert(job_tags), [{"job_id": job.job_id, "tag": tag, "seq": seq} for tag in tags])
             self.enter_step(conn, job.job_id, ApiJobStatus.CREATING.value, created)
             self.enter_step(conn, job.job_id, ApiJobStatus.CREATED.value, now_iso())
+            if admit is not None:  # last: whatever lock it takes is held only to the commit
+                admit(conn)
             return job.job_id, True
 
         try:
