@@ -24,7 +24,7 @@ from .schema import IN_FLIGHT_ROWS, jobs
 RETRY_AFTER_S = 5
 
 
-def in_flight_count(who: Identity) -> Select[tuple[int]]:
+def in_flight_count(who: Identity) -> Select[int]:
     """The count of ``who``'s jobs not yet final: read from the partial index ``jobs_in_flight``."""
     c = jobs.c
     return select(func.count()).select_from(jobs).where(
