@@ -12,9 +12,10 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 
-from prefect_ibmq.server.errors import ApiError
+from prefect_ibmq.server.engine import guarded, limit_statements
+from prefect_ibmq.server.errors import ApiError, StoreUnavailable
 from prefect_ibmq.server.filters import JobFilter
 from prefect_ibmq.server.limits import Limits
 from prefect_ibmq.server.queue import FairshareQueue
@@ -200,6 +201,22 @@ def test_the_reaper_requeues_the_jobs_of_a_lapsed_replica(stores):
     assert not stores[0].finish_run("j1", S.COMPLETED, "{}", None, time.time(), claimed_by="r-a")
     assert FairshareQueue(stores[1], {"aer_simulator": 0.1}, workers=1).claim("r-b").job_id == "j1"
     assert stores[1].finish_run("j1", S.COMPLETED, "{}", None, time.time(), claimed_by="r-b")
+
+
+def test_a_statement_past_its_timeout_is_cancelled_and_the_store_answers_after(tmp_path: Path, store_url):
+    # limits.statement_timeout_s: no request can hold the store (PostgreSQL's statement_timeout,
+    # SQLite's progress handler). A count to 10^8 would take minutes on either engine.
+    store = Store(tmp_path, store_url)
+    try:
+        limit_statements(store.engine, 0.2)
+        endless = text("WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 100000000) "
+                       "SELECT count(*) FROM n")
+        with pytest.raises(StoreUnavailable) as refused:
+            guarded(store.read)(endless)
+        assert refused.value.status == 503
+        assert store.read(select(func.count()).select_from(replicas)) is not None  # still serving
+    finally:
+        store.close()
 
 
 def test_tag_and_name_filters(stores):
