@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 
 import pytest
+import requests
 
 from prefect_ibmq.circuits import bell
 from prefect_ibmq.server import BackendSpec, JobServer, ServerConfig
@@ -55,3 +56,13 @@ def test_locked_store_answers_503_with_retry_after(small_server, tokens):
         blocker.close()
     # Once the lock is gone the same request succeeds.
     assert api.submit([bell()])["status"] == "CREATED"
+
+
+def test_the_limits_are_published_to_a_caller_and_not_to_anyone(job_server, tokens):
+    api = Api(job_server.url, tokens["alice"])
+    published = api.get("/limits")
+    assert published.status_code == 200
+    assert published.json() == job_server.config.limits.model_dump(mode="json")
+    assert published.json()["server_share"] == 1.0  # the suite's own, not the default 0.25
+    anonymous = requests.get(f"{job_server.url}/v1/limits", timeout=30)
+    assert anonymous.status_code == 401
