@@ -250,13 +250,15 @@ async def wait_for_final_state(
     started = anyio.current_time()
 
     def report(record: JobRecord, position: int | None) -> None:
-        if reported and reported[-1] == (record.status.value, position):
+        seen = (record.status.value, position)
+        if reported and reported[-1] == seen:
             return
-        reported.append((record.status.value, position))
+        new_status = not reported or reported[-1][0] != seen[0]
+        reported.append(seen)
         # One line per job: its final status. A wait that lasts shows every change too (DEBUG before that).
         patient = record.status.is_final or anyio.current_time() - started >= QUIET_WAIT_S
         log_job_status(logger, logging.INFO if patient else logging.DEBUG, job_id, record.status.value, position)
-        if len(reported) == 1 or reported[-2][0] != record.status.value:
+        if new_status:
             # One event per status (a new queue position is logged, not emitted): the events are what the UI
             # and automations follow, and each costs Prefect's server work.
             emit_job_event(record, position)

@@ -27,6 +27,8 @@ from sqlalchemy import (
     text,
 )
 
+from prefect_ibmq.wire import NOT_FINAL
+
 metadata = MetaData()
 
 #: The conditions of the partial indexes. Queries state them with the constant inline
@@ -38,8 +40,8 @@ ENTERED_ROWS = "status = 'QUEUED' AND queued_at IS NOT NULL"
 #: Runs that teach the estimates: completed with both times (a job completed before 0002 has none).
 COMPLETED_ROWS = "status = 'COMPLETED' AND started_at IS NOT NULL AND finished_at IS NOT NULL"
 SHARED_ROWS = "share_level <> 'none'"
-#: Jobs not yet final (``wire.NOT_FINAL``): an identity's are counted at every submission.
-IN_FLIGHT_ROWS = "status IN ('CREATING', 'CREATED', 'VALIDATING', 'VALIDATED', 'QUEUED', 'RUNNING')"
+#: Jobs not yet final: an identity's are counted at every submission (revision 0005 keeps a frozen copy).
+IN_FLIGHT_ROWS = "status IN ({})".format(", ".join(f"'{status.value}'" for status in NOT_FINAL))
 
 jobs = Table(
     "jobs",
