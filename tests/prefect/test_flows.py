@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 
 import pandas as pd
@@ -13,7 +14,7 @@ from prefect_ibmq.circuits import CircuitInputError, bell, ghz, ghz_bell_set
 from prefect_ibmq.exceptions import IBMQBackendValueError, IBMQValueError
 from prefect_ibmq.flows import circuit_sweep, run_circuits
 from prefect_ibmq.wire import ApiJobStatus
-from tests.prefect.helpers import artifacts_of, flaky_resubmissions, task_run_names
+from tests.prefect.helpers import artifacts_of, flaky_resubmissions, task_run_names, task_runs
 
 BELL_QASM3 = """OPENQASM 3.0;
 include "stdgates.inc";
@@ -73,6 +74,12 @@ def test_sweep_is_a_job_set_and_a_rerun_submits_nothing(credentials, tmp_path, c
     for name in ("counts", "timings", "summary"):
         written = pd.read_parquet(first.outputs[name])
         assert len(written) == len(getattr(first, name))
+    # One submit at a time, in chunk order (the first job runs while the next are sent): no two submit
+    # task runs overlap, and they ran as the chunks are numbered.
+    submits = sorted((run for run in task_runs(state.state_details.flow_run_id) if run.name.startswith("submit-")),
+                     key=lambda run: run.start_time)
+    assert [run.name for run in submits] == ["submit-rerun-check_0_", "submit-rerun-check_1_", "submit-rerun-check_2_"]
+    assert all(before.end_time <= after.start_time for before, after in itertools.pairwise(submits))
     artifacts = artifacts_of(state.state_details.flow_run_id)
     assert {"rerun-check-progress", "rerun-check-timings", "rerun-check-summary"} <= set(artifacts)
     assert artifacts["rerun-check-progress"].data == 100.0

@@ -13,6 +13,8 @@ runs again next time.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import pickle
 from collections.abc import Sequence
@@ -146,22 +148,24 @@ class IncompleteJob(Exception):
 
 
 async def run_job(items: Sequence[Any], backend_name: str, shots: int, *, stored: StoredJobKey | None = None,
-                  existing: JobRecord | None = None, **options: Any) -> FinishedJob:
+                  existing: JobRecord | None = None, submit_slot: asyncio.Lock | None = None,
+                  **options: Any) -> FinishedJob:
     """Run one job to its result (or take ``existing``'s); with ``stored``, as a cached task that stores it.
 
     ``options``: ``submit_job``'s job_name, job_tags, share_level, idempotency_key, service,
     runtime, and ``timeout``/``cancel_on_timeout`` of the wait. The circuits must have been
     checked against the backend (both flows do that before any job): they are not checked again.
     ``stored``: where the job's outcome is stored, for a job the caller looked up with
-    :func:`look_up_jobs` and did not find.
+    :func:`look_up_jobs` and did not find. ``submit_slot``: a lock held while the job is submitted,
+    so that jobs of one set are sent one at a time (see ``JobSetRunner``).
 
     Raises:
         JobStageError: If a task run failed.
     """
     if stored is None or existing is not None:
-        return await _submit_wait_fetch(items, backend_name, shots, existing, **options)
+        return await _submit_wait_fetch(items, backend_name, shots, existing, submit_slot=submit_slot, **options)
     state = await run_job_cached(quote(list(items)), stored.digest, backend_name, shots, stored.identity,
-                                 return_state=True, **options)
+                                 submit_slot=quote(submit_slot), return_state=True, **options)
     outcome = await state.aresult(raise_on_failure=False)
     if isinstance(outcome, IncompleteJob):
         return outcome.job
@@ -202,13 +206,15 @@ async def look_up_jobs(digests: Sequence[str], backend_name: str, shots: int,
 
 async def _submit_wait_fetch(items: Sequence[Any], backend_name: str, shots: int,
                              existing: JobRecord | None, *, timeout: float | None = None,
-                             cancel_on_timeout: bool = True, service: Any = None, **submit: Any) -> FinishedJob:
+                             cancel_on_timeout: bool = True, service: Any = None,
+                             submit_slot: asyncio.Lock | None = None, **submit: Any) -> FinishedJob:
     stage = "submit"
     try:
         if existing is None:
-            # quote: Prefect would otherwise walk every circuit looking for futures.
-            job_id = await submit_job(quote(items), backend_name, shots, service=service, circuits_checked=True,
-                                      **submit)
+            async with submit_slot or contextlib.nullcontext():
+                # quote: Prefect would otherwise walk every circuit looking for futures.
+                job_id = await submit_job(quote(items), backend_name, shots, service=service,
+                                          circuits_checked=True, **submit)
         else:
             job_id = existing.job_id
         stage = "wait"
@@ -287,11 +293,13 @@ async def run_job_cached(
     cancel_on_timeout: bool = True,
     service: Any = None,
     runtime: Any = None,
+    submit_slot: asyncio.Lock | None = None,
 ) -> FinishedJob:
     """Submit, wait and fetch one job; Prefect stores the outcome under ``_cache_key`` and reuses it.
 
     ``circuits``: the job's circuits (or PUBs); ``identity``: the platform's (``JobPlatform.identity``);
-    ``runtime``: ``RuntimeOptions`` of a job on IBM Quantum Platform (None elsewhere).
+    ``runtime``: ``RuntimeOptions`` of a job on IBM Quantum Platform (None elsewhere); ``submit_slot``:
+    see :func:`run_job`.
 
     Raises:
         IncompleteJob: If an experiment failed or the job did not complete (nothing is stored).
@@ -300,7 +308,7 @@ async def run_job_cached(
     job = await _submit_wait_fetch(
         circuits, backend_name, shots, None, timeout=timeout, cancel_on_timeout=cancel_on_timeout, service=service,
         job_name=job_name, job_tags=job_tags, share_level=share_level, idempotency_key=idempotency_key,
-        runtime=runtime,
+        runtime=runtime, submit_slot=submit_slot,
     )
     if not job.complete:
         raise IncompleteJob(job)
