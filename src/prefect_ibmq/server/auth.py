@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import hmac
+from typing import Protocol
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from prefect_ibmq.wire import ErrorCode, Identity, JobRecord
+from prefect_ibmq.wire import ErrorCode, Identity
 
 from .errors import ApiError
 
@@ -47,12 +48,26 @@ def current_identity(
     return identity
 
 
-def is_owner(job: JobRecord, who: Identity) -> bool:
+class Owned(Protocol):
+    """What deciding who may see a job reads: a ``JobRecord``, or the lighter ``rows.StatusRow``."""
+
+    @property
+    def owner(self) -> Identity:
+        """Who submitted the job."""
+        ...
+
+    @property
+    def share_level(self) -> str:
+        """Who else may see it: global, hub, group, project or none."""
+        ...
+
+
+def is_owner(job: Owned, who: Identity) -> bool:
     """Whether ``who`` owns ``job`` (only the owner may change it)."""
     return job.owner == who
 
 
-def can_see(job: JobRecord, who: Identity) -> bool:
+def can_see(job: Owned, who: Identity) -> bool:
     """The owner always; others as the share level allows (mirrors filters.visible_to)."""
     if is_owner(job, who):
         return True

@@ -11,7 +11,7 @@ from sqlalchemy.engine import RowMapping
 
 from prefect_ibmq.wire import ApiJobStatus, Identity, JobError, JobRecord, RunOptions
 
-from .schema import steps
+from .schema import jobs, steps
 
 #: Job ids per steps query: stays under SQLite's bound-parameter limit.
 _CHUNK = 500
@@ -59,6 +59,41 @@ def job_row(job: NewJob, created: str) -> dict[str, Any]:
     }
 
 
+@dataclass(frozen=True)
+class StatusRow:
+    """A job's status and who may see it: what a status answer or a visibility check reads (no steps, no options).
+
+    A long-poll reads this at every wake-up; the whole record (~4x the cost) only once the job is final.
+    """
+
+    status: ApiJobStatus
+    error: JobError | None
+    owner: Identity
+    share_level: str
+
+
+#: The ``jobs`` columns a :class:`StatusRow` is read from.
+STATUS_COLUMNS = (jobs.c.status, jobs.c.error_code, jobs.c.error_message, jobs.c.owner_user, jobs.c.owner_hub,
+                  jobs.c.owner_group, jobs.c.owner_project, jobs.c.share_level)
+
+
+def status_row(row: RowMapping) -> StatusRow:
+    """A row of :data:`STATUS_COLUMNS` as a :class:`StatusRow`."""
+    return StatusRow(status=ApiJobStatus(row["status"]), error=_error(row), owner=_owner(row),
+                     share_level=row["share_level"])
+
+
+def _error(row: RowMapping) -> JobError | None:
+    if row["error_code"] is None:
+        return None
+    return JobError(code=row["error_code"], message=row["error_message"] or "")
+
+
+def _owner(row: RowMapping) -> Identity:
+    return Identity(user=row["owner_user"], hub=row["owner_hub"], group=row["owner_group"],
+                    project=row["owner_project"])
+
+
 def records(conn: Connection, rows: list[RowMapping]) -> list[JobRecord]:
     """The records of ``jobs`` rows, with their steps read in the same transaction."""
     ids = [row["job_id"] for row in rows]
@@ -73,9 +108,6 @@ def records(conn: Connection, rows: list[RowMapping]) -> list[JobRecord]:
 
 def record(row: RowMapping, steps_at: dict[str, str]) -> JobRecord:
     """One ``jobs`` row and its steps (status -> time entered) as the wire's record."""
-    error = None
-    if row["error_code"] is not None:
-        error = JobError(code=row["error_code"], message=row["error_message"] or "")
     return JobRecord(
         job_id=row["job_id"],
         backend=row["backend"],
@@ -89,14 +121,11 @@ def record(row: RowMapping, steps_at: dict[str, str]) -> JobRecord:
         options=RunOptions.model_validate_json(row["options"]),
         header=json.loads(row["header"]),
         private=bool(row["private"]),
-        owner=Identity(
-            user=row["owner_user"], hub=row["owner_hub"],
-            group=row["owner_group"], project=row["owner_project"],
-        ),
+        owner=_owner(row),
         num_experiments=row["num_experiments"],
         time_per_step=steps_at,
         run_mode=row["run_mode"],
-        error=error,
+        error=_error(row),
         result_consumed=bool(row["result_consumed"]),
         requeued=row["requeued"],
         program_id=row["program_id"],

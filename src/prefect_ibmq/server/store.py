@@ -35,7 +35,7 @@ from prefect_ibmq.wire import ApiJobStatus, Identity, JobError, JobRecord
 from . import migrate
 from .engine import guarded, make_engine, sqlite_url
 from .filters import JobFilter, JobPage, listing, viewer_params
-from .rows import NewJob, job_row, records
+from .rows import STATUS_COLUMNS, NewJob, StatusRow, job_row, records, status_row
 from .schema import (
     circuits,
     fairshare_turns,
@@ -206,6 +206,12 @@ class Store:
         with self.reading() as conn:
             rows = list(conn.execute(select(jobs).where(jobs.c.job_id == job_id)).mappings())
             return records(conn, rows)[0] if rows else None
+
+    @guarded
+    def get_status_row(self, job_id: str) -> StatusRow | None:
+        """The job's status, error and visibility columns (:class:`.rows.StatusRow`), or None."""
+        rows = self.read(select(*STATUS_COLUMNS).where(jobs.c.job_id == job_id))
+        return status_row(rows[0]) if rows else None
 
     @guarded
     def get_status(self, job_id: str) -> ApiJobStatus | None:
