@@ -64,9 +64,13 @@ def batch(circuits: list) -> float:
     return time.perf_counter() - start
 
 
-def user_calls(sizes: tuple[int, ...], src: str | None = None) -> list[dict[str, Any]]:
-    """The measurements of :mod:`benchmarks.user_call` in a fresh process (``src``: another tree's code)."""
-    proc = subprocess.run([sys.executable, "-m", "benchmarks.user_call", *map(str, sizes)], cwd=ROOT,
+def user_calls(sizes: tuple[int, ...], src: str | None = None, cached: bool = False) -> list[dict[str, Any]]:
+    """The measurements of :mod:`benchmarks.user_call` in a fresh process (``src``: another tree's code).
+
+    ``cached``: the cached rerun too.
+    """
+    args = [*map(str, sizes), *(["cached"] if cached else [])]
+    proc = subprocess.run([sys.executable, "-m", "benchmarks.user_call", *args], cwd=ROOT,
                           env=user_environment(src), capture_output=True, text=True, timeout=3600)
     if proc.returncode != 0:
         raise RuntimeError(f"the user's call failed:\n{proc.stderr[-3000:]}")

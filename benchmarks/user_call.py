@@ -10,9 +10,12 @@ sweep took in this process (flow and embedded service), in the simulator process
 Prefect's temporary server (a process of its own, which records every task run, event and
 log line), steadier than the wall time on a shared machine, and the floor's own CPU
 seconds. Then the fixed cost: the median of 5 one-circuit sweeps, and of 5 empty sync flows.
+With ``cached`` among the arguments, last the cached rerun: a 1,000-circuit sweep with
+``cache_results=True`` (circuit names unique to the run), then ``CACHED_RERUNS`` reruns
+under new sweep ids, which submit nothing (asserted).
 One JSON line per measurement on stdout.
 
-``python -m benchmarks.user_call 1000 10000`` runs it here; ``benchmarks.sweep`` runs it
+``python -m benchmarks.user_call 1000 10000 [cached]`` runs it here; ``benchmarks.sweep`` runs it
 in a subprocess with a clean environment (see :func:`user_environment`), and
 ``python -m benchmarks.ab`` against another commit's code, back to back.
 """
@@ -31,6 +34,8 @@ from benchmarks.common import ROOT, SHOTS, floor, ghz_circuits
 
 WARM_UP = 5
 FIXED_COST_REPEATS = 5
+CACHED_CIRCUITS = 1000
+CACHED_RERUNS = 3
 
 
 def user_environment(src: str | None = None) -> dict[str, str]:
@@ -49,7 +54,7 @@ def user_environment(src: str | None = None) -> dict[str, str]:
     return env
 
 
-def main(sizes: list[int]) -> None:
+def main(sizes: list[int], cached: bool = False) -> None:
     from prefect_ibmq.flows import circuit_sweep
 
     circuit_sweep(ghz_circuits(WARM_UP), shots=SHOTS)  # warm-up, the default call too
@@ -72,6 +77,30 @@ def main(sizes: list[int]) -> None:
     empty_times = _times(_empty_flow())
     print(json.dumps({"what": "fixed_cost", "seconds": statistics.median(sweep_times), "all": sweep_times,
                       "empty_flow": statistics.median(empty_times)}), flush=True)
+    if cached:
+        first, reruns = _cached_reruns()
+        print(json.dumps({"what": "cached_rerun", "first": first, "reruns": reruns,
+                          "seconds": statistics.median(reruns)}), flush=True)
+
+
+def _cached_reruns() -> tuple[float, list[float]]:
+    """Seconds of a cached sweep's first run and of its reruns (new sweep ids, every job from the cache)."""
+    import uuid
+
+    from prefect_ibmq.flows import circuit_sweep
+
+    run_id = uuid.uuid4().hex[:8]
+    circuits = ghz_circuits(CACHED_CIRCUITS)
+    for circuit in circuits:
+        circuit.name = f"{circuit.name}_{run_id}"  # nothing an earlier run stored can match
+    times, reports = [], []
+    for sweep_id in [f"cache-first-{run_id}", *(f"cache-rerun{i}-{run_id}" for i in range(CACHED_RERUNS))]:
+        start = time.perf_counter()
+        reports.append(circuit_sweep(circuits, shots=SHOTS, sweep_id=sweep_id, cache_results=True))
+        times.append(time.perf_counter() - start)
+    for report in reports[1:]:
+        assert report.submitted == 0 and report.cached == len(reports[0].job_ids), "a cached rerun submitted a job"
+    return times[0], times[1:]
 
 
 def _cpu_seconds() -> tuple[float, float, float]:
@@ -115,4 +144,4 @@ def _empty_flow() -> Callable[[], object]:
 
 
 if __name__ == "__main__":
-    main([int(arg) for arg in sys.argv[1:]])
+    main([int(arg) for arg in sys.argv[1:] if arg != "cached"], cached="cached" in sys.argv[1:])
