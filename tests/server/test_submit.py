@@ -13,6 +13,8 @@ from qiskit import QuantumCircuit
 from qiskit.circuit import Instruction
 
 from prefect_ibmq.circuits import bell
+from prefect_ibmq.server import ServerConfig
+from prefect_ibmq.server.limit_checks import OverLimit, check_count, check_width
 from prefect_ibmq.wire import circuits_to_base64, qpy_bytes_to_base64
 from tests.server.helpers import Api
 
@@ -194,6 +196,22 @@ def test_what_can_never_run_is_refused_at_submit(alice, backend, circuits, shots
     for text in expected:
         assert text in error["message"]
     assert _jobs_with_tag(alice, tag) == ([], 0)  # nothing stored
+
+
+def test_the_qpy_scan_refuses_in_the_words_of_the_checks(alice):
+    # The QPY header is read before decoding; what it refuses reads as the decoded circuits' checks would say it.
+    config = ServerConfig.default("unused")
+    aer, noisy = (next(spec for spec in config.backends if spec.name == name)
+                  for name in ("aer_simulator", "noisy_simulator"))
+    cases = [("aer_simulator", [bell()] * 301, lambda: check_count(301, "circuits", aer)),
+             ("noisy_simulator", [bell(), _wide(6)], lambda: check_width("circuit 1", _wide(6), noisy))]
+    for backend, circuits, check in cases:
+        with pytest.raises(OverLimit) as checked:
+            check()
+        body = {"backend": backend, "qpy": circuits_to_base64(circuits), "options": {"shots": 16}}
+        response = alice.request("POST", "/jobs", json=body)
+        assert response.status_code == 422, response.text
+        assert response.json()["message"] == f"qpy: {checked.value}"
 
 
 def test_validation_failures_name_the_circuit(alice):

@@ -30,12 +30,23 @@ class OverLimit(InvalidJob):
     """A job past a limit; the message names the value and the limit."""
 
 
+def too_many(count: int, what: str, owner: str, bound: str, maximum: int) -> str:
+    """The refusal of a job of ``count`` ``what`` where ``owner`` runs at most ``bound``=``maximum``.
+
+    One wording for the count wherever it is checked: here, and in the QPY header before decoding (:mod:`.qpyscan`).
+    """
+    return f"the job has {count} {what}; {owner} runs at most {bound}={maximum}"
+
+
+def too_wide(label: str, qubits: int, owner: str, bound: str, maximum: int) -> str:
+    """The refusal of circuit ``label`` on ``qubits`` qubits where ``owner`` has ``bound``=``maximum`` (as above)."""
+    return f"{label} uses {qubits} qubits; {owner} has {bound}={maximum}"
+
+
 def check_count(count: int, what: str, spec: BackendSpec) -> None:
     """At most ``spec.max_experiments`` experiments (``what``: circuits, pubs, items)."""
     if count > spec.max_experiments:
-        raise OverLimit(
-            f"the job has {count} {what}; {spec.name} runs at most max_experiments={spec.max_experiments}"
-        )
+        raise OverLimit(too_many(count, what, spec.name, "max_experiments", spec.max_experiments))
 
 
 def check_shots(name: str, shots: Any, spec: BackendSpec) -> None:
@@ -48,7 +59,7 @@ def check_shots(name: str, shots: Any, spec: BackendSpec) -> None:
 def check_width(label: str, circuit: QuantumCircuit, spec: BackendSpec) -> None:
     """A circuit no wider than the backend (``label``: which circuit, e.g. ``circuit 3 ('bell')``)."""
     if circuit.num_qubits > spec.n_qubits:
-        raise OverLimit(f"{label} uses {circuit.num_qubits} qubits; {spec.name} has n_qubits={spec.n_qubits}")
+        raise OverLimit(too_wide(label, circuit.num_qubits, spec.name, "n_qubits", spec.n_qubits))
 
 
 def check_job_shots(total: int, breakdown: str, limits: Limits) -> None:

@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 
 from qiskit.qpy import common as qpy_common
 
+from .limit_checks import too_many, too_wide
+
 #: The QPY versions walked here: Qiskit's fast reader starts at 13.
 OLDEST_VERSION = 13
 NEWEST_VERSION = qpy_common.QPY_VERSION
@@ -130,10 +132,7 @@ def scan_qpy(data: bytes, bounds: QpyBounds) -> QpySummary:
     reader = _Reader(data, 0, len(data))
     count = reader.unpack(_FILE_HEADER)[5]
     if count > bounds.max_circuits:
-        raise QpyOverLimit(
-            f"the QPY file holds {count} circuits; {bounds.owner} runs at most "
-            f"{bounds.circuits_bound}={bounds.max_circuits}"
-        )
+        raise QpyOverLimit(too_many(count, "circuits", bounds.owner, bounds.circuits_bound, bounds.max_circuits))
     if data[reader.skip(1) : reader.pos] != b"q":
         raise QpyMalformed("the QPY file holds no circuits (its type key is not 'q')")
     walk = _Walk(version, bounds)
@@ -177,9 +176,7 @@ class _Walk:
             _CIRCUIT_HEADER
         )
         if qubits > bounds.max_qubits:
-            raise QpyOverLimit(
-                f"{label} claims {qubits} qubits; {bounds.owner} has {bounds.qubits_bound}={bounds.max_qubits}"
-            )
+            raise QpyOverLimit(too_wide(label, qubits, bounds.owner, bounds.qubits_bound, bounds.max_qubits))
         if clbits > bounds.max_clbits:
             raise QpyOverLimit(f"{label} claims {clbits} classical bits; limits.max_clbits={bounds.max_clbits}")
         if metadata > bounds.max_metadata_bytes:
