@@ -23,7 +23,7 @@ from prefect_ibmq.flows import circuit_sweep, estimator_sweep
 from prefect_ibmq.server.runtime.crn import instance_crn
 from prefect_ibmq.wire import ApiJobStatus
 from tests.helpers import HOLD_LIMIT_S, TOKENS, token_of, workers_held
-from tests.prefect.helpers import on_platform, task_runs
+from tests.prefect.helpers import artifacts_of, on_platform, task_runs
 
 
 @pytest.fixture(scope="module")
@@ -121,7 +121,8 @@ def test_a_budget_guard_stops_submitting_at_its_limit(platform):
                   service=platform)
     # Every job runs 0.5 s at least (slow_simulator's delay per circuit): 8 jobs cannot fit in 3.5 of them.
     budget = 3.5 * SLOW_S_PER_CIRCUIT
-    report = circuit_sweep(circuits, sweep_id=sweep_id, max_quantum_seconds=budget, **kwargs)
+    state = circuit_sweep(circuits, sweep_id=sweep_id, max_quantum_seconds=budget, return_state=True, **kwargs)
+    report = state.result()
 
     summary = report.summary.sort_values("created")
     seconds = summary["quantum_s"].tolist()
@@ -133,6 +134,9 @@ def test_a_budget_guard_stops_submitting_at_its_limit(platform):
     assert report.quantum_seconds == pytest.approx(sum(seconds))
     assert sorted(report.counts["circuit_index"].unique()) == list(range(ran))
     assert len(on_platform(platform, "find_jobs", f"ibmq_jobset_{sweep_id}")) == ran
+    # The progress counts the jobs that ran: complete at ran of ran, not at 8 of 8 with some never sent.
+    progress = artifacts_of(state.state_details.flow_run_id)[f"{sweep_id}-progress"]
+    assert progress.data == 100.0 and progress.description == f"{ran} of {ran} jobs done"
     # The quantum seconds are the platform's own usage of each job.
     for _, job in summary.iterrows():
         assert job["quantum_s"] == pytest.approx(on_platform(platform, "quantum_seconds",

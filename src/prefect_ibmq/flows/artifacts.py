@@ -81,8 +81,9 @@ async def publish_summary(key: str, title: str, summary: pd.DataFrame, failed: p
 
 
 def percent_done(done: int, total: int) -> float:
-    """``done`` of ``total`` as a percentage, at most 100 (a total of 0 counts as 1)."""
-    total = max(total, 1)
+    """``done`` of ``total`` as a percentage, at most 100 (a total of 0 is complete: nothing is left to do)."""
+    if total <= 0:
+        return 100.0
     return 100.0 * min(done, total) / total
 
 
@@ -109,8 +110,8 @@ class Progress:
         return cls(artifact_id, total, what, min_interval)
 
     async def update(self, done: int, total: int | None = None) -> float:
-        """Record ``done`` of ``total`` (the total may grow, e.g. with resubmissions); returns the percentage."""
-        self.total = max(total or self.total, 1)
+        """Record ``done`` of ``total`` (grown by resubmissions, shrunk by jobs not admitted); the percentage."""
+        self.total = self.total if total is None else total
         percent = percent_done(done, self.total)
         description = f"{done} of {self.total} {self.what} done"
         if done >= self.total or time.monotonic() - self._sent_at >= self.min_interval:

@@ -139,6 +139,7 @@ class JobSetOutcome:
     labels: dict[str, str] = field(default_factory=dict)
     submitted: int = 0
     reused: int = 0
+    #: Jobs to run: the chunks, plus resubmissions, minus the chunks the admission did not let be submitted.
     planned: int = 0
     #: job id -> the quantum seconds it used, as the platform tells (jobs of this run, not cached ones).
     quantum_seconds: dict[str, float] = field(default_factory=dict)
@@ -228,13 +229,17 @@ class JobSetRunner:
 
     async def _run_chunk(self, chunk: Chunk, group: asyncio.TaskGroup) -> None:
         async with self._slots:
-            if self.admission is None or await self.admission.admit(chunk):
+            admitted = self.admission is None or await self.admission.admit(chunk)
+            if admitted:
                 job, without_result = await self._attempt(chunk)
             else:
                 job, without_result = None, ()
                 self.outcome.not_run.update(chunk.circuit_indices)
                 self.outcome.not_run_labels.append(chunk.label())
-        self._done += 1
+        if admitted:
+            self._done += 1
+        else:  # no longer planned (not done either): the progress ends at 100% of the jobs that did run
+            self.outcome.planned -= 1
         if without_result and chunk.round < self.options.resubmit_failed:
             self.outcome.planned += 1
             group.create_task(self._run_chunk(chunk.retried(without_result), group))
