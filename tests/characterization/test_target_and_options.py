@@ -74,6 +74,21 @@ def test_from_backend_builds_the_servers_noise_model_and_agrees_with_it(noisy):
     assert served.get_counts(2).get("0", 0) > 0.5 * shots
 
 
+def test_from_backend_of_an_ideal_backend_is_an_ideal_all_to_all_simulator(ideal):
+    # The ideal target builds no coupling map (every gate on any qubits): the backend gives every pair instead.
+    edges = set(ideal.coupling_map.get_edges())
+    n = ideal.num_qubits
+    assert ideal.target.build_coupling_map() is None
+    assert len(edges) == n * (n - 1) and (0, n - 1) in edges and (n - 1, 0) in edges
+    local = AerSimulator.from_backend(ideal)
+    assert local.num_qubits == n and not NoiseModel.from_backend(ideal).noise_qubits
+    circuits = [ghz(4), bell()]
+    served = ideal.run(circuits, shots=256, seed_simulator=3).result()
+    simulated = local.run(circuits, shots=256, seed_simulator=3).result()  # in its basis as they are
+    for index, ideal_outcomes in enumerate(({"0000", "1111"}, {"00", "11"})):
+        assert set(served.get_counts(index)) == set(simulated.get_counts(index)) == ideal_outcomes
+
+
 def test_run_takes_the_options_of_ibm_and_aer_backends(ideal, noisy):
     job = noisy.run(bell(), shots=64, memory=True, seed_simulator=5, meas_level=MeasLevel.CLASSIFIED,
                     meas_return=MeasReturnType.AVERAGE, rep_delay=noisy.configuration().default_rep_delay,

@@ -12,7 +12,7 @@ from typing import Any, cast
 import qiskit
 from qiskit import QuantumCircuit
 from qiskit.providers import BackendV2, Options
-from qiskit.transpiler import Target
+from qiskit.transpiler import CouplingMap, Target
 
 from prefect_ibmq.api import AccountClient
 from prefect_ibmq.backend.run_options import JOB_FIELDS, RUN_OPTION_DEFAULTS, check_option_names, run_options
@@ -65,6 +65,18 @@ class IBMQBackend(BackendV2):
     def target(self) -> Target:
         """The backend's qubits, basis gates and coupling map."""
         return self._target
+
+    @property
+    def coupling_map(self) -> CouplingMap:
+        """Which qubit pairs take two-qubit gates: the target's, or on an all-to-all backend every pair.
+
+        A ``Target`` whose gates act on any qubits builds no coupling map (None), which code
+        that reads ``backend.coupling_map`` cannot use (``AerSimulator.from_backend`` calls
+        ``get_edges()`` on it); every pair says the same thing in a form it reads. The
+        transpiler reads ``target``, not this.
+        """
+        built = self._target.build_coupling_map()
+        return built if built is not None else CouplingMap.from_full(self._target.num_qubits)
 
     @property
     def max_circuits(self) -> int:
