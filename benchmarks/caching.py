@@ -6,10 +6,10 @@ tuned configuration below is measured beside it, labelled "tuned".
 
 Tuned:
 
-``circuit_sweep(..., cache_results=True)`` on 1,000 GHZ circuits (names unique to
-this run, so the first run cannot hit an older cache), then again under
-``RERUNS`` other sweep ids, on an in-process job server and a warm Prefect server.
-The reruns must submit no job (asserted: the service's job count is unchanged);
+:func:`benchmarks.user_call.cached_sweeps` (``circuit_sweep(..., cache_results=True)`` on
+1,000 GHZ circuits, names unique to the run, then again under ``CACHED_RERUNS`` other sweep
+ids) on an in-process job server and a warm Prefect server. The reruns must submit no job
+(asserted by their reports, and here by the service's job count: only the first run's);
 the figure is their median (one rerun is a ~0.2 s sample on a shared machine).
 
 Target: rerun <= 0.1 x first run.
@@ -32,19 +32,13 @@ from __future__ import annotations
 
 import logging
 import statistics
-import time
-import uuid
 from typing import Any
 
-from benchmarks.common import figure, ghz_circuits, prefect_server, tmp_dir
-from benchmarks.user_call import CACHED_CIRCUITS
-
-N_CIRCUITS = CACHED_CIRCUITS
-SHOTS = 1024
-RERUNS = 3
+from benchmarks.common import SHOTS, figure, ghz_circuits, prefect_server, tmp_dir
+from benchmarks.user_call import CACHED_CIRCUITS, CACHED_RERUNS, cached_sweeps
 
 
-def run(n_circuits: int = N_CIRCUITS) -> list[dict[str, Any]]:
+def run(n_circuits: int = CACHED_CIRCUITS) -> list[dict[str, Any]]:
     """The user's cached rerun (of ``CACHED_CIRCUITS``), then the tuned one (of ``n_circuits``)."""
     from benchmarks.sweep import user_calls
 
@@ -55,7 +49,7 @@ def run(n_circuits: int = N_CIRCUITS) -> list[dict[str, Any]]:
     return [figure(name, rerun, first, "ratio <= 0.1", rerun / first <= 0.1), *tuned(n_circuits)]
 
 
-def tuned(n_circuits: int = N_CIRCUITS) -> list[dict[str, Any]]:
+def tuned(n_circuits: int = CACHED_CIRCUITS) -> list[dict[str, Any]]:
     """The cached rerun on an in-process job server, a warm Prefect server and WARNING logs."""
     from prefect_ibmq.blocks import IBMQServiceCredentials
     from prefect_ibmq.flows import circuit_sweep
@@ -63,27 +57,16 @@ def tuned(n_circuits: int = N_CIRCUITS) -> list[dict[str, Any]]:
 
     prefect_server()
     logging.getLogger("prefect").setLevel(logging.WARNING)
-    circuits = ghz_circuits(n_circuits)
-    run_id = uuid.uuid4().hex[:8]
-    for circuit in circuits:
-        circuit.name = f"{circuit.name}_{run_id}"
     with JobServer(ServerConfig.default(tmp_dir("caching"))) as server:
         credentials = IBMQServiceCredentials(url=server.url, token=server.token)
         service = credentials.get_client()
         circuit_sweep(ghz_circuits(8), shots=SHOTS, max_experiments_per_job=4, service=credentials)  # warm-up
-        times, reports = [], []
-        for sweep_id in [f"cache-first-{run_id}", *(f"cache-rerun{i}-{run_id}" for i in range(RERUNS))]:
-            jobs_before = len(service.jobs(limit=1000))
-            start = time.perf_counter()
-            reports.append(circuit_sweep(circuits, shots=SHOTS, sweep_id=sweep_id, cache_results=True,
-                                         service=credentials))
-            times.append(time.perf_counter() - start)
-        for report in reports[1:]:
-            assert report.submitted == 0 and report.cached == len(reports[0].job_ids)
-        assert len(service.jobs(limit=1000)) == jobs_before, "the cached rerun submitted a job"
-    first, rerun = times[0], statistics.median(times[1:])
+        jobs_before = len(service.jobs(limit=1000))
+        timed = cached_sweeps(n_circuits, CACHED_RERUNS, service=credentials)
+        assert len(service.jobs(limit=1000)) == jobs_before + timed[0][1].submitted, "a cached rerun submitted a job"
+    first, rerun = timed[0][0], statistics.median(seconds for seconds, _ in timed[1:])
     return [figure(f"cache, tuned: rerun of a {n_circuits:,}-circuit sweep with cache_results=True (no job submitted), "
-                   f"median of {RERUNS} / its first run", rerun, first, "ratio <= 0.1", rerun / first <= 0.1)]
+                   f"median of {CACHED_RERUNS} / its first run", rerun, first, "ratio <= 0.1", rerun / first <= 0.1)]
 
 
 if __name__ == "__main__":

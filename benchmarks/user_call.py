@@ -29,6 +29,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from typing import Any
 
 from benchmarks.common import ROOT, SHOTS, floor, ghz_circuits
 
@@ -78,29 +79,37 @@ def main(sizes: list[int], cached: bool = False) -> None:
     print(json.dumps({"what": "fixed_cost", "seconds": statistics.median(sweep_times), "all": sweep_times,
                       "empty_flow": statistics.median(empty_times)}), flush=True)
     if cached:
-        first, reruns = _cached_reruns()
-        print(json.dumps({"what": "cached_rerun", "first": first, "reruns": reruns,
+        timed = cached_sweeps()
+        reruns = [seconds for seconds, _ in timed[1:]]
+        print(json.dumps({"what": "cached_rerun", "first": timed[0][0], "reruns": reruns,
                           "seconds": statistics.median(reruns)}), flush=True)
 
 
-def _cached_reruns() -> tuple[float, list[float]]:
-    """Seconds of a cached sweep's first run and of its reruns (new sweep ids, every job from the cache)."""
+def cached_sweeps(n_circuits: int = CACHED_CIRCUITS, reruns: int = CACHED_RERUNS,
+                  **options: Any) -> list[tuple[float, Any]]:
+    """Seconds and report of a ``cache_results=True`` sweep's first run, then of its reruns under new sweep ids.
+
+    The circuits' names are unique to the call, so nothing an earlier run stored can match;
+    every rerun is asserted to have taken all its jobs from the cache. ``options``: more
+    ``circuit_sweep`` arguments (the tuned figure's ``service``).
+    """
     import uuid
 
     from prefect_ibmq.flows import circuit_sweep
 
     run_id = uuid.uuid4().hex[:8]
-    circuits = ghz_circuits(CACHED_CIRCUITS)
+    circuits = ghz_circuits(n_circuits)
     for circuit in circuits:
-        circuit.name = f"{circuit.name}_{run_id}"  # nothing an earlier run stored can match
-    times, reports = [], []
-    for sweep_id in [f"cache-first-{run_id}", *(f"cache-rerun{i}-{run_id}" for i in range(CACHED_RERUNS))]:
+        circuit.name = f"{circuit.name}_{run_id}"
+    timed = []
+    for sweep_id in [f"cache-first-{run_id}", *(f"cache-rerun{i}-{run_id}" for i in range(reruns))]:
         start = time.perf_counter()
-        reports.append(circuit_sweep(circuits, shots=SHOTS, sweep_id=sweep_id, cache_results=True))
-        times.append(time.perf_counter() - start)
-    for report in reports[1:]:
-        assert report.submitted == 0 and report.cached == len(reports[0].job_ids), "a cached rerun submitted a job"
-    return times[0], times[1:]
+        report = circuit_sweep(circuits, shots=SHOTS, sweep_id=sweep_id, cache_results=True, **options)
+        timed.append((time.perf_counter() - start, report))
+    first = timed[0][1]
+    for _, report in timed[1:]:
+        assert report.submitted == 0 and report.cached == len(first.job_ids), "a cached rerun submitted a job"
+    return timed
 
 
 def _cpu_seconds() -> tuple[float, float, float]:
