@@ -13,7 +13,6 @@ from qiskit import QuantumCircuit
 from qiskit.circuit import Instruction
 
 from prefect_ibmq.circuits import bell
-from prefect_ibmq.server import ServerConfig
 from prefect_ibmq.server.limit_checks import OverLimit, check_count, check_width
 from prefect_ibmq.wire import circuits_to_base64, qpy_bytes_to_base64
 from tests.server.helpers import Api
@@ -198,10 +197,9 @@ def test_what_can_never_run_is_refused_at_submit(alice, backend, circuits, shots
     assert _jobs_with_tag(alice, tag) == ([], 0)  # nothing stored
 
 
-def test_the_qpy_scan_refuses_in_the_words_of_the_checks(alice):
+def test_the_qpy_scan_refuses_in_the_words_of_the_checks(job_server, alice):
     # The QPY header is read before decoding; what it refuses reads as the decoded circuits' checks would say it.
-    config = ServerConfig.default("unused")
-    aer, noisy = (next(spec for spec in config.backends if spec.name == name)
+    aer, noisy = (next(spec for spec in job_server.config.backends if spec.name == name)
                   for name in ("aer_simulator", "noisy_simulator"))
     cases = [("aer_simulator", [bell()] * 301, lambda: check_count(301, "circuits", aer)),
              ("noisy_simulator", [bell(), _wide(6)], lambda: check_width("circuit 1", _wide(6), noisy))]
