@@ -50,11 +50,9 @@ def _jsonable(value: Any) -> Any:
     """Numpy scalars/arrays, complex numbers and qiskit objects in aer's output."""
     if isinstance(value, complex):
         return [value.real, value.imag]
-    if isinstance(value, np.ndarray | np.generic):
-        return value.tolist()
     if isinstance(getattr(value, "data", None), np.ndarray):  # e.g. Statevector (its tolist is deprecated)
         return value.data.tolist()
-    if hasattr(value, "tolist"):
+    if hasattr(value, "tolist"):  # numpy arrays and scalars (their .data is a memoryview)
         return value.tolist()
     if hasattr(value, "to_dict"):
         return value.to_dict()
