@@ -10,6 +10,7 @@ flow's process, ~0.5-3 s under the full suite), short enough to end within a tes
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 
@@ -114,14 +115,15 @@ def _jobs_the_budget_admits(seconds: list[float], budget: float) -> int:
     return admitted
 
 
-def test_a_budget_guard_stops_submitting_at_its_limit(platform):
+def test_a_budget_guard_stops_submitting_at_its_limit(platform, caplog):
     sweep_id = "rt-budget"
     circuits = ghz_bell_set(8)
     kwargs = dict(backend_name="slow_simulator", shots=16, max_experiments_per_job=1, max_jobs_in_flight=1,
                   service=platform)
     # Every job runs 0.5 s at least (slow_simulator's delay per circuit): 8 jobs cannot fit in 3.5 of them.
     budget = 3.5 * SLOW_S_PER_CIRCUIT
-    state = circuit_sweep(circuits, sweep_id=sweep_id, max_quantum_seconds=budget, return_state=True, **kwargs)
+    with caplog.at_level(logging.INFO):
+        state = circuit_sweep(circuits, sweep_id=sweep_id, max_quantum_seconds=budget, return_state=True, **kwargs)
     report = state.result()
 
     summary = report.summary.sort_values("created")
@@ -137,6 +139,9 @@ def test_a_budget_guard_stops_submitting_at_its_limit(platform):
     # The progress counts the jobs that ran: complete at ran of ran, not at 8 of 8 with some never sent.
     progress = artifacts_of(state.state_details.flow_run_id)[f"{sweep_id}-progress"]
     assert progress.data == 100.0 and progress.description == f"{ran} of {ran} jobs done"
+    # A progress line per job that ran, and none for a job not sent but the last, which ends the sweep.
+    done = [m.split()[-3] for m in caplog.messages if m.startswith(f"Sweep {sweep_id}:") and "jobs done" in m]
+    assert done == [f"{i}/8" for i in range(1, ran + 1)] + [f"{ran}/{ran}"]
     # The quantum seconds are the platform's own usage of each job.
     for _, job in summary.iterrows():
         assert job["quantum_s"] == pytest.approx(on_platform(platform, "quantum_seconds",

@@ -18,6 +18,7 @@ class SweepProgress:
         self.sweep_id, self.what = sweep_id, what
         self._creating: asyncio.Future[Progress] | None = None
         self._last: asyncio.Future[float] | None = None
+        self._logged_done = -1
 
     def start(self, done: int, planned: int) -> None:
         """Create the artifact while the first jobs are submitted, not before (a Prefect API call each way)."""
@@ -25,11 +26,17 @@ class SweepProgress:
             Progress.create(artifact_key(self.sweep_id, "progress"), planned, "jobs", done=done))
 
     async def after_job(self, chunk: Chunk, job: FinishedJob | None, done: int, planned: int) -> None:
-        """Log ``done`` of ``planned``, then update the artifact (at most once a second, and at the end)."""
+        """Log ``done`` of ``planned``, then update the artifact (at most once a second, and at the end).
+
+        A chunk the budget did not admit ends with nothing done and one job less planned: no line
+        for it (its own warning says why), unless it is the last, which logs the end.
+        """
         # Logged before awaiting the artifact: jobs end concurrently, and a call that waited
         # for the artifact's creation would log its 1/4 after a later call's 3/4.
-        get_run_logger().info("%s %s: %s %d/%d jobs done", self.what, self.sweep_id, _bar(percent_done(done, planned)),
-                              done, planned)
+        if done != self._logged_done or done >= planned:
+            self._logged_done = done
+            get_run_logger().info("%s %s: %s %d/%d jobs done", self.what, self.sweep_id,
+                                  _bar(percent_done(done, planned)), done, planned)
         if self._creating is None:
             return
         if done < planned:
