@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 DEFAULT_PORT = 8765
+#: How often the waiting main thread looks for a signal caught by another thread (see :func:`serve`).
+SIGNAL_CHECK_S = 0.5
 
 
 def add_server_parser(commands: Any) -> None:
@@ -98,7 +100,11 @@ def serve(args: argparse.Namespace) -> int:
             raise RuntimeError("the job server started but has no URL")
         print(f"prefect-ibmq job service on {server.url}{where}", flush=True)
         _print_instances(config, server.url)
-        stop.wait()
+        # A timed wait, not stop.wait(): a signal may be delivered to any of the server's threads, and
+        # then Python runs the handler only when the main thread next executes bytecode; an untimed wait
+        # would block it for good (a SIGTERM once left a replica running with the flag never set).
+        while not stop.wait(SIGNAL_CHECK_S):
+            pass
     finally:
         server.stop()
     return 0
